@@ -1,0 +1,189 @@
+// The configuration model: every section and key of SPEC.md "Configuration
+// file", with its documented default. A Config is plain data: built by
+// load_config() (TOML + PROCD_ env overrides + validation) and compared by
+// the reload diff. Paths are already resolved against the config file's
+// directory; durations are milliseconds; sizes are bytes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "procd/error.hpp"
+
+namespace procd {
+
+enum class LogLevel { Trace, Debug, Info, Warn, Error };
+
+struct LoggingConfig {
+  LogLevel level = LogLevel::Info;
+  bool json = false;
+  bool color = true;              // honoured only when the output is a terminal
+  std::string file;               // empty = stderr
+  std::uint64_t max_file_size = 104857600;
+  int max_files = 5;
+};
+
+struct ShutdownConfig {  // milliseconds from the start of shutdown
+  std::int64_t graceful = 30000;
+  std::int64_t force = 45000;
+  std::int64_t kill = 60000;
+};
+
+struct MonitoringConfig {
+  bool enable_metrics = true;
+  std::int64_t metrics_interval_ms = 1000;
+  bool track_resources = true;
+  bool health_checks = true;
+};
+
+struct ControlConfig {
+  std::string socket;             // resolved; default ".procd.sock" beside the config
+  unsigned mode = 0600;
+  std::string group;              // empty = none
+  std::string http;               // "host:port" or empty
+};
+
+enum class SighupAction { Reload, Forward, Ignore };
+
+struct SignalsConfig {
+  SighupAction sighup = SighupAction::Reload;
+  std::vector<int> forward;       // signal numbers; default USR1, USR2, WINCH
+};
+
+enum class RestartPolicyKind { Never, Always, OnFailure, ExponentialBackoff };
+
+struct RestartConfig {
+  RestartPolicyKind policy = RestartPolicyKind::Never;
+  std::int64_t delay_ms = 100;            // always / on-failure
+  std::int64_t initial_delay_ms = 1000;   // exponential-backoff
+  std::int64_t max_delay_ms = 60000;
+  int max_attempts = 5;                   // exponential-backoff; 0 = unlimited
+  int start_limit_burst = 0;              // 0 = no start limit
+  std::int64_t start_limit_interval_ms = 10000;
+};
+
+enum class ReadyKind { Started, Notify, Health, MinUptime, LogMatch };
+
+struct ReadyConfig {
+  ReadyKind kind = ReadyKind::Started;
+  std::int64_t min_uptime_ms = 0;  // MinUptime
+  std::string log_regex;           // LogMatch
+};
+
+enum class DependCondition { Started, Ready, Completed };
+
+struct Dependency {
+  std::string service;
+  DependCondition condition = DependCondition::Ready;
+};
+
+enum class HealthKind { None, Http, Tcp, Command };
+
+struct HealthConfig {
+  HealthKind kind = HealthKind::None;
+  std::string target;              // url or host:port
+  std::vector<std::string> command;
+  std::int64_t interval_ms = 5000;
+  std::int64_t timeout_ms = 1000;
+  int retries = 3;
+};
+
+struct ServiceLogConfig {
+  std::string file;                // empty = procd's own log as `NAME | line`
+  std::uint64_t max_file_size = 104857600;
+  int max_files = 5;
+  bool merge_stderr = true;        // stderr = "merge" | "separate"
+  bool timestamps = false;
+};
+
+struct Rlimit {
+  std::string name;                // "nofile", "core", ...
+  int resource = 0;                // RLIMIT_* value
+  std::uint64_t value = 0;         // soft = hard = value; UINT64_MAX = unlimited
+};
+
+struct ServiceConfig {
+  std::string name;
+  std::vector<std::string> command;        // argv, never empty after validation
+  std::string working_dir;                 // resolved; empty = config directory
+  std::map<std::string, std::string> env;  // from `env` (env_file merged at spawn)
+  std::string env_file;                    // resolved; empty = none
+  std::string user;
+  std::optional<unsigned> umask;
+  bool autostart = true;
+  std::vector<Dependency> depends_on;
+  int stop_signal = 15;                    // SIGTERM
+  std::int64_t stop_timeout_ms = -1;       // -1 = [shutdown].graceful
+  std::vector<int> success_exit_codes{0};
+  std::uint64_t memory_limit = 0;          // bytes; 0 = none
+  bool critical = false;
+  int nice = 0;
+  std::vector<Rlimit> rlimits;
+  RestartConfig restart;
+  ReadyConfig ready;
+  std::int64_t start_timeout_ms = 90000;
+  std::int64_t watchdog_ms = 0;
+  HealthConfig health;
+  ServiceLogConfig log;
+
+  bool operator==(const ServiceConfig&) const = default;
+};
+
+struct Config {
+  std::string path;                 // absolute path of the file read
+  std::string dir;                  // its directory
+  std::string name = "procd";
+  std::string pid_file;             // resolved; default ".procd.pid" beside the config
+  bool hot_reload = true;
+  LoggingConfig logging;
+  ShutdownConfig shutdown;
+  MonitoringConfig monitoring;
+  ControlConfig control;
+  SignalsConfig signals;
+  std::vector<ServiceConfig> services;  // in file order
+
+  const ServiceConfig* find_service(const std::string& name) const;
+  // Effective stop timeout of a service (its own or [shutdown].graceful).
+  std::int64_t stop_timeout_of(const ServiceConfig& svc) const;
+};
+
+bool operator==(const Rlimit& a, const Rlimit& b);
+bool operator==(const Dependency& a, const Dependency& b);
+bool operator==(const RestartConfig& a, const RestartConfig& b);
+bool operator==(const ReadyConfig& a, const ReadyConfig& b);
+bool operator==(const HealthConfig& a, const HealthConfig& b);
+bool operator==(const ServiceLogConfig& a, const ServiceLogConfig& b);
+
+// Where the config file is: explicit path, else $PROCD_CONFIG, else
+// ./procd.toml, else /etc/procd/procd.toml. Returns the first candidate that
+// exists (or the explicit / env path even if missing, so the error names it).
+std::string find_config_path(const std::string& explicit_path);
+
+struct LoadOptions {
+  // Environment used for PROCD_ overrides; nullptr = the process environment.
+  const std::vector<std::string>* environment = nullptr;
+  // Treat procd as running as root (for the `user` rule); nullopt = geteuid()==0.
+  std::optional<bool> as_root;
+};
+
+// Parse, apply env overrides, validate. On failure returns every error found
+// (syntax errors stop parsing; all semantic errors are collected).
+struct LoadResult {
+  std::optional<Config> config;
+  std::vector<Error> errors;
+  bool ok() const { return config.has_value() && errors.empty(); }
+};
+LoadResult load_config(const std::string& path, const LoadOptions& opts = {});
+// Same, from text already in memory (`path` used for locations and base dir).
+LoadResult load_config_text(const std::string& text, const std::string& path, const LoadOptions& opts = {});
+
+// Helpers shared with the CLI and the tests.
+Result<std::vector<std::string>> shell_split(const std::string& command);
+Result<std::uint64_t> parse_size(const std::string& text);  // "512M", "1G", "4096"
+const char* log_level_name(LogLevel level);
+const char* restart_policy_name(RestartPolicyKind kind);
+
+}  // namespace procd

@@ -1,0 +1,76 @@
+// Service output plumbing, independent of libuv: splitting a byte stream
+// into lines (partial lines kept, very long lines cut into pieces), the
+// in-memory ring of each service's last lines (for `procd logs`), and a
+// size-rotated file writer (file, file.1 … file.N) that never loses a line.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "procd/error.hpp"
+
+namespace procd {
+
+class LineSplitter {
+ public:
+  explicit LineSplitter(std::size_t max_line = 64 * 1024) : max_line_(max_line) {}
+  // Calls on_line for each complete line (without '\n'); a line longer than
+  // max_line is emitted in max_line pieces.
+  void feed(std::string_view bytes, const std::function<void(std::string_view)>& on_line);
+  // At EOF: emit the unterminated rest, if any.
+  void finish(const std::function<void(std::string_view)>& on_line);
+
+ private:
+  std::size_t max_line_;
+  std::string partial_;
+};
+
+struct LogLine {
+  std::int64_t ts_ms = 0;   // wall clock, ms since epoch
+  bool is_stderr = false;
+  std::string text;
+};
+
+class LineRing {
+ public:
+  explicit LineRing(std::size_t capacity = 1000) : capacity_(capacity) {}
+  void push(LogLine line);
+  std::vector<LogLine> last(std::size_t n) const;
+  std::size_t size() const { return lines_.size(); }
+
+ private:
+  std::size_t capacity_;
+  std::deque<LogLine> lines_;
+};
+
+// Appends to `path`; when a write would pass max_size, renames path -> path.1
+// (shifting older ones up to max_files) and starts a new file. Lines are
+// written whole, so rotation never splits or drops one.
+class RotatingFile {
+ public:
+  RotatingFile(std::string path, std::uint64_t max_size, int max_files);
+  ~RotatingFile();
+  RotatingFile(const RotatingFile&) = delete;
+  RotatingFile& operator=(const RotatingFile&) = delete;
+
+  Result<void> open();
+  Result<void> write(std::string_view data);  // data should end with '\n'
+  Result<void> reopen();                      // SIGUSR1 (logrotate moved the file)
+  std::uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  Result<void> rotate();
+  std::string path_;
+  std::uint64_t max_size_;
+  int max_files_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace procd

@@ -1,0 +1,105 @@
+// The service lifecycle as a pure function: step(state, event, now, spec)
+// -> (state', actions). No I/O, no clock reads, no syscalls: the supervisor
+// feeds it events and carries out the actions. Deterministic and total: an
+// event that makes no sense in the current phase yields a Log action, never
+// UB. "want" (what the user asked) is kept apart from "phase" (what is), so
+// a service stopped on request is never restarted.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "procd/config.hpp"
+#include "procd/error.hpp"
+
+namespace procd {
+
+using Millis = std::int64_t;  // monotonic milliseconds
+
+enum class Phase { Stopped, Starting, Running, Stopping, Failed, Restarting };
+enum class Want { Down, Up };
+
+const char* phase_name(Phase phase);  // lower-case SPEC names: "running"
+
+struct ExitStatus {
+  int code = 0;    // exit code when signal == 0
+  int signal = 0;  // > 0: killed by this signal
+  bool operator==(const ExitStatus&) const = default;
+};
+
+// Exit code procd reports for a run (code, or 128 + signal).
+int exit_code_of(const ExitStatus& status);
+
+// The parts of a service's configuration the machine reads.
+struct MachineSpec {
+  RestartConfig restart;
+  ReadyConfig ready;
+  std::vector<int> success_exit_codes{0};
+  int stop_signal = 15;
+  Millis stop_timeout_ms = 10000;
+  Millis start_timeout_ms = 90000;
+};
+MachineSpec machine_spec_of(const ServiceConfig& svc, Millis stop_timeout_ms);
+
+struct ServiceState {
+  Phase phase = Phase::Stopped;
+  Want want = Want::Down;
+  int pid = 0;                      // > 0 while a process of this run exists
+  Millis spawned_at = 0;            // when the current/last run was spawned
+  Millis deadline = 0;              // the one timer; 0 = none armed
+  int restarts = 0;                 // automatic restarts so far (status column)
+  int consecutive_failures = 0;     // failed runs in a row (backoff / max_attempts)
+  std::optional<ExitStatus> last_exit;
+  std::deque<Millis> recent_starts; // spawn times inside the start_limit window
+  bool kill_sent = false;           // SIGKILL already sent in this stop
+  bool restart_after_stop = false;  // stop was part of a restart request
+};
+
+namespace ev {
+struct StartRequested {};            // user or autostart: want up
+struct StopRequested {};             // user or shutdown: want down
+struct RestartRequested {};          // stop (if running) then start
+struct Spawned { int pid; };
+struct SpawnFailed { Error error; }; // fork/exec/chdir/... failed: counts as a failed run
+struct Exited { ExitStatus status; };// the run is over (exit seen and output drained)
+struct Ready {};                     // readiness condition met (notify, health, log...)
+struct TimerFired {};                // the deadline passed
+struct ForceKill {};                 // shutdown ladder: SIGKILL the group now
+struct HealthFailed { std::string why; };  // unhealthy / memory limit / watchdog: restart by policy
+}  // namespace ev
+
+using Event = std::variant<ev::StartRequested, ev::StopRequested, ev::RestartRequested, ev::Spawned,
+                           ev::SpawnFailed, ev::Exited, ev::Ready, ev::TimerFired, ev::ForceKill,
+                           ev::HealthFailed>;
+
+namespace act {
+struct Spawn {};                     // fork/exec a new run now; answer with Spawned or SpawnFailed
+struct Signal { int sig; };          // to the service's whole process group
+struct ArmTimer { Millis deadline; };// (re)arm the service's one timer at this absolute time
+struct CancelTimer {};
+struct Publish { Phase phase; };     // the phase changed: log once, emit an event
+enum class Level { Debug, Info, Warn, Error };
+struct Log { Level level; std::optional<Code> code; std::string message; };
+}  // namespace act
+
+using Action = std::variant<act::Spawn, act::Signal, act::ArmTimer, act::CancelTimer, act::Publish, act::Log>;
+
+struct StepResult {
+  ServiceState state;
+  std::vector<Action> actions;
+};
+
+StepResult step(const ServiceState& state, const Event& event, Millis now, const MachineSpec& spec);
+
+// Delay before the next automatic restart after `consecutive_failures`
+// failures in a row (1-based), per the policy. Exposed for tests and bench.
+Millis restart_delay(const RestartConfig& restart, int consecutive_failures);
+
+// True when `status` counts as success under success_exit_codes.
+bool is_success(const ExitStatus& status, const std::vector<int>& success_exit_codes);
+
+}  // namespace procd
