@@ -1,1 +1,158 @@
-// placeholder: being written
+// Command-line parsing (CLI11) and the commands that need no running
+// supervisor: check, version, run (hands over to the Supervisor) and the
+// not-yet-available stubs. Every SPEC command is registered with its
+// options so that `procd --help` / `procd help CMD` describe the whole tool.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "procd/cli.hpp"
+#include "procd/config.hpp"
+#include "procd/error.hpp"
+#include "procd/logging.hpp"
+#include "procd/supervisor.hpp"
+#include "procd_build_info.h"
+
+namespace procd {
+namespace {
+
+void print_error(const Error& e) { fmt::print(stderr, "{}\n", e.format()); }
+
+LoadResult load(const GlobalOptions& g, std::string* path_out = nullptr) {
+  std::string path = find_config_path(g.config);
+  if (path_out) *path_out = path;
+  return load_config(path);
+}
+
+int not_available(const std::string& what, const char* issue) {
+  print_error(make_error(Code::RuntimeNotAvailable,
+                         fmt::format("`procd {}` is not available yet in this build ({})", what, issue)));
+  return kExitRuntime;
+}
+
+}  // namespace
+
+int cmd_check(const GlobalOptions& g) {
+  std::string path;
+  auto r = load(g, &path);
+  if (!r.ok()) {
+    for (const auto& e : r.errors) print_error(e);
+    fmt::print(stderr, "{}: {} error{}\n", path, r.errors.size(), r.errors.size() == 1 ? "" : "s");
+    return kExitUsage;
+  }
+  fmt::print("{}: ok ({} service{})\n", path, r.config->services.size(), r.config->services.size() == 1 ? "" : "s");
+  return kExitOk;
+}
+
+int cmd_version() {
+  fmt::print("procd {}\n", PROCD_VERSION);
+  fmt::print("build: {} ({})\n", PROCD_BUILD_TYPE, PROCD_COMPILER);
+  return kExitOk;
+}
+
+int cmd_run(const GlobalOptions& g) {
+  Log::setup_default();
+  auto r = load(g);
+  if (!r.ok()) {
+    for (const auto& e : r.errors) print_error(e);
+    return kExitUsage;
+  }
+  Config cfg = std::move(*r.config);
+  if (!g.socket.empty()) cfg.control.socket = g.socket;
+  return run_supervisor(std::move(cfg));
+}
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"procd: a process supervisor. Starts the programs declared in a TOML file, restarts them by policy,\n"
+               "forwards signals, reloads its config, and shuts down along a graceful -> force -> kill ladder.",
+               "procd"};
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  app.require_subcommand(0, 1);
+  GlobalOptions g;
+  app.add_option("-c,--config", g.config, "Config file (default: $PROCD_CONFIG, ./procd.toml, /etc/procd/procd.toml)");
+  app.add_option("--socket", g.socket, "Control socket path (default: [control].socket of the config)");
+
+  auto* run = app.add_subcommand("run", "Run the supervisor in the foreground until shut down");
+  auto* start = app.add_subcommand("start", "Start the supervisor in the background, or start services by name");
+  std::vector<std::string> names;
+  start->add_option("names", names, "Services to start in the running supervisor");
+  auto* stop = app.add_subcommand("stop", "Stop services by name; with no names shut the supervisor down");
+  stop->add_option("names", names, "Services to stop");
+  auto* restart = app.add_subcommand("restart", "Stop then start services");
+  bool all = false;
+  restart->add_option("names", names, "Services to restart");
+  restart->add_flag("--all", all, "Restart every service");
+  auto* status = app.add_subcommand("status", "Show services: state, pid, uptime, restarts, last exit, cpu, rss, health");
+  bool json = false;
+  status->add_option("names", names, "Services to show (default: all)");
+  status->add_flag("--json", json, "One JSON document");
+  auto* reload = app.add_subcommand("reload", "Re-read the config file and apply the difference");
+  auto* signal = app.add_subcommand("signal", "Send a signal to services' process groups");
+  std::string sig;
+  signal->add_option("signal", sig, "Signal name or number (TERM, SIGHUP, 9)")->required();
+  signal->add_option("names", names, "Services")->required();
+  auto* logs = app.add_subcommand("logs", "Recent output lines of services");
+  bool follow = false;
+  int lines = 100;
+  logs->add_option("names", names, "Services (default: all)");
+  logs->add_flag("-f,--follow", follow, "Keep printing new lines");
+  logs->add_option("-n,--lines", lines, "How many recent lines")->capture_default_str();
+  auto* events = app.add_subcommand("events", "Stream state changes until interrupted");
+  events->add_flag("--json", json, "One JSON object per line");
+  auto* check = app.add_subcommand("check", "Validate the config file; print every error with file:line:col and code");
+  auto* metrics = app.add_subcommand("metrics", "Prometheus text exposition of the running supervisor");
+  auto* exec = app.add_subcommand("exec", "Container entrypoint with no config: run one child with PID 1 duties");
+  bool kill_group = false, wait_all = false;
+  std::vector<std::string> rewrites, child;
+  exec->add_flag("--kill-group", kill_group, "Forward signals to the child's process group");
+  exec->add_option("--rewrite", rewrites, "Rewrite a signal on its way to the child, FROM:TO (e.g. TERM:QUIT)");
+  exec->add_flag("--wait-all", wait_all, "After the child exits, wait for its remaining descendants");
+  exec->add_option("command", child, "-- CMD ARGS...")->required();
+  auto* version = app.add_subcommand("version", "Version and build information");
+  auto* help = app.add_subcommand("help", "Help for a command: procd help CMD");
+  std::string help_topic;
+  help->add_option("command", help_topic, "Command name");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    fmt::print(stderr, "error[{}]: {}\n", static_cast<int>(Code::RuntimeUsage), e.what());
+    fmt::print(stderr, "Run `procd --help` for usage.\n");
+    return kExitUsage;
+  }
+
+  if (*help || app.get_subcommands().empty()) {
+    if (help_topic.empty()) {
+      std::cout << app.help();
+      return app.get_subcommands().empty() ? kExitUsage : kExitOk;
+    }
+    try {
+      std::cout << app.get_subcommand(help_topic)->help();
+      return kExitOk;
+    } catch (const CLI::OptionNotFound&) {
+      fmt::print(stderr, "error[{}]: no command named \"{}\"\n", static_cast<int>(Code::RuntimeUsage), help_topic);
+      return kExitUsage;
+    }
+  }
+  if (*check) return cmd_check(g);
+  if (*version) return cmd_version();
+  if (*run) return cmd_run(g);
+  if (*stop && names.empty()) return cmd_stop_supervisor(g);
+  if (*start) return not_available("start", "control socket: issue 4");
+  if (*stop) return not_available("stop NAME", "control socket: issue 4");
+  if (*restart) return not_available("restart", "control socket: issue 4");
+  if (*status) return not_available("status", "control socket: issue 4");
+  if (*reload) return not_available("reload", "hot reload: issue 5");
+  if (*signal) return not_available("signal", "control socket: issue 4");
+  if (*logs) return not_available("logs", "control socket: issue 4");
+  if (*events) return not_available("events", "control socket: issue 4");
+  if (*metrics) return not_available("metrics", "control socket: issue 4");
+  if (*exec) return not_available("exec", "entrypoint mode: issue 7");
+  return kExitUsage;
+}
+
+}  // namespace procd

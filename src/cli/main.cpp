@@ -1,1 +1,3 @@
-int main() { return 0; }
+#include "procd/cli.hpp"
+
+int main(int argc, char** argv) { return procd::cli_main(argc, argv); }

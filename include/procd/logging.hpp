@@ -1,0 +1,57 @@
+// procd's own log, through spdlog: text lines
+// `2026-01-02T03:04:05.678Z INFO  web | message` or one JSON object a line
+// (ts, level, msg, and service, stream, pid, code where they apply); color
+// only on a terminal; a file sink with size rotation (RotatingFile) that
+// SIGUSR1 can reopen. One logger for the process, single-threaded.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "procd/config.hpp"
+#include "procd/error.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace procd {
+
+struct LogFields {
+  std::string_view service;            // empty = procd itself
+  std::string_view stream;             // "stdout" | "stderr" | empty
+  int pid = 0;                         // 0 = none
+  std::optional<Code> code;
+};
+
+inline LogFields svc_fields(std::string_view service, int pid = 0, std::optional<Code> code = std::nullopt) {
+  LogFields f;
+  f.service = service;
+  f.pid = pid;
+  f.code = code;
+  return f;
+}
+inline LogFields code_fields(Code code) { return svc_fields({}, 0, code); }
+
+class Log {
+ public:
+  // Configure from [logging]. Failing to open the file is an error (IoOpen).
+  static Result<void> setup(const LoggingConfig& cfg);
+  // Before any config is read: plain stderr at info.
+  static void setup_default();
+  // Re-apply level/format live (reload); the sink stays.
+  static void apply_level(LogLevel level);
+  static Result<void> reopen();  // SIGUSR1
+  static void flush();
+
+  static void write(LogLevel level, std::string_view msg, const LogFields& fields = {});
+  // A line of service output: `NAME | line` in text mode.
+  static void service_line(std::string_view service, bool is_stderr, std::string_view line);
+  static void error(const Error& err, const LogFields& fields = {});
+
+  static bool enabled(LogLevel level);
+};
+
+}  // namespace procd

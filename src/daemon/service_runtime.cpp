@@ -1,0 +1,143 @@
+// The per-service edge of the Supervisor: turning an act::Spawn into a
+// fork/exec with piped output, and the output path itself. A line goes to
+// the service's ring (for `procd logs`) and to its file, or to procd's own
+// log as `NAME | line`. File output is batched: one write(2) per pipe read,
+// always whole lines, so rotation never splits one.
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "procd/logging.hpp"
+#include "procd/spawn.hpp"
+#include "procd/supervisor.hpp"
+
+namespace procd {
+namespace {
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void append_iso_timestamp(std::string& out, std::int64_t ms) {
+  std::time_t sec = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&sec, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  fmt::format_to(std::back_inserter(out), "{}.{:03}Z ", buf, static_cast<int>(ms % 1000));
+}
+
+// One read buffer for every pipe: libuv hands it to exactly one read
+// callback at a time on this single thread.
+char g_read_buf[64 * 1024];
+
+struct StreamTag {
+  ServiceRuntime* svc;
+  bool is_stderr;
+};
+
+void alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buf, sizeof g_read_buf); }
+
+void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* svc = static_cast<ServiceRuntime*>(stream->data);
+  if (!svc) return;
+  bool is_stderr = reinterpret_cast<uv_pipe_t*>(stream) == svc->err.get();
+  if (nread > 0) {
+    svc->sup->on_output(*svc, is_stderr, buf->base, static_cast<size_t>(nread));
+  } else if (nread < 0) {  // UV_EOF or a read error: the stream is over either way
+    (is_stderr ? svc->err_split : svc->out_split).finish([&](std::string_view line) {
+      svc->sup->on_output(*svc, is_stderr, line.data(), line.size());
+      svc->sup->on_output(*svc, is_stderr, "\n", 1);
+    });
+    (is_stderr ? svc->err : svc->out).close();
+    svc->sup->on_stream_closed(*svc, is_stderr);
+  }
+}
+
+Result<void> open_stream(uv_loop_t* loop, UvPipe& pipe, ServiceRuntime* svc, int fd) {
+  pipe.reset(svc);
+  uv_pipe_init(loop, pipe.get(), 0);
+  if (int rc = uv_pipe_open(pipe.get(), fd); rc != 0) {
+    ::close(fd);
+    return make_error(Code::IoPipe, fmt::format("cannot watch output pipe: {}", uv_strerror(rc)));
+  }
+  uv_read_start(reinterpret_cast<uv_stream_t*>(pipe.get()), alloc_cb, read_cb);
+  return {};
+}
+
+}  // namespace
+
+void Supervisor::spawn(ServiceRuntime& svc) {
+  SpawnRequest req;
+  req.argv = svc.cfg.command;
+  req.working_dir = svc.cfg.working_dir.empty() ? cfg_.dir : svc.cfg.working_dir;
+  req.user = svc.cfg.user;
+  req.umask = svc.cfg.umask;
+  req.nice = svc.cfg.nice;
+  req.rlimits = svc.cfg.rlimits;
+  req.merge_stderr = svc.cfg.log.merge_stderr;
+  auto env = build_service_env(svc.cfg, base_env_);
+  if (!env.ok()) {
+    dispatch(svc, ev::SpawnFailed{env.error()});
+    return;
+  }
+  req.env = std::move(env.value());
+  auto proc = spawn_process(req);
+  if (!proc.ok()) {
+    dispatch(svc, ev::SpawnFailed{proc.error()});
+    return;
+  }
+  svc.pgid = proc->pid;
+  svc.started_wall_ms = wall_ms();
+  by_pid_[proc->pid] = &svc;
+  svc.open_streams = 0;
+  svc.out_split = LineSplitter();
+  svc.err_split = LineSplitter();
+  for (auto [fd, pipe] : {std::pair{proc->stdout_fd, &svc.out}, std::pair{proc->stderr_fd, &svc.err}}) {
+    if (fd < 0) continue;
+    if (auto r = open_stream(&loop_, *pipe, &svc, fd); r.ok())
+      ++svc.open_streams;
+    else
+      Log::error(r.error(), svc_fields(svc.cfg.name));
+  }
+  Log::write(LogLevel::Debug, "spawned", svc_fields(svc.cfg.name, proc->pid));
+  dispatch(svc, ev::Spawned{proc->pid});
+}
+
+void Supervisor::on_output(ServiceRuntime& svc, bool is_stderr, const char* data, size_t len) {
+  auto& splitter = is_stderr ? svc.err_split : svc.out_split;
+  const bool to_file = svc.file != nullptr;
+  const std::int64_t ts = wall_ms();
+  splitter.feed(std::string_view(data, len), [&](std::string_view line) {
+    svc.ring.push(LogLine{ts, is_stderr, std::string(line)});
+    if (to_file) {
+      if (svc.cfg.log.timestamps) append_iso_timestamp(svc.file_buf, ts);
+      svc.file_buf.append(line);
+      svc.file_buf.push_back('\n');
+    } else {
+      Log::service_line(svc.cfg.name, is_stderr, line);
+    }
+  });
+  if (to_file) flush_service_file(svc);
+}
+
+void Supervisor::flush_service_file(ServiceRuntime& svc) {
+  if (!svc.file || svc.file_buf.empty()) return;
+  if (auto r = svc.file->write(svc.file_buf); !r.ok()) {
+    // Keep the lines (bounded) so a full disk that frees up loses nothing.
+    Log::error(r.error(), svc_fields(svc.cfg.name));
+    if (svc.file_buf.size() < 16 * 1024 * 1024) return;
+  }
+  svc.file_buf.clear();
+}
+
+void Supervisor::close_streams(ServiceRuntime& svc) {
+  for (auto* pipe : {&svc.out, &svc.err})
+    if (*pipe) pipe->close();
+  svc.open_streams = 0;
+}
+
+}  // namespace procd
