@@ -47,12 +47,12 @@ enum class ShutdownReason { Signal, Requested, Error, Forced, Critical };
 
 class Supervisor {
  public:
-  explicit Supervisor(Config cfg);
+  Supervisor(Config cfg, PidLock lock);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Lock, start, loop until shut down. Returns procd's exit code.
+  // Start the services and loop until shut down. Returns procd's exit code.
   int run();
 
   // Entry point for every event of a service.

@@ -46,7 +46,7 @@ LogLevel to_log_level(act::Level l) {
 
 }  // namespace
 
-Supervisor::Supervisor(Config cfg) : cfg_(std::move(cfg)) {
+Supervisor::Supervisor(Config cfg, PidLock lock) : cfg_(std::move(cfg)), lock_(std::move(lock)) {
   uv_loop_init(&loop_);
   for (char** e = environ; e && *e; ++e) base_env_.emplace_back(*e);
   for (const auto& sc : cfg_.services) {
@@ -101,13 +101,6 @@ void Supervisor::install_signals() {
 }
 
 int Supervisor::run() {
-  auto lock = PidLock::acquire(cfg_.pid_file);
-  if (!lock.ok()) {
-    Log::error(lock.error());
-    Log::flush();
-    return 2;
-  }
-  lock_ = std::move(lock.value());
   if (auto r = become_subreaper(); !r.ok()) Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
   install_signals();
   shutdown_timer_.reset(this);
@@ -122,13 +115,13 @@ int Supervisor::run() {
     if (s->file)
       if (auto r = s->file->open(); !r.ok()) Log::error(r.error(), svc_fields(s->cfg.name));
 
-  Log::write(LogLevel::Info, fmt::format("procd {} starting: {} services, pid {}, config {}", cfg_.name,
+  Log::write(LogLevel::Info, fmt::format("procd starting \"{}\": {} services, pid {}, config {}", cfg_.name,
                                          services_.size(), ::getpid(), cfg_.path));
   for (auto& s : services_)
     if (s->cfg.autostart) dispatch(*s, ev::StartRequested{});
 
   uv_run(&loop_, UV_RUN_DEFAULT);
-  Log::write(LogLevel::Info, fmt::format("procd {} exited with code {}", cfg_.name, exit_code_));
+  Log::write(LogLevel::Info, fmt::format("procd \"{}\" exiting with code {}", cfg_.name, exit_code_));
   lock_.release();
   return exit_code_;
 }
@@ -274,10 +267,6 @@ void Supervisor::finish_run(ServiceRuntime& svc) {
   flush_service_file(svc);
   ExitStatus st = *svc.pending_exit;
   svc.pending_exit.reset();
-  if (st.signal)
-    Log::write(LogLevel::Info, fmt::format("exited by signal {}", signal_name(st.signal)), svc_fields(svc.cfg.name, svc.state.pid));
-  else
-    Log::write(LogLevel::Info, fmt::format("exited with code {}", st.code), svc_fields(svc.cfg.name, svc.state.pid));
   dispatch(svc, ev::Exited{st});
 }
 
@@ -346,11 +335,18 @@ void Supervisor::stop_loop() {
 }
 
 int run_supervisor(Config cfg) {
+  // Lock first, while errors still go to the terminal: a second instance
+  // must say so on stderr, not in the first one's log file.
+  auto lock = PidLock::acquire(cfg.pid_file);
+  if (!lock.ok()) {
+    fmt::print(stderr, "{}\n", lock.error().format());
+    return 2;
+  }
   if (auto r = Log::setup(cfg.logging); !r.ok()) {
     fmt::print(stderr, "{}\n", r.error().format());
     return 2;
   }
-  Supervisor sup(std::move(cfg));
+  Supervisor sup(std::move(cfg), std::move(lock.value()));
   return sup.run();
 }
 

@@ -1,0 +1,198 @@
+"""Shared harness for procd's integration tests (python3 stdlib only).
+
+Each test runs the real binary ($PROCD_BIN) in its own temp directory, with
+its own PID file, socket and JSON log file. Every service command carries a
+unique marker so the test finds its processes in /proc; every wait is
+bounded; on exit every process the test started is ended by PID.
+Run a file directly: it prints `RESULT: N passed, N failed` and exits 1 on
+any failure (the CI summary reads that line).
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+
+PROCD = os.environ.get("PROCD_BIN") or os.path.join(os.path.dirname(__file__), "../../build/procd")
+SOURCE_ROOT = os.environ.get("PROCD_SOURCE_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+
+
+class Procd:
+    """One procd instance on a temp config; use as a context manager."""
+
+    def __init__(self, services_toml, top="", shutdown=(3000, 4000, 5000), json_log=True, level="debug"):
+        self.dir = tempfile.mkdtemp(prefix="procd-it-")
+        self.marker = "procdtest-" + uuid.uuid4().hex[:12]
+        self.log_path = os.path.join(self.dir, "procd.log")
+        self.config = os.path.join(self.dir, "procd.toml")
+        g, f, k = shutdown
+        text = top + "\n" + (
+            'name = "it"\nhot_reload = false\n'
+            '[logging]\nlevel = "%s"\njson = %s\nfile = "%s"\n'
+            "[shutdown]\ngraceful = %d\nforce = %d\nkill = %d\n"
+            "[monitoring]\ntrack_resources = false\n"
+            % (level, "true" if json_log else "false", self.log_path, g, f, k)
+        ) + services_toml.replace("MARKER", self.marker).replace("TMPDIR", self.dir)
+        with open(self.config, "w") as fh:
+            fh.write(text)
+        self.proc = None
+        self.stderr_path = os.path.join(self.dir, "stderr.txt")
+
+    # -- lifecycle
+    def start(self, extra_env=None):
+        env = dict(os.environ)
+        env.update(extra_env or {})
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen([PROCD, "-c", self.config, "run"], stdin=subprocess.DEVNULL,
+                                     stdout=self._stderr, stderr=self._stderr, env=env, cwd=self.dir)
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        for pid in self.marked_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if hasattr(self, "_stderr"):
+            self._stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=15):
+        return self.proc.wait(timeout=timeout)
+
+    # -- observation
+    def events(self):
+        """Every JSON log record so far."""
+        out = []
+        try:
+            with open(self.log_path) as fh:
+                for line in fh:
+                    line = line.strip()
+                    if line.startswith("{"):
+                        try:
+                            out.append(json.loads(line))
+                        except ValueError:
+                            pass
+        except FileNotFoundError:
+            pass
+        return out
+
+    def states(self, service):
+        return [e["msg"].split(" ", 1)[1] for e in self.events()
+                if e.get("service") == service and e.get("msg", "").startswith("state ")]
+
+    def wait_for(self, predicate, timeout=10, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = predicate()
+            if v:
+                return v
+            if self.proc and self.proc.poll() is not None and not getattr(self, "_allow_exit", False):
+                raise AssertionError("procd exited (%s) while waiting for %s\n%s" % (self.proc.returncode, what, self.tail()))
+            time.sleep(0.02)
+        raise AssertionError("timed out after %ss waiting for %s\n%s" % (timeout, what, self.tail()))
+
+    def wait_state(self, service, state, count=1, timeout=10):
+        return self.wait_for(lambda: self.states(service).count(state) >= count, timeout,
+                             "%s to reach %s x%d (saw %s)" % (service, state, count, self.states(service)))
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors="replace") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return ""
+
+    def tail(self, n=40):
+        lines = self.log_text().splitlines()[-n:]
+        try:
+            with open(self.stderr_path, errors="replace") as fh:
+                err = fh.read()[-2000:]
+        except FileNotFoundError:
+            err = ""
+        return "--- log tail:\n" + "\n".join(lines) + "\n--- stderr:\n" + err
+
+    def marked_pids(self):
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as fh:
+                    if self.marker.encode() in fh.read():
+                        pids.append(int(d))
+            except OSError:
+                pass
+        return pids
+
+    def live_marked_pids(self):
+        """Marked processes that are not zombies."""
+        return [p for p in self.marked_pids() if proc_state(p) not in ("Z", None)]
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def zombies_of(ppid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as fh:
+                    parts = fh.read().rsplit(")", 1)[1].split()
+                if parts[0] == "Z" and int(parts[1]) == ppid:
+                    out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def run_tests(tests):
+    """Run test functions; print a RESULT line; exit 1 on any failure."""
+    passed = failed = 0
+    only = sys.argv[1:]
+    for fn in tests:
+        if only and fn.__name__ not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print("PASS %s (%.2fs)" % (fn.__name__, time.monotonic() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s (%.2fs)" % (fn.__name__, time.monotonic() - t0), flush=True)
+            traceback.print_exc()
+    print("RESULT: %d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+def check(cond, msg=""):
+    if not cond:
+        raise AssertionError(msg)

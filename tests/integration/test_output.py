@@ -1,0 +1,84 @@
+"""Service output capture: nothing lost from a fast writer, per-service
+files with rotation, long and partial lines, stderr separate or merged."""
+import glob
+import json
+import os
+
+from procdtest import Procd, check, run_tests
+
+WRITER = "import sys\nw = sys.stdout.write\nfor i in range(100000): w('line %06d ' % i + 'x' * 80 + '\\n')\n"
+
+
+def test_fast_writer_to_service_file_loses_nothing():
+    with Procd('''
+[services.w]
+command = ["python3", "-c", %s, "MARKER"]
+[services.w.log]
+file = "TMPDIR/w.log"
+max_file_size = 1048576
+max_files = 100
+''' % json.dumps(WRITER)) as p:
+        p.wait_state("w", "stopped", timeout=60)
+        files = sorted(glob.glob(os.path.join(p.dir, "w.log*")))
+        check(len(files) > 5, "rotated into %d files" % len(files))
+        lines = []
+        for f in files:
+            lines += open(f).read().splitlines()
+        nums = sorted(int(l.split()[1]) for l in lines)
+        check(nums == list(range(100000)), "got %d lines" % len(nums))
+        for f in files:
+            check(os.path.getsize(f) <= 1048576, "%s too big" % f)
+            check(open(f, "rb").read().endswith(b"\n"), "%s ends mid-line" % f)
+
+
+def test_fast_writer_to_procd_log_loses_nothing():
+    with Procd('''
+[services.w]
+command = ["python3", "-c", %s, "MARKER"]
+''' % json.dumps(WRITER), level="info") as p:
+        p.wait_state("w", "stopped", timeout=60)
+        got = [e["msg"] for e in p.events() if e.get("service") == "w" and e.get("stream") == "stdout"]
+        check(len(got) == 100000, "got %d lines" % len(got))
+        check(got[0].startswith("line 000000") and got[-1].startswith("line 099999"))
+
+
+def test_partial_long_and_stderr_lines():
+    with Procd('''
+[services.mix]
+command = ["sh", "-c", "printf 'no newline at end'; printf 'err line\\\\n' >&2", "MARKER"]
+[services.mix.log]
+stderr = "separate"
+[services.long]
+command = ["python3", "-c", "import sys; sys.stdout.write('y' * 200000 + '\\\\n')", "MARKER"]
+''', level="info") as p:
+        p.wait_state("mix", "stopped")
+        p.wait_state("long", "stopped")
+        ev = p.events()
+        out = [e["msg"] for e in ev if e.get("service") == "mix" and e.get("stream") == "stdout"]
+        err = [e["msg"] for e in ev if e.get("service") == "mix" and e.get("stream") == "stderr"]
+        check(out == ["no newline at end"], out)
+        check(err == ["err line"], err)
+        longs = [e["msg"] for e in ev if e.get("service") == "long" and e.get("stream") == "stdout"]
+        check("".join(longs) == "y" * 200000, "long line kept whole across %d pieces" % len(longs))
+
+
+def test_text_log_format():
+    with Procd('''
+[services.hello]
+command = ["sh", "-c", "echo hello world", "MARKER"]
+''', json_log=False, level="info") as p:
+        p.wait_for(lambda: "hello | hello world" in p.log_text(), 10, "service line")
+        line = [l for l in p.log_text().splitlines() if "hello | hello world" in l][0]
+        # 2026-01-02T03:04:05.678Z INFO  hello | hello world
+        ts, level = line.split(" ")[0], line.split(" ")[1]
+        check(len(ts) == 24 and ts.endswith("Z") and ts[10] == "T", line)
+        check(level == "INFO", line)
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_fast_writer_to_service_file_loses_nothing,
+        test_fast_writer_to_procd_log_loses_nothing,
+        test_partial_long_and_stderr_lines,
+        test_text_log_format,
+    ])
