@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The one script behind the README quick start.
+#
+#   bash .ci/dev.sh demo          install what is missing, build, check and run examples/procd.toml
+#   bash .ci/dev.sh test [ARGS]   install what is missing, build, run every test (ARGS go to
+#                                 `meson test`, e.g. a test name), print a summary whose last
+#                                 line is `N passed, N failed`; exit non-zero on any failure
+#   bash .ci/dev.sh build         install what is missing and build only
+#   bash .ci/dev.sh deps          install what is missing only
+#
+# Environment: PROCD_BUILD_DIR (default: build), PROCD_TIMEOUT_MULTIPLIER
+# (default: 2), PROCD_NO_INSTALL=1 to never call apt-get.
+#
+# Packages are installed (apt-get, through sudo when not root) only when
+# `dpkg-query` says one is absent; `apt-get update` runs only then too.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+BUILD_DIR=${PROCD_BUILD_DIR:-build}
+TIMEOUT_MULTIPLIER=${PROCD_TIMEOUT_MULTIPLIER:-2}
+
+# Debian / Ubuntu names. toml11 and doctest are found through CMake only, so
+# cmake is a build dependency; util-linux (setpriv, unshare), procps and
+# man-db + groff-base (man page lint) are used by the tests.
+PACKAGES=(
+  g++ meson ninja-build pkg-config cmake
+  libuv1-dev libspdlog-dev libtoml11-dev libcli11-dev doctest-dev nlohmann-json3-dev
+  python3 util-linux procps man-db groff-base
+)
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() {
+  printf 'dev.sh: %s\n' "$*" >&2
+  # Under `test` the last line is always the summary CI reads.
+  [ "${SUMMARY_ON_FAIL:-0}" = 1 ] && echo "0 passed, 1 failed"
+  exit 1
+}
+
+is_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+ensure_packages() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    say "not a dpkg system: skipping package check (needed: ${PACKAGES[*]})"
+    return 0
+  fi
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    is_installed "$p" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+
+  [ "${PROCD_NO_INSTALL:-0}" = 1 ] && die "missing packages (PROCD_NO_INSTALL=1): ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "missing packages and no sudo: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  say "installing: ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q || return 1
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1
+}
+
+configure() {
+  if [ ! -f "$BUILD_DIR/meson-private/coredata.dat" ]; then
+    say "meson setup $BUILD_DIR"
+    meson setup "$BUILD_DIR" --wrap-mode=nodownload
+  elif [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    # A half-configured or stale directory (e.g. another meson version).
+    say "meson setup --reconfigure $BUILD_DIR"
+    meson setup --reconfigure "$BUILD_DIR" --wrap-mode=nodownload ||
+      meson setup --wipe "$BUILD_DIR" --wrap-mode=nodownload
+  fi
+  # Otherwise ninja itself re-runs meson when a meson.build changed.
+}
+
+build() {
+  say "ninja -C $BUILD_DIR"
+  ninja -C "$BUILD_DIR"
+}
+
+# Reads meson's testlog.json, prints a per-test table and ends with the line
+# `N passed, N failed`. Counts doctest test cases for doctest executables and
+# `RESULT: N passed, N failed` lines for our python tests; any other test is
+# one. A test whose process failed counts at least one failure.
+summarize() {
+  python3 - "$1" "$2" <<'PY'
+import json, re, sys
+
+log_path, meson_rc = sys.argv[1], int(sys.argv[2])
+doctest_re = re.compile(r"\[doctest\] test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed")
+result_re = re.compile(r"^RESULT: (\d+) passed, (\d+) failed\s*$", re.M)
+ansi_re = re.compile(r"\x1b\[[0-9;]*m")
+ok_results = {"OK", "EXPECTEDFAIL"}
+
+rows, passed, failed, skipped = [], 0, 0, 0
+try:
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        entries = [json.loads(line) for line in f if line.strip()]
+except (OSError, ValueError) as e:
+    print(f"cannot read {log_path}: {e}")
+    entries = []
+
+for t in entries:
+    name, result = t.get("name", "?"), t.get("result", "?")
+    out = ansi_re.sub("", (t.get("stdout") or "") + "\n" + (t.get("stderr") or ""))
+    m = doctest_re.findall(out)
+    r = result_re.findall(out)
+    if result == "SKIP":
+        skipped += 1
+        rows.append((name, result, 0, 0, "skipped"))
+        continue
+    if m:
+        p, fl, unit = int(m[-1][1]), int(m[-1][2]), "cases"
+    elif r:
+        p, fl, unit = int(r[-1][0]), int(r[-1][1]), "checks"
+    else:
+        p, fl, unit = (1, 0, "test") if result in ok_results else (0, 1, "test")
+    if result not in ok_results and fl == 0:
+        fl = 1  # the process failed (crash, timeout, exit code) although its output says otherwise
+    passed, failed = passed + p, failed + fl
+    rows.append((name, result, p, fl, unit))
+
+if rows:
+    w = max(len(r[0]) for r in rows)
+    print()
+    print(f"{'test':<{w}}  {'result':<13} {'passed':>6} {'failed':>6}  counted")
+    for name, result, p, fl, unit in rows:
+        print(f"{name:<{w}}  {result:<13} {p:>6} {fl:>6}  {unit}")
+    if skipped:
+        print(f"({skipped} test(s) skipped)")
+if not entries or (meson_rc != 0 and failed == 0):
+    print(f"meson test exited {meson_rc} without a failing test in its log; counting it as a failure")
+    failed += 1
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed or meson_rc else 0)
+PY
+}
+
+# A step that fails before any test runs still ends with the summary line.
+fail_before_tests() { die "$1 failed"; }
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+
+case "$cmd" in
+  deps)
+    ensure_packages
+    ;;
+  build)
+    ensure_packages
+    configure
+    build
+    ;;
+  demo)
+    ensure_packages
+    configure
+    build
+    [ -f examples/procd.toml ] || die "examples/procd.toml not found"
+    say "procd check"
+    "$BUILD_DIR/procd" -c examples/procd.toml check
+    say "procd run (Ctrl-C to stop)"
+    exec "$BUILD_DIR/procd" -c examples/procd.toml run
+    ;;
+  test)
+    SUMMARY_ON_FAIL=1
+    ensure_packages || fail_before_tests "installing packages"
+    configure || fail_before_tests "meson setup"
+    build || fail_before_tests "build"
+    log="$BUILD_DIR/meson-logs/testlog.json"
+    rm -f "$log"
+    set +e
+    meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 \
+      --timeout-multiplier "$TIMEOUT_MULTIPLIER" "$@"
+    rc=$?
+    set -e
+    summarize "$log" "$rc"
+    ;;
+  *)
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
