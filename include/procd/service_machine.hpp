@@ -57,6 +57,8 @@ struct ServiceState {
   std::deque<Millis> recent_starts; // spawn times inside the start_limit window
   bool kill_sent = false;           // SIGKILL already sent in this stop
   bool restart_after_stop = false;  // stop was part of a restart request
+  bool failing_stop = false;        // the stop in progress ends a failed run (start timeout, health)
+  bool reached_running = false;     // the current/last run became ready (long-run count reset)
 };
 
 namespace ev {

@@ -1,1 +1,413 @@
-// placeholder: being written
+// The service lifecycle: step(state, event, now, spec) -> (state', actions).
+// It owns every phase transition, the restart policies (never, always,
+// on-failure, exponential-backoff, start_limit) and the one deadline per
+// service. Invariants, held after every step:
+//  - each phase change emits exactly one Publish, never the same phase twice;
+//  - state.deadline is the one armed timer (0 = none): arming sets it, and
+//    leaving the phase that armed it emits CancelTimer and clears it; a timer
+//    that fired is spent, so its deadline is cleared without a CancelTimer;
+//  - pid > 0 only in starting / running / stopping;
+//  - a run stopped on request (want Down) ends in stopped, never restarted;
+//  - an event that does not fit the phase leaves the state untouched and
+//    yields one Debug Log. Nothing throws, nothing reads a clock.
+#include "procd/service_machine.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/core.h>
+
+namespace procd {
+
+const char* phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::Stopped: return "stopped";
+    case Phase::Starting: return "starting";
+    case Phase::Running: return "running";
+    case Phase::Stopping: return "stopping";
+    case Phase::Failed: return "failed";
+    case Phase::Restarting: return "restarting";
+  }
+  return "unknown";
+}
+
+int exit_code_of(const ExitStatus& status) { return status.signal > 0 ? 128 + status.signal : status.code; }
+
+MachineSpec machine_spec_of(const ServiceConfig& svc, Millis stop_timeout_ms) {
+  MachineSpec spec;
+  spec.restart = svc.restart;
+  spec.ready = svc.ready;
+  spec.success_exit_codes = svc.success_exit_codes;
+  spec.stop_signal = svc.stop_signal;
+  spec.stop_timeout_ms = stop_timeout_ms;
+  spec.start_timeout_ms = svc.start_timeout_ms;
+  return spec;
+}
+
+bool is_success(const ExitStatus& status, const std::vector<int>& success_exit_codes) {
+  if (status.signal > 0) return false;
+  return std::find(success_exit_codes.begin(), success_exit_codes.end(), status.code) != success_exit_codes.end();
+}
+
+Millis restart_delay(const RestartConfig& restart, int consecutive_failures) {
+  switch (restart.policy) {
+    case RestartPolicyKind::Never: return 0;
+    case RestartPolicyKind::Always:
+    case RestartPolicyKind::OnFailure: return std::max<Millis>(restart.delay_ms, 0);
+    case RestartPolicyKind::ExponentialBackoff: {
+      const Millis cap = std::max<Millis>(restart.max_delay_ms, 0);
+      const Millis initial = std::max<Millis>(restart.initial_delay_ms, 0);
+      const int shift = std::max(consecutive_failures, 1) - 1;
+      // initial << shift overflows long before n gets large; compare against
+      // the cap shifted the other way instead.
+      if (shift >= 63 || initial > (cap >> shift)) return cap;
+      return initial << shift;
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+using act::Level;
+
+std::string describe_exit(const ExitStatus& status) {
+  if (status.signal > 0) return fmt::format("killed by signal {}", status.signal);
+  return fmt::format("exited with code {}", status.code);
+}
+
+// One step under construction: a private copy of the state plus the actions
+// emitted so far. Handlers either validate first and return through
+// ignore()/reject() untouched, or mutate through the primitives below.
+class Transition {
+ public:
+  Transition(const ServiceState& state, Millis now, const MachineSpec& spec) : st_(state), now_(now), spec_(spec) {}
+
+  StepResult finish() && { return StepResult{std::move(st_), std::move(out_)}; }
+
+  void operator()(const ev::StartRequested&) {
+    switch (st_.phase) {
+      case Phase::Stopped:
+      case Phase::Failed: return fresh_start();
+      case Phase::Restarting:
+        log(Level::Info, std::nullopt, "start requested during the restart delay; starting now");
+        return fresh_start();
+      case Phase::Starting:
+      case Phase::Running: return ignore("start requested but the service is already up");
+      case Phase::Stopping: return start_after_stop();
+    }
+  }
+
+  void operator()(const ev::StopRequested&) {
+    switch (st_.phase) {
+      case Phase::Starting:
+      case Phase::Running:
+        want_down();
+        return begin_stop();
+      case Phase::Stopping:
+        if (st_.want == Want::Down && !st_.restart_after_stop && !st_.failing_stop)
+          return ignore("stop requested but the service is already stopping");
+        want_down();
+        return log(Level::Debug, std::nullopt, "stop requested: the run being stopped will not be restarted");
+      case Phase::Restarting:
+        want_down();
+        disarm();
+        return enter(Phase::Stopped);
+      case Phase::Failed:
+        // Acknowledges the failure: a failed service the user stops is simply down.
+        want_down();
+        return enter(Phase::Stopped);
+      case Phase::Stopped:
+        if (st_.want == Want::Down) return ignore("stop requested but the service is already stopped");
+        want_down();
+        return log(Level::Debug, std::nullopt, "stop requested: the service is already stopped");
+    }
+  }
+
+  void operator()(const ev::RestartRequested&) {
+    switch (st_.phase) {
+      case Phase::Starting:
+      case Phase::Running:
+        st_.want = Want::Up;
+        st_.restart_after_stop = true;
+        st_.failing_stop = false;
+        return begin_stop();
+      case Phase::Stopping: return start_after_stop();
+      case Phase::Stopped:
+      case Phase::Failed:
+      case Phase::Restarting: return fresh_start();
+    }
+  }
+
+  void operator()(const ev::Spawned& e) {
+    if (e.pid <= 0 || st_.pid != 0 || (st_.phase != Phase::Starting && st_.phase != Phase::Stopping))
+      return reject(fmt::format("spawned pid {} while {}", e.pid, phase_name(st_.phase)));
+    st_.pid = e.pid;
+    st_.spawned_at = now_;
+    note_start();
+    if (st_.phase == Phase::Stopping) {
+      // A stop arrived while the spawn was in flight: deliver it now.
+      signal(spec_.stop_signal);
+      return arm(now_ + std::max<Millis>(spec_.stop_timeout_ms, 0));
+    }
+    switch (spec_.ready.kind) {
+      case ReadyKind::Started: return become_running();
+      case ReadyKind::MinUptime:
+        if (spec_.ready.min_uptime_ms <= 0) return become_running();
+        return arm(now_ + spec_.ready.min_uptime_ms);
+      case ReadyKind::Notify:
+      case ReadyKind::Health:
+      case ReadyKind::LogMatch:
+        if (spec_.start_timeout_ms > 0) arm(now_ + spec_.start_timeout_ms);
+        return;
+    }
+  }
+
+  void operator()(const ev::SpawnFailed& e) {
+    if (st_.pid != 0 || (st_.phase != Phase::Starting && st_.phase != Phase::Stopping))
+      return reject(fmt::format("spawn failure while {}", phase_name(st_.phase)));
+    log(Level::Error, e.error.code, e.error.message);
+    end_run(std::nullopt);
+  }
+
+  void operator()(const ev::Exited& e) {
+    if (st_.phase != Phase::Starting && st_.phase != Phase::Running && st_.phase != Phase::Stopping)
+      return reject(fmt::format("exit ({}) while {}", describe_exit(e.status), phase_name(st_.phase)));
+    end_run(e.status);
+  }
+
+  void operator()(const ev::Ready&) {
+    if (st_.phase != Phase::Starting || st_.pid == 0)
+      return ignore(fmt::format("ready while {}", phase_name(st_.phase)));
+    disarm();
+    become_running();
+  }
+
+  void operator()(const ev::TimerFired&) {
+    if (st_.deadline == 0 || now_ < st_.deadline) return ignore("stale timer");
+    switch (st_.phase) {
+      case Phase::Restarting:
+        st_.deadline = 0;
+        ++st_.restarts;
+        return begin_run();
+      case Phase::Starting:
+        st_.deadline = 0;
+        if (spec_.ready.kind == ReadyKind::MinUptime) return become_running();
+        log(Level::Warn, Code::TimeoutStart,
+            fmt::format("not ready after {} ms; stopping it as a failed start", spec_.start_timeout_ms));
+        st_.failing_stop = true;
+        return begin_stop();
+      case Phase::Stopping:
+        if (st_.pid <= 0 || st_.kill_sent) return ignore("stop timeout with nothing left to kill");
+        st_.deadline = 0;
+        log(Level::Warn, Code::TimeoutStop,
+            fmt::format("did not stop within {} ms; sending SIGKILL", spec_.stop_timeout_ms));
+        return kill_group();
+      case Phase::Stopped:
+      case Phase::Running:
+      case Phase::Failed: return reject(fmt::format("timer fired while {}", phase_name(st_.phase)));
+    }
+  }
+
+  void operator()(const ev::ForceKill&) {
+    if (st_.pid <= 0) return ignore("force kill with no process");
+    if (st_.kill_sent) return ignore("force kill: SIGKILL already sent");
+    // The shutdown ladder's last word: nothing brings this run back.
+    want_down();
+    disarm();
+    enter(Phase::Stopping);
+    kill_group();
+  }
+
+  void operator()(const ev::HealthFailed& e) {
+    if (st_.phase != Phase::Starting && st_.phase != Phase::Running)
+      return ignore(fmt::format("health failure ({}) while {}", e.why, phase_name(st_.phase)));
+    log(Level::Warn, std::nullopt, fmt::format("unhealthy: {}; stopping it as a failed run", e.why));
+    st_.failing_stop = true;
+    begin_stop();
+  }
+
+ private:
+  // --- primitives -------------------------------------------------------
+  void emit(Action action) { out_.push_back(std::move(action)); }
+  void log(Level level, std::optional<Code> code, std::string message) {
+    emit(act::Log{level, code, std::move(message)});
+  }
+  // Benign no-op (a duplicate request, a late timer).
+  void ignore(std::string why) { log(Level::Debug, std::nullopt, std::move(why)); }
+  // An event that should not happen in this phase (a supervisor mix-up).
+  void reject(std::string why) { log(Level::Debug, Code::StateInvalidTransition, std::move(why)); }
+  void enter(Phase next) {
+    if (st_.phase == next) return;
+    st_.phase = next;
+    emit(act::Publish{next});
+  }
+  // 0 means "no timer", so a deadline at the clock's origin moves to 1.
+  void arm(Millis deadline) {
+    st_.deadline = std::max<Millis>(deadline, 1);
+    emit(act::ArmTimer{st_.deadline});
+  }
+  void disarm() {
+    if (st_.deadline == 0) return;
+    st_.deadline = 0;
+    emit(act::CancelTimer{});
+  }
+  void signal(int sig) { emit(act::Signal{sig}); }
+  void kill_group() {
+    signal(9);
+    st_.kill_sent = true;
+  }
+  void want_down() {
+    st_.want = Want::Down;
+    st_.restart_after_stop = false;
+    st_.failing_stop = false;
+  }
+  void become_running() {
+    st_.reached_running = true;
+    enter(Phase::Running);
+  }
+
+  // --- runs -------------------------------------------------------------
+  // A start asked for by a person (or autostart): the failure history and
+  // the start-limit window begin again.
+  void fresh_start() {
+    st_.want = Want::Up;
+    st_.restart_after_stop = false;
+    st_.consecutive_failures = 0;
+    st_.recent_starts.clear();
+    begin_run();
+  }
+
+  void begin_run() {
+    disarm();
+    st_.pid = 0;
+    st_.kill_sent = false;
+    st_.failing_stop = false;
+    st_.reached_running = false;
+    enter(Phase::Starting);
+    emit(act::Spawn{});
+  }
+
+  void begin_stop() {
+    disarm();
+    enter(Phase::Stopping);
+    st_.kill_sent = false;
+    if (st_.pid <= 0) return;  // spawn in flight: Spawned will deliver the signal
+    signal(spec_.stop_signal);
+    arm(now_ + std::max<Millis>(spec_.stop_timeout_ms, 0));
+  }
+
+  void start_after_stop() {
+    if (st_.want == Want::Up && st_.restart_after_stop) return ignore("start already pending after the stop");
+    st_.want = Want::Up;
+    st_.restart_after_stop = true;
+    st_.failing_stop = false;
+    log(Level::Debug, std::nullopt, "will start again once the current run has exited");
+  }
+
+  // The run is over: its process exited (status) or never existed (nullopt).
+  void end_run(const std::optional<ExitStatus>& status) {
+    const bool stopped_on_request = st_.phase == Phase::Stopping && !st_.failing_stop;
+    const bool forced_failure = st_.failing_stop;
+    const bool ran_long = status.has_value() && st_.reached_running && lasted_reset_window();
+    st_.pid = 0;
+    st_.kill_sent = false;
+    st_.failing_stop = false;
+    if (status) st_.last_exit = *status;
+    disarm();
+
+    if (stopped_on_request || st_.want == Want::Down) {
+      log(Level::Info, std::nullopt,
+          status ? fmt::format("stopped ({})", describe_exit(*status)) : std::string("stopped before it started"));
+      enter(Phase::Stopped);
+      if (st_.restart_after_stop) fresh_start();
+      return;
+    }
+    if (ran_long) st_.consecutive_failures = 0;
+    const bool failed = forced_failure || !status || !is_success(*status, spec_.success_exit_codes);
+    apply_policy(failed, status, forced_failure);
+  }
+
+  // A run that stayed up this long wipes the failure streak: max_delay_ms for
+  // exponential-backoff (SPEC), the start_limit window for the others.
+  bool lasted_reset_window() const {
+    const Millis window = spec_.restart.policy == RestartPolicyKind::ExponentialBackoff
+                              ? spec_.restart.max_delay_ms
+                              : spec_.restart.start_limit_interval_ms;
+    return window > 0 && now_ - st_.spawned_at >= window;
+  }
+
+  void apply_policy(bool failed, const std::optional<ExitStatus>& status, bool forced_failure) {
+    const RestartConfig& restart = spec_.restart;
+    const bool restart_wanted =
+        restart.policy == RestartPolicyKind::Always || (failed && restart.policy != RestartPolicyKind::Never);
+    st_.consecutive_failures = failed ? st_.consecutive_failures + 1 : 0;
+    log_exit(failed, status, forced_failure, restart_wanted ? Level::Warn : Level::Error);
+    if (!restart_wanted) return enter(failed ? Phase::Failed : Phase::Stopped);
+
+    if (restart.policy == RestartPolicyKind::ExponentialBackoff && restart.max_attempts > 0 &&
+        st_.consecutive_failures >= restart.max_attempts) {
+      log(Level::Error, Code::ServiceGaveUp,
+          fmt::format("{} consecutive failures; giving up", st_.consecutive_failures));
+      return enter(Phase::Failed);
+    }
+    const Millis delay = restart_delay(restart, st_.consecutive_failures);
+    if (start_limit_reached(now_ + delay)) {
+      log(Level::Error, Code::ServiceStartLimit,
+          fmt::format("{} starts within {} ms; not restarting", st_.recent_starts.size(),
+                      restart.start_limit_interval_ms));
+      return enter(Phase::Failed);
+    }
+    enter(Phase::Restarting);
+    if (delay > 0) return arm(now_ + delay);
+    ++st_.restarts;
+    begin_run();
+  }
+
+  void log_exit(bool failed, const std::optional<ExitStatus>& status, bool forced_failure, Level failure_level) {
+    if (!status) return;  // a spawn failure was logged with its own code
+    if (!failed) return log(Level::Info, std::nullopt, describe_exit(*status));
+    if (forced_failure) return log(failure_level, std::nullopt, describe_exit(*status) + " (counted as a failure)");
+    log(failure_level, status->signal > 0 ? Code::ServiceKilledBySignal : Code::ServiceExitFailure,
+        describe_exit(*status));
+  }
+
+  // --- start limit --------------------------------------------------------
+  bool start_limit_enabled() const {
+    return spec_.restart.start_limit_burst > 0 && spec_.restart.start_limit_interval_ms > 0;
+  }
+
+  // Keeps recent_starts bounded to the window (empty when there is no limit).
+  void note_start() {
+    if (!start_limit_enabled()) return st_.recent_starts.clear();
+    st_.recent_starts.push_back(now_);
+    forget_starts_before(now_);
+  }
+
+  void forget_starts_before(Millis at) {
+    const Millis window = spec_.restart.start_limit_interval_ms;
+    while (!st_.recent_starts.empty() && at - st_.recent_starts.front() >= window) st_.recent_starts.pop_front();
+  }
+
+  // Judged at the moment the restart would spawn, like systemd's check at start.
+  bool start_limit_reached(Millis spawn_at) {
+    if (!start_limit_enabled()) return false;
+    forget_starts_before(spawn_at);
+    return static_cast<int>(st_.recent_starts.size()) >= spec_.restart.start_limit_burst;
+  }
+
+  ServiceState st_;
+  Millis now_;
+  const MachineSpec& spec_;
+  std::vector<Action> out_;
+};
+
+}  // namespace
+
+StepResult step(const ServiceState& state, const Event& event, Millis now, const MachineSpec& spec) {
+  Transition transition(state, now, spec);
+  std::visit(transition, event);
+  return std::move(transition).finish();
+}
+
+}  // namespace procd
