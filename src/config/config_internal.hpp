@@ -1,0 +1,113 @@
+// Private to src/config: the pieces load_config() is assembled from.
+//   parse (config_load.cpp) -> apply_env_overrides (env_overrides.cpp)
+//   -> convert_config (config_load.cpp, typed reads through TableReader)
+//   -> validate_config (config_validate.cpp, rules spanning several keys).
+// Diagnostics collects every error with its location: a TOML value's own
+// file:line:col, or "env PROCD_X" for a value an environment override set.
+// The schema (config_validate.cpp) is the one list of known keys, shared by
+// the unknown-key check and the typing of env overrides.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml.hpp>
+
+#include "procd/config.hpp"
+
+namespace procd::config_detail {
+
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+  const std::string& file() const { return file_; }
+
+  // The value at key_path came from environment variable env_name.
+  void mark_override(const std::string& key_path, const std::string& env_name) { overrides_[key_path] = env_name; }
+  Location locate(const toml::value& at, const std::string& key_path) const;
+
+  void add(Code code, const toml::value& at, const std::string& key_path, std::string message);
+  void add(Code code, Location where, const std::string& key_path, std::string message);
+  std::vector<Error>& errors() { return errors_; }
+  bool empty() const { return errors_.empty(); }
+
+ private:
+  std::string file_;
+  std::map<std::string, std::string> overrides_;
+  std::vector<Error> errors_;
+};
+
+// Schema: how an environment override is typed; None = not overridable
+// (a table or an array).
+enum class ScalarType { None, Bool, Int, Float, String, IntOrString };
+
+// The pattern of a key path: the service name replaced by "*".
+std::string schema_pattern(const std::vector<std::string>& segments);
+// The schema entry of a key pattern ("services.*.restart.policy").
+std::optional<ScalarType> schema_lookup(std::string_view pattern);
+// Known keys directly under a table pattern; nullopt for free-form tables
+// (services, env, depends_on) whose keys are names, not schema keys.
+std::optional<std::vector<std::string_view>> schema_children(std::string_view table_pattern);
+// `(did you mean "command"?)` or "" when nothing is close enough.
+std::string did_you_mean(std::string_view key, const std::vector<std::string_view>& candidates);
+// "a string", "an integer", ... for wrong-type messages.
+std::string describe_type(const toml::value& v);
+
+// Typed, located reads from one TOML table. Every getter reports a wrong
+// type or an out-of-range value to Diagnostics and returns nullopt, so the
+// caller keeps the default and carries on: every error is collected.
+class TableReader {
+ public:
+  // `table` must outlive the reader. A non-table is reported and read as empty.
+  TableReader(const toml::value& table, std::string path, std::string pattern, Diagnostics& diag);
+
+  const toml::value* find(std::string_view key) const;
+  std::string path_of(std::string_view key) const;
+  const std::string& path() const { return path_; }
+  const toml::value& value() const { return *table_; }
+  Diagnostics& diag() { return *diag_; }
+  std::vector<std::string> keys() const;  // in file order
+
+  std::optional<bool> boolean(std::string_view key);
+  std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max);
+  std::optional<std::int64_t> millis(std::string_view key, std::int64_t min = 0);
+  std::optional<std::string> string(std::string_view key);
+  std::optional<std::string> one_of(std::string_view key, const std::vector<std::string_view>& allowed);
+  std::optional<std::uint64_t> size(std::string_view key);
+  std::optional<unsigned> octal(std::string_view key);      // "0600", "022" or 0o600
+  std::optional<int> signal(std::string_view key);          // "SIGTERM", "TERM", 15
+  std::optional<std::vector<std::string>> command(std::string_view key);  // string or array, non-empty
+  // A sub-table; reports a non-table value. nullopt when absent or wrong.
+  std::optional<TableReader> table(std::string_view key, std::string_view child_pattern = {});
+
+  // Unknown keys (with did-you-mean) against the schema of this table.
+  void check_unknown_keys();
+
+  void error(Code code, std::string_view key, std::string message);
+  void wrong_type(std::string_view key, const toml::value& v, std::string_view expected);
+
+ private:
+  const toml::value* table_;
+  std::string path_;
+  std::string pattern_;
+  Diagnostics* diag_;
+};
+
+// Values a TOML parse may leave in any order (toml::value tables are
+// unordered), sorted back into file order by location.
+std::vector<std::pair<std::string, const toml::value*>> in_file_order(const toml::value& table);
+
+void apply_env_overrides(toml::value& root, const std::vector<std::string>& environment, Diagnostics& diag);
+// Fills `config` (whose path and dir are already set) from the tree.
+void convert_config(const toml::value& root, Config& config, Diagnostics& diag);
+void validate_config(const Config& config, const toml::value& root, bool as_root, Diagnostics& diag);
+
+// Read a command value (string split like a shell, or array of strings).
+std::optional<std::vector<std::string>> read_command(const toml::value& v, const std::string& key_path,
+                                                     Diagnostics& diag);
+
+}  // namespace procd::config_detail

@@ -1,0 +1,51 @@
+// Config diff for reload. A service counts as changed when any field of its
+// ServiceConfig differs (command, env, restart, readiness, log, ...): all of
+// them shape how the next run behaves, and a restart is the only way to
+// apply most. Comparison is by value after path resolution, so an edit that
+// only reorders or reformats the file changes nothing.
+#include "procd/reload_diff.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+namespace procd {
+
+bool operator==(const LoggingConfig& a, const LoggingConfig& b) {
+  return std::tie(a.level, a.json, a.color, a.file, a.max_file_size, a.max_files) ==
+         std::tie(b.level, b.json, b.color, b.file, b.max_file_size, b.max_files);
+}
+bool operator==(const ShutdownConfig& a, const ShutdownConfig& b) {
+  return std::tie(a.graceful, a.force, a.kill) == std::tie(b.graceful, b.force, b.kill);
+}
+bool operator==(const MonitoringConfig& a, const MonitoringConfig& b) {
+  return std::tie(a.enable_metrics, a.metrics_interval_ms, a.track_resources, a.health_checks) ==
+         std::tie(b.enable_metrics, b.metrics_interval_ms, b.track_resources, b.health_checks);
+}
+bool operator==(const SignalsConfig& a, const SignalsConfig& b) {
+  return a.sighup == b.sighup && a.forward == b.forward;
+}
+bool operator==(const ControlConfig& a, const ControlConfig& b) {
+  return std::tie(a.socket, a.mode, a.group, a.http) == std::tie(b.socket, b.mode, b.group, b.http);
+}
+
+ConfigDiff diff_configs(const Config& before, const Config& after) {
+  ConfigDiff d;
+  for (const auto& svc : after.services) {
+    const ServiceConfig* old = before.find_service(svc.name);
+    if (!old) d.added.push_back(svc.name);
+    else if (*old == svc) d.kept.push_back(svc.name);
+    else d.changed.push_back(svc.name);
+  }
+  for (const auto& svc : before.services)
+    if (!after.find_service(svc.name)) d.removed.push_back(svc.name);
+  d.logging_changed = !(before.logging == after.logging);
+  d.shutdown_changed = !(before.shutdown == after.shutdown);
+  d.signals_changed = !(before.signals == after.signals);
+  d.monitoring_changed = !(before.monitoring == after.monitoring);
+  if (!(before.control == after.control)) d.needs_procd_restart.push_back("control");
+  if (before.pid_file != after.pid_file) d.needs_procd_restart.push_back("pid_file");
+  if (before.name != after.name) d.needs_procd_restart.push_back("name");
+  return d;
+}
+
+}  // namespace procd
