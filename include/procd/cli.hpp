@@ -24,5 +24,33 @@ int cmd_check(const GlobalOptions& g);
 int cmd_version();
 int cmd_run(const GlobalOptions& g);
 int cmd_stop_supervisor(const GlobalOptions& g);
+int cmd_start_supervisor(const GlobalOptions& g);
+
+// `procd exec`: container entrypoint for one child (src/cli/exec.cpp).
+struct ExecOptions {
+  bool kill_group = false;
+  bool wait_all = false;
+  std::vector<std::string> rewrites;  // "FROM:TO"
+  std::vector<std::string> command;
+};
+int cmd_exec(const ExecOptions& opts);
+
+// Verbs that talk to a running supervisor over the control socket
+// (src/cli/control_commands.cpp). "start" | "stop" | "restart" for names.
+int cmd_service_action(const GlobalOptions& g, const std::string& verb, const std::vector<std::string>& names, bool all);
+int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json);
+int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vector<std::string>& names);
+int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow);
+int cmd_events(const GlobalOptions& g, bool json);
+int cmd_reload(const GlobalOptions& g);
+int cmd_metrics(const GlobalOptions& g);
+
+// The socket path: --socket, else [control].socket of the config.
+// Fails (config errors) only when --socket is not given.
+struct SocketTarget {
+  std::string path;
+  std::string config_path;
+};
+int resolve_socket(const GlobalOptions& g, SocketTarget& out);  // 0 ok, else exit code (errors printed)
 
 }  // namespace procd

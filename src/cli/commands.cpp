@@ -27,12 +27,6 @@ LoadResult load(const GlobalOptions& g, std::string* path_out = nullptr) {
   return load_config(path);
 }
 
-int not_available(const std::string& what, const char* issue) {
-  print_error(make_error(Code::RuntimeNotAvailable,
-                         fmt::format("`procd {}` is not available yet in this build ({})", what, issue)));
-  return kExitRuntime;
-}
-
 }  // namespace
 
 int cmd_check(const GlobalOptions& g) {
@@ -105,12 +99,11 @@ int cli_main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "Validate the config file; print every error with file:line:col and code");
   auto* metrics = app.add_subcommand("metrics", "Prometheus text exposition of the running supervisor");
   auto* exec = app.add_subcommand("exec", "Container entrypoint with no config: run one child with PID 1 duties");
-  bool kill_group = false, wait_all = false;
-  std::vector<std::string> rewrites, child;
-  exec->add_flag("--kill-group", kill_group, "Forward signals to the child's process group");
-  exec->add_option("--rewrite", rewrites, "Rewrite a signal on its way to the child, FROM:TO (e.g. TERM:QUIT)");
-  exec->add_flag("--wait-all", wait_all, "After the child exits, wait for its remaining descendants");
-  exec->add_option("command", child, "-- CMD ARGS...")->required();
+  ExecOptions exec_opts;
+  exec->add_flag("--kill-group", exec_opts.kill_group, "Forward signals to the child's process group");
+  exec->add_option("--rewrite", exec_opts.rewrites, "Rewrite a signal on its way to the child, FROM:TO (e.g. TERM:QUIT)");
+  exec->add_flag("--wait-all", exec_opts.wait_all, "After the child exits, wait for its remaining descendants");
+  exec->add_option("command", exec_opts.command, "-- CMD ARGS...")->required();
   auto* version = app.add_subcommand("version", "Version and build information");
   auto* help = app.add_subcommand("help", "Help for a command: procd help CMD");
   std::string help_topic;
@@ -141,17 +134,22 @@ int cli_main(int argc, char** argv) {
   if (*check) return cmd_check(g);
   if (*version) return cmd_version();
   if (*run) return cmd_run(g);
-  if (*stop && names.empty()) return cmd_stop_supervisor(g);
-  if (*start) return not_available("start", "control socket: issue 4");
-  if (*stop) return not_available("stop NAME", "control socket: issue 4");
-  if (*restart) return not_available("restart", "control socket: issue 4");
-  if (*status) return not_available("status", "control socket: issue 4");
-  if (*reload) return not_available("reload", "hot reload: issue 5");
-  if (*signal) return not_available("signal", "control socket: issue 4");
-  if (*logs) return not_available("logs", "control socket: issue 4");
-  if (*events) return not_available("events", "control socket: issue 4");
-  if (*metrics) return not_available("metrics", "control socket: issue 4");
-  if (*exec) return not_available("exec", "entrypoint mode: issue 7");
+  if (*start) return names.empty() ? cmd_start_supervisor(g) : cmd_service_action(g, "start", names, false);
+  if (*stop) return names.empty() ? cmd_stop_supervisor(g) : cmd_service_action(g, "stop", names, false);
+  if (*restart) {
+    if (names.empty() && !all) {
+      fmt::print(stderr, "error[{}]: restart needs service names or --all\n", static_cast<int>(Code::RuntimeUsage));
+      return kExitUsage;
+    }
+    return cmd_service_action(g, "restart", names, all);
+  }
+  if (*status) return cmd_status(g, names, json);
+  if (*reload) return cmd_reload(g);
+  if (*signal) return cmd_signal(g, sig, names);
+  if (*logs) return cmd_logs(g, names, lines, follow);
+  if (*events) return cmd_events(g, json);
+  if (*metrics) return cmd_metrics(g);
+  if (*exec) return cmd_exec(exec_opts);
   return kExitUsage;
 }
 

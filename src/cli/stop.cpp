@@ -1,7 +1,10 @@
 // `procd stop` with no names: ask the running supervisor to shut down and
-// wait until it has exited. The supervisor is found through its PID lock
-// (the control socket takes over this job once it exists); the wait is
-// bounded by the config's [shutdown].kill ceiling plus a margin.
+// wait until its process has exited. The supervisor is asked over the
+// control socket ({"cmd":"shutdown"}); when nothing answers there (an old
+// procd, a hung socket, a --socket pointing elsewhere) the PID lock names
+// the process and SIGTERM does the asking. The wait is bounded by the
+// config's [shutdown].kill ceiling plus a margin: past it procd itself gives
+// up on stragglers, so waiting longer would only hide a hang.
 #include <fmt/core.h>
 #include <signal.h>
 #include <unistd.h>
@@ -9,47 +12,109 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <optional>
 #include <thread>
 
+#include "control_internal.hpp"
 #include "procd/cli.hpp"
 #include "procd/config.hpp"
 #include "procd/pid_lock.hpp"
+#include "procd/resources.hpp"
 
 namespace procd {
+namespace {
+
+using namespace cli;
+
+constexpr std::int64_t kMarginMs = 5000;
+constexpr std::int64_t kDefaultKillMs = 60000;  // [shutdown].kill's default, when no config loads
+
+// Zombie: exited, not yet reaped. Orphan: its parent is init, which may
+// reap lazily; any other parent reaps it in its own time (a test harness,
+// a shell's `wait`) and nothing is gained by waiting for that.
+enum class Liveness { Alive, Zombie, OrphanZombie, Gone };
+
+Liveness liveness(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return Liveness::Gone;
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string text;
+  if (!in || !std::getline(in, text)) return Liveness::Alive;  // no /proc: kill() decides alone
+  auto st = parse_proc_stat(text);
+  if (!st || (st->state != 'Z' && st->state != 'X')) return Liveness::Alive;
+  return st->ppid == 1 ? Liveness::OrphanZombie : Liveness::Zombie;
+}
+
+// Exited = gone, or a zombie: its exit is done and only its parent (init,
+// after `procd start`) has yet to reap it. A real init reaps at once, so
+// the zombie grace costs nothing there; a lazy one (some container PID 1s
+// poll every few seconds) gets a short wait so that callers checking
+// /proc/PID right after `procd stop` see it gone. Past the grace, the
+// exit is reported all the same: the zombie holds no resources.
+constexpr auto kZombieGrace = std::chrono::seconds(5);
+
+int wait_gone(pid_t pid, std::int64_t ceiling_ms) {
+  using Clock = std::chrono::steady_clock;
+  auto deadline = Clock::now() + std::chrono::milliseconds(ceiling_ms);
+  std::optional<Clock::time_point> zombie_until;
+  for (;;) {
+    Liveness l = liveness(pid);
+    if (l == Liveness::OrphanZombie && !zombie_until) zombie_until = Clock::now() + kZombieGrace;
+    if (l == Liveness::Gone || l == Liveness::Zombie || (zombie_until && Clock::now() >= *zombie_until)) {
+      fmt::print("procd (pid {}) stopped\n", pid);
+      return kExitOk;
+    }
+    if (!zombie_until && Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  fmt::print(stderr, "error[{}]: procd (pid {}) still running after {} ms\n",
+             static_cast<int>(Code::ShutdownStragglers), pid, ceiling_ms);
+  return kExitNotRunning;
+}
+
+}  // namespace
 
 int cmd_stop_supervisor(const GlobalOptions& g) {
-  std::string path = find_config_path(g.config);
-  auto r = load_config(path);
-  if (!r.ok()) {
-    for (const auto& e : r.errors) fmt::print(stderr, "{}\n", e.format());
+  const std::string config_path = find_config_path(g.config);
+  auto loaded = load_config(config_path);
+  const Config* cfg = loaded.ok() ? &*loaded.config : nullptr;
+  // A config that no longer loads must not prevent stopping the procd still
+  // running the old one: --socket, or the socket that config left behind.
+  std::string socket = g.socket;
+  if (socket.empty()) {
+    if (cfg) socket = cfg->control.socket;
+    else if (auto found = fallback_socket(config_path)) socket = *found;
+  }
+  if (socket.empty()) {
+    for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.format());
     return kExitUsage;
   }
-  const Config& cfg = *r.config;
-  pid_t pid = PidLock::holder(cfg.pid_file);
+  const std::int64_t ceiling = (cfg ? cfg->shutdown.kill : kDefaultKillMs) + kMarginMs;
+
+  auto ping = call_ok(socket, make_request("ping"), 2000);
+  if (ping.ok()) {
+    pid_t pid = static_cast<pid_t>(int_of(*ping, "pid"));
+    auto reply = call_ok(socket, make_request("shutdown"), 5000);
+    // Already shutting down (9004) is what we want; and a procd that closes
+    // the socket at once may never get to answer: the wait below decides.
+    if (!reply.ok() && reply.error().code != Code::StateShuttingDown && reply.error().code != Code::IoSocket) {
+      return fail(reply.error());
+    }
+    if (pid <= 0) return kExitOk;
+    return wait_gone(pid, ceiling);
+  }
+  if (ping.error().code != Code::ControlUnreachable && ping.error().code != Code::IoSocket) return fail(ping.error());
+
+  pid_t pid = cfg ? PidLock::holder(cfg->pid_file) : 0;
   if (pid <= 0) {
-    fmt::print("procd is not running (no lock on {})\n", cfg.pid_file);
+    fmt::print("procd is not running\n");
     return kExitOk;
   }
   if (::kill(pid, SIGTERM) != 0) {
-    fmt::print(stderr, "error[{}]: cannot signal procd (pid {}): {}\n", static_cast<int>(Code::SignalSendFailed), pid,
-               std::strerror(errno));
-    return kExitRuntime;
+    return fail(make_error(Code::SignalSendFailed,
+                           fmt::format("cannot signal procd (pid {}): {}", pid, std::strerror(errno))));
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.shutdown.kill + 5000);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (PidLock::holder(cfg.pid_file) != pid && (::kill(pid, 0) != 0 && errno == ESRCH)) {
-      fmt::print("procd (pid {}) stopped\n", pid);
-      return kExitOk;
-    }
-    if (PidLock::holder(cfg.pid_file) == 0) {
-      fmt::print("procd (pid {}) stopped\n", pid);
-      return kExitOk;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  fmt::print(stderr, "error[{}]: procd (pid {}) still running after {} ms\n", static_cast<int>(Code::TimeoutStop), pid,
-             cfg.shutdown.kill + 5000);
-  return kExitNotRunning;
+  return wait_gone(pid, ceiling);
 }
 
 }  // namespace procd

@@ -25,23 +25,58 @@ SOURCE_ROOT = os.environ.get("PROCD_SOURCE_ROOT") or os.path.abspath(os.path.joi
 class Procd:
     """One procd instance on a temp config; use as a context manager."""
 
-    def __init__(self, services_toml, top="", shutdown=(3000, 4000, 5000), json_log=True, level="debug"):
+    def __init__(self, services_toml, top="", shutdown=(3000, 4000, 5000), json_log=True, level="debug",
+                 hot_reload=False, track=False):
         self.dir = tempfile.mkdtemp(prefix="procd-it-")
         self.marker = "procdtest-" + uuid.uuid4().hex[:12]
         self.log_path = os.path.join(self.dir, "procd.log")
         self.config = os.path.join(self.dir, "procd.toml")
-        g, f, k = shutdown
-        text = top + "\n" + (
-            'name = "it"\nhot_reload = false\n'
-            '[logging]\nlevel = "%s"\njson = %s\nfile = "%s"\n'
-            "[shutdown]\ngraceful = %d\nforce = %d\nkill = %d\n"
-            "[monitoring]\ntrack_resources = false\n"
-            % (level, "true" if json_log else "false", self.log_path, g, f, k)
-        ) + services_toml.replace("MARKER", self.marker).replace("TMPDIR", self.dir)
+        self.settings = dict(shutdown=shutdown, json_log=json_log, level=level, hot_reload=hot_reload, track=track)
         with open(self.config, "w") as fh:
-            fh.write(text)
+            fh.write(self.render(services_toml, top))
         self.proc = None
         self.stderr_path = os.path.join(self.dir, "stderr.txt")
+
+    def render(self, services_toml, top="", **overrides):
+        """Full config text: `top` keys, the harness's sections, then the services."""
+        st = dict(self.settings, **overrides)
+        g, f, k = st["shutdown"]
+        # top-level keys first: `top` may open tables ([control], [signals], ...)
+        return ('name = "it"\nhot_reload = %s\n' % ("true" if st["hot_reload"] else "false")) + top + "\n" + (
+            '[logging]\nlevel = "%s"\njson = %s\nfile = "%s"\n'
+            "[shutdown]\ngraceful = %d\nforce = %d\nkill = %d\n"
+            "[monitoring]\ntrack_resources = %s\nmetrics_interval_ms = 200\n"
+            % (st["level"], "true" if st["json_log"] else "false", self.log_path, g, f, k,
+               "true" if st["track"] else "false")
+        ) + services_toml.replace("MARKER", self.marker).replace("TMPDIR", self.dir)
+
+    def rewrite(self, services_toml, top="", how="inplace", **overrides):
+        """Write a new config: in place (truncate + write) or by rename (editor style)."""
+        text = self.render(services_toml, top, **overrides)
+        if how == "inplace":
+            with open(self.config, "w") as fh:
+                fh.write(text)
+        else:
+            tmp = self.config + ".tmp~"
+            with open(tmp, "w") as fh:
+                fh.write(text)
+            os.rename(tmp, self.config)
+
+    def first_ts(self, service, msg_prefix):
+        """Seconds-of-day of the first record of `service` whose msg starts with msg_prefix."""
+        for e in self.events():
+            if e.get("service") == service and e.get("msg", "").startswith(msg_prefix):
+                h, m, sec = e["ts"][11:-1].split(":")
+                return int(h) * 3600 + int(m) * 60 + float(sec)
+        return None
+
+    def running_pid(self, service):
+        """PID of the service's latest `state running` record, or None."""
+        pid = None
+        for e in self.events():
+            if e.get("service") == service and e.get("msg") == "state running":
+                pid = e.get("pid")
+        return pid
 
     # -- lifecycle
     def start(self, extra_env=None):

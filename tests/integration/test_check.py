@@ -132,5 +132,6 @@ class CheckTest(unittest.TestCase):
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
     failed = len(result.failures) + len(result.errors)
-    print(f"{result.testsRun - failed - len(result.skipped)} passed, {failed} failed, {len(result.skipped)} skipped")
+    print(f"skipped: {len(result.skipped)}")
+    print(f"RESULT: {result.testsRun - failed - len(result.skipped)} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -1,0 +1,230 @@
+// `procd start` with no names: start the supervisor in the background and
+// return once it is ready, or say why it is not. The background procd is a
+// plain `procd run` (same binary, same config path, same environment) in its
+// own session, with stdin on /dev/null and stdout/stderr appended to a log
+// file. Invariants: the parent never returns while its child is an unreaped
+// zombie; every wait is bounded; when the child fails early, the user sees
+// the lines it wrote during this attempt only (the log is read from the
+// offset it had before the fork), not an older run's.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "control_internal.hpp"
+#include "procd/cli.hpp"
+#include "procd/config.hpp"
+
+namespace procd {
+namespace {
+
+using json = nlohmann::json;
+using namespace cli;
+
+constexpr auto kPoll = std::chrono::milliseconds(25);
+constexpr std::size_t kTailLines = 10;
+
+// The last lines written to `path` after `offset`, for an early failure.
+std::deque<std::string> log_tail(const std::string& path, off_t offset) {
+  std::deque<std::string> tail;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return tail;
+  in.seekg(offset);
+  for (std::string line; std::getline(in, line);) {
+    tail.push_back(std::move(line));
+    if (tail.size() > kTailLines) tail.pop_front();
+  }
+  return tail;
+}
+
+// How the background child exited, as an exit code of our own: 2 stays 2
+// (config or "already running"), everything else is a runtime failure.
+int report_early_exit(int status, pid_t pid, const std::string& log_path, off_t offset) {
+  std::string how = WIFEXITED(status) ? fmt::format("exited with code {}", WEXITSTATUS(status))
+                                      : fmt::format("was killed by signal {}", WTERMSIG(status));
+  fmt::print(stderr, "error[{}]: procd (pid {}) {} while starting\n", static_cast<int>(Code::TimeoutReady), pid, how);
+  auto tail = log_tail(log_path, offset);
+  if (tail.empty()) {
+    fmt::print(stderr, "(it wrote nothing to {})\n", log_path);
+  } else {
+    fmt::print(stderr, "last lines of {}:\n", log_path);
+    for (const auto& l : tail) fmt::print(stderr, "  {}\n", l);
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == kExitUsage ? kExitUsage : kExitRuntime;
+}
+
+// Outcome of the autostart services in one status snapshot.
+struct Readiness {
+  bool settled = true;
+  std::vector<std::string> failed;   // "web: failed (last exit 1)"
+  std::vector<std::string> pending;  // "web starting"
+};
+
+Readiness judge_autostart(const Config& cfg, const json& status) {
+  Readiness r;
+  std::map<std::string, const json*> by_name;
+  for (const auto& s : list_of(status, "services")) by_name[str_of(s, "name")] = &s;
+  for (const auto& svc : cfg.services) {
+    if (!svc.autostart) continue;
+    auto it = by_name.find(svc.name);
+    if (it == by_name.end()) continue;  // not in this snapshot: nothing to wait for
+    const json& s = *it->second;
+    std::string state = str_of(s, "state");
+    json last = field_of(s, "last_exit");
+    if (state == "running") continue;
+    if (state == "failed") {
+      r.failed.push_back(fmt::format("{}: failed (last exit {})", svc.name, last_exit_text(last)));
+      continue;
+    }
+    // Stopped after a run: a one-shot that completed, or one that failed
+    // under `restart = "never"` (judged by its own success_exit_codes).
+    if (state == "stopped" && last.is_object()) {
+      auto code = last.find("code");
+      bool signalled = last.contains("signal") && !last["signal"].is_null();
+      bool success = !signalled && code != last.end() && code->is_number_integer() &&
+                     std::find(svc.success_exit_codes.begin(), svc.success_exit_codes.end(), code->get<int>()) !=
+                         svc.success_exit_codes.end();
+      if (!success) r.failed.push_back(fmt::format("{}: stopped (last exit {})", svc.name, last_exit_text(last)));
+      continue;
+    }
+    r.settled = false;
+    r.pending.push_back(fmt::format("{} {}", svc.name, state));
+  }
+  return r;
+}
+
+std::string summary_counts(const json& status) {
+  // running first, stopped second, then any other state in first-seen order.
+  std::vector<std::pair<std::string, int>> counts = {{"running", 0}, {"stopped", 0}};
+  for (const auto& s : list_of(status, "services")) {
+    std::string st = str_of(s, "state");
+    auto it = std::find_if(counts.begin(), counts.end(), [&](auto& c) { return c.first == st; });
+    if (it == counts.end()) counts.emplace_back(st, 1);
+    else ++it->second;
+  }
+  std::string out;
+  for (const auto& [state, n] : counts) {
+    if (n == 0 && state != "running") continue;
+    out += fmt::format("{}{} {}", out.empty() ? "" : ", ", n, state);
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+}  // namespace
+
+int cmd_start_supervisor(const GlobalOptions& g) {
+  std::string path = find_config_path(g.config);
+  auto loaded = load_config(path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.format());
+    return kExitUsage;
+  }
+  const Config& cfg = *loaded.config;
+  const std::string socket = g.socket.empty() ? cfg.control.socket : g.socket;
+  if (auto ping = call_ok(socket, make_request("ping"), 2000); ping.ok()) {
+    fmt::print("procd is already running (pid {})\n", int_of(*ping, "pid"));
+    return kExitOk;
+  }
+
+  const std::string log_path = cfg.logging.file.empty() ? cfg.dir + "/.procd.log" : cfg.logging.file;
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) {
+    return fail(make_error(Code::IoOpen, fmt::format("cannot open {}: {}", log_path, std::strerror(errno))));
+  }
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  off_t offset = ::lseek(log_fd, 0, SEEK_END);
+  if (offset < 0) offset = 0;
+
+  // Everything the child needs is built before fork: after it, only
+  // async-signal-safe calls.
+  // The resolved binary path, not /proc/self/exe itself: exec'ing the
+  // symlink would name the process "exe" in ps/pgrep.
+  std::string exe = "/proc/self/exe";
+  char buf[4096];
+  if (ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1); n > 0) exe.assign(buf, static_cast<std::size_t>(n));
+  std::vector<std::string> args = {"procd", "-c", cfg.path};
+  if (!g.socket.empty()) args.insert(args.end(), {"--socket", g.socket});
+  args.push_back("run");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  std::fflush(nullptr);  // no buffered output duplicated into the child
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log_fd);
+    if (null_fd >= 0) ::close(null_fd);
+    return fail(make_error(Code::SpawnFailed, fmt::format("cannot fork: {}", std::strerror(errno))));
+  }
+  if (pid == 0) {
+    ::setsid();  // own session: the shell's Ctrl-C and hangup no longer reach it
+    if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::execv(exe.c_str(), argv.data());
+    const char msg[] = "procd start: cannot execute the procd binary\n";
+    ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  if (null_fd >= 0) ::close(null_fd);
+
+  // Ready means: answering on the socket and every autostart service settled.
+  std::int64_t longest = 0;
+  for (const auto& s : cfg.services)
+    if (s.autostart) longest = std::max(longest, s.start_timeout_ms);
+  auto budget = std::max<std::chrono::milliseconds>(std::chrono::seconds(30), std::chrono::milliseconds(longest + 5000));
+  auto deadline = std::chrono::steady_clock::now() + budget;
+  bool answered = false;
+  Readiness last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return report_early_exit(status, pid, log_path, offset);
+    auto st = call_ok(socket, make_request("status"), 2000);
+    // Another procd may own the socket (a race with a second `procd start`);
+    // ours then exits on the PID lock, which the waitpid above reports.
+    if (st.ok() && int_of(*st, "pid") == pid) {
+      answered = true;
+      last = judge_autostart(cfg, *st);
+      if (last.settled && !last.failed.empty()) {
+        for (const auto& f : last.failed) fmt::print(stderr, "{}\n", f);
+        fmt::print(stderr, "error[{}]: procd (pid {}) started, but {} service{} did not; see `procd status`\n",
+                   static_cast<int>(Code::ServiceExitFailure), pid, last.failed.size(),
+                   last.failed.size() == 1 ? "" : "s");
+        return kExitRuntime;
+      }
+      if (last.settled) {
+        fmt::print("procd started (pid {}): {}\n", pid, summary_counts(*st));
+        return kExitOk;
+      }
+    }
+    std::this_thread::sleep_for(kPoll);
+  }
+  // Still alive but not ready: leave it running (it may yet get there) and
+  // say what it is waiting for.
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(budget).count();
+  if (!answered) {
+    return fail(make_error(Code::TimeoutReady, fmt::format("procd (pid {}) did not answer on {} within {}s; see {}",
+                                                           pid, socket, secs, log_path)));
+  }
+  return fail(make_error(Code::TimeoutReady, fmt::format("procd (pid {}) not ready after {}s: {}", pid, secs,
+                                                         join(last.pending, ", "))));
+}
+
+}  // namespace procd

@@ -1,0 +1,196 @@
+// The control protocol's pure half: parsing and encoding of the JSON lines
+// exchanged over the control socket (see include/procd/protocol.hpp).
+// Invariants: parsing never throws (nlohmann's non-throwing parse, every
+// field type checked before use) and is bounded by kMaxRequestBytes; every
+// encoder returns exactly one line ending in '\n' with no other newline in
+// it (JSON escapes embedded newlines), and never throws on invalid UTF-8:
+// service output is arbitrary bytes, so strings are dumped with U+FFFD
+// replacing what is not UTF-8.
+#include "procd/protocol.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace procd {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::array<std::string_view, 11> kVerbs = {
+    "ping", "status", "start", "stop", "restart", "signal", "logs", "events", "reload", "metrics", "shutdown",
+};
+
+std::string dump_line(const json& j) {
+  std::string out = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += '\n';
+  return out;
+}
+
+// JSON type names for messages ("names must be an array of strings, got number").
+const char* type_of(const json& j) { return j.type_name(); }
+
+Error malformed(std::string message) { return make_error(Code::ProtocolMalformed, std::move(message)); }
+
+// Shared by requests and replies: "v" is optional (1 assumed) but, when
+// present, must be exactly the integer 1; a future v2 client gets a clear
+// refusal instead of a half-understood request.
+std::optional<Error> check_version(const json& obj) {
+  auto it = obj.find("v");
+  if (it == obj.end()) return std::nullopt;
+  if (!it->is_number_integer() && !it->is_number_unsigned()) {
+    return malformed(fmt::format("\"v\" must be an integer, got {}", type_of(*it)));
+  }
+  if (it->get<std::int64_t>() != kProtocolVersion) {
+    return malformed(fmt::format("unsupported protocol version {} (this procd speaks {})", it->get<std::int64_t>(),
+                                 kProtocolVersion));
+  }
+  return std::nullopt;
+}
+
+// A parse that never throws. nlohmann reports the byte offset only through
+// the exception path, so the message stays generic but names the input size.
+std::optional<json> parse_object(std::string_view line, const char* what, Error& err) {
+  json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    err = malformed(fmt::format("{} is not valid JSON ({} bytes)", what, line.size()));
+    return std::nullopt;
+  }
+  if (!j.is_object()) {
+    err = malformed(fmt::format("{} must be a JSON object, got {}", what, type_of(j)));
+    return std::nullopt;
+  }
+  return j;
+}
+
+}  // namespace
+
+bool is_known_verb(std::string_view verb) {
+  for (auto v : kVerbs) {
+    if (v == verb) return true;
+  }
+  return false;
+}
+
+Result<Request> parse_request(std::string_view line) {
+  if (line.size() > kMaxRequestBytes) {
+    return make_error(Code::ProtocolTooLarge,
+                      fmt::format("request of {} bytes exceeds the limit of {} bytes", line.size(), kMaxRequestBytes));
+  }
+  // Tolerate a CRLF client (socat, nc -C): the '\r' is framing, not data.
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+
+  Error err = malformed("");
+  auto parsed = parse_object(line, "request", err);
+  if (!parsed) return err;
+  json& j = *parsed;
+  if (auto verr = check_version(j)) return *verr;
+
+  Request req;
+  auto cmd = j.find("cmd");
+  if (cmd == j.end()) return malformed("request has no \"cmd\"");
+  if (!cmd->is_string()) return malformed(fmt::format("\"cmd\" must be a string, got {}", type_of(*cmd)));
+  req.verb = cmd->get<std::string>();
+
+  if (auto names = j.find("names"); names != j.end() && !names->is_null()) {
+    if (!names->is_array()) {
+      return malformed(fmt::format("\"names\" must be an array of strings, got {}", type_of(*names)));
+    }
+    for (std::size_t i = 0; i < names->size(); ++i) {
+      const json& n = (*names)[i];
+      if (!n.is_string()) {
+        return malformed(fmt::format("\"names\" must be an array of strings, element {} is {}", i, type_of(n)));
+      }
+      req.names.push_back(n.get<std::string>());
+    }
+  }
+  if (auto all = j.find("all"); all != j.end() && !all->is_null()) {
+    if (!all->is_boolean()) return malformed(fmt::format("\"all\" must be a boolean, got {}", type_of(*all)));
+    req.all = all->get<bool>();
+  }
+  // Types are checked before the verb so that a malformed request to a
+  // future verb reports the malformation, and an unknown verb is reported
+  // only for requests that are otherwise well formed.
+  if (!is_known_verb(req.verb)) {
+    return make_error(Code::ProtocolUnknownVerb,
+                      fmt::format("unknown verb \"{}\" (known: ping, status, start, stop, restart, signal, logs, "
+                                  "events, reload, metrics, shutdown)",
+                                  req.verb));
+  }
+  req.args = std::move(j);
+  return req;
+}
+
+std::string encode_request(const Request& req) {
+  // Verb-specific keys travel in args; the typed fields win over any stale
+  // copies in it so the encoded line always says what the struct says.
+  json j = req.args.is_object() ? req.args : json::object();
+  j["v"] = req.version;
+  j["cmd"] = req.verb;
+  j["names"] = req.names;
+  j["all"] = req.all;
+  return dump_line(j);
+}
+
+std::string reply_ok(nlohmann::json body) {
+  json j = json::object();
+  if (body.is_object()) {
+    j = std::move(body);
+  } else if (!body.is_null()) {
+    j["value"] = std::move(body);  // a non-object body still yields an object line
+  }
+  j["v"] = kProtocolVersion;
+  j["ok"] = true;
+  return dump_line(j);
+}
+
+std::string reply_error(const Error& err) {
+  json e = {{"code", static_cast<int>(err.code)},
+            {"message", err.message.empty() ? std::string(code_summary(err.code)) : err.message}};
+  // Location and key only when known, so the common reply stays minimal.
+  if (!err.key_path.empty()) e["key"] = err.key_path;
+  if (err.where) {
+    e["file"] = err.where->file;
+    e["line"] = err.where->line;
+    e["column"] = err.where->column;
+  }
+  return dump_line(json{{"v", kProtocolVersion}, {"ok", false}, {"error", std::move(e)}});
+}
+
+std::string stream_header() { return dump_line(json{{"v", kProtocolVersion}, {"ok", true}, {"stream", true}}); }
+
+std::string stream_item(const nlohmann::json& item) { return dump_line(item); }
+
+Result<Reply> parse_reply(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  Error err = malformed("");
+  auto parsed = parse_object(line, "reply", err);
+  if (!parsed) return err;
+  json& j = *parsed;
+  if (auto verr = check_version(j)) return *verr;
+
+  auto ok = j.find("ok");
+  if (ok == j.end() || !ok->is_boolean()) return malformed("reply has no boolean \"ok\"");
+  Reply reply;
+  reply.ok = ok->get<bool>();
+  if (!reply.ok) {
+    auto e = j.find("error");
+    if (e == j.end() || !e->is_object()) return malformed("error reply has no \"error\" object");
+    auto code = e->find("code");
+    auto msg = e->find("message");
+    if (code == e->end() || !code->is_number_integer()) return malformed("error reply has no integer \"error.code\"");
+    reply.error = make_error(static_cast<Code>(code->get<int>()),
+                             msg != e->end() && msg->is_string() ? msg->get<std::string>() : std::string{});
+    if (auto key = e->find("key"); key != e->end() && key->is_string()) reply.error.key_path = key->get<std::string>();
+    if (auto file = e->find("file"); file != e->end() && file->is_string()) {
+      Location loc{file->get<std::string>(), 0, 0};
+      if (auto l = e->find("line"); l != e->end() && l->is_number_integer()) loc.line = l->get<int>();
+      if (auto c = e->find("column"); c != e->end() && c->is_number_integer()) loc.column = c->get<int>();
+      reply.error.where = std::move(loc);
+    }
+  }
+  reply.body = std::move(j);
+  return reply;
+}
+
+}  // namespace procd
