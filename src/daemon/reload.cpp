@@ -1,0 +1,140 @@
+// Reload: parse and validate the file again and apply the difference. An
+// invalid file changes nothing (every error is logged and returned); a
+// valid one starts added services, stops removed ones, restarts changed
+// ones that were up, and leaves the rest running with the same PID.
+// Logging, shutdown timeouts, signals and monitoring apply live; the
+// control socket, pid_file and name need a restart of procd (reported).
+// Reloads are synchronous on the loop, so two can never interleave; one
+// arriving during shutdown is ignored.
+#include <fmt/core.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "procd/logging.hpp"
+#include "procd/supervisor.hpp"
+
+namespace procd {
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::size_t content_hash(const std::string& text) { return std::hash<std::string>{}(text); }
+
+ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed) {
+  ReloadOutcome out;
+  if (shutting_down_) {
+    out.skipped = true;
+    Log::write(LogLevel::Info, fmt::format("reload ({}) ignored: shutting down", source));
+    return out;
+  }
+  auto text = read_file(cfg_.path);
+  if (text && only_if_changed && content_hash(*text) == applied_hash_) {
+    out.skipped = true;
+    Log::write(LogLevel::Debug, fmt::format("reload ({}): content unchanged", source));
+    return out;
+  }
+  LoadResult loaded = text ? load_config_text(*text, cfg_.path) : load_config(cfg_.path);
+  if (!loaded.ok()) {
+    ++counters_.reloads_failed;
+    out.errors = loaded.errors;
+    Log::write(LogLevel::Error, fmt::format("reload ({}) rejected: {} error(s); the running config is kept", source,
+                                            out.errors.size()), code_fields(out.errors.empty() ? Code::ConfigSyntax : out.errors.front().code));
+    for (const auto& e : out.errors) {
+      std::string where = e.where ? fmt::format("{}:{}:{}: ", e.where->file, e.where->line, e.where->column) : "";
+      Log::write(LogLevel::Error, where + (e.key_path.empty() ? "" : e.key_path + ": ") + e.message, code_fields(e.code));
+    }
+    if (text) applied_hash_ = content_hash(*text);  // don't re-report the same bad content on every event
+    return out;
+  }
+  out.ok = true;
+  out.diff = diff_configs(cfg_, *loaded.config);
+  ++counters_.reloads_ok;
+  if (text) applied_hash_ = content_hash(*text);
+  Log::write(LogLevel::Info, fmt::format("reload ({}): added {}; removed {}; changed {}; kept {}", source, join(out.diff.added),
+                                         join(out.diff.removed), join(out.diff.changed), join(out.diff.kept)));
+  for (const auto& what : out.diff.needs_procd_restart)
+    Log::write(LogLevel::Warn, fmt::format("reload: [{}] changed; it takes effect when procd restarts", what));
+  apply_reload(std::move(*loaded.config), out.diff);
+  return out;
+}
+
+void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
+  // What cannot change while running stays as it is.
+  next.control = cfg_.control;
+  next.pid_file = cfg_.pid_file;
+  next.name = cfg_.name;
+  if (diff.logging_changed) {
+    if (auto r = Log::setup(next.logging); !r.ok()) {
+      Log::error(r.error());
+      next.logging = cfg_.logging;
+    }
+  }
+  cfg_ = std::move(next);
+  graph_ = DepGraph::from_services(cfg_.services);
+  if (diff.signals_changed) install_signals();
+
+  for (const auto& name : diff.removed)
+    for (auto& s : services_)
+      if (s->cfg.name == name) {
+        s->removing = true;
+        dispatch(*s, ev::StopRequested{});
+      }
+  for (auto& s : services_) {
+    const ServiceConfig* sc = cfg_.find_service(s->cfg.name);
+    if (!sc || s->removing) continue;
+    bool changed = std::find(diff.changed.begin(), diff.changed.end(), sc->name) != diff.changed.end();
+    // Kept services pick up live settings (e.g. a new default stop timeout).
+    s->spec = machine_spec_of(*sc, cfg_.stop_timeout_of(*sc));
+    if (!changed) continue;
+    bool new_file = sc->log.file != s->cfg.log.file || sc->log.max_file_size != s->cfg.log.max_file_size ||
+                    sc->log.max_files != s->cfg.log.max_files;
+    s->cfg = *sc;
+    setup_readiness(*s);
+    if (new_file) {
+      flush_service_file(*s);
+      s->file.reset();
+      if (!sc->log.file.empty()) {
+        s->file = std::make_unique<RotatingFile>(sc->log.file, sc->log.max_file_size, sc->log.max_files);
+        if (auto r = s->file->open(); !r.ok()) Log::error(r.error(), svc_fields(sc->name));
+      }
+    }
+    if (s->state.want == Want::Up) dispatch(*s, ev::RestartRequested{});
+  }
+  for (const auto& name : diff.added) {
+    services_.push_back(make_runtime(*cfg_.find_service(name)));
+    auto& s = *services_.back();
+    if (s.file)
+      if (auto r = s.file->open(); !r.ok()) Log::error(r.error(), svc_fields(name));
+    if (s.cfg.autostart) request_start(s);
+  }
+}
+
+void Supervisor::collect_removed() {
+  for (auto it = services_.begin(); it != services_.end();) {
+    ServiceRuntime& s = **it;
+    bool idle = s.state.pid <= 0 && !s.pending_exit && s.open_streams == 0;
+    if (s.removing && idle && (s.state.phase == Phase::Stopped || s.state.phase == Phase::Failed)) {
+      Log::write(LogLevel::Info, "removed", svc_fields(s.cfg.name));
+      it = services_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace procd
