@@ -54,6 +54,7 @@ namespace procd {
   X(ServiceSetupFailed, 4008, "cannot apply rlimits, nice or umask")                      \
   X(ServiceUnknown, 4009, "no such service")                                              \
   X(ServiceStartLimit, 4010, "start limit hit")                                           \
+  X(ServiceDependencyFailed, 4011, "a dependency failed; service not started")             \
   /* 5000-5999 I/O */                                                                    \
   X(IoOpen, 5001, "cannot open file")                                                     \
   X(IoWrite, 5002, "cannot write")                                                        \

@@ -8,6 +8,8 @@
 #include <uv.h>
 
 #include <deque>
+#include <functional>
+#include <regex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +17,14 @@
 #include <vector>
 
 #include "procd/config.hpp"
+#include "procd/config_watcher.hpp"
+#include "procd/reload_diff.hpp"
+#include "procd/control_server.hpp"
+#include "procd/dep_graph.hpp"
+#include "procd/dependency_gate.hpp"
+#include "procd/health.hpp"
+#include "procd/notify.hpp"
+#include "procd/metrics.hpp"
 #include "procd/output.hpp"
 #include "procd/pid_lock.hpp"
 #include "procd/service_machine.hpp"
@@ -41,14 +51,35 @@ struct ServiceRuntime {
   std::unique_ptr<RotatingFile> file;  // [services.NAME.log].file
   std::string file_buf;                // lines waiting for one write()
   std::int64_t started_wall_ms = 0;
+  // Resource samples (only while [monitoring].track_resources).
+  std::uint64_t cpu_ticks = 0;
+  double cpu_percent = 0;
+  std::uint64_t rss_bytes = 0;
+  bool removing = false;               // dropped by a reload: erased once stopped
+  bool waiting = false;                // want up, held back until its dependencies allow
+  std::string gate_reason;             // why it waits or is blocked (status, log)
+  bool stop_sent = false;              // shutdown: its stop request has gone out
+  // Readiness and health (readiness.cpp).
+  std::optional<std::regex> ready_regex;   // ready = { log = "..." }
+  std::string status_text;                 // last STATUS= from sd_notify
+  UvTimer watchdog;                        // notify services with watchdog_ms > 0
+  std::unique_ptr<HealthChecker> health;
+  int over_memory_samples = 0;
+};
+
+struct ReloadOutcome {
+  bool ok = false;
+  bool skipped = false;                // unchanged content, or shutting down
+  ConfigDiff diff;
+  std::vector<Error> errors;
 };
 
 enum class ShutdownReason { Signal, Requested, Error, Forced, Critical };
 
-class Supervisor {
+class Supervisor : public ChildReaper {
  public:
   Supervisor(Config cfg, PidLock lock);
-  ~Supervisor();
+  ~Supervisor() override;
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
@@ -73,13 +104,51 @@ class Supervisor {
   void on_signal(int signum);
   void finish_run(ServiceRuntime& svc);
   void publish(ServiceRuntime& svc, Phase phase);
+  // Start honouring depends_on: now, or once the dependencies allow.
+  void request_start(ServiceRuntime& svc);
+  void regate();
+  void stop_in_dependency_order();
+  ServiceRuntime* find(const std::string& name);
   void shutdown_tick();
   void maybe_finish_shutdown();
   void forward_signal(int signum);
+  // Handlers for the base set and every forwarded signal not installed yet.
   void install_signals();
   void flush_service_file(ServiceRuntime& svc);
   void close_streams(ServiceRuntime& svc);
   void stop_loop();
+
+  // Control socket (supervisor_control.cpp).
+  void handle_request(ControlConnection& conn, Request req);
+  nlohmann::json status_json(const std::vector<ServiceRuntime*>& which);
+  Result<std::vector<ServiceRuntime*>> select(const Request& req, bool empty_means_all);
+  void stream_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRuntime*>& which);
+  void publish_event(ServiceRuntime& svc, Phase phase);
+  void publish_log_line(ServiceRuntime& svc, const LogLine& line);
+  void sample_resources();
+  void update_sampling();
+
+  // Readiness, health, memory limit (readiness.cpp).
+  void watch_child(pid_t pid, std::function<void(int code, int signal)> on_exit) override;
+  void setup_readiness(ServiceRuntime& svc);
+  void adjust_spawn_env(ServiceRuntime& svc, std::vector<std::string>& env);
+  void on_run_started(ServiceRuntime& svc);
+  void on_phase(ServiceRuntime& svc, Phase phase);
+  void on_notify(pid_t sender, const std::map<std::string, std::string>& fields);
+  void on_health(ServiceRuntime& svc, HealthStatus status, const std::string& detail);
+  void check_log_ready(ServiceRuntime& svc, std::string_view line);
+  void check_memory(ServiceRuntime& svc);
+  ServiceRuntime* service_of_pid(pid_t pid);
+  bool start_notify_server();
+
+  // Reload (reload.cpp).
+ public:
+  ReloadOutcome reload(const std::string& source, bool only_if_changed);
+
+ private:
+  std::unique_ptr<ServiceRuntime> make_runtime(const ServiceConfig& sc);
+  void apply_reload(Config next, const ConfigDiff& diff);
+  void collect_removed();
 
   Config cfg_;
   uv_loop_t loop_{};
@@ -87,9 +156,20 @@ class Supervisor {
   std::unordered_map<pid_t, ServiceRuntime*> by_pid_;
   std::vector<std::string> base_env_;
   std::vector<UvSignal> signals_;
+  std::vector<int> installed_;  // signal numbers with a handler in signals_
   UvTimer shutdown_timer_;
   UvHandle<uv_prepare_t> flusher_;
   PidLock lock_;
+  std::unique_ptr<ControlServer> control_;
+  UvTimer sample_timer_;
+  Millis sampled_at_ = 0;
+  Millis started_at_ = 0;
+  SupervisorCounters counters_;
+  std::unique_ptr<ConfigWatcher> watcher_;
+  std::size_t applied_hash_ = 0;
+  DepGraph graph_;
+  std::unique_ptr<NotifyServer> notify_;
+  std::unordered_map<pid_t, std::function<void(int, int)>> child_watchers_;
   std::deque<std::pair<ServiceRuntime*, Event>> queue_;
   bool dispatching_ = false;
   bool shutting_down_ = false;
@@ -98,6 +178,10 @@ class Supervisor {
   int exit_code_ = 0;
   bool loop_stopped_ = false;
 };
+
+// Whole file as a string; nullopt when unreadable.
+std::optional<std::string> read_file(const std::string& path);
+std::size_t content_hash(const std::string& text);
 
 // Run a supervisor on cfg in the foreground; returns the exit code.
 int run_supervisor(Config cfg);

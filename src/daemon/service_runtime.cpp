@@ -85,13 +85,16 @@ void Supervisor::spawn(ServiceRuntime& svc) {
     return;
   }
   req.env = std::move(env.value());
+  adjust_spawn_env(svc, req.env);
   auto proc = spawn_process(req);
   if (!proc.ok()) {
     dispatch(svc, ev::SpawnFailed{proc.error()});
     return;
   }
+  ++counters_.spawns_total;
   svc.pgid = proc->pid;
   svc.started_wall_ms = wall_ms();
+  svc.cpu_ticks = 0;
   by_pid_[proc->pid] = &svc;
   svc.open_streams = 0;
   svc.out_split = LineSplitter();
@@ -104,6 +107,7 @@ void Supervisor::spawn(ServiceRuntime& svc) {
       Log::error(r.error(), svc_fields(svc.cfg.name));
   }
   Log::write(LogLevel::Debug, "spawned", svc_fields(svc.cfg.name, proc->pid));
+  on_run_started(svc);
   dispatch(svc, ev::Spawned{proc->pid});
 }
 
@@ -112,7 +116,10 @@ void Supervisor::on_output(ServiceRuntime& svc, bool is_stderr, const char* data
   const bool to_file = svc.file != nullptr;
   const std::int64_t ts = wall_ms();
   splitter.feed(std::string_view(data, len), [&](std::string_view line) {
-    svc.ring.push(LogLine{ts, is_stderr, std::string(line)});
+    check_log_ready(svc, line);
+    LogLine entry{ts, is_stderr, std::string(line)};
+    publish_log_line(svc, entry);
+    svc.ring.push(std::move(entry));
     if (to_file) {
       if (svc.cfg.log.timestamps) append_iso_timestamp(svc.file_buf, ts);
       svc.file_buf.append(line);

@@ -49,18 +49,21 @@ LogLevel to_log_level(act::Level l) {
 Supervisor::Supervisor(Config cfg, PidLock lock) : cfg_(std::move(cfg)), lock_(std::move(lock)) {
   uv_loop_init(&loop_);
   for (char** e = environ; e && *e; ++e) base_env_.emplace_back(*e);
-  for (const auto& sc : cfg_.services) {
-    auto rt = std::make_unique<ServiceRuntime>();
-    rt->sup = this;
-    rt->cfg = sc;
-    rt->spec = machine_spec_of(sc, cfg_.stop_timeout_of(sc));
-    rt->timer.reset(rt.get());
-    uv_timer_init(&loop_, rt->timer.get());
-    rt->drain_timer.reset(rt.get());
-    uv_timer_init(&loop_, rt->drain_timer.get());
-    if (!sc.log.file.empty()) rt->file = std::make_unique<RotatingFile>(sc.log.file, sc.log.max_file_size, sc.log.max_files);
-    services_.push_back(std::move(rt));
-  }
+  for (const auto& sc : cfg_.services) services_.push_back(make_runtime(sc));
+}
+
+std::unique_ptr<ServiceRuntime> Supervisor::make_runtime(const ServiceConfig& sc) {
+  auto rt = std::make_unique<ServiceRuntime>();
+  rt->sup = this;
+  rt->cfg = sc;
+  rt->spec = machine_spec_of(sc, cfg_.stop_timeout_of(sc));
+  rt->timer.reset(rt.get());
+  uv_timer_init(&loop_, rt->timer.get());
+  rt->drain_timer.reset(rt.get());
+  uv_timer_init(&loop_, rt->drain_timer.get());
+  if (!sc.log.file.empty()) rt->file = std::make_unique<RotatingFile>(sc.log.file, sc.log.max_file_size, sc.log.max_files);
+  setup_readiness(*rt);
+  return rt;
 }
 
 Supervisor::~Supervisor() {
@@ -70,10 +73,16 @@ Supervisor::~Supervisor() {
     s->drain_timer.close();
     s->out.close();
     s->err.close();
+    s->watchdog.close();
+    s->health.reset();
   }
+  notify_.reset();
   signals_.clear();
   shutdown_timer_.close();
   flusher_.close();
+  sample_timer_.close();
+  control_.reset();
+  watcher_.reset();
   uv_run(&loop_, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop_) != 0) Log::write(LogLevel::Debug, "event loop closed with handles still open");
   Log::flush();
@@ -86,9 +95,14 @@ Millis Supervisor::now() {
 
 void Supervisor::install_signals() {
   ::signal(SIGPIPE, SIG_IGN);  // a closed reader must be an EPIPE, not procd's death
-  std::vector<int> wanted = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
-  for (int s : cfg_.signals.forward)
-    if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) wanted.push_back(s);
+  std::vector<int> wanted;
+  auto want = [&](int s) {
+    bool have = std::find(installed_.begin(), installed_.end(), s) != installed_.end() ||
+                std::find(wanted.begin(), wanted.end(), s) != wanted.end();
+    if (!have) wanted.push_back(s);
+  };
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1}) want(s);
+  for (int s : cfg_.signals.forward) want(s);
   for (int signum : wanted) {
     UvSignal h(this);
     uv_signal_init(&loop_, h.get());
@@ -97,12 +111,31 @@ void Supervisor::install_signals() {
     if (rc != 0)
       Log::error(make_error(Code::SignalInstallFailed, fmt::format("{}: {}", signal_name(signum), uv_strerror(rc))));
     signals_.push_back(std::move(h));
+    installed_.push_back(signum);
   }
 }
 
 int Supervisor::run() {
   if (auto r = become_subreaper(); !r.ok()) Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
+  started_at_ = now();
+  control_ = std::make_unique<ControlServer>(&loop_, [this](ControlConnection& c, Request r) { handle_request(c, std::move(r)); });
+  if (auto r = control_->listen(cfg_.control); !r.ok()) {
+    fmt::print(stderr, "{}\n", r.error().format());
+    Log::error(r.error());
+    control_.reset();
+    return 2;
+  }
   install_signals();
+  applied_hash_ = content_hash(read_file(cfg_.path).value_or(""));
+  if (cfg_.hot_reload) {
+    watcher_ = std::make_unique<ConfigWatcher>(&loop_, cfg_.path, [this] { reload("file change", true); });
+    if (auto r = watcher_->start(); !r.ok()) {
+      Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
+      watcher_.reset();
+    }
+  }
+  sample_timer_.reset(this);
+  uv_timer_init(&loop_, sample_timer_.get());
   shutdown_timer_.reset(this);
   uv_timer_init(&loop_, shutdown_timer_.get());
   // Flush buffered log lines once per loop iteration, just before sleeping.
@@ -117,8 +150,9 @@ int Supervisor::run() {
 
   Log::write(LogLevel::Info, fmt::format("procd starting \"{}\": {} services, pid {}, config {}", cfg_.name,
                                          services_.size(), ::getpid(), cfg_.path));
-  for (auto& s : services_)
-    if (s->cfg.autostart) dispatch(*s, ev::StartRequested{});
+  graph_ = DepGraph::from_services(cfg_.services);
+  for (const auto& name : graph_.start_order())
+    if (ServiceRuntime* s = find(name); s && s->cfg.autostart) request_start(*s);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
   Log::write(LogLevel::Info, fmt::format("procd \"{}\" exiting with code {}", cfg_.name, exit_code_));
@@ -138,6 +172,7 @@ void Supervisor::dispatch(ServiceRuntime& svc, Event event) {
     for (const auto& a : result.actions) perform(*s, a);
   }
   dispatching_ = false;
+  collect_removed();
   maybe_finish_shutdown();
 }
 
@@ -172,6 +207,10 @@ void Supervisor::perform(ServiceRuntime& svc, const Action& action) {
 
 void Supervisor::publish(ServiceRuntime& svc, Phase phase) {
   Log::write(LogLevel::Info, fmt::format("state {}", phase_name(phase)), svc_fields(svc.cfg.name, svc.state.pid));
+  publish_event(svc, phase);
+  on_phase(svc, phase);
+  update_sampling();
+  regate();
   if (phase == Phase::Failed && svc.cfg.critical && !shutting_down_) {
     exit_code_ = svc.state.last_exit ? exit_code_of(*svc.state.last_exit) : 1;
     if (exit_code_ == 0) exit_code_ = 1;
@@ -197,8 +236,7 @@ void Supervisor::on_signal(int signum) {
       return;
     case SIGHUP:
       if (cfg_.signals.sighup == SighupAction::Forward) forward_signal(signum);
-      else if (cfg_.signals.sighup == SighupAction::Reload)
-        Log::write(LogLevel::Warn, "SIGHUP: reload is not available yet in this build", code_fields(Code::RuntimeNotAvailable));
+      else if (cfg_.signals.sighup == SighupAction::Reload) reload("SIGHUP", false);
       return;
     default: break;
   }
@@ -224,6 +262,12 @@ void Supervisor::forward_signal(int signum) {
 
 void Supervisor::on_sigchld() {
   while (auto r = reap_one()) {
+    if (auto w = child_watchers_.find(r->pid); w != child_watchers_.end()) {
+      auto cb = std::move(w->second);
+      child_watchers_.erase(w);
+      cb(r->code, r->signal);
+      continue;
+    }
     auto it = by_pid_.find(r->pid);
     if (it == by_pid_.end()) {
       Log::write(LogLevel::Debug, fmt::format("reaped orphan {} (code {}, signal {})", r->pid, r->code, r->signal));
@@ -277,7 +321,8 @@ void Supervisor::begin_shutdown(ShutdownReason reason, int signum) {
   Log::write(LogLevel::Info, reason == ShutdownReason::Signal
                                  ? fmt::format("shutting down (reason: signal {})", signal_name(signum))
                                  : fmt::format("shutting down (reason: {})", reason_name(reason)));
-  for (auto it = services_.rbegin(); it != services_.rend(); ++it) dispatch(**it, ev::StopRequested{});
+  for (auto& s : services_) s->waiting = false;
+  stop_in_dependency_order();
   uv_timer_start(
       shutdown_timer_.get(), [](uv_timer_t* t) { owner_of<Supervisor>(t)->shutdown_tick(); },
       static_cast<uint64_t>(cfg_.shutdown.graceful), 0);
@@ -317,10 +362,64 @@ void Supervisor::shutdown_tick() {
 
 void Supervisor::maybe_finish_shutdown() {
   if (!shutting_down_ || loop_stopped_ || dispatching_) return;
+  stop_in_dependency_order();
   for (auto& s : services_)
     if (s->state.pid > 0 || s->pending_exit || s->open_streams > 0) return;
   Log::write(LogLevel::Info, fmt::format("all services stopped in {} ms", now() - shutdown_started_));
   stop_loop();
+}
+
+ServiceRuntime* Supervisor::find(const std::string& name) {
+  for (auto& s : services_)
+    if (s->cfg.name == name) return s.get();
+  return nullptr;
+}
+
+void Supervisor::request_start(ServiceRuntime& svc) {
+  if (shutting_down_) return;
+  // Like `docker compose up web`: starting a service brings up its stopped dependencies.
+  for (const auto& dep : svc.cfg.depends_on)
+    if (ServiceRuntime* d = find(dep.service); d && d->state.want == Want::Down && !d->waiting &&
+                                               d->state.phase == Phase::Stopped && d->state.pid <= 0 && !d->state.last_exit)
+      request_start(*d);
+  Gate gate = evaluate_dependencies(svc.cfg.depends_on, [this](const std::string& n) -> std::optional<DependencyView> {
+    ServiceRuntime* d = find(n);
+    if (!d) return std::nullopt;
+    bool ok = d->state.last_exit && is_success(*d->state.last_exit, d->spec.success_exit_codes);
+    return DependencyView{d->state.phase, d->state.want, ok};
+  });
+  bool was_waiting = svc.waiting;
+  std::string old_reason = svc.gate_reason;
+  svc.waiting = gate.verdict == GateVerdict::Wait;
+  svc.gate_reason = gate.reason;
+  if (gate.verdict == GateVerdict::Go) {
+    dispatch(svc, ev::StartRequested{});
+  } else if (gate.verdict == GateVerdict::Blocked) {
+    Log::write(LogLevel::Error, "not started: " + gate.reason, svc_fields(svc.cfg.name, 0, Code::ServiceDependencyFailed));
+  } else if (!was_waiting || old_reason != gate.reason) {
+    Log::write(LogLevel::Info, gate.reason, svc_fields(svc.cfg.name));
+  }
+}
+
+// Re-ask every waiting service after any state change; nothing polls.
+void Supervisor::regate() {
+  for (auto& s : services_)
+    if (s->waiting) request_start(*s);
+}
+
+// Shutdown in reverse dependency order: a service gets its stop request
+// once every service that depends on it has no process left.
+void Supervisor::stop_in_dependency_order() {
+  for (const auto& name : graph_.stop_order()) {
+    ServiceRuntime* s = find(name);
+    if (!s || s->stop_sent) continue;
+    bool dependents_down = true;
+    for (const auto& dep_name : graph_.dependents_of(name))
+      if (ServiceRuntime* d = find(dep_name); d && (d->state.pid > 0 || d->pending_exit)) dependents_down = false;
+    if (!dependents_down) continue;
+    s->stop_sent = true;
+    dispatch(*s, ev::StopRequested{});
+  }
 }
 
 void Supervisor::stop_loop() {
@@ -331,6 +430,10 @@ void Supervisor::stop_loop() {
     uv_timer_stop(s->drain_timer.get());
     flush_service_file(*s);
   }
+  if (control_) control_->close();
+  if (watcher_) watcher_->stop();
+  if (notify_) notify_->close();
+  uv_timer_stop(sample_timer_.get());
   uv_stop(&loop_);
 }
 

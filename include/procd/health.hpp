@@ -1,0 +1,75 @@
+// Health checks of one service ([services.NAME.health]): command (exit 0 =
+// healthy, run with the service's env and working_dir, killed at
+// timeout_ms), tcp (connect within timeout_ms), http (GET; 2xx/3xx =
+// healthy; response parsed with http-parser). One check at a time, never
+// overlapping, each scheduled by the checker's one timer — no polling loop.
+// `retries` consecutive failures make the service unhealthy; one success
+// makes it healthy again. Runs only between start() and stop() (the
+// supervisor starts it when the service's process is up).
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "procd/config.hpp"
+#include "procd/uv_handle.hpp"
+
+namespace procd {
+
+enum class HealthStatus { Unknown, Healthy, Unhealthy };
+const char* health_status_name(HealthStatus s);  // "healthy" | "unhealthy" | "unknown"
+
+// The supervisor owns reaping (waitpid(-1)); a command check asks it to
+// report its child's exit through this interface.
+class ChildReaper {
+ public:
+  virtual ~ChildReaper() = default;
+  virtual void watch_child(pid_t pid, std::function<void(int code, int signal)> on_exit) = 0;
+};
+
+struct HealthContext {
+  std::vector<std::string> env;  // full environment of the service ("K=V")
+  std::string working_dir;
+};
+
+class HealthChecker {
+ public:
+  // Called on every status CHANGE (Unknown -> Healthy, Healthy -> Unhealthy, ...),
+  // with a human detail of the last check ("connect 127.0.0.1:8080: connection refused").
+  using OnChange = std::function<void(HealthStatus status, const std::string& detail)>;
+
+  HealthChecker(uv_loop_t* loop, HealthConfig cfg, HealthContext ctx, ChildReaper& reaper, OnChange on_change);
+  ~HealthChecker();
+  HealthChecker(const HealthChecker&) = delete;
+  HealthChecker& operator=(const HealthChecker&) = delete;
+
+  // Begin checking: the first check runs after `first_delay_ms`, then every interval_ms
+  // (measured from the end of the previous check). Status resets to Unknown.
+  void start(std::uint64_t first_delay_ms = 0);
+  void stop();  // cancels a check in flight (kills a command check's process group)
+  HealthStatus status() const;
+  const std::string& last_detail() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Pure helpers, unit-tested.
+struct HttpTarget {
+  std::string host;  // as written (name or IPv4/IPv6 literal without brackets)
+  int port = 80;
+  std::string path = "/";
+};
+// "http://127.0.0.1:8080/healthz" -> {127.0.0.1, 8080, /healthz}; https is an error.
+Result<HttpTarget> parse_http_url(const std::string& url);
+// "127.0.0.1:5432" / "[::1]:5432" / "localhost:5432".
+Result<std::pair<std::string, int>> parse_host_port(const std::string& text);
+
+}  // namespace procd

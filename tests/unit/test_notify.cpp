@@ -1,0 +1,192 @@
+// sd_notify: the pure datagram parser, plus NotifyServer and
+// notify_manager() against real unix datagram sockets in a temp directory,
+// driven by an in-process uv loop bounded by a timer (no sleeps, no forks).
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <optional>
+
+#include "procd/notify.hpp"
+
+using namespace procd;
+
+namespace {
+
+struct TestLoop {
+  uv_loop_t loop;
+  TestLoop() { uv_loop_init(&loop); }
+  ~TestLoop() {
+    uv_run(&loop, UV_RUN_DEFAULT);  // let close callbacks free their handles
+    CHECK(uv_loop_close(&loop) == 0);
+  }
+  bool run_until(const std::function<bool()>& done, uint64_t ms = 1000) {
+    bool expired = false;
+    auto* guard = new uv_timer_t;
+    uv_timer_init(&loop, guard);
+    guard->data = &expired;
+    uv_timer_start(guard, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, ms, 0);
+    while (!done() && !expired) uv_run(&loop, UV_RUN_ONCE);
+    uv_close(reinterpret_cast<uv_handle_t*>(guard), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    return done();
+  }
+};
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/procd-notify-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// Restores NOTIFY_SOCKET as the test runner had it.
+struct EnvGuard {
+  std::optional<std::string> saved;
+  EnvGuard() {
+    if (const char* v = std::getenv("NOTIFY_SOCKET")) saved = v;
+  }
+  ~EnvGuard() {
+    if (saved) ::setenv("NOTIFY_SOCKET", saved->c_str(), 1);
+    else ::unsetenv("NOTIFY_SOCKET");
+  }
+};
+
+int bound_dgram(const std::string& name, bool abstract) {
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  socklen_t len;
+  if (abstract) {
+    std::memcpy(a.sun_path + 1, name.data(), name.size());
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  } else {
+    std::memcpy(a.sun_path, name.c_str(), name.size() + 1);
+    len = sizeof a;
+  }
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0);
+  return fd;
+}
+
+}  // namespace
+
+TEST_CASE("parse_notify_message: one key per line, the last assignment wins") {
+  auto m = parse_notify_message("READY=1\nSTATUS=Serving requests\nMAINPID=42\n");
+  CHECK(m.size() == 3);
+  CHECK(m["READY"] == "1");
+  CHECK(m["STATUS"] == "Serving requests");
+  CHECK(m["MAINPID"] == "42");
+
+  m = parse_notify_message("STATUS=a\nSTATUS=b");
+  CHECK(m.size() == 1);
+  CHECK(m["STATUS"] == "b");
+}
+
+TEST_CASE("parse_notify_message: lines without '=' and empty input are ignored") {
+  CHECK(parse_notify_message("").empty());
+  CHECK(parse_notify_message("\n\n").empty());
+  CHECK(parse_notify_message("garbage\nno equals here").empty());
+  auto m = parse_notify_message("junk\nWATCHDOG=1\n\n=novalue\nSTATUS=\n");
+  CHECK(m.size() == 2);
+  CHECK(m["WATCHDOG"] == "1");
+  CHECK(m["STATUS"] == "");  // an empty value is still an assignment
+  m = parse_notify_message("STATUS=a=b");
+  CHECK(m["STATUS"] == "a=b");  // only the first '=' splits
+}
+
+TEST_CASE("NotifyServer: a datagram's sender comes from SCM_CREDENTIALS") {
+  TempDir dir;
+  EnvGuard env;
+  std::string path = dir.path + "/notify.sock";
+  TestLoop tl;
+  std::optional<pid_t> sender;
+  std::map<std::string, std::string> fields;
+  int messages = 0;
+  NotifyServer srv(&tl.loop, [&](pid_t pid, const std::map<std::string, std::string>& f) {
+    sender = pid;
+    fields = f;
+    ++messages;
+  });
+  auto r = srv.listen(path);
+  REQUIRE(r.ok());
+  CHECK(srv.path() == path);
+  struct stat st;
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 0777) == 0666);
+
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  CHECK(manager_notify_enabled());
+  REQUIRE(notify_manager("READY=1\nSTATUS=up\n").ok());
+  REQUIRE(notify_manager("WATCHDOG=1").ok());
+  REQUIRE(tl.run_until([&] { return messages == 2; }));
+  REQUIRE(sender.has_value());
+  CHECK(*sender == ::getpid());
+  CHECK(fields.size() == 1);
+  CHECK(fields["WATCHDOG"] == "1");
+
+  srv.close();
+  CHECK(::lstat(path.c_str(), &st) != 0);  // close() unlinks
+  srv.close();                             // idempotent
+}
+
+TEST_CASE("NotifyServer: replaces a stale socket, refuses anything else") {
+  TempDir dir;
+  TestLoop tl;
+  NotifyServer srv(&tl.loop, [](pid_t, const std::map<std::string, std::string>&) {});
+
+  std::string stale = dir.path + "/stale.sock";
+  ::close(bound_dgram(stale, false));  // leaves the socket file behind
+  CHECK(srv.listen(stale).ok());
+  srv.close();
+
+  std::string regular = dir.path + "/regular";
+  { FILE* f = std::fopen(regular.c_str(), "w"); REQUIRE(f); std::fclose(f); }
+  auto r = srv.listen(regular);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Code::ControlSocketUnsafe);
+  CHECK(r.error().message.find(regular) != std::string::npos);
+  CHECK(std::filesystem::exists(regular));  // never removed
+
+  std::string link = dir.path + "/link";
+  REQUIRE(::symlink(stale.c_str(), link.c_str()) == 0);
+  r = srv.listen(link);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Code::ControlSocketUnsafe);
+
+  r = srv.listen(dir.path + "/" + std::string(200, 'x'));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Code::IoSocket);
+}
+
+TEST_CASE("notify_manager: unset is a no-op, abstract names work, errors are IoSocket") {
+  EnvGuard env;
+  ::unsetenv("NOTIFY_SOCKET");
+  CHECK_FALSE(manager_notify_enabled());
+  CHECK(notify_manager("READY=1").ok());
+  ::setenv("NOTIFY_SOCKET", "", 1);
+  CHECK_FALSE(manager_notify_enabled());
+  CHECK(notify_manager("READY=1").ok());
+
+  std::string name = "procd-test-notify-" + std::to_string(::getpid());
+  int fd = bound_dgram(name, true);
+  ::setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1);
+  CHECK(manager_notify_enabled());
+  REQUIRE(notify_manager("STOPPING=1").ok());
+  char buf[64] = {};
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);  // unix datagrams are queued by sendto itself
+  ::close(fd);
+  CHECK(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0) == "STOPPING=1");
+
+  ::setenv("NOTIFY_SOCKET", "/nonexistent/procd/notify.sock", 1);
+  auto r = notify_manager("READY=1");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Code::IoSocket);
+}
