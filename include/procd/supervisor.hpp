@@ -141,6 +141,13 @@ class Supervisor : public ChildReaper {
   ServiceRuntime* service_of_pid(pid_t pid);
   bool start_notify_server();
 
+  // sd_notify to the manager that started procd (manager_notify.cpp).
+  void manager_start();
+  void manager_update();
+  void manager_reloading();
+  void manager_reloaded();
+  void manager_stopping();
+
   // Reload (reload.cpp).
  public:
   ReloadOutcome reload(const std::string& source, bool only_if_changed);
@@ -169,6 +176,10 @@ class Supervisor : public ChildReaper {
   std::size_t applied_hash_ = 0;
   DepGraph graph_;
   std::unique_ptr<NotifyServer> notify_;
+  UvTimer manager_watchdog_;
+  bool manager_active_ = false;
+  bool manager_ready_sent_ = false;
+  std::string manager_last_status_;
   std::unordered_map<pid_t, std::function<void(int, int)>> child_watchers_;
   std::deque<std::pair<ServiceRuntime*, Event>> queue_;
   bool dispatching_ = false;

@@ -69,7 +69,9 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
                                          join(out.diff.removed), join(out.diff.changed), join(out.diff.kept)));
   for (const auto& what : out.diff.needs_procd_restart)
     Log::write(LogLevel::Warn, fmt::format("reload: [{}] changed; it takes effect when procd restarts", what));
+  manager_reloading();
   apply_reload(std::move(*loaded.config), out.diff);
+  manager_reloaded();
   return out;
 }
 

@@ -77,6 +77,7 @@ Supervisor::~Supervisor() {
     s->health.reset();
   }
   notify_.reset();
+  manager_watchdog_.close();
   signals_.clear();
   shutdown_timer_.close();
   flusher_.close();
@@ -153,6 +154,7 @@ int Supervisor::run() {
   graph_ = DepGraph::from_services(cfg_.services);
   for (const auto& name : graph_.start_order())
     if (ServiceRuntime* s = find(name); s && s->cfg.autostart) request_start(*s);
+  manager_start();
 
   uv_run(&loop_, UV_RUN_DEFAULT);
   Log::write(LogLevel::Info, fmt::format("procd \"{}\" exiting with code {}", cfg_.name, exit_code_));
@@ -211,6 +213,7 @@ void Supervisor::publish(ServiceRuntime& svc, Phase phase) {
   on_phase(svc, phase);
   update_sampling();
   regate();
+  manager_update();
   if (phase == Phase::Failed && svc.cfg.critical && !shutting_down_) {
     exit_code_ = svc.state.last_exit ? exit_code_of(*svc.state.last_exit) : 1;
     if (exit_code_ == 0) exit_code_ = 1;
@@ -318,6 +321,7 @@ void Supervisor::begin_shutdown(ShutdownReason reason, int signum) {
   if (shutting_down_) return;
   shutting_down_ = true;
   shutdown_started_ = now();
+  manager_stopping();
   Log::write(LogLevel::Info, reason == ShutdownReason::Signal
                                  ? fmt::format("shutting down (reason: signal {})", signal_name(signum))
                                  : fmt::format("shutting down (reason: {})", reason_name(reason)));
