@@ -13,7 +13,7 @@
 #
 #   --quick       one repetition of everything (the harness's --quick)
 #   --peers       peers to measure beside procd (default: those installed of
-#                 s6, runit, supervisord)
+#                 s6, runit, supervisord; "none" for procd alone)
 #   --only        harness tests (default: spawn-floor,raw-log,startup,idle,
 #                 restart,restart-crash,shutdown,logs)
 #   --out DIR     where the JSONL results and the report go
@@ -27,6 +27,7 @@
 # should be otherwise idle: the harness waits while the 1-min load is > 3.
 set -euo pipefail
 
+args="$*"
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HARNESS=${PBENCH_HARNESS:-$(dirname "$REPO")/shared/bench-peers}
 BUILD=$REPO/build-bench
@@ -72,6 +73,7 @@ if [ -z "$peers" ]; then
     fi
   done
 fi
+[ "$peers" = none ] && peers=""
 drivers=procd${peers:+,$peers}
 
 out=${out:-/tmp/pbench/procd-$(date +%Y%m%d-%H%M%S)}
@@ -85,7 +87,7 @@ trap '(cd "$HARNESS" && python3 run.py --sweep >&2) || true' EXIT
   echo "machine: $(nproc) cores, $(uname -srm), $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
   echo "procd: $("$PROCD_BIN" version 2>/dev/null | head -2 | paste -sd' '), commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes') ($PROCD_BIN)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (harness load limit $load)"
-  echo "peers: ${peers:-none}; command: bench/run.sh $*"
+  echo "peers: ${peers:-none}; command: bench/run.sh $args"
   echo
 } > "$out/report.md"
 

@@ -101,7 +101,8 @@ int cli_main(int argc, char** argv) {
   auto* exec = app.add_subcommand("exec", "Container entrypoint with no config: run one child with PID 1 duties");
   ExecOptions exec_opts;
   exec->add_flag("--kill-group", exec_opts.kill_group, "Forward signals to the child's process group");
-  exec->add_option("--rewrite", exec_opts.rewrites, "Rewrite a signal on its way to the child, FROM:TO (e.g. TERM:QUIT)");
+  exec->add_option("--rewrite", exec_opts.rewrites, "Rewrite a signal on its way to the child, FROM:TO (e.g. TERM:QUIT)")
+      ->allow_extra_args(false);  // one FROM:TO per --rewrite; otherwise it would swallow `-- CMD`
   exec->add_flag("--wait-all", exec_opts.wait_all, "After the child exits, wait for its remaining descendants");
   exec->add_option("command", exec_opts.command, "-- CMD ARGS...")->required();
   auto* version = app.add_subcommand("version", "Version and build information");
