@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
@@ -200,20 +201,30 @@ std::string describe_type(const toml::value& v) {
   }
 }
 
+namespace {
+
+// Byte offset of a value in its source. toml11 3.7's location().line()
+// counts newlines from the start of the file on every call, which made
+// sorting N services O(N log N x file size); the region's first iterator
+// gives the same order in O(1). Unlocated values (env overrides) sort last.
+std::size_t source_offset(const toml::value& v) {
+  const auto* reg = dynamic_cast<const toml::detail::region*>(toml::detail::get_region(v));
+  if (!reg) return SIZE_MAX;
+  return static_cast<std::size_t>(reg->first() - reg->begin());
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, const toml::value*>> in_file_order(const toml::value& table) {
   std::vector<std::pair<std::string, const toml::value*>> out;
   if (!table.is_table()) return out;
-  for (const auto& [key, value] : table.as_table()) out.emplace_back(key, &value);
-  auto position = [](const toml::value* v) {
-    auto loc = v->location();
-    // Unlocated values (set by env overrides) sort last, by name.
-    if (loc.file_name() == "unknown file") return std::make_pair(UINT32_MAX, UINT32_MAX);
-    return std::make_pair(static_cast<std::uint32_t>(loc.line()), static_cast<std::uint32_t>(loc.column()));
-  };
-  std::stable_sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
-    auto pa = position(a.second), pb = position(b.second);
-    return pa != pb ? pa < pb : a.first < b.first;
+  std::vector<std::tuple<std::size_t, std::string, const toml::value*>> keyed;
+  for (const auto& [key, value] : table.as_table()) keyed.emplace_back(source_offset(value), key, &value);
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    return std::get<0>(a) != std::get<0>(b) ? std::get<0>(a) < std::get<0>(b) : std::get<1>(a) < std::get<1>(b);
   });
+  out.reserve(keyed.size());
+  for (auto& [offset, key, value] : keyed) out.emplace_back(std::move(key), value);
   return out;
 }
 
