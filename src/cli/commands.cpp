@@ -65,6 +65,8 @@ int cli_main(int argc, char** argv) {
                "procd"};
   app.set_help_all_flag("--help-all", "Show help for every command");
   app.require_subcommand(0, 1);
+  // Global options may also follow the command: `procd run -c FILE`.
+  app.fallthrough();
   GlobalOptions g;
   app.add_option("-c,--config", g.config, "Config file (default: $PROCD_CONFIG, ./procd.toml, /etc/procd/procd.toml)");
   app.add_option("--socket", g.socket, "Control socket path (default: [control].socket of the config)");
