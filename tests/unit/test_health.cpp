@@ -4,6 +4,8 @@
 // integration tests). Every test ends with uv_loop_close() == 0: all handles
 // the checker opened were closed.
 #include <doctest/doctest.h>
+
+#include "test_loop.hpp"
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -21,27 +23,6 @@ using namespace procd;
 
 namespace {
 
-struct TestLoop {
-  uv_loop_t loop;
-  TestLoop() {
-    ::signal(SIGPIPE, SIG_IGN);  // as in procd: a vanished peer is EPIPE
-    uv_loop_init(&loop);
-  }
-  ~TestLoop() {
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
-  }
-  bool run_until(const std::function<bool()>& done, uint64_t ms = 1000) {
-    bool expired = false;
-    auto* guard = new uv_timer_t;
-    uv_timer_init(&loop, guard);
-    guard->data = &expired;
-    uv_timer_start(guard, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, ms, 0);
-    while (!done() && !expired) uv_run(&loop, UV_RUN_ONCE);
-    uv_close(reinterpret_cast<uv_handle_t*>(guard), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    return done();
-  }
-};
 
 struct NoReaper : ChildReaper {
   void watch_child(pid_t, std::function<void(int, int)>) override {}

@@ -2,6 +2,8 @@
 // notify_manager() against real unix datagram sockets in a temp directory,
 // driven by an in-process uv loop bounded by a timer (no sleeps, no forks).
 #include <doctest/doctest.h>
+
+#include "test_loop.hpp"
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,24 +21,6 @@ using namespace procd;
 
 namespace {
 
-struct TestLoop {
-  uv_loop_t loop;
-  TestLoop() { uv_loop_init(&loop); }
-  ~TestLoop() {
-    uv_run(&loop, UV_RUN_DEFAULT);  // let close callbacks free their handles
-    CHECK(uv_loop_close(&loop) == 0);
-  }
-  bool run_until(const std::function<bool()>& done, uint64_t ms = 1000) {
-    bool expired = false;
-    auto* guard = new uv_timer_t;
-    uv_timer_init(&loop, guard);
-    guard->data = &expired;
-    uv_timer_start(guard, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, ms, 0);
-    while (!done() && !expired) uv_run(&loop, UV_RUN_ONCE);
-    uv_close(reinterpret_cast<uv_handle_t*>(guard), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    return done();
-  }
-};
 
 struct TempDir {
   std::string path;
