@@ -282,12 +282,19 @@ void Supervisor::on_sigchld() {
     // The run's main process is gone; what is left of its group goes too
     // (systemd's control-group semantics), gently first.
     if (group_alive(s.pgid)) signal_group(s.pgid, s.spec.stop_signal);
-    if (s.open_streams == 0 && !group_alive(s.pgid)) {
-      finish_run(s);
-    } else {
-      Millis drain = std::min<Millis>(1000, std::max<Millis>(s.spec.stop_timeout_ms, 1));
+  }
+  // Only now, with every exited child reaped (orphans of a run are zombies
+  // in its group until then), decide which runs are over.
+  std::vector<ServiceRuntime*> pending;  // finish_run may erase removed services from services_
+  for (auto& s : services_)
+    if (s->pending_exit) pending.push_back(s.get());
+  for (ServiceRuntime* s : pending) {
+    if (s->open_streams == 0 && !group_alive(s->pgid)) {
+      finish_run(*s);
+    } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(s->drain_timer.get()))) {
+      Millis drain = std::min<Millis>(1000, std::max<Millis>(s->spec.stop_timeout_ms, 1));
       uv_timer_start(
-          s.drain_timer.get(), [](uv_timer_t* t) { auto* x = owner_of<ServiceRuntime>(t); x->sup->on_drain_timeout(*x); },
+          s->drain_timer.get(), [](uv_timer_t* t) { auto* x = owner_of<ServiceRuntime>(t); x->sup->on_drain_timeout(*x); },
           static_cast<uint64_t>(drain), 0);
     }
   }
