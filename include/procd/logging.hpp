@@ -5,6 +5,7 @@
 // SIGUSR1 can reopen. One logger for the process, single-threaded.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,12 @@ struct LogFields {
   int pid = 0;                         // 0 = none
   std::optional<Code> code;
 };
+
+// Wall clock, milliseconds since the epoch.
+std::int64_t wall_clock_ms();
+// "2026-01-02T03:04:05.678Z" (UTC, milliseconds) appended to out / returned.
+void append_utc_timestamp(std::string& out, std::int64_t wall_ms);
+std::string utc_timestamp(std::int64_t wall_ms);
 
 inline LogFields svc_fields(std::string_view service, int pid = 0, std::optional<Code> code = std::nullopt) {
   LogFields f;

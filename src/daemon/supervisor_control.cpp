@@ -8,8 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <unordered_map>
 
 #include "procd/logging.hpp"
@@ -20,20 +18,6 @@
 
 namespace procd {
 namespace {
-
-std::string iso_time(std::int64_t wall_ms) {
-  std::time_t sec = static_cast<std::time_t>(wall_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&sec, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03}Z", buf, static_cast<int>(wall_ms % 1000));
-}
-
-std::int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool wants(const std::vector<std::string>& names, const std::string& name) {
   return names.empty() || std::find(names.begin(), names.end(), name) != names.end();
@@ -206,7 +190,7 @@ void Supervisor::stream_logs(ControlConnection& conn, const Request& req, const 
   if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
   conn.send(stream_header());
   for (auto& [l, name] : lines)
-    conn.send(stream_item({{"ts", iso_time(l->ts_ms)}, {"service", *name}, {"stream", l->is_stderr ? "stderr" : "stdout"},
+    conn.send(stream_item({{"ts", utc_timestamp(l->ts_ms)}, {"service", *name}, {"stream", l->is_stderr ? "stderr" : "stdout"},
                            {"line", l->text}}));
   bool follow = req.args.contains("follow") && req.args["follow"].is_boolean() && req.args["follow"].get<bool>();
   if (follow) {
@@ -219,7 +203,7 @@ void Supervisor::stream_logs(ControlConnection& conn, const Request& req, const 
 
 void Supervisor::publish_event(ServiceRuntime& svc, Phase phase) {
   if (!control_ || !control_->has_streams(ControlConnection::Stream::Events)) return;
-  nlohmann::json ev = {{"ts", iso_time(wall_now_ms())},
+  nlohmann::json ev = {{"ts", utc_timestamp(wall_clock_ms())},
                        {"service", svc.cfg.name},
                        {"state", phase_name(phase)},
                        {"pid", svc.state.pid > 0 ? nlohmann::json(svc.state.pid) : nlohmann::json(nullptr)}};
@@ -232,7 +216,7 @@ void Supervisor::publish_event(ServiceRuntime& svc, Phase phase) {
 
 void Supervisor::publish_log_line(ServiceRuntime& svc, const LogLine& line) {
   if (!control_ || !control_->has_streams(ControlConnection::Stream::Logs)) return;
-  std::string item = stream_item({{"ts", iso_time(line.ts_ms)}, {"service", svc.cfg.name},
+  std::string item = stream_item({{"ts", utc_timestamp(line.ts_ms)}, {"service", svc.cfg.name},
                                   {"stream", line.is_stderr ? "stderr" : "stdout"}, {"line", line.text}});
   control_->for_each_stream(ControlConnection::Stream::Logs, [&](ControlConnection& c) {
     if (wants(c.stream_names, svc.cfg.name)) c.send(item);

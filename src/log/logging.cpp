@@ -54,11 +54,12 @@ const char* level_color(spdlog::level::level_enum l) {
   }
 }
 
-// "2026-01-02T03:04:05.678Z"; the second-resolution prefix is cached.
-void append_timestamp(std::chrono::system_clock::time_point tp, spdlog::memory_buf_t& out) {
+// "2026-01-02T03:04:05.678Z"; the second-resolution prefix is cached
+// (one strftime per second however many lines are logged).
+template <typename Out>
+void append_timestamp_ms(std::int64_t ms, Out& out) {
   static thread_local std::time_t cached_sec = -1;
   static thread_local char cached[32];
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
   std::time_t sec = static_cast<std::time_t>(ms / 1000);
   if (sec != cached_sec) {
     std::tm tm{};
@@ -67,6 +68,10 @@ void append_timestamp(std::chrono::system_clock::time_point tp, spdlog::memory_b
     cached_sec = sec;
   }
   fmt::format_to(std::back_inserter(out), "{}.{:03}Z", cached, static_cast<int>(ms % 1000));
+}
+
+void append_timestamp(std::chrono::system_clock::time_point tp, spdlog::memory_buf_t& out) {
+  append_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count(), out);
 }
 
 // Text mode: timestamp, padded upper-case level, payload. JSON mode: the
@@ -158,6 +163,19 @@ void install(std::shared_ptr<BufferedSink> sink, bool json, bool color, LogLevel
 }
 
 }  // namespace
+
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void append_utc_timestamp(std::string& out, std::int64_t wall_ms) { append_timestamp_ms(wall_ms, out); }
+
+std::string utc_timestamp(std::int64_t wall_ms) {
+  std::string out;
+  append_timestamp_ms(wall_ms, out);
+  return out;
+}
 
 void Log::setup_default() { install(std::make_shared<BufferedSink>(nullptr), false, false, LogLevel::Info); }
 
