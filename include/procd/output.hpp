@@ -24,6 +24,16 @@ class LineSplitter {
   void feed(std::string_view bytes, const std::function<void(std::string_view)>& on_line);
   // At EOF: emit the unterminated rest, if any.
   void finish(const std::function<void(std::string_view)>& on_line);
+  // Fast path for consumers of whole lines as bytes (a log file without
+  // timestamps). When every line `bytes` completes is plain (no trailing
+  // '\r', at most max_line bytes) and the new unterminated rest would not be
+  // cut, calls on_block(head, body) once if a line was completed, keeps the
+  // rest and returns true: head + body is byte for byte what feed() would
+  // have emitted as lines, each followed by '\n' (head = the held partial
+  // line, body = `bytes` through its last '\n'). Otherwise changes nothing
+  // and returns false: call feed() instead.
+  bool feed_plain(std::string_view bytes,
+                  const std::function<void(std::string_view head, std::string_view body)>& on_block);
 
  private:
   std::size_t max_line_;
@@ -36,16 +46,28 @@ struct LogLine {
   std::string text;
 };
 
+// A circular array of `capacity` slots: a push reuses the oldest slot's
+// string (no allocation once warm), and push_lines() copies only the last
+// `capacity` lines of a block.
 class LineRing {
  public:
   explicit LineRing(std::size_t capacity = 1000) : capacity_(capacity) {}
   void push(LogLine line);
+  void push(std::int64_t ts_ms, bool is_stderr, std::string_view text);
+  // Same as push() of each line of head + body, where body is empty or ends
+  // with '\n' and lines are separated by '\n' (head: the start of the first
+  // line, without '\n'; ignored when body is empty).
+  void push_lines(std::int64_t ts_ms, bool is_stderr, std::string_view head, std::string_view body);
   std::vector<LogLine> last(std::size_t n) const;
-  std::size_t size() const { return lines_.size(); }
+  std::size_t size() const { return count_; }
 
  private:
+  LogLine& next_slot();  // capacity_ > 0
   std::size_t capacity_;
-  std::deque<LogLine> lines_;
+  std::vector<LogLine> slots_;   // grows to capacity_, then reused in a circle
+  std::size_t first_ = 0;        // oldest line
+  std::size_t count_ = 0;
+  std::vector<std::size_t> scratch_;  // push_lines: line starts, newest first
 };
 
 // Appends to `path`; when a write would pass max_size, renames path -> path.1
@@ -60,6 +82,8 @@ class RotatingFile {
 
   Result<void> open();
   Result<void> write(std::string_view data);  // data should end with '\n'
+  // write(a + b) without joining them first (one writev; same rotation rule).
+  Result<void> write(std::string_view a, std::string_view b);
   Result<void> reopen();                      // SIGUSR1 (logrotate moved the file)
   std::uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }

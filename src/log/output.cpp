@@ -7,6 +7,8 @@
 //   possible trailing '\r' with its line so CRLF never yields a stray piece).
 //   One trailing '\r' is stripped from each complete line; empty lines are
 //   kept.
+// - feed_plain() hands out exactly the bytes feed() would turn into lines
+//   (each + '\n'), or does nothing: callers may mix the two freely.
 // - LineRing holds at most `capacity` lines, oldest first.
 // - RotatingFile writes each write() call's data into a single file: rotation
 //   happens only *before* a write, never in the middle of one, so a line is
@@ -24,6 +26,7 @@
 #include <fcntl.h>
 #include <optional>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -85,17 +88,111 @@ void LineSplitter::finish(const std::function<void(std::string_view)>& on_line) 
   feed(rest + '\n', on_line);  // same cutting rules as a terminated line
 }
 
+bool LineSplitter::feed_plain(std::string_view bytes,
+                             const std::function<void(std::string_view, std::string_view)>& on_block) {
+  const std::size_t max = max_line_ ? max_line_ : 1;
+  const char* base = bytes.data();
+  const void* last = bytes.empty() ? nullptr : ::memrchr(base, '\n', bytes.size());
+  if (!last) {  // nothing completed: plain while feed() would not cut the partial line
+    if (partial_.size() + bytes.size() > max + 1) return false;
+    partial_.append(bytes);
+    return true;
+  }
+  const std::size_t body_len = static_cast<std::size_t>(static_cast<const char*>(last) - base) + 1;
+  std::string_view body = bytes.substr(0, body_len), rest = bytes.substr(body_len);
+  if (rest.size() > max + 1) return false;
+  // Line lengths: the first line is partial_ + body up to its first '\n'.
+  const std::size_t first_nl = body.find('\n');
+  if (partial_.size() + first_nl > max) return false;
+  // Every later line fits in max bytes iff each window of max + 1 bytes
+  // holds a '\n' (memrchr from the window's end: short lines stop it early).
+  for (std::size_t pos = first_nl + 1; body_len - pos > max;) {
+    const void* nl = ::memrchr(base + pos, '\n', max + 1);
+    if (!nl) return false;
+    pos = static_cast<std::size_t>(static_cast<const char*>(nl) - base) + 1;
+  }
+  // No line may end in '\r' (feed() strips it).
+  if (!partial_.empty() && partial_.back() == '\r' && first_nl == 0) return false;
+  for (const char* p = base; (p = static_cast<const char*>(std::memchr(p, '\r', body_len - static_cast<std::size_t>(p - base))));) {
+    if (p[1] == '\n') return false;  // p < last '\n', so p[1] is in body
+    ++p;
+  }
+  on_block(partial_, body);
+  partial_.assign(rest);
+  return true;
+}
+
 // ---- LineRing ----------------------------------------------------------------
+
+LogLine& LineRing::next_slot() {
+  if (count_ < capacity_) {  // still filling: first_ == 0, slots_.size() == count_
+    ++count_;
+    return slots_.emplace_back();
+  }
+  LogLine& slot = slots_[first_];
+  first_ = first_ + 1 == capacity_ ? 0 : first_ + 1;
+  return slot;
+}
+
+namespace {
+void set_text(std::string& to, std::string_view text) {
+  // Reuse the slot's buffer, but let one huge line's buffer go once lines shrink.
+  if (to.capacity() > 4096 && text.size() < to.capacity() / 4) to = std::string(text);
+  else to.assign(text);
+}
+}  // namespace
 
 void LineRing::push(LogLine line) {
   if (capacity_ == 0) return;
-  if (lines_.size() == capacity_) lines_.pop_front();
-  lines_.push_back(std::move(line));
+  LogLine& slot = next_slot();
+  slot = std::move(line);
+}
+
+void LineRing::push(std::int64_t ts_ms, bool is_stderr, std::string_view text) {
+  if (capacity_ == 0) return;
+  LogLine& slot = next_slot();
+  slot.ts_ms = ts_ms;
+  slot.is_stderr = is_stderr;
+  set_text(slot.text, text);
+}
+
+void LineRing::push_lines(std::int64_t ts_ms, bool is_stderr, std::string_view head, std::string_view body) {
+  if (capacity_ == 0 || body.empty()) return;
+  // Walk back from the last '\n' collecting at most capacity_ line starts;
+  // SIZE_MAX marks the first line, which begins in head.
+  scratch_.clear();
+  std::size_t end = body.size() - 1;  // the '\n' ending the newest line
+  while (scratch_.size() < capacity_) {
+    const void* nl = end ? ::memrchr(body.data(), '\n', end) : nullptr;
+    if (!nl) {
+      scratch_.push_back(SIZE_MAX);
+      break;
+    }
+    std::size_t start = static_cast<std::size_t>(static_cast<const char*>(nl) - body.data()) + 1;
+    scratch_.push_back(start);
+    end = start - 1;
+  }
+  for (std::size_t i = scratch_.size(); i-- > 0;) {
+    std::size_t start = scratch_[i];
+    std::size_t stop = i == 0 ? body.size() - 1 : scratch_[i - 1] - 1;
+    LogLine& slot = next_slot();
+    slot.ts_ms = ts_ms;
+    slot.is_stderr = is_stderr;
+    if (start == SIZE_MAX) {
+      set_text(slot.text, head);
+      slot.text.append(body.substr(0, stop));
+    } else {
+      set_text(slot.text, body.substr(start, stop - start));
+    }
+  }
 }
 
 std::vector<LogLine> LineRing::last(std::size_t n) const {
-  if (n > lines_.size()) n = lines_.size();
-  return std::vector<LogLine>(lines_.end() - static_cast<std::ptrdiff_t>(n), lines_.end());
+  if (n > count_) n = count_;
+  std::vector<LogLine> out;
+  out.reserve(n);
+  for (std::size_t i = count_ - n; i < count_; ++i) out.push_back(slots_[(first_ + i) % capacity_]);
+  return out;
 }
 
 // ---- RotatingFile ------------------------------------------------------------
@@ -147,22 +244,31 @@ Result<void> RotatingFile::rotate() {
   return {};
 }
 
-Result<void> RotatingFile::write(std::string_view data) {
+Result<void> RotatingFile::write(std::string_view data) { return write(data, {}); }
+
+Result<void> RotatingFile::write(std::string_view a, std::string_view b) {
   if (fd_ < 0)
     if (auto r = open(); !r) return r;
   std::optional<Error> rotate_error;
   bool rotating = max_size_ > 0 && max_files_ > 0;
-  if (rotating && size_ > 0 && size_ + data.size() > max_size_)
+  if (rotating && size_ > 0 && size_ + a.size() + b.size() > max_size_)
     if (auto r = rotate(); !r) rotate_error = r.error();
-  while (!data.empty()) {
-    ssize_t n = ::write(fd_, data.data(), data.size());
+  while (!a.empty() || !b.empty()) {
+    struct iovec iov[2];
+    int cnt = 0;
+    if (!a.empty()) iov[cnt++] = {const_cast<char*>(a.data()), a.size()};
+    if (!b.empty()) iov[cnt++] = {const_cast<char*>(b.data()), b.size()};
+    ssize_t n = cnt == 1 ? ::write(fd_, iov[0].iov_base, iov[0].iov_len) : ::writev(fd_, iov, cnt);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int err = n < 0 ? errno : EIO;
       return make_error(io_code(err, Code::IoWrite), fmt::format("cannot write {}: {}", path_, std::strerror(err)));
     }
     size_ += static_cast<std::uint64_t>(n);
-    data.remove_prefix(static_cast<std::size_t>(n));
+    std::size_t done = static_cast<std::size_t>(n);
+    std::size_t from_a = done < a.size() ? done : a.size();
+    a.remove_prefix(from_a);
+    b.remove_prefix(done - from_a);
   }
   if (rotate_error) return *rotate_error;
   return {};

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -126,6 +127,114 @@ TEST_CASE("output: LineRing keeps the last capacity lines in order") {
   LineRing none(0);
   none.push(LogLine{1, true, "x"});
   CHECK(none.size() == 0);
+}
+
+TEST_CASE("output: feed_plain yields exactly what feed() would, or declines") {
+  // Random streams over a small alphabet heavy in '\n' and '\r', cut into
+  // random chunks; one splitter uses feed_plain where it accepts, the other
+  // feed() only. The bytes and the ring contents must agree.
+  std::mt19937 rng(12345);
+  for (int round = 0; round < 400; ++round) {
+    const std::size_t max = 1 + rng() % 12;
+    std::string stream;
+    std::size_t len = rng() % 300;
+    const char alphabet[] = "ab\n\n\r xyz";
+    for (std::size_t i = 0; i < len; ++i) stream.push_back(alphabet[rng() % (sizeof alphabet - 1)]);
+    if (round % 3 == 0) stream.append(std::string(rng() % 30, 'L'));  // a long tail line
+    LineSplitter plain(max), ref(max);
+    LineRing ring_plain(5), ring_ref(5);
+    std::string got, want;
+    std::size_t accepted = 0;
+    auto ref_sink = [&](std::string_view l) {
+      want.append(l);
+      want.push_back('\n');
+      ring_ref.push(0, false, l);
+    };
+    auto slow_sink = [&](std::string_view l) {
+      got.append(l);
+      got.push_back('\n');
+      ring_plain.push(0, false, l);
+    };
+    for (std::size_t pos = 0; pos < stream.size();) {
+      std::size_t n = std::min<std::size_t>(stream.size() - pos, 1 + rng() % 40);
+      std::string_view chunk(stream.data() + pos, n);
+      pos += n;
+      ref.feed(chunk, ref_sink);
+      bool ok = plain.feed_plain(chunk, [&](std::string_view head, std::string_view body) {
+        REQUIRE(!body.empty());
+        REQUIRE(body.back() == '\n');
+        got.append(head);
+        got.append(body);
+        ring_plain.push_lines(0, false, head, body);
+      });
+      if (ok) ++accepted;
+      else plain.feed(chunk, slow_sink);
+      REQUIRE(got == want);
+    }
+    ref.finish(ref_sink);
+    plain.finish(slow_sink);
+    CHECK(got == want);
+    auto a = ring_plain.last(10), b = ring_ref.last(10);
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i].text == b[i].text);
+  }
+}
+
+TEST_CASE("output: feed_plain takes plain text and declines CRLF and long lines") {
+  LineSplitter s(8);
+  std::string head_seen, body_seen;
+  auto block = [&](std::string_view head, std::string_view body) {
+    head_seen = head;
+    body_seen = body;
+  };
+  CHECK(s.feed_plain("par", block));  // nothing complete yet
+  CHECK(body_seen.empty());
+  CHECK(s.feed_plain("tial\nnext\nta", block));
+  CHECK(head_seen == "par");
+  CHECK(body_seen == "tial\nnext\n");
+  CHECK_FALSE(s.feed_plain("il\r\n", block));            // CRLF: feed() strips the CR
+  CHECK_FALSE(s.feed_plain("il\nabcdefghi\n", block));   // 9 > max_line 8
+  CHECK_FALSE(s.feed_plain("ilxxxxxxxxxx", block));      // the partial line would be cut
+  CHECK(s.feed_plain("il a\rb\n", block));               // a CR inside a line is kept
+  CHECK(head_seen == "ta");
+  CHECK(body_seen == "il a\rb\n");
+}
+
+TEST_CASE("output: LineRing push_lines keeps the last lines of a block") {
+  LineRing ring(3);
+  ring.push(LogLine{1, false, "old"});
+  ring.push_lines(2, true, "he", "ad\n");
+  auto one = ring.last(10);
+  REQUIRE(one.size() == 2);
+  CHECK(one[1].text == "head");
+  CHECK(one[1].ts_ms == 2);
+  CHECK(one[1].is_stderr);
+  ring.push_lines(3, false, "x", "1\n2\n\n4\n");
+  auto all = ring.last(10);
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].text == "2");
+  CHECK(all[1].text == "");
+  CHECK(all[2].text == "4");
+  CHECK(all[2].ts_ms == 3);
+  ring.push_lines(4, false, "", "");  // nothing complete: no line
+  CHECK(ring.last(1)[0].text == "4");
+  LineRing none(0);
+  none.push_lines(1, false, "a", "b\n");
+  CHECK(none.size() == 0);
+}
+
+TEST_CASE("output: RotatingFile two-part write is one write for rotation") {
+  TempDir dir;
+  std::string path = dir.file("two.log");
+  RotatingFile f(path, 10, 2);
+  REQUIRE(f.open().ok());
+  REQUIRE(f.write("abc", "de\n").ok());
+  CHECK(slurp(path) == "abcde\n");
+  REQUIRE(f.write("", "fghij\n").ok());  // 6 + 6 > 10: rotates first, whole
+  CHECK(slurp(path) == "fghij\n");
+  CHECK(slurp(path + ".1") == "abcde\n");
+  REQUIRE(f.write("k\n", "").ok());
+  CHECK(slurp(path) == "fghij\nk\n");
 }
 
 TEST_CASE("output: RotatingFile rotates at size and loses no line") {
