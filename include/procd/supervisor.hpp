@@ -59,6 +59,7 @@ struct ServiceRuntime {
   bool waiting = false;                // want up, held back until its dependencies allow
   std::string gate_reason;             // why it waits or is blocked (status, log)
   bool stop_sent = false;              // shutdown: its stop request has gone out
+  std::vector<ServiceRuntime*> dependents;  // services whose depends_on names this one (rebuild_index)
   // Readiness and health (readiness.cpp).
   std::optional<std::regex> ready_regex;   // ready = { log = "..." }
   std::string status_text;                 // last STATUS= from sd_notify
@@ -109,6 +110,9 @@ class Supervisor : public ChildReaper {
   void regate();
   void stop_in_dependency_order();
   ServiceRuntime* find(const std::string& name);
+  // Name index, dependency graph, stop sequence and dependents lists, after
+  // the set of services changed (start, reload, removal).
+  void rebuild_index();
   void shutdown_tick();
   void maybe_finish_shutdown();
   void forward_signal(int signum);
@@ -175,6 +179,8 @@ class Supervisor : public ChildReaper {
   std::unique_ptr<ConfigWatcher> watcher_;
   std::size_t applied_hash_ = 0;
   DepGraph graph_;
+  std::unordered_map<std::string, ServiceRuntime*> by_name_;
+  std::vector<ServiceRuntime*> stop_sequence_;  // reverse dependency order
   std::unique_ptr<NotifyServer> notify_;
   UvTimer manager_watchdog_;
   bool manager_active_ = false;

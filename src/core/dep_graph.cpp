@@ -4,6 +4,9 @@
 // into nodes_ are used internally; names only at the API boundary.
 #include "procd/dep_graph.hpp"
 
+#include <functional>
+#include <queue>
+
 #include <algorithm>
 
 namespace procd {
@@ -105,33 +108,32 @@ std::optional<std::vector<std::string>> DepGraph::find_cycle() const {
 }
 
 std::vector<std::string> DepGraph::start_order() const {
-  std::vector<std::size_t> pending(nodes_.size());
-  for (std::size_t i = 0; i < nodes_.size(); ++i) pending[i] = edges_[i].size();
-  std::vector<bool> placed(nodes_.size(), false);
+  // Kahn's algorithm; the ready set is a min-heap of file positions, so among
+  // services whose dependencies are all placed the earliest in the file goes
+  // first. O((N + E) log N): procd is benchmarked at N = 1000.
+  const std::size_t n = nodes_.size();
+  std::vector<std::size_t> pending(n);
+  std::vector<std::vector<std::size_t>> dependents(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    pending[k] = edges_[k].size();
+    for (auto dep : edges_[k]) dependents[dep].push_back(k);
+  }
+  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;
+  for (std::size_t i = 0; i < n; ++i)
+    if (pending[i] == 0) ready.push(i);
+  std::vector<bool> placed(n, false);
   std::vector<std::string> order;
-  order.reserve(nodes_.size());
-
-  // Quadratic on purpose: service counts are small and rescanning from the
-  // start each round is what gives the file-order tie break for free.
-  bool progressed = true;
-  while (progressed) {
-    progressed = false;
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-      if (placed[i] || pending[i] != 0) continue;
-      placed[i] = true;
-      order.push_back(nodes_[i].name);
-      for (std::size_t k = 0; k < nodes_.size(); ++k) {
-        for (auto dep : edges_[k]) {
-          if (dep == i) --pending[k];
-        }
-      }
-      progressed = true;
-      break;
-    }
+  order.reserve(n);
+  while (!ready.empty()) {
+    std::size_t i = ready.top();
+    ready.pop();
+    placed[i] = true;
+    order.push_back(nodes_[i].name);
+    for (auto k : dependents[i])
+      if (--pending[k] == 0) ready.push(k);
   }
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (!placed[i]) order.push_back(nodes_[i].name);
-  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (!placed[i]) order.push_back(nodes_[i].name);  // on or behind a cycle
   return order;
 }
 

@@ -87,7 +87,6 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
     }
   }
   cfg_ = std::move(next);
-  graph_ = DepGraph::from_services(cfg_.services);
   if (diff.signals_changed) install_signals();
 
   for (const auto& name : diff.removed)
@@ -117,9 +116,10 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
     }
     if (s->state.want == Want::Up) dispatch(*s, ev::RestartRequested{});
   }
+  for (const auto& name : diff.added) services_.push_back(make_runtime(*cfg_.find_service(name)));
+  rebuild_index();
   for (const auto& name : diff.added) {
-    services_.push_back(make_runtime(*cfg_.find_service(name)));
-    auto& s = *services_.back();
+    auto& s = *find(name);
     if (s.file)
       if (auto r = s.file->open(); !r.ok()) Log::error(r.error(), svc_fields(name));
     if (s.cfg.autostart) request_start(s);
@@ -127,16 +127,19 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
 }
 
 void Supervisor::collect_removed() {
+  bool erased = false;
   for (auto it = services_.begin(); it != services_.end();) {
     ServiceRuntime& s = **it;
     bool idle = s.state.pid <= 0 && !s.pending_exit && s.open_streams == 0;
     if (s.removing && idle && (s.state.phase == Phase::Stopped || s.state.phase == Phase::Failed)) {
       Log::write(LogLevel::Info, "removed", svc_fields(s.cfg.name));
       it = services_.erase(it);
+      erased = true;
     } else {
       ++it;
     }
   }
+  if (erased) rebuild_index();
 }
 
 }  // namespace procd

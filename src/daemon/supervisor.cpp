@@ -151,7 +151,7 @@ int Supervisor::run() {
 
   Log::write(LogLevel::Info, fmt::format("procd starting \"{}\": {} services, pid {}, config {}", cfg_.name,
                                          services_.size(), ::getpid(), cfg_.path));
-  graph_ = DepGraph::from_services(cfg_.services);
+  rebuild_index();
   for (const auto& name : graph_.start_order())
     if (ServiceRuntime* s = find(name); s && s->cfg.autostart) request_start(*s);
   manager_start();
@@ -381,9 +381,25 @@ void Supervisor::maybe_finish_shutdown() {
 }
 
 ServiceRuntime* Supervisor::find(const std::string& name) {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+void Supervisor::rebuild_index() {
+  by_name_.clear();
+  std::vector<ServiceConfig> configs;
+  configs.reserve(services_.size());
+  for (auto& s : services_) {
+    by_name_[s->cfg.name] = s.get();
+    s->dependents.clear();
+    configs.push_back(s->cfg);
+  }
   for (auto& s : services_)
-    if (s->cfg.name == name) return s.get();
-  return nullptr;
+    for (const auto& dep : s->cfg.depends_on)
+      if (ServiceRuntime* d = find(dep.service)) d->dependents.push_back(s.get());
+  graph_ = DepGraph::from_services(configs);
+  stop_sequence_.clear();
+  for (const auto& name : graph_.stop_order()) stop_sequence_.push_back(find(name));
 }
 
 void Supervisor::request_start(ServiceRuntime& svc) {
@@ -421,12 +437,10 @@ void Supervisor::regate() {
 // Shutdown in reverse dependency order: a service gets its stop request
 // once every service that depends on it has no process left.
 void Supervisor::stop_in_dependency_order() {
-  for (const auto& name : graph_.stop_order()) {
-    ServiceRuntime* s = find(name);
-    if (!s || s->stop_sent) continue;
-    bool dependents_down = true;
-    for (const auto& dep_name : graph_.dependents_of(name))
-      if (ServiceRuntime* d = find(dep_name); d && (d->state.pid > 0 || d->pending_exit)) dependents_down = false;
+  for (ServiceRuntime* s : stop_sequence_) {
+    if (s->stop_sent) continue;
+    bool dependents_down = std::none_of(s->dependents.begin(), s->dependents.end(),
+                                        [](ServiceRuntime* d) { return d->state.pid > 0 || d->pending_exit; });
     if (!dependents_down) continue;
     s->stop_sent = true;
     dispatch(*s, ev::StopRequested{});
