@@ -101,7 +101,7 @@ if [ $delay0 = 1 ] && [[ ,$only, == *,restart,* || ,$only, == *,restart-crash,* 
   (cd "$HARNESS" && PBENCH_PROCD_RESTART_DELAY_MS=0 python3 run.py --all "${quick[@]}" --drivers procd \
      --only restart,restart-crash --load-limit "$load" --out "$out/delay0.jsonl") > "$out/delay0.md"
   { echo; echo "## procd, restart = { policy = \"always\", delay_ms = 0 }"; echo
-    grep -E '^\| (metric|---|restart)' "$out/delay0.md"; } >> "$out/report.md"
+    grep -E '^\|( metric|---| restart)' "$out/delay0.md"; } >> "$out/report.md"
 fi
 
 if [ $logfile = 1 ]; then
