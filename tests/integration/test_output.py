@@ -3,6 +3,7 @@ files with rotation, long and partial lines, stderr separate or merged."""
 import glob
 import json
 import os
+import signal
 
 from procdtest import Procd, check, run_tests
 
@@ -75,10 +76,32 @@ command = ["sh", "-c", "echo hello world", "MARKER"]
         check(level == "INFO", line)
 
 
+def test_sigusr1_reopens_log_files():
+    # logrotate-style: move the files away, SIGUSR1, new files appear and get the new lines.
+    with Procd('''
+[signals]
+forward = []
+[services.tick]
+command = ["bash", "-c", "while :; do echo tick; sleep 0.05; done", "MARKER"]
+[services.tick.log]
+file = "TMPDIR/tick.log"
+''') as p:
+        svc_log = os.path.join(p.dir, "tick.log")
+        p.wait_for(lambda: os.path.exists(svc_log) and os.path.getsize(svc_log) > 0, 5, "service file written")
+        os.rename(p.log_path, p.log_path + ".1")
+        os.rename(svc_log, svc_log + ".1")
+        p.signal(signal.SIGUSR1)
+        p.wait_for(lambda: os.path.exists(svc_log) and os.path.getsize(svc_log) > 0, 5, "service file reopened")
+        p.wait_for(lambda: os.path.exists(p.log_path) and "reopening log files" in open(p.log_path + ".1").read(), 5,
+                   "procd log reopened")
+        check(p.proc.poll() is None)
+
+
 if __name__ == "__main__":
     run_tests([
         test_fast_writer_to_service_file_loses_nothing,
         test_fast_writer_to_procd_log_loses_nothing,
         test_partial_long_and_stderr_lines,
         test_text_log_format,
+        test_sigusr1_reopens_log_files,
     ])
