@@ -113,7 +113,8 @@ class Supervisor : public ChildReaper {
   // Name index, dependency graph, stop sequence and dependents lists, after
   // the set of services changed (start, reload, removal).
   void rebuild_index();
-  void shutdown_tick();
+  // One step of the ladder; `why` names the first step (timer or a repeated signal).
+  void shutdown_tick(const std::string& why = "graceful shutdown timed out");
   void maybe_finish_shutdown();
   void forward_signal(int signum);
   // Handlers for the base set and every forwarded signal not installed yet.

@@ -231,8 +231,9 @@ void Supervisor::on_signal(int signum) {
     case SIGQUIT:
       if (shutting_down_) {
         // A second request while shutting down: skip the graceful wait.
-        Log::write(LogLevel::Warn, fmt::format("{} again: killing every service now", signal_name(signum)));
-        if (shutdown_stage_ == 0) shutdown_tick();
+        if (shutdown_stage_ == 0)
+          shutdown_tick(fmt::format("shutdown escalated (reason: {}, {} again)", reason_name(ShutdownReason::Forced),
+                                    signal_name(signum)));
         return;
       }
       begin_shutdown(ShutdownReason::Signal, signum);
@@ -342,13 +343,13 @@ void Supervisor::begin_shutdown(ShutdownReason reason, int signum) {
 
 // The ladder after graceful: SIGKILL every remaining group, wait until
 // force, then until the kill ceiling, then give up with code 3.
-void Supervisor::shutdown_tick() {
+void Supervisor::shutdown_tick(const std::string& why) {
   Millis elapsed = now() - shutdown_started_;
   std::string left;
   for (auto& s : services_)
     if (s->state.pid > 0 || s->pending_exit) left += fmt::format(" {}(pid {})", s->cfg.name, s->pgid);
   if (shutdown_stage_ == 0) {
-    Log::write(LogLevel::Warn, fmt::format("graceful shutdown timed out; killing:{}", left), code_fields(Code::ShutdownForced));
+    Log::write(LogLevel::Warn, fmt::format("{}; killing:{}", why, left), code_fields(Code::ShutdownForced));
     for (auto& s : services_)
       if (s->state.pid > 0 || s->pending_exit) {
         dispatch(*s, ev::ForceKill{});
