@@ -24,6 +24,8 @@ class LineSplitter {
   void feed(std::string_view bytes, const std::function<void(std::string_view)>& on_line);
   // At EOF: emit the unterminated rest, if any.
   void finish(const std::function<void(std::string_view)>& on_line);
+  // An unterminated line is held (EOF would emit it through finish()).
+  bool has_partial() const { return !partial_.empty(); }
   // Fast path for consumers of whole lines as bytes (a log file without
   // timestamps). When every line `bytes` completes is plain (no trailing
   // '\r', at most max_line bytes) and the new unterminated rest would not be

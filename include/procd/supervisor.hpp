@@ -50,7 +50,6 @@ struct ServiceRuntime {
   LineRing ring;
   std::unique_ptr<RotatingFile> file;  // [services.NAME.log].file
   std::string file_buf;                // lines waiting for one write()
-  std::int64_t started_wall_ms = 0;
   // Resource samples (only while [monitoring].track_resources).
   std::uint64_t cpu_ticks = 0;
   double cpu_percent = 0;

@@ -14,8 +14,6 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <ctime>
 
 #include "procd/logging.hpp"
 #include "procd/spawn.hpp"
@@ -23,20 +21,6 @@
 
 namespace procd {
 namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void append_iso_timestamp(std::string& out, std::int64_t ms) {
-  std::time_t sec = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&sec, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  fmt::format_to(std::back_inserter(out), "{}.{:03}Z ", buf, static_cast<int>(ms % 1000));
-}
 
 // One read buffer for every pipe: libuv hands it to exactly one read
 // callback at a time on this single thread.
@@ -70,10 +54,9 @@ void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     if (nread == kDefaultPipeSize) maybe_grow_pipe(stream);
     svc->sup->on_output(*svc, is_stderr, buf->base, static_cast<size_t>(nread));
   } else if (nread < 0) {  // UV_EOF or a read error: the stream is over either way
-    (is_stderr ? svc->err_split : svc->out_split).finish([&](std::string_view line) {
-      svc->sup->on_output(*svc, is_stderr, line.data(), line.size());
-      svc->sup->on_output(*svc, is_stderr, "\n", 1);
-    });
+    // A last line without '\n' is terminated through the normal path, so it
+    // reaches the ring, the file and followers like any other line.
+    if ((is_stderr ? svc->err_split : svc->out_split).has_partial()) svc->sup->on_output(*svc, is_stderr, "\n", 1);
     (is_stderr ? svc->err : svc->out).close();
     svc->sup->on_stream_closed(*svc, is_stderr);
   }
@@ -115,7 +98,6 @@ void Supervisor::spawn(ServiceRuntime& svc) {
   }
   ++counters_.spawns_total;
   svc.pgid = proc->pid;
-  svc.started_wall_ms = wall_ms();
   svc.cpu_ticks = 0;
   by_pid_[proc->pid] = &svc;
   svc.open_streams = 0;
@@ -136,7 +118,7 @@ void Supervisor::spawn(ServiceRuntime& svc) {
 void Supervisor::on_output(ServiceRuntime& svc, bool is_stderr, const char* data, size_t len) {
   auto& splitter = is_stderr ? svc.err_split : svc.out_split;
   const bool to_file = svc.file != nullptr;
-  const std::int64_t ts = wall_ms();
+  const std::int64_t ts = wall_clock_ms();
   const bool watch_ready = svc.ready_regex && svc.state.phase == Phase::Starting;  // as check_log_ready
   const bool followed = control_ && control_->has_streams(ControlConnection::Stream::Logs);
   if (to_file && !svc.cfg.log.timestamps && svc.file_buf.empty() && !watch_ready && !followed) {
@@ -159,7 +141,10 @@ void Supervisor::on_output(ServiceRuntime& svc, bool is_stderr, const char* data
     if (followed) publish_log_line(svc, LogLine{ts, is_stderr, std::string(line)});
     svc.ring.push(ts, is_stderr, line);
     if (to_file) {
-      if (svc.cfg.log.timestamps) append_iso_timestamp(svc.file_buf, ts);
+      if (svc.cfg.log.timestamps) {
+        append_utc_timestamp(svc.file_buf, ts);
+        svc.file_buf.push_back(' ');
+      }
       svc.file_buf.append(line);
       svc.file_buf.push_back('\n');
     } else {
