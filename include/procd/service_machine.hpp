@@ -72,11 +72,12 @@ struct Ready {};                     // readiness condition met (notify, health,
 struct TimerFired {};                // the deadline passed
 struct ForceKill {};                 // shutdown ladder: SIGKILL the group now
 struct HealthFailed { std::string why; };  // unhealthy / memory limit / watchdog: restart by policy
+struct ShutdownBegan {};             // procd is shutting down: never restart; the stop comes in dependency order
 }  // namespace ev
 
 using Event = std::variant<ev::StartRequested, ev::StopRequested, ev::RestartRequested, ev::Spawned,
                            ev::SpawnFailed, ev::Exited, ev::Ready, ev::TimerFired, ev::ForceKill,
-                           ev::HealthFailed>;
+                           ev::HealthFailed, ev::ShutdownBegan>;
 
 namespace act {
 struct Spawn {};                     // fork/exec a new run now; answer with Spawned or SpawnFailed

@@ -1,15 +1,25 @@
-// The Supervisor: owns the libuv loop and carries out what the pure
-// service machines decide. Callbacks (SIGCHLD, timers, pipes, signals) are
-// trampolines that build an event and dispatch() it; actions (spawn, signal,
-// arm timer, publish) are performed here at the edge. Events produced while
-// performing actions are queued, so each machine sees them in order.
+// The Supervisor: owns the libuv loop and the set of services, and carries
+// out what the pure decisions in src/core return (the service machines, the
+// shutdown ladder and stop order, start gating, readiness of the whole).
+//
+// Shape, and the invariants that hold:
+//  - libuv callbacks are trampolines that turn what happened into events:
+//    dispatch() queues events raised while actions are carried out, so each
+//    machine sees them in order, and never changes the set of services;
+//  - every structural change — forgetting a service a reload removed,
+//    stop requests that shutdown order now allows, starts that dependencies
+//    now allow, the end of shutdown — happens in settle(), which runs once
+//    the callback is over (a prepare and a check handle), never inside a
+//    loop over services;
+//  - every PID procd forked is in by_pid_ until reaped; procd exits only
+//    when every run is over (or the [shutdown].kill ceiling passed);
+//  - syscalls go through SystemCalls (spawn, kill, reap, clock).
 #pragma once
 
 #include <uv.h>
 
 #include <deque>
 #include <functional>
-#include <regex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,54 +28,19 @@
 
 #include "procd/config.hpp"
 #include "procd/config_watcher.hpp"
-#include "procd/reload_diff.hpp"
 #include "procd/control_server.hpp"
 #include "procd/dep_graph.hpp"
-#include "procd/dependency_gate.hpp"
-#include "procd/health.hpp"
-#include "procd/notify.hpp"
 #include "procd/metrics.hpp"
-#include "procd/output.hpp"
+#include "procd/notify.hpp"
 #include "procd/pid_lock.hpp"
-#include "procd/service_machine.hpp"
+#include "procd/reload_diff.hpp"
+#include "procd/service_runner.hpp"
+#include "procd/shutdown_plan.hpp"
+#include "procd/system_calls.hpp"
+#include "procd/timer.hpp"
 #include "procd/uv_handle.hpp"
 
 namespace procd {
-
-class Supervisor;
-
-// One service at the edge: its machine state plus the handles of its run.
-struct ServiceRuntime {
-  Supervisor* sup = nullptr;
-  ServiceConfig cfg;
-  MachineSpec spec;
-  ServiceState state;
-  UvTimer timer;                       // the machine's one deadline
-  UvTimer drain_timer;                 // bounds the output drain after the exit
-  UvPipe out, err;                     // stdout (and stderr unless merged)
-  int open_streams = 0;
-  pid_t pgid = 0;                      // process group of the current/last run
-  std::optional<ExitStatus> pending_exit;  // exit seen, output not yet drained
-  LineSplitter out_split, err_split;
-  LineRing ring;
-  std::unique_ptr<RotatingFile> file;  // [services.NAME.log].file
-  std::string file_buf;                // lines waiting for one write()
-  // Resource samples (only while [monitoring].track_resources).
-  std::uint64_t cpu_ticks = 0;
-  double cpu_percent = 0;
-  std::uint64_t rss_bytes = 0;
-  bool removing = false;               // dropped by a reload: erased once stopped
-  bool waiting = false;                // want up, held back until its dependencies allow
-  std::string gate_reason;             // why it waits or is blocked (status, log)
-  bool stop_sent = false;              // shutdown: its stop request has gone out
-  std::vector<ServiceRuntime*> dependents;  // services whose depends_on names this one (rebuild_index)
-  // Readiness and health (readiness.cpp).
-  std::optional<std::regex> ready_regex;   // ready = { log = "..." }
-  std::string status_text;                 // last STATUS= from sd_notify
-  UvTimer watchdog;                        // notify services with watchdog_ms > 0
-  std::unique_ptr<HealthChecker> health;
-  int over_memory_samples = 0;
-};
 
 struct ReloadOutcome {
   bool ok = false;
@@ -74,11 +49,9 @@ struct ReloadOutcome {
   std::vector<Error> errors;
 };
 
-enum class ShutdownReason { Signal, Requested, Error, Forced, Critical };
-
 class Supervisor : public ChildReaper {
  public:
-  Supervisor(Config cfg, PidLock lock);
+  Supervisor(Config cfg, PidLock lock, SystemCalls& sys = real_system_calls());
   ~Supervisor() override;
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -87,62 +60,76 @@ class Supervisor : public ChildReaper {
   int run();
 
   // Entry point for every event of a service.
-  void dispatch(ServiceRuntime& svc, Event event);
+  void dispatch(ServiceRunner& svc, Event event);
   void begin_shutdown(ShutdownReason reason, int signal = 0);
+  ReloadOutcome reload(const std::string& source, bool only_if_changed);
+
+  // What users ask of one service (control socket).
+  void start_service(ServiceRunner& svc);
+  void stop_service(ServiceRunner& svc);
+  void restart_service(ServiceRunner& svc);
 
   // Used by the per-service edge code.
   uv_loop_t* loop() { return &loop_; }
-  Millis now();
-  void on_output(ServiceRuntime& svc, bool is_stderr, const char* data, size_t len);
-  void on_stream_closed(ServiceRuntime& svc, bool is_stderr);
-  void on_drain_timeout(ServiceRuntime& svc);
+  Millis now() { return sys_.now(&loop_); }
+  void on_output(ServiceRunner& svc, bool is_stderr, const char* data, size_t len);
+  void on_stream_closed(ServiceRunner& svc);
 
  private:
-  void perform(ServiceRuntime& svc, const Action& action);
-  void spawn(ServiceRuntime& svc);
+  // supervisor.cpp: the loop, signals, reaping, settle.
+  void perform(ServiceRunner& svc, const Action& action);
   void on_sigchld();
   void on_signal(int signum);
-  void finish_run(ServiceRuntime& svc);
-  void publish(ServiceRuntime& svc, Phase phase);
-  // Start honouring depends_on: now, or once the dependencies allow.
-  void request_start(ServiceRuntime& svc);
-  void regate();
-  void stop_in_dependency_order();
-  ServiceRuntime* find(const std::string& name);
-  // Name index, dependency graph, stop sequence and dependents lists, after
-  // the set of services changed (start, reload, removal).
-  void rebuild_index();
-  // One step of the ladder; `why` names the first step (timer or a repeated signal).
-  void shutdown_tick(const std::string& why = "graceful shutdown timed out");
-  void maybe_finish_shutdown();
   void forward_signal(int signum);
-  // Handlers for the base set and every forwarded signal not installed yet.
   void install_signals();
-  void flush_service_file(ServiceRuntime& svc);
-  void close_streams(ServiceRuntime& svc);
+  void publish(ServiceRunner& svc, Phase phase);
+  void settle();
+  void forget_removed();
+  void rebuild_index();
+  ServiceRunner* find(const std::string& name);
   void stop_loop();
+
+  // service_runner.cpp: a run's process, its one timer, its drain.
+  std::unique_ptr<ServiceRunner> make_runner(const ServiceConfig& sc);
+  void spawn(ServiceRunner& svc);
+  void rearm(ServiceRunner& svc);
+  void on_timer(ServiceRunner& svc);
+  void judge_drain(ServiceRunner& svc);
+  void apply_drain(ServiceRunner& svc, const DrainVerdict& verdict);
+  void close_streams(ServiceRunner& svc);
+  void flush_service_file(ServiceRunner& svc);
+
+  // start_gate.cpp: depends_on.
+  void request_start(ServiceRunner& svc);
+  void regate();
+
+  // shutdown.cpp: the ladder and the stop order.
+  void on_ladder_deadline();
+  void climb(const LadderMove& move, const std::string& why);
+  void advance_shutdown();
+  std::string stragglers() const;
 
   // Control socket (supervisor_control.cpp).
   void handle_request(ControlConnection& conn, Request req);
-  nlohmann::json status_json(const std::vector<ServiceRuntime*>& which);
-  Result<std::vector<ServiceRuntime*>> select(const Request& req, bool empty_means_all);
-  void stream_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRuntime*>& which);
-  void publish_event(ServiceRuntime& svc, Phase phase);
-  void publish_log_line(ServiceRuntime& svc, const LogLine& line);
+  nlohmann::json status_json(const std::vector<ServiceRunner*>& which);
+  Result<std::vector<ServiceRunner*>> select(const Request& req, bool empty_means_all);
+  void stream_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRunner*>& which);
+  void publish_event(ServiceRunner& svc, Phase phase);
+  void publish_log_line(ServiceRunner& svc, const LogLine& line);
   void sample_resources();
   void update_sampling();
 
   // Readiness, health, memory limit (readiness.cpp).
   void watch_child(pid_t pid, std::function<void(int code, int signal)> on_exit) override;
-  void setup_readiness(ServiceRuntime& svc);
-  void adjust_spawn_env(ServiceRuntime& svc, std::vector<std::string>& env);
-  void on_run_started(ServiceRuntime& svc);
-  void on_phase(ServiceRuntime& svc, Phase phase);
+  void setup_readiness(ServiceRunner& svc);
+  void adjust_spawn_env(ServiceRunner& svc, std::vector<std::string>& env);
+  void on_run_started(ServiceRunner& svc);
+  void on_phase(ServiceRunner& svc, Phase phase);
   void on_notify(pid_t sender, const std::map<std::string, std::string>& fields);
-  void on_health(ServiceRuntime& svc, HealthStatus status, const std::string& detail);
-  void check_log_ready(ServiceRuntime& svc, std::string_view line);
-  void check_memory(ServiceRuntime& svc);
-  ServiceRuntime* service_of_pid(pid_t pid);
+  void on_health(ServiceRunner& svc, HealthStatus status, const std::string& detail);
+  void check_log_ready(ServiceRunner& svc, std::string_view line);
+  void check_memory(ServiceRunner& svc);
+  ServiceRunner* service_of_pid(pid_t pid);
   bool start_notify_server();
 
   // sd_notify to the manager that started procd (manager_notify.cpp).
@@ -152,46 +139,43 @@ class Supervisor : public ChildReaper {
   void manager_reloaded();
   void manager_stopping();
 
-  // Reload (reload.cpp).
- public:
-  ReloadOutcome reload(const std::string& source, bool only_if_changed);
-
- private:
-  std::unique_ptr<ServiceRuntime> make_runtime(const ServiceConfig& sc);
+  // reload.cpp.
   void apply_reload(Config next, const ConfigDiff& diff);
-  void collect_removed();
 
   Config cfg_;
+  SystemCalls& sys_;
   uv_loop_t loop_{};
-  std::vector<std::unique_ptr<ServiceRuntime>> services_;  // in start order
-  std::unordered_map<pid_t, ServiceRuntime*> by_pid_;
+  std::vector<std::unique_ptr<ServiceRunner>> services_;  // in file order; changed only by settle() and reload
+  std::unordered_map<pid_t, ServiceRunner*> by_pid_;
+  std::unordered_map<std::string, ServiceRunner*> by_name_;
+  DepGraph graph_;
+  std::vector<ServiceRunner*> stop_sequence_;  // reverse dependency order
   std::vector<std::string> base_env_;
   std::vector<UvSignal> signals_;
-  std::vector<int> installed_;  // signal numbers with a handler in signals_
-  UvTimer shutdown_timer_;
-  UvHandle<uv_prepare_t> flusher_;
+  std::vector<int> installed_;  // signal numbers, parallel to signals_
+  UvHandle<uv_prepare_t> before_poll_;  // settle() and log flush before the loop sleeps
+  UvHandle<uv_check_t> after_poll_;     // settle() after I/O callbacks
   PidLock lock_;
   std::unique_ptr<ControlServer> control_;
-  UvTimer sample_timer_;
+  std::unique_ptr<ConfigWatcher> watcher_;
+  std::unique_ptr<NotifyServer> notify_;
+  Timer sample_timer_;
+  Timer ladder_timer_;
+  Timer manager_watchdog_;
   Millis sampled_at_ = 0;
   Millis started_at_ = 0;
   SupervisorCounters counters_;
-  std::unique_ptr<ConfigWatcher> watcher_;
   std::size_t applied_hash_ = 0;
-  DepGraph graph_;
-  std::unordered_map<std::string, ServiceRuntime*> by_name_;
-  std::vector<ServiceRuntime*> stop_sequence_;  // reverse dependency order
-  std::unique_ptr<NotifyServer> notify_;
-  UvTimer manager_watchdog_;
   bool manager_active_ = false;
   bool manager_ready_sent_ = false;
   std::string manager_last_status_;
   std::unordered_map<pid_t, std::function<void(int, int)>> child_watchers_;
-  std::deque<std::pair<ServiceRuntime*, Event>> queue_;
+  std::deque<std::pair<ServiceRunner*, Event>> queue_;
   bool dispatching_ = false;
-  bool shutting_down_ = false;
-  int shutdown_stage_ = 0;   // 0 graceful wait, 1 after SIGKILL, 2 waiting for the ceiling
-  Millis shutdown_started_ = 0;
+  bool dirty_ = false;     // something settle() must look at
+  bool settling_ = false;
+  ShutdownLadder ladder_;
+  std::optional<int> critical_exit_;  // a critical service failed for good with this code
   int exit_code_ = 0;
   bool loop_stopped_ = false;
 };

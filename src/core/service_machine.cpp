@@ -227,6 +227,15 @@ class Transition {
     begin_stop();
   }
 
+  void operator()(const ev::ShutdownBegan&) {
+    // The run in progress is left alone (its stop request comes once its
+    // dependents are down); what would bring a run back is dropped.
+    want_down();
+    if (st_.phase != Phase::Restarting) return;
+    disarm();
+    enter(Phase::Stopped);
+  }
+
  private:
   // --- primitives -------------------------------------------------------
   void emit(Action action) { out_.push_back(std::move(action)); }

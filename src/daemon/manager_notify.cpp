@@ -13,6 +13,7 @@
 
 #include "procd/logging.hpp"
 #include "procd/notify.hpp"
+#include "procd/supervision_rules.hpp"
 #include "procd/supervisor.hpp"
 
 namespace procd {
@@ -40,9 +41,8 @@ void Supervisor::manager_start() {
   if (usec && (!wpid || std::atol(wpid) == ::getpid())) {
     std::uint64_t period_ms = std::strtoull(usec, nullptr, 10) / 2000;  // half the timeout, in ms
     if (period_ms > 0) {
-      manager_watchdog_.reset(this);
-      uv_timer_init(&loop_, manager_watchdog_.get());
-      uv_timer_start(manager_watchdog_.get(), [](uv_timer_t*) { send("WATCHDOG=1"); }, period_ms, period_ms);
+      manager_watchdog_.init(&loop_, [] { send("WATCHDOG=1"); });
+      manager_watchdog_.schedule_repeating(static_cast<Millis>(period_ms));
     }
   }
   manager_update();
@@ -51,7 +51,8 @@ void Supervisor::manager_start() {
 void Supervisor::manager_update() {
   if (!manager_active_) return;
   int running = 0, starting = 0, stopped = 0, failed = 0;
-  bool settled = true;
+  std::vector<SettleView> views;
+  views.reserve(services_.size());
   for (auto& s : services_) {
     switch (s->state.phase) {
       case Phase::Running: ++running; break;
@@ -59,13 +60,10 @@ void Supervisor::manager_update() {
       case Phase::Stopped: ++stopped; break;
       default: ++starting; break;
     }
-    bool autostart_pending = s->cfg.autostart && !s->removing &&
-                             (s->waiting || s->state.phase == Phase::Starting || s->state.phase == Phase::Restarting ||
-                              (s->state.phase == Phase::Stopped && s->state.want == Want::Up && !s->state.last_exit));
-    if (autostart_pending) settled = false;
+    views.push_back({s->cfg.autostart, s->removing, s->waiting, s->state.phase, s->state.want, s->state.last_exit.has_value()});
   }
   std::string status = fmt::format("STATUS={} running, {} starting, {} stopped, {} failed", running, starting, stopped, failed);
-  if (!manager_ready_sent_ && settled && !shutting_down_) {
+  if (!manager_ready_sent_ && !ladder_.active() && autostart_settled(views)) {
     manager_ready_sent_ = true;
     send("READY=1\n" + status);
     return;
@@ -85,7 +83,7 @@ void Supervisor::manager_reloaded() {
 void Supervisor::manager_stopping() {
   if (!manager_notify_enabled()) return;
   send("STOPPING=1");
-  if (manager_watchdog_) uv_timer_stop(manager_watchdog_.get());
+  manager_watchdog_.cancel();
 }
 
 }  // namespace procd

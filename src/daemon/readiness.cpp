@@ -1,5 +1,6 @@
 // Readiness and health at the Supervisor's edge: the sd_notify socket for
-// `ready = "notify"` services (READY=1, STATUS=, WATCHDOG=1), the log-line
+// `ready = "notify"` services (READY=1, STATUS=, WATCHDOG=1 — each ping
+// moves the service's watchdog deadline), the log-line
 // readiness regex, health checkers (started with each run, stopped when it
 // stops), and the memory limit. Each turns into a machine event (Ready or
 // HealthFailed) through dispatch(); the policy decides what happens next.
@@ -11,6 +12,7 @@
 
 #include "procd/logging.hpp"
 #include "procd/spawn.hpp"
+#include "procd/supervision_rules.hpp"
 #include "procd/supervisor.hpp"
 
 namespace procd {
@@ -46,7 +48,7 @@ bool Supervisor::start_notify_server() {
   return true;
 }
 
-void Supervisor::setup_readiness(ServiceRuntime& svc) {
+void Supervisor::setup_readiness(ServiceRunner& svc) {
   svc.ready_regex.reset();
   if (svc.cfg.ready.kind == ReadyKind::LogMatch) {
     try {
@@ -60,35 +62,21 @@ void Supervisor::setup_readiness(ServiceRuntime& svc) {
 
 // NOTIFY_SOCKET is ours to give: notify services get procd's socket, the
 // others never see the one of the manager that started procd.
-void Supervisor::adjust_spawn_env(ServiceRuntime& svc, std::vector<std::string>& env) {
+void Supervisor::adjust_spawn_env(ServiceRunner& svc, std::vector<std::string>& env) {
   std::erase_if(env, [](const std::string& kv) { return kv.rfind("NOTIFY_SOCKET=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0; });
   if (uses_notify(svc.cfg) && notify_) env.push_back("NOTIFY_SOCKET=" + notify_->path());
   if (svc.cfg.watchdog_ms > 0) env.push_back(fmt::format("WATCHDOG_USEC={}", svc.cfg.watchdog_ms * 1000));
 }
 
-void Supervisor::on_run_started(ServiceRuntime& svc) {
+void Supervisor::on_run_started(ServiceRunner& svc) {
   svc.status_text.clear();
   svc.over_memory_samples = 0;
-  if (svc.cfg.watchdog_ms > 0) {
-    if (!svc.watchdog) {
-      svc.watchdog.reset(&svc);
-      uv_timer_init(&loop_, svc.watchdog.get());
-    }
-    uv_timer_start(
-        svc.watchdog.get(),
-        [](uv_timer_t* t) {
-          auto* s = owner_of<ServiceRuntime>(t);
-          Log::write(LogLevel::Warn, fmt::format("no WATCHDOG=1 for {} ms", s->cfg.watchdog_ms),
-                     svc_fields(s->cfg.name, s->state.pid, Code::TimeoutWatchdog));
-          s->sup->dispatch(*s, ev::HealthFailed{"watchdog timeout"});
-        },
-        static_cast<uint64_t>(svc.cfg.watchdog_ms), 0);
-  }
+  svc.watchdog_due = svc.cfg.watchdog_ms > 0 ? now() + svc.cfg.watchdog_ms : 0;  // armed by rearm() after the step
   if (svc.cfg.health.kind != HealthKind::None && cfg_.monitoring.health_checks) {
     HealthContext ctx;
-    if (auto env = build_service_env(svc.cfg, base_env_); env.ok()) ctx.env = std::move(env.value());
+    ctx.env = svc.run_env;  // built once per start, env_file included
     ctx.working_dir = svc.cfg.working_dir.empty() ? cfg_.dir : svc.cfg.working_dir;
-    ServiceRuntime* sp = &svc;
+    ServiceRunner* sp = &svc;
     svc.health = std::make_unique<HealthChecker>(&loop_, svc.cfg.health, std::move(ctx), *this,
                                                  [this, sp](HealthStatus st, const std::string& d) { on_health(*sp, st, d); });
     // A health-gated start checks early; a running service after one interval.
@@ -99,9 +87,9 @@ void Supervisor::on_run_started(ServiceRuntime& svc) {
 }
 
 // Called on every published phase: stop what belongs to a run that is ending.
-void Supervisor::on_phase(ServiceRuntime& svc, Phase phase) {
+void Supervisor::on_phase(ServiceRunner& svc, Phase phase) {
   if (phase == Phase::Stopping || phase == Phase::Stopped || phase == Phase::Failed || phase == Phase::Restarting) {
-    if (svc.watchdog) uv_timer_stop(svc.watchdog.get());
+    svc.watchdog_due = 0;
     if (svc.health) {
       svc.health->stop();
       svc.health.reset();
@@ -109,7 +97,7 @@ void Supervisor::on_phase(ServiceRuntime& svc, Phase phase) {
   }
 }
 
-ServiceRuntime* Supervisor::service_of_pid(pid_t pid) {
+ServiceRunner* Supervisor::service_of_pid(pid_t pid) {
   if (auto it = by_pid_.find(pid); it != by_pid_.end()) return it->second;
   pid_t pgid = pgid_of(pid);  // a helper process of the service, e.g. a forked worker
   if (pgid <= 1) return nullptr;
@@ -119,38 +107,41 @@ ServiceRuntime* Supervisor::service_of_pid(pid_t pid) {
 }
 
 void Supervisor::on_notify(pid_t sender, const std::map<std::string, std::string>& fields) {
-  ServiceRuntime* svc = service_of_pid(sender);
+  ServiceRunner* svc = service_of_pid(sender);
   if (!svc || !uses_notify(svc->cfg)) {
     Log::write(LogLevel::Debug, fmt::format("notify message from pid {} ignored: no notify service owns it", sender));
     return;
   }
   if (auto it = fields.find("STATUS"); it != fields.end()) svc->status_text = it->second;
-  if (auto it = fields.find("WATCHDOG"); it != fields.end() && it->second == "1" && svc->watchdog &&
-                                         uv_is_active(reinterpret_cast<uv_handle_t*>(svc->watchdog.get())))
-    uv_timer_again(svc->watchdog.get());
+  if (auto it = fields.find("WATCHDOG"); it != fields.end() && it->second == "1" && svc->watchdog_due > 0) {
+    svc->watchdog_due = now() + svc->cfg.watchdog_ms;  // each ping moves the deadline
+    rearm(*svc);
+  }
   if (auto it = fields.find("READY"); it != fields.end() && it->second == "1" && svc->cfg.ready.kind == ReadyKind::Notify &&
                                       svc->state.phase == Phase::Starting)
     dispatch(*svc, ev::Ready{});
 }
 
-void Supervisor::on_health(ServiceRuntime& svc, HealthStatus status, const std::string& detail) {
+void Supervisor::on_health(ServiceRunner& svc, HealthStatus status, const std::string& detail) {
   Log::write(status == HealthStatus::Unhealthy ? LogLevel::Warn : LogLevel::Info,
              fmt::format("health {}: {}", health_status_name(status), detail),
              svc_fields(svc.cfg.name, svc.state.pid, status == HealthStatus::Unhealthy ? std::optional<Code>(Code::TimeoutHealth) : std::nullopt));
   publish_event(svc, svc.state.phase);
-  if (status == HealthStatus::Healthy && svc.state.phase == Phase::Starting && svc.cfg.ready.kind == ReadyKind::Health)
-    dispatch(svc, ev::Ready{});
-  else if (status == HealthStatus::Unhealthy && svc.state.phase == Phase::Running)
-    dispatch(svc, ev::HealthFailed{detail});
+  if (status == HealthStatus::Unknown) return;
+  switch (react_to_health(svc.state.phase, svc.cfg.ready.kind, status == HealthStatus::Healthy)) {
+    case HealthReaction::Ready: return dispatch(svc, ev::Ready{});
+    case HealthReaction::Failed: return dispatch(svc, ev::HealthFailed{detail});
+    case HealthReaction::None: return;
+  }
 }
 
-void Supervisor::check_log_ready(ServiceRuntime& svc, std::string_view line) {
+void Supervisor::check_log_ready(ServiceRunner& svc, std::string_view line) {
   if (!svc.ready_regex || svc.state.phase != Phase::Starting) return;
   if (std::regex_search(line.begin(), line.end(), *svc.ready_regex)) dispatch(svc, ev::Ready{});
 }
 
 // Restart when RSS stays above the limit for two consecutive samples.
-void Supervisor::check_memory(ServiceRuntime& svc) {
+void Supervisor::check_memory(ServiceRunner& svc) {
   if (svc.cfg.memory_limit == 0 || svc.state.phase != Phase::Running) return;
   if (svc.rss_bytes <= svc.cfg.memory_limit) {
     svc.over_memory_samples = 0;

@@ -5,7 +5,8 @@
 // Logging, shutdown timeouts, signals and monitoring apply live; the
 // control socket, pid_file and name need a restart of procd (reported).
 // Reloads are synchronous on the loop, so two can never interleave; one
-// arriving during shutdown is ignored.
+// arriving during shutdown is ignored. Nothing is erased here: removed
+// services are only marked, and settle() forgets them once they are idle.
 #include <fmt/core.h>
 
 #include <fstream>
@@ -37,7 +38,7 @@ std::size_t content_hash(const std::string& text) { return std::hash<std::string
 
 ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed) {
   ReloadOutcome out;
-  if (shutting_down_) {
+  if (ladder_.active()) {
     out.skipped = true;
     Log::write(LogLevel::Info, fmt::format("reload ({}) ignored: shutting down", source));
     return out;
@@ -89,12 +90,12 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
   cfg_ = std::move(next);
   if (diff.signals_changed) install_signals();
 
+  // Removed services stop now and are forgotten by settle() once idle.
   for (const auto& name : diff.removed)
-    for (auto& s : services_)
-      if (s->cfg.name == name) {
-        s->removing = true;
-        dispatch(*s, ev::StopRequested{});
-      }
+    if (ServiceRunner* s = find(name)) {
+      s->removing = true;
+      stop_service(*s);
+    }
   for (auto& s : services_) {
     const ServiceConfig* sc = cfg_.find_service(s->cfg.name);
     if (!sc || s->removing) continue;
@@ -116,7 +117,7 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
     }
     if (s->state.want == Want::Up) dispatch(*s, ev::RestartRequested{});
   }
-  for (const auto& name : diff.added) services_.push_back(make_runtime(*cfg_.find_service(name)));
+  for (const auto& name : diff.added) services_.push_back(make_runner(*cfg_.find_service(name)));
   rebuild_index();
   for (const auto& name : diff.added) {
     auto& s = *find(name);
@@ -124,22 +125,6 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
       if (auto r = s.file->open(); !r.ok()) Log::error(r.error(), svc_fields(name));
     if (s.cfg.autostart) request_start(s);
   }
-}
-
-void Supervisor::collect_removed() {
-  bool erased = false;
-  for (auto it = services_.begin(); it != services_.end();) {
-    ServiceRuntime& s = **it;
-    bool idle = s.state.pid <= 0 && !s.pending_exit && s.open_streams == 0;
-    if (s.removing && idle && (s.state.phase == Phase::Stopped || s.state.phase == Phase::Failed)) {
-      Log::write(LogLevel::Info, "removed", svc_fields(s.cfg.name));
-      it = services_.erase(it);
-      erased = true;
-    } else {
-      ++it;
-    }
-  }
-  if (erased) rebuild_index();
 }
 
 }  // namespace procd

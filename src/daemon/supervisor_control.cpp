@@ -52,8 +52,8 @@ std::unordered_map<pid_t, GroupUsage> sample_all_groups() {
 
 }  // namespace
 
-Result<std::vector<ServiceRuntime*>> Supervisor::select(const Request& req, bool empty_means_all) {
-  std::vector<ServiceRuntime*> out;
+Result<std::vector<ServiceRunner*>> Supervisor::select(const Request& req, bool empty_means_all) {
+  std::vector<ServiceRunner*> out;
   if (req.all || (req.names.empty() && empty_means_all)) {
     for (auto& s : services_) out.push_back(s.get());
     return out;
@@ -67,10 +67,10 @@ Result<std::vector<ServiceRuntime*>> Supervisor::select(const Request& req, bool
   return out;
 }
 
-nlohmann::json Supervisor::status_json(const std::vector<ServiceRuntime*>& which) {
+nlohmann::json Supervisor::status_json(const std::vector<ServiceRunner*>& which) {
   Millis t = now();
   nlohmann::json services = nlohmann::json::array();
-  for (ServiceRuntime* s : which) {
+  for (ServiceRunner* s : which) {
     const ServiceState& st = s->state;
     nlohmann::json last = nullptr;
     if (st.last_exit) last = {{"code", st.last_exit->signal ? nlohmann::json(nullptr) : nlohmann::json(st.last_exit->code)},
@@ -104,18 +104,14 @@ void Supervisor::handle_request(ControlConnection& conn, Request req) {
     if (!which.ok()) return conn.send(reply_error(which.error()));
     conn.send(reply_ok(status_json(*which)));
   } else if (verb == "start" || verb == "stop" || verb == "restart") {
-    if (shutting_down_) return conn.send(reply_error(make_error(Code::StateShuttingDown, "procd is shutting down")));
+    if (ladder_.active()) return conn.send(reply_error(make_error(Code::StateShuttingDown, "procd is shutting down")));
     auto which = select(req, false);
     if (!which.ok()) return conn.send(reply_error(which.error()));
     nlohmann::json out = nlohmann::json::array();
-    for (ServiceRuntime* s : *which) {
-      if (verb == "start") {
-        request_start(*s);
-      } else if (verb == "stop") {
-        s->waiting = false;
-        dispatch(*s, ev::StopRequested{});
-      }
-      else dispatch(*s, ev::RestartRequested{});
+    for (ServiceRunner* s : *which) {
+      if (verb == "start") start_service(*s);
+      else if (verb == "stop") stop_service(*s);
+      else restart_service(*s);
       out.push_back({{"name", s->cfg.name}, {"state", phase_name(s->state.phase)}});
     }
     conn.send(reply_ok({{"services", out}}));
@@ -125,7 +121,7 @@ void Supervisor::handle_request(ControlConnection& conn, Request req) {
     if (!sig) return conn.send(reply_error(make_error(Code::SignalUnknown, "missing or unknown \"signal\"")));
     auto which = select(req, false);
     if (!which.ok()) return conn.send(reply_error(which.error()));
-    for (ServiceRuntime* s : *which)
+    for (ServiceRunner* s : *which)
       if (s->state.pid > 0) signal_group(s->pgid, *sig);
     conn.send(reply_ok());
   } else if (verb == "logs") {
@@ -139,7 +135,7 @@ void Supervisor::handle_request(ControlConnection& conn, Request req) {
     conn.stream = ControlConnection::Stream::Events;
     conn.stream_names = req.names;
   } else if (verb == "metrics") {
-    std::vector<ServiceRuntime*> all;
+    std::vector<ServiceRunner*> all;
     for (auto& s : services_) all.push_back(s.get());
     conn.send(reply_ok({{"text", render_metrics(status_json(all), counters_)}}));
   } else if (verb == "reload") {
@@ -174,7 +170,7 @@ void Supervisor::handle_request(ControlConnection& conn, Request req) {
   }
 }
 
-void Supervisor::stream_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRuntime*>& which) {
+void Supervisor::stream_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRunner*>& which) {
   std::size_t n = 100;
   if (req.args.contains("lines") && req.args["lines"].is_number_integer())
     n = static_cast<std::size_t>(std::max<std::int64_t>(0, req.args["lines"].get<std::int64_t>()));
@@ -182,7 +178,7 @@ void Supervisor::stream_logs(ControlConnection& conn, const Request& req, const 
   std::vector<std::pair<const LogLine*, const std::string*>> lines;
   std::vector<std::vector<LogLine>> keep;
   keep.reserve(which.size());
-  for (ServiceRuntime* s : which) {
+  for (ServiceRunner* s : which) {
     keep.push_back(s->ring.last(n));
     for (const auto& l : keep.back()) lines.emplace_back(&l, &s->cfg.name);
   }
@@ -201,7 +197,7 @@ void Supervisor::stream_logs(ControlConnection& conn, const Request& req, const 
   }
 }
 
-void Supervisor::publish_event(ServiceRuntime& svc, Phase phase) {
+void Supervisor::publish_event(ServiceRunner& svc, Phase phase) {
   if (!control_ || !control_->has_streams(ControlConnection::Stream::Events)) return;
   nlohmann::json ev = {{"ts", utc_timestamp(wall_clock_ms())},
                        {"service", svc.cfg.name},
@@ -214,7 +210,7 @@ void Supervisor::publish_event(ServiceRuntime& svc, Phase phase) {
   });
 }
 
-void Supervisor::publish_log_line(ServiceRuntime& svc, const LogLine& line) {
+void Supervisor::publish_log_line(ServiceRunner& svc, const LogLine& line) {
   if (!control_ || !control_->has_streams(ControlConnection::Stream::Logs)) return;
   std::string item = stream_item({{"ts", utc_timestamp(line.ts_ms)}, {"service", svc.cfg.name},
                                   {"stream", line.is_stderr ? "stderr" : "stdout"}, {"line", line.text}});
@@ -226,15 +222,15 @@ void Supervisor::publish_log_line(ServiceRuntime& svc, const LogLine& line) {
 // Sampling runs only while tracking is on and some service has a process:
 // an idle procd with nothing running has no timer at all.
 void Supervisor::update_sampling() {
-  if (!cfg_.monitoring.track_resources || !sample_timer_) return;
+  if (!cfg_.monitoring.track_resources || !sample_timer_.initialized()) return;
   bool any = std::any_of(services_.begin(), services_.end(), [](auto& s) { return s->state.pid > 0; });
-  bool active = uv_is_active(reinterpret_cast<uv_handle_t*>(sample_timer_.get()));
+  bool active = sample_timer_.is_active();
   if (any && !active) {
     auto period = static_cast<uint64_t>(std::max<Millis>(100, cfg_.monitoring.metrics_interval_ms));
     sample_resources();
-    uv_timer_start(sample_timer_.get(), [](uv_timer_t* t) { owner_of<Supervisor>(t)->sample_resources(); }, period, period);
+    sample_timer_.schedule_repeating(static_cast<Millis>(period));
   } else if (!any && active) {
-    uv_timer_stop(sample_timer_.get());
+    sample_timer_.cancel();
   }
 }
 

@@ -1,5 +1,5 @@
-// The per-service edge of the Supervisor: turning an act::Spawn into a
-// fork/exec with piped output, and the output path itself. A line goes to
+// A service's output at the Supervisor's edge: reading its pipes and where
+// each line goes. A line goes to
 // the service's ring (for `procd logs`) and to its file, or to procd's own
 // log as `NAME | line`. File output is batched: one write(2) per pipe read,
 // always whole lines, so rotation never splits one.
@@ -47,7 +47,7 @@ void maybe_grow_pipe(uv_stream_t* stream) {
 void alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buf, sizeof g_read_buf); }
 
 void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* svc = static_cast<ServiceRuntime*>(stream->data);
+  auto* svc = static_cast<ServiceRunner*>(stream->data);
   if (!svc) return;
   bool is_stderr = reinterpret_cast<uv_pipe_t*>(stream) == svc->err.get();
   if (nread > 0) {
@@ -58,11 +58,13 @@ void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     // reaches the ring, the file and followers like any other line.
     if ((is_stderr ? svc->err_split : svc->out_split).has_partial()) svc->sup->on_output(*svc, is_stderr, "\n", 1);
     (is_stderr ? svc->err : svc->out).close();
-    svc->sup->on_stream_closed(*svc, is_stderr);
+    svc->sup->on_stream_closed(*svc);
   }
 }
 
-Result<void> open_stream(uv_loop_t* loop, UvPipe& pipe, ServiceRuntime* svc, int fd) {
+}  // namespace
+
+Result<void> watch_output(uv_loop_t* loop, UvPipe& pipe, ServiceRunner* svc, int fd) {
   pipe.reset(svc);
   uv_pipe_init(loop, pipe.get(), 0);
   if (int rc = uv_pipe_open(pipe.get(), fd); rc != 0) {
@@ -73,49 +75,7 @@ Result<void> open_stream(uv_loop_t* loop, UvPipe& pipe, ServiceRuntime* svc, int
   return {};
 }
 
-}  // namespace
-
-void Supervisor::spawn(ServiceRuntime& svc) {
-  SpawnRequest req;
-  req.argv = svc.cfg.command;
-  req.working_dir = svc.cfg.working_dir.empty() ? cfg_.dir : svc.cfg.working_dir;
-  req.user = svc.cfg.user;
-  req.umask = svc.cfg.umask;
-  req.nice = svc.cfg.nice;
-  req.rlimits = svc.cfg.rlimits;
-  req.merge_stderr = svc.cfg.log.merge_stderr;
-  auto env = build_service_env(svc.cfg, base_env_);
-  if (!env.ok()) {
-    dispatch(svc, ev::SpawnFailed{env.error()});
-    return;
-  }
-  req.env = std::move(env.value());
-  adjust_spawn_env(svc, req.env);
-  auto proc = spawn_process(req);
-  if (!proc.ok()) {
-    dispatch(svc, ev::SpawnFailed{proc.error()});
-    return;
-  }
-  ++counters_.spawns_total;
-  svc.pgid = proc->pid;
-  svc.cpu_ticks = 0;
-  by_pid_[proc->pid] = &svc;
-  svc.open_streams = 0;
-  svc.out_split = LineSplitter();
-  svc.err_split = LineSplitter();
-  for (auto [fd, pipe] : {std::pair{proc->stdout_fd, &svc.out}, std::pair{proc->stderr_fd, &svc.err}}) {
-    if (fd < 0) continue;
-    if (auto r = open_stream(&loop_, *pipe, &svc, fd); r.ok())
-      ++svc.open_streams;
-    else
-      Log::error(r.error(), svc_fields(svc.cfg.name));
-  }
-  Log::write(LogLevel::Debug, "spawned", svc_fields(svc.cfg.name, proc->pid));
-  on_run_started(svc);
-  dispatch(svc, ev::Spawned{proc->pid});
-}
-
-void Supervisor::on_output(ServiceRuntime& svc, bool is_stderr, const char* data, size_t len) {
+void Supervisor::on_output(ServiceRunner& svc, bool is_stderr, const char* data, size_t len) {
   auto& splitter = is_stderr ? svc.err_split : svc.out_split;
   const bool to_file = svc.file != nullptr;
   const std::int64_t ts = wall_clock_ms();
@@ -154,7 +114,7 @@ void Supervisor::on_output(ServiceRuntime& svc, bool is_stderr, const char* data
   if (to_file) flush_service_file(svc);
 }
 
-void Supervisor::flush_service_file(ServiceRuntime& svc) {
+void Supervisor::flush_service_file(ServiceRunner& svc) {
   if (!svc.file || svc.file_buf.empty()) return;
   if (auto r = svc.file->write(svc.file_buf); !r.ok()) {
     Log::error(r.error(), svc_fields(svc.cfg.name));
@@ -166,10 +126,9 @@ void Supervisor::flush_service_file(ServiceRuntime& svc) {
   svc.file_buf.clear();
 }
 
-void Supervisor::close_streams(ServiceRuntime& svc) {
+void Supervisor::close_streams(ServiceRunner& svc) {
   for (auto* pipe : {&svc.out, &svc.err})
     if (*pipe) pipe->close();
-  svc.open_streams = 0;
 }
 
 }  // namespace procd

@@ -1,0 +1,49 @@
+// Small pure rules the Supervisor applies at its edges, each unit-tested:
+//  - how a health status change acts on a service's machine;
+//  - when the supervisor as a whole is ready (READY=1 to its manager, and
+//    later /readyz): every autostart service has settled;
+//  - which signals procd watches for a [signals] section, and how the
+//    installed set changes on reload (removed forwards are uninstalled).
+#pragma once
+
+#include <vector>
+
+#include "procd/config.hpp"
+#include "procd/service_machine.hpp"
+
+namespace procd {
+
+enum class HealthReaction { None, Ready, Failed };
+
+// A health check reported a change. Healthy makes a health-gated start
+// ready. Unhealthy fails a running service, and a starting one unless its
+// readiness is the health check itself (then start_timeout bounds the wait):
+// a service held in starting (min_uptime, notify, log) is restarted as soon
+// as its probe fails, like a liveness probe.
+HealthReaction react_to_health(Phase phase, ReadyKind ready, bool healthy);
+
+// What readiness-of-the-whole sees of one service.
+struct SettleView {
+  bool autostart = false;
+  bool removing = false;    // dropped by a reload
+  bool waiting = false;     // wants up, held back by its dependencies
+  Phase phase = Phase::Stopped;
+  Want want = Want::Down;
+  bool has_run = false;     // it has exited at least once (last_exit known)
+};
+
+// Every autostart service is running, or has ended (stopped or failed: a
+// broken service must not hold the whole start; status and the log say so).
+bool autostart_settled(const std::vector<SettleView>& services);
+
+// Signals procd watches: the base set plus every forwarded signal, sorted,
+// without duplicates.
+std::vector<int> watched_signals(const SignalsConfig& signals);
+
+struct SignalWatchChange {
+  std::vector<int> install;    // wanted, not installed yet
+  std::vector<int> uninstall;  // installed, no longer wanted
+};
+SignalWatchChange signal_watch_change(const std::vector<int>& installed, const std::vector<int>& wanted);
+
+}  // namespace procd

@@ -1,0 +1,30 @@
+// The one seam between the Supervisor and the operating system: spawning a
+// run, signalling and probing a process group, reaping, and the clock.
+// The real implementation forwards to src/sys; a test substitutes fake
+// pids and fake time to drive the supervisor's decisions without processes.
+#pragma once
+
+#include <uv.h>
+
+#include <optional>
+
+#include "procd/service_machine.hpp"
+#include "procd/spawn.hpp"
+
+namespace procd {
+
+class SystemCalls {
+ public:
+  virtual ~SystemCalls() = default;
+  virtual Result<SpawnedProcess> spawn(const SpawnRequest& req) = 0;
+  virtual Result<void> signal_group(pid_t pgid, int sig) = 0;
+  virtual bool group_alive(pid_t pgid) = 0;
+  virtual std::optional<Reaped> reap_one() = 0;
+  // Monotonic milliseconds; the real clock is the loop's (timers agree with it).
+  virtual Millis now(uv_loop_t* loop) = 0;
+};
+
+// fork/exec, kill(2), waitpid(-1, WNOHANG) and the libuv loop clock.
+SystemCalls& real_system_calls();
+
+}  // namespace procd

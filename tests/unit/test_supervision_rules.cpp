@@ -1,0 +1,65 @@
+// Health reactions (issue 10: a probe failing from the first check while
+// min_uptime holds the service in starting), readiness of the whole, and
+// the signal watch set across reloads.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <algorithm>
+
+#include "procd/supervision_rules.hpp"
+
+using namespace procd;
+using R = HealthReaction;
+
+TEST_CASE("health: unhealthy fails a running or held-in-starting service") {
+  CHECK(react_to_health(Phase::Running, ReadyKind::Started, false) == R::Failed);
+  CHECK(react_to_health(Phase::Starting, ReadyKind::MinUptime, false) == R::Failed);
+  CHECK(react_to_health(Phase::Starting, ReadyKind::Notify, false) == R::Failed);
+  CHECK(react_to_health(Phase::Starting, ReadyKind::LogMatch, false) == R::Failed);
+  // Health-gated: not ready yet is what start_timeout bounds.
+  CHECK(react_to_health(Phase::Starting, ReadyKind::Health, false) == R::None);
+  for (Phase p : {Phase::Stopping, Phase::Stopped, Phase::Failed, Phase::Restarting})
+    CHECK(react_to_health(p, ReadyKind::Started, false) == R::None);
+}
+
+TEST_CASE("health: healthy makes a health-gated start ready, nothing else") {
+  CHECK(react_to_health(Phase::Starting, ReadyKind::Health, true) == R::Ready);
+  CHECK(react_to_health(Phase::Starting, ReadyKind::MinUptime, true) == R::None);
+  CHECK(react_to_health(Phase::Running, ReadyKind::Health, true) == R::None);
+}
+
+TEST_CASE("readiness of the whole") {
+  SettleView up{true, false, false, Phase::Running, Want::Up, false};
+  SettleView starting{true, false, false, Phase::Starting, Want::Up, false};
+  SettleView failed{true, false, false, Phase::Failed, Want::Up, true};
+  SettleView manual{false, false, false, Phase::Starting, Want::Up, false};
+  SettleView waiting{true, false, true, Phase::Stopped, Want::Down, false};
+  SettleView completed{true, false, false, Phase::Stopped, Want::Up, true};
+  SettleView not_yet{true, false, false, Phase::Stopped, Want::Up, false};
+  SettleView removing = starting;
+  removing.removing = true;
+  CHECK(autostart_settled({}));
+  CHECK(autostart_settled({up, failed, manual, completed, removing}));
+  CHECK_FALSE(autostart_settled({up, starting}));
+  CHECK_FALSE(autostart_settled({up, waiting}));
+  CHECK_FALSE(autostart_settled({not_yet}));
+  SettleView restarting = up;
+  restarting.phase = Phase::Restarting;
+  CHECK_FALSE(autostart_settled({restarting}));
+}
+
+TEST_CASE("signals: a forward removed by reload is uninstalled") {
+  SignalsConfig before;
+  before.forward = {SIGUSR2, SIGWINCH, SIGUSR1};
+  SignalsConfig after;
+  after.forward = {SIGWINCH};
+  auto was = watched_signals(before);
+  auto now = watched_signals(after);
+  CHECK(std::count(was.begin(), was.end(), SIGUSR1) == 1);  // base and forward: once
+  auto c = signal_watch_change(was, now);
+  CHECK(c.install.empty());
+  CHECK(c.uninstall == std::vector<int>{SIGUSR2});
+  auto back = signal_watch_change(now, was);
+  CHECK(back.install == std::vector<int>{SIGUSR2});
+  CHECK(back.uninstall.empty());
+}
