@@ -71,7 +71,7 @@ void Supervisor::adjust_spawn_env(ServiceRunner& svc, std::vector<std::string>& 
 void Supervisor::on_run_started(ServiceRunner& svc) {
   svc.status_text.clear();
   svc.over_memory_samples = 0;
-  svc.watchdog_due = svc.cfg.watchdog_ms > 0 ? now() + svc.cfg.watchdog_ms : 0;  // armed by rearm() after the step
+  svc.watchdog_due = 0;  // armed once the run is ready (on_phase), as systemd does
   if (svc.cfg.health.kind != HealthKind::None && cfg_.monitoring.health_checks) {
     HealthContext ctx;
     ctx.env = svc.run_env;  // built once per start, env_file included
@@ -86,8 +86,10 @@ void Supervisor::on_run_started(ServiceRunner& svc) {
   }
 }
 
-// Called on every published phase: stop what belongs to a run that is ending.
+// Called on every published phase: the watchdog starts with readiness (the
+// start timeout bounds the start); what belongs to an ending run stops.
 void Supervisor::on_phase(ServiceRunner& svc, Phase phase) {
+  if (phase == Phase::Running && svc.cfg.watchdog_ms > 0) svc.watchdog_due = now() + svc.cfg.watchdog_ms;  // rearm() follows the step
   if (phase == Phase::Stopping || phase == Phase::Stopped || phase == Phase::Failed || phase == Phase::Restarting) {
     svc.watchdog_due = 0;
     if (svc.health) {
