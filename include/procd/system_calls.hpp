@@ -20,6 +20,7 @@ class SystemCalls {
   virtual Result<void> signal_group(pid_t pgid, int sig) = 0;
   virtual bool group_alive(pid_t pgid) = 0;
   virtual std::optional<Reaped> reap_one() = 0;
+  virtual Result<void> become_subreaper() = 0;
   // Monotonic milliseconds; the real clock is the loop's (timers agree with it).
   virtual Millis now(uv_loop_t* loop) = 0;
 };

@@ -74,8 +74,10 @@ void Supervisor::climb(const LadderMove& move, const std::string& why) {
       Log::write(LogLevel::Warn, fmt::format("{}; killing:{}", why, stragglers()), code_fields(Code::ShutdownForced));
     for (auto& s : services_) {
       if (!s->has_process() && s->state.pid <= 0) continue;
-      dispatch(*s, ev::ForceKill{});
-      sys_.signal_group(s->pgid, SIGKILL);
+      // The machine sends the first SIGKILL of a run (and stops expecting it
+      // back); later rungs, and a draining group, are killed here.
+      if (s->state.pid > 0 && !s->state.kill_sent) dispatch(*s, ev::ForceKill{});
+      else sys_.signal_group(s->pgid, SIGKILL);
     }
   }
   if (move.deadline > 0) ladder_timer_.schedule(move.deadline - now());

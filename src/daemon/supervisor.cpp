@@ -80,7 +80,7 @@ void Supervisor::install_signals() {
 }
 
 int Supervisor::run() {
-  if (auto r = become_subreaper(); !r.ok()) Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
+  if (auto r = sys_.become_subreaper(); !r.ok()) Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
   started_at_ = now();
   control_ = std::make_unique<ControlServer>(&loop_, [this](ControlConnection& c, Request r) { handle_request(c, std::move(r)); });
   if (auto r = control_->listen(cfg_.control); !r.ok()) {

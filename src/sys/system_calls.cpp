@@ -10,6 +10,7 @@ class RealSystemCalls final : public SystemCalls {
   Result<void> signal_group(pid_t pgid, int sig) override { return procd::signal_group(pgid, sig); }
   bool group_alive(pid_t pgid) override { return procd::group_alive(pgid); }
   std::optional<Reaped> reap_one() override { return procd::reap_one(); }
+  Result<void> become_subreaper() override { return procd::become_subreaper(); }
   Millis now(uv_loop_t* loop) override {
     uv_update_time(loop);
     return static_cast<Millis>(uv_now(loop));
