@@ -31,6 +31,21 @@ struct ConfigDiff {
 
 ConfigDiff diff_configs(const Config& before, const Config& after);
 
+// What a valid reload does to each service, by name.
+enum class ReloadStep {
+  Remove,       // stop it; forgotten once idle
+  Restart,      // changed and wanted up: take the new config, stop, start again
+  Reconfigure,  // changed but down: take the new config, stay down
+  Refresh,      // unchanged: keep running with the same PID; live settings (timeouts) apply
+  Add,          // new: create it; autostart decides whether it starts
+};
+struct ReloadAction {
+  std::string service;
+  ReloadStep step;
+};
+// `wanted_up` says whether a running service's user wants it up.
+std::vector<ReloadAction> plan_reload(const ConfigDiff& diff, const std::vector<std::string>& kept_or_changed_wanted_up);
+
 bool operator==(const LoggingConfig& a, const LoggingConfig& b);
 bool operator==(const ShutdownConfig& a, const ShutdownConfig& b);
 bool operator==(const MonitoringConfig& a, const MonitoringConfig& b);

@@ -6,7 +6,8 @@
 //  - libuv callbacks are trampolines that turn what happened into events:
 //    dispatch() queues events raised while actions are carried out, so each
 //    machine sees them in order, and never changes the set of services;
-//  - every structural change — forgetting a service a reload removed,
+//  - every structural change — creating or forgetting the services a reload
+//    added or removed,
 //    stop requests that shutdown order now allows, starts that dependencies
 //    now allow, the end of shutdown — happens in settle(), which runs once
 //    the callback is over (a prepare and a check handle), never inside a
@@ -141,11 +142,14 @@ class Supervisor : public ChildReaper {
 
   // reload.cpp.
   void apply_reload(Config next, const ConfigDiff& diff);
+  void take_config(ServiceRunner& svc, const ServiceConfig& sc);
+  void add_pending();
 
   Config cfg_;
   SystemCalls& sys_;
   uv_loop_t loop_{};
-  std::vector<std::unique_ptr<ServiceRunner>> services_;  // in file order; changed only by settle() and reload
+  std::vector<std::unique_ptr<ServiceRunner>> services_;  // changed only by settle()
+  std::vector<std::string> pending_added_;  // added by a reload, created by settle()
   std::unordered_map<pid_t, ServiceRunner*> by_pid_;
   std::unordered_map<std::string, ServiceRunner*> by_name_;
   DepGraph graph_;

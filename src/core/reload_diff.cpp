@@ -48,4 +48,14 @@ ConfigDiff diff_configs(const Config& before, const Config& after) {
   return d;
 }
 
+std::vector<ReloadAction> plan_reload(const ConfigDiff& diff, const std::vector<std::string>& wanted_up) {
+  auto up = [&](const std::string& n) { return std::find(wanted_up.begin(), wanted_up.end(), n) != wanted_up.end(); };
+  std::vector<ReloadAction> plan;
+  for (const auto& n : diff.removed) plan.push_back({n, ReloadStep::Remove});
+  for (const auto& n : diff.changed) plan.push_back({n, up(n) ? ReloadStep::Restart : ReloadStep::Reconfigure});
+  for (const auto& n : diff.kept) plan.push_back({n, ReloadStep::Refresh});
+  for (const auto& n : diff.added) plan.push_back({n, ReloadStep::Add});
+  return plan;
+}
+
 }  // namespace procd

@@ -90,40 +90,60 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
   cfg_ = std::move(next);
   if (diff.signals_changed) install_signals();
 
-  // Removed services stop now and are forgotten by settle() once idle.
-  for (const auto& name : diff.removed)
-    if (ServiceRunner* s = find(name)) {
-      s->removing = true;
+  std::vector<std::string> wanted_up;
+  for (auto& s : services_)
+    if (s->state.want == Want::Up || s->waiting) wanted_up.push_back(s->cfg.name);
+  for (const ReloadAction& a : plan_reload(diff, wanted_up)) {
+    if (a.step == ReloadStep::Add) {
+      pending_added_.push_back(a.service);  // created by settle(), outside any loop over services
+      continue;
+    }
+    ServiceRunner* s = find(a.service);
+    if (!s) continue;
+    if (a.step == ReloadStep::Remove) {
+      s->removing = true;  // forgotten by settle() once idle
       stop_service(*s);
+      continue;
     }
-  for (auto& s : services_) {
-    const ServiceConfig* sc = cfg_.find_service(s->cfg.name);
-    if (!sc || s->removing) continue;
-    bool changed = std::find(diff.changed.begin(), diff.changed.end(), sc->name) != diff.changed.end();
-    // Kept services pick up live settings (e.g. a new default stop timeout).
-    s->spec = machine_spec_of(*sc, cfg_.stop_timeout_of(*sc));
-    if (!changed) continue;
-    bool new_file = sc->log.file != s->cfg.log.file || sc->log.max_file_size != s->cfg.log.max_file_size ||
-                    sc->log.max_files != s->cfg.log.max_files;
-    s->cfg = *sc;
-    setup_readiness(*s);
-    if (new_file) {
-      flush_service_file(*s);
-      s->file.reset();
-      if (!sc->log.file.empty()) {
-        s->file = std::make_unique<RotatingFile>(sc->log.file, sc->log.max_file_size, sc->log.max_files);
-        if (auto r = s->file->open(); !r.ok()) Log::error(r.error(), svc_fields(sc->name));
-      }
-    }
-    if (s->state.want == Want::Up) dispatch(*s, ev::RestartRequested{});
+    const ServiceConfig& sc = *cfg_.find_service(a.service);
+    s->spec = machine_spec_of(sc, cfg_.stop_timeout_of(sc));  // live settings, e.g. a new default stop timeout
+    if (a.step == ReloadStep::Refresh) continue;
+    take_config(*s, sc);
+    if (a.step == ReloadStep::Restart) restart_service(*s);
   }
-  for (const auto& name : diff.added) services_.push_back(make_runner(*cfg_.find_service(name)));
+  rebuild_index();  // depends_on may have changed
+  dirty_ = true;
+}
+
+void Supervisor::take_config(ServiceRunner& s, const ServiceConfig& sc) {
+  bool new_file = sc.log.file != s.cfg.log.file || sc.log.max_file_size != s.cfg.log.max_file_size ||
+                  sc.log.max_files != s.cfg.log.max_files;
+  s.cfg = sc;
+  setup_readiness(s);
+  if (!new_file) return;
+  flush_service_file(s);
+  s.file.reset();
+  if (sc.log.file.empty()) return;
+  s.file = std::make_unique<RotatingFile>(sc.log.file, sc.log.max_file_size, sc.log.max_files);
+  if (auto r = s.file->open(); !r.ok()) Log::error(r.error(), svc_fields(sc.name));
+}
+
+// settle(): services a reload added (and a later reload did not drop).
+void Supervisor::add_pending() {
+  if (pending_added_.empty()) return;
+  std::vector<std::string> names = std::move(pending_added_);
+  pending_added_.clear();
+  std::vector<ServiceRunner*> added;
+  for (const auto& name : names)
+    if (const ServiceConfig* sc = cfg_.find_service(name); sc && !find(name)) {
+      services_.push_back(make_runner(*sc));
+      added.push_back(services_.back().get());
+    }
   rebuild_index();
-  for (const auto& name : diff.added) {
-    auto& s = *find(name);
-    if (s.file)
-      if (auto r = s.file->open(); !r.ok()) Log::error(r.error(), svc_fields(name));
-    if (s.cfg.autostart) request_start(s);
+  for (ServiceRunner* s : added) {
+    if (s->file)
+      if (auto r = s->file->open(); !r.ok()) Log::error(r.error(), svc_fields(s->cfg.name));
+    if (s->cfg.autostart && !ladder_.active()) request_start(*s);
   }
 }
 

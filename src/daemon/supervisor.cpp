@@ -250,6 +250,7 @@ void Supervisor::settle() {
   settling_ = true;
   for (int round = 0; dirty_ && round < 64 && !loop_stopped_; ++round) {
     dirty_ = false;
+    add_pending();
     regate();
     if (ladder_.active()) advance_shutdown();
     if (loop_stopped_) break;

@@ -82,3 +82,26 @@ TEST_CASE("reload_diff: live settings and settings that need a restart of procd"
   d = diff_configs(base(), after);
   CHECK(d.needs_procd_restart == std::vector<std::string>{"control", "pid_file"});
 }
+
+TEST_CASE("plan_reload: what each service gets") {
+  Config before = base();
+  Config after = base();
+  after.services[1].command = {"./server", "--new"};  // web changed
+  after.services[2].command = {"./work", "--new"};    // worker changed
+  after.services.erase(after.services.begin());        // db removed
+  after.services.push_back(svc("cache", {"redis"}));   // cache added
+  auto plan = plan_reload(diff_configs(before, after), {"web"});  // worker is down
+  auto step_of = [&](const std::string& n) {
+    for (const auto& a : plan)
+      if (a.service == n) return a.step;
+    FAIL("no step for " << n);
+    return ReloadStep::Refresh;
+  };
+  CHECK(plan.size() == 4);
+  CHECK(step_of("db") == ReloadStep::Remove);
+  CHECK(step_of("web") == ReloadStep::Restart);
+  CHECK(step_of("worker") == ReloadStep::Reconfigure);
+  CHECK(step_of("cache") == ReloadStep::Add);
+  auto same = plan_reload(diff_configs(before, before), {"db", "web", "worker"});
+  for (const auto& a : same) CHECK(a.step == ReloadStep::Refresh);
+}
