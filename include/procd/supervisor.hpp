@@ -154,6 +154,7 @@ class Supervisor : public ChildReaper {
   std::unordered_map<std::string, ServiceRunner*> by_name_;
   DepGraph graph_;
   std::vector<ServiceRunner*> stop_sequence_;  // reverse dependency order
+  std::vector<std::vector<std::size_t>> stop_dependents_;  // per stop_sequence_ entry: its dependents' positions
   std::vector<std::string> base_env_;
   std::vector<UvSignal> signals_;
   std::vector<int> installed_;  // signal numbers, parallel to signals_

@@ -32,14 +32,11 @@ void Supervisor::begin_shutdown(ShutdownReason reason, int signum) {
 // Stop requests that dependency order now allows; the end once all are down.
 void Supervisor::advance_shutdown() {
   auto candidates = [this] {
-    std::unordered_map<const ServiceRunner*, std::size_t> index;
-    for (std::size_t i = 0; i < stop_sequence_.size(); ++i) index[stop_sequence_[i]] = i;
     std::vector<StopCandidate> out(stop_sequence_.size());
     for (std::size_t i = 0; i < stop_sequence_.size(); ++i) {
-      const ServiceRunner& s = *stop_sequence_[i];
-      out[i].stop_sent = s.stop_sent;
-      out[i].has_process = s.has_process() || s.state.pid > 0;
-      for (const ServiceRunner* d : s.dependents) out[i].dependents.push_back(index.at(d));
+      out[i].stop_sent = stop_sequence_[i]->stop_sent;
+      out[i].has_process = !stop_sequence_[i]->idle();
+      out[i].dependents = stop_dependents_[i];
     }
     return out;
   };

@@ -296,6 +296,12 @@ void Supervisor::rebuild_index() {
   stop_sequence_.clear();
   for (const auto& name : graph_.stop_order())
     if (ServiceRunner* s = find(name)) stop_sequence_.push_back(s);
+  std::unordered_map<const ServiceRunner*, std::size_t> position;
+  for (std::size_t i = 0; i < stop_sequence_.size(); ++i) position[stop_sequence_[i]] = i;
+  stop_dependents_.assign(stop_sequence_.size(), {});
+  for (std::size_t i = 0; i < stop_sequence_.size(); ++i)
+    for (const ServiceRunner* d : stop_sequence_[i]->dependents)
+      if (auto it = position.find(d); it != position.end()) stop_dependents_[i].push_back(it->second);
 }
 
 void Supervisor::stop_loop() {
