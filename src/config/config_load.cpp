@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "src/config/config_internal.hpp"
+#include "procd/health_target.hpp"
 #include "procd/signal_names.hpp"
 
 extern char** environ;
@@ -209,8 +210,9 @@ bool operator==(const ReadyConfig& a, const ReadyConfig& b) {
   return a.kind == b.kind && a.min_uptime_ms == b.min_uptime_ms && a.log_regex == b.log_regex;
 }
 bool operator==(const HealthConfig& a, const HealthConfig& b) {
-  return a.kind == b.kind && a.target == b.target && a.command == b.command && a.interval_ms == b.interval_ms &&
-         a.timeout_ms == b.timeout_ms && a.retries == b.retries;
+  return a.kind == b.kind && a.target == b.target && a.host == b.host && a.port == b.port && a.path == b.path &&
+         a.command == b.command && a.interval_ms == b.interval_ms && a.timeout_ms == b.timeout_ms &&
+         a.retries == b.retries;
 }
 bool operator==(const ServiceLogConfig& a, const ServiceLogConfig& b) {
   return a.file == b.file && a.max_file_size == b.max_file_size && a.max_files == b.max_files &&
@@ -224,15 +226,6 @@ namespace {
 bool valid_service_name(const std::string& name) {
   static const std::regex pattern("[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}");
   return std::regex_match(name, pattern);
-}
-
-bool valid_host_port(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
-  std::string port = text.substr(colon + 1);
-  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)) return false;
-  int n = std::stoi(port);
-  return n >= 1 && n <= 65535;
 }
 
 void read_logging(TableReader t, LoggingConfig& out, const std::string& dir) {
@@ -274,8 +267,8 @@ void read_control(TableReader t, ControlConfig& out, const std::string& dir) {
   if (auto v = t.octal("mode")) out.mode = *v & 0777;
   if (auto v = t.string("group")) out.group = *v;
   if (auto v = t.string("http")) {
-    if (valid_host_port(*v)) out.http = *v;
-    else t.error(Code::ConfigInvalidValue, "http", fmt::format("\"{}\" is not host:port like \"127.0.0.1:9100\"", *v));
+    if (auto hp = parse_host_port(*v)) out.http = *v;
+    else t.error(hp.error().code, "http", hp.error().message + " (like \"127.0.0.1:9100\" or \"[::1]:9100\")");
   }
 }
 
@@ -436,6 +429,16 @@ void read_restart(TableReader& t, RestartConfig& out) {
   }
 }
 
+// The target is parsed here, once: the checker connects to the parsed
+// host / port / path and never sees a target it cannot use.
+void set_target(TableReader& h, HealthConfig& out, HealthKind kind, std::string_view key, const std::string& target) {
+  HealthConfig parsed = out;
+  parsed.kind = kind;
+  parsed.target = target;
+  if (auto r = parse_health_target(parsed); !r) return h.error(r.error().code, key, r.error().message);
+  out = std::move(parsed);
+}
+
 void read_health(TableReader& t, HealthConfig& out) {
   auto h = t.table("health");
   if (!h) return;
@@ -445,13 +448,12 @@ void read_health(TableReader& t, HealthConfig& out) {
     h->diag().add(kinds == 0 ? Code::ConfigMissingKey : Code::ConfigInvalidValue, h->value(), h->path(),
                   "a health check needs exactly one of http, tcp or command");
   } else if (auto url = h->string("http")) {
-    if (url->rfind("http://", 0) == 0) out = {HealthKind::Http, *url, {}};
-    else h->error(Code::ConfigInvalidValue, "http", fmt::format("\"{}\" is not an http:// URL", *url));
+    set_target(*h, out, HealthKind::Http, "http", *url);
   } else if (auto addr = h->string("tcp")) {
-    if (valid_host_port(*addr)) out = {HealthKind::Tcp, *addr, {}};
-    else h->error(Code::ConfigInvalidValue, "tcp", fmt::format("\"{}\" is not host:port", *addr));
+    set_target(*h, out, HealthKind::Tcp, "tcp", *addr);
   } else if (auto argv = h->command("command")) {
-    out = {HealthKind::Command, {}, *argv};
+    out.kind = HealthKind::Command;
+    out.command = *argv;
   }
   if (auto ms = h->millis("interval_ms", 1)) out.interval_ms = *ms;
   if (auto ms = h->millis("timeout_ms", 1)) out.timeout_ms = *ms;

@@ -4,7 +4,7 @@
 //    unknown-key check (with did-you-mean) and the typing of env overrides;
 //  - TableReader: typed reads that report wrong types and ranges in place;
 //  - validate_config: shutdown ladder order, dependencies (unknown, cycles),
-//    env_file readability, `user` only as root.
+//    env_file readable and well-formed, `user` only as root.
 // Invariant: a rule that finds a problem reports it and lets the caller keep
 // the default, so one bad key never hides the errors after it.
 #include <pwd.h>
@@ -19,6 +19,7 @@
 
 #include "src/config/config_internal.hpp"
 #include "procd/dep_graph.hpp"
+#include "procd/env_file.hpp"
 #include "procd/signal_names.hpp"
 
 namespace procd::config_detail {
@@ -97,23 +98,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     }
   }
   return row[b.size()];
-}
-
-bool is_env_readable_file(const std::string& path, std::string& why) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    why = std::strerror(errno);
-    return false;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    why = "not a regular file";
-    return false;
-  }
-  if (::access(path.c_str(), R_OK) != 0) {
-    why = std::strerror(errno);
-    return false;
-  }
-  return true;
 }
 
 const toml::value* child(const toml::value* v, const std::string& key) {
@@ -430,10 +414,12 @@ void validate_config(const Config& config, const toml::value& root, bool as_root
                fmt::format("depends on unknown service \"{}\"{}", dep.service, did_you_mean(dep.service, names)));
     }
     if (!svc.env_file.empty()) {
-      std::string why;
-      if (!is_env_readable_file(svc.env_file, why))
-        diag.add(Code::ConfigEnvFileUnreadable, *child(table, "env_file"), base + ".env_file",
-                 fmt::format("cannot read \"{}\": {}", svc.env_file, why));
+      // Read with the spawn's own rules, so check accepts only what a start will.
+      auto vars = read_env_file(svc.env_file);
+      if (!vars && vars.error().where)  // a malformed line: point at it in the env file
+        diag.add(vars.error().code, *vars.error().where, base + ".env_file", vars.error().message);
+      else if (!vars)
+        diag.add(Code::ConfigEnvFileUnreadable, *child(table, "env_file"), base + ".env_file", vars.error().message);
     }
     if (!svc.user.empty()) {
       const toml::value& at = *child(table, "user");
