@@ -84,7 +84,13 @@ enum class HealthKind { None, Http, Tcp, Command };
 
 struct HealthConfig {
   HealthKind kind = HealthKind::None;
-  std::string target;              // url or host:port
+  std::string target;              // url or host:port, as written
+  // Parsed from `target` at load time (procd/health_target.hpp) for Http
+  // and Tcp: the host as written (IPv6 without brackets), port 1..65535,
+  // and for Http the request path ("/" at least).
+  std::string host;
+  int port = 0;
+  std::string path;
   std::vector<std::string> command;
   std::int64_t interval_ms = 5000;
   std::int64_t timeout_ms = 1000;

@@ -1,7 +1,8 @@
 // Health checks of one service ([services.NAME.health]): command (exit 0 =
 // healthy, run with the service's env and working_dir, killed at
 // timeout_ms), tcp (connect within timeout_ms), http (GET; 2xx/3xx =
-// healthy; response parsed with http-parser). One check at a time, never
+// healthy; response parsed with http-parser). Tcp and http connect to the
+// host / port / path the config loader parsed (procd/health_target.hpp). One check at a time, never
 // overlapping, each scheduled by the checker's one timer — no polling loop.
 // `retries` consecutive failures make the service unhealthy; one success
 // makes it healthy again. Runs only between start() and stop() (the
@@ -60,16 +61,5 @@ class HealthChecker {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
-// Pure helpers, unit-tested.
-struct HttpTarget {
-  std::string host;  // as written (name or IPv4/IPv6 literal without brackets)
-  int port = 80;
-  std::string path = "/";
-};
-// "http://127.0.0.1:8080/healthz" -> {127.0.0.1, 8080, /healthz}; https is an error.
-Result<HttpTarget> parse_http_url(const std::string& url);
-// "127.0.0.1:5432" / "[::1]:5432" / "localhost:5432".
-Result<std::pair<std::string, int>> parse_host_port(const std::string& text);
 
 }  // namespace procd

@@ -1,10 +1,11 @@
 // Private to src/config: the pieces load_config() is assembled from.
 //   parse (config_load.cpp) -> apply_env_overrides (env_overrides.cpp)
-//   -> convert_config (config_load.cpp, typed reads through TableReader)
+//   -> convert_config (config_sections.cpp; each [services.NAME] in
+//      config_services.cpp; typed reads through TableReader, table_reader.cpp)
 //   -> validate_config (config_validate.cpp, rules spanning several keys).
 // Diagnostics collects every error with its location: a TOML value's own
 // file:line:col, or "env PROCD_X" for a value an environment override set.
-// The schema (config_validate.cpp) is the one list of known keys, shared by
+// The schema (config_schema.cpp) is the one list of known keys, shared by
 // the unknown-key check and the typing of env overrides.
 #pragma once
 
@@ -101,9 +102,16 @@ class TableReader {
 // unordered), sorted back into file order by location.
 std::vector<std::pair<std::string, const toml::value*>> in_file_order(const toml::value& table);
 
+// `path` made absolute against `dir` (the config file's directory); "" stays "".
+std::string resolve_path(const std::string& dir, const std::string& path);
+// The child `key` of a table value; nullptr when absent or `v` is no table.
+const toml::value* child(const toml::value* v, const std::string& key);
+
 void apply_env_overrides(toml::value& root, const std::vector<std::string>& environment, Diagnostics& diag);
 // Fills `config` (whose path and dir are already set) from the tree.
 void convert_config(const toml::value& root, Config& config, Diagnostics& diag);
+// One [services.NAME] table into `svc` (whose name is set).
+void read_service(TableReader t, ServiceConfig& svc, const std::string& dir);
 void validate_config(const Config& config, const toml::value& root, bool as_root, Diagnostics& diag);
 
 // Read a command value (string split like a shell, or array of strings).

@@ -12,8 +12,8 @@
 //    is gone: the callback holds a weak_ptr to `alive`.
 //  * on_change is the last thing a completion does: the owner may destroy
 //    the checker from inside it.
-// Command checks fork/exec directly (own process group, /dev/null stdio);
-// the pure URL helpers are at the end.
+// Command checks fork/exec directly (own process group, /dev/null stdio).
+// Tcp / http targets were parsed at config load (procd/health_target.hpp).
 #include "procd/health.hpp"
 
 #include <fcntl.h>
@@ -23,10 +23,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <optional>
 
 #include "procd/signal_names.hpp"
 
@@ -121,10 +119,7 @@ struct HealthChecker::Impl {
   std::shared_ptr<int> alive = std::make_shared<int>(0);
   UvTimer timer;
 
-  // tcp / http
-  std::string host, path;
-  int port = 0;
-  std::string target_error;  // non-empty: the target could not be parsed
+  // tcp / http: connects to cfg.host / port / path, parsed when the config was loaded
   UvHandle<uv_tcp_t> tcp;
   Resolve* resolving = nullptr;
   std::vector<sockaddr_storage> addrs;
@@ -142,26 +137,13 @@ struct HealthChecker::Impl {
   Impl(uv_loop_t* l, HealthConfig c, HealthContext x, ChildReaper& r, OnChange cb)
       : loop(l), cfg(std::move(c)), ctx(std::move(x)), reaper(r), on_change(std::move(cb)) {
     uv_timer_init(loop, timer.reset(this));
-    if (cfg.kind == HealthKind::Tcp) {
-      if (auto hp = parse_host_port(cfg.target); hp.ok()) {
-        host = hp->first;
-        port = hp->second;
-      } else {
-        target_error = hp.error().message;
-      }
-    } else if (cfg.kind == HealthKind::Http) {
-      if (auto u = parse_http_url(cfg.target); u.ok()) {
-        host = u->host;
-        port = u->port;
-        path = u->path;
-      } else {
-        target_error = u.error().message;
-      }
-    }
     settings.on_headers_complete = [](http_parser*) { return -1; };  // status is known: stop parsing
   }
 
-  std::string where() const { return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port); }
+  std::string where() const {
+    return cfg.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", cfg.host, cfg.port)
+                                                   : fmt::format("{}:{}", cfg.host, cfg.port);
+  }
 
   void arm(std::int64_t ms) {
     uv_timer_start(
@@ -222,13 +204,15 @@ struct HealthChecker::Impl {
 
   // --- tcp / http ---------------------------------------------------------
   void resolve() {
-    if (!target_error.empty()) return finish(gen, false, target_error);
+    // A HealthConfig not built by load_config (nothing parsed) has no port.
+    if (cfg.host.empty() || cfg.port <= 0) return finish(gen, false, fmt::format("no {} target parsed from '{}'",
+                                                         cfg.kind == HealthKind::Tcp ? "tcp" : "http", cfg.target));
     addrs.clear();
     next_addr = 0;
     connect_error.clear();
     sockaddr_storage ss{};
-    if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
-        uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
+    if (uv_ip4_addr(cfg.host.c_str(), cfg.port, reinterpret_cast<sockaddr_in*>(&ss)) == 0 ||
+        uv_ip6_addr(cfg.host.c_str(), cfg.port, reinterpret_cast<sockaddr_in6*>(&ss)) == 0) {
       addrs.push_back(ss);
       return connect_next();
     }
@@ -237,10 +221,10 @@ struct HealthChecker::Impl {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    int rc = uv_getaddrinfo(loop, &r->req, &Impl::on_resolved, host.c_str(), std::to_string(port).c_str(), &hints);
+    int rc = uv_getaddrinfo(loop, &r->req, &Impl::on_resolved, cfg.host.c_str(), std::to_string(cfg.port).c_str(), &hints);
     if (rc != 0) {
       delete r;
-      return finish(gen, false, fmt::format("resolve {}: {}", host, uv_strerror(rc)));
+      return finish(gen, false, fmt::format("resolve {}: {}", cfg.host, uv_strerror(rc)));
     }
     resolving = r;
   }
@@ -259,7 +243,7 @@ struct HealthChecker::Impl {
     uv_freeaddrinfo(res);
     if (!self) return;
     if (status != 0 || self->addrs.empty())
-      return self->finish(self->gen, false, fmt::format("resolve {}: {}", self->host, uv_strerror(status)));
+      return self->finish(self->gen, false, fmt::format("resolve {}: {}", self->cfg.host, uv_strerror(status)));
     self->connect_next();
   }
 
@@ -297,8 +281,9 @@ struct HealthChecker::Impl {
   void send_request() {
     auto* w = new WriteReq{};
     w->req.data = w;
-    w->data = fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: procd-health\r\n\r\n", path,
-                          port == 80 ? (host.find(':') != std::string::npos ? "[" + host + "]" : host) : where());
+    const std::string& host = cfg.host;
+    w->data = fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: procd-health\r\n\r\n", cfg.path,
+                          cfg.port == 80 ? (host.find(':') != std::string::npos ? "[" + host + "]" : host) : where());
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
     auto* stream = reinterpret_cast<uv_stream_t*>(tcp.get());
     int rc = uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int status) {
@@ -416,99 +401,5 @@ void HealthChecker::stop() {
 
 HealthStatus HealthChecker::status() const { return impl_->status; }
 const std::string& HealthChecker::last_detail() const { return impl_->detail; }
-
-// --- pure helpers -------------------------------------------------------------
-
-namespace {
-
-Error bad(std::string msg) { return make_error(Code::ConfigInvalidValue, std::move(msg)); }
-
-std::optional<int> parse_port(std::string_view s) {
-  if (s.empty() || s.size() > 5) return std::nullopt;
-  int v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  if (v < 1 || v > 65535) return std::nullopt;
-  return v;
-}
-
-bool clean(std::string_view s) {
-  for (unsigned char c : s)
-    if (c <= ' ' || c == 0x7f || c == '/' || c == '@' || c == '[' || c == ']') return false;
-  return true;
-}
-
-// "host:port", "[v6]:port", or (with a default port) "host" / "[v6]".
-Result<std::pair<std::string, int>> split_authority(std::string_view text, std::optional<int> default_port) {
-  std::string_view host, port;
-  bool has_port = false;
-  if (!text.empty() && text[0] == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos) return bad(fmt::format("'{}': missing ']' after the IPv6 address", text));
-    host = text.substr(1, close - 1);
-    auto rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return bad(fmt::format("'{}': expected ':PORT' after ']'", text));
-      port = rest.substr(1);
-      has_port = true;
-    }
-    if (host.find(':') == std::string_view::npos) return bad(fmt::format("'{}': brackets are for IPv6 addresses", text));
-  } else {
-    auto colon = text.rfind(':');
-    host = text.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = text.substr(colon + 1);
-      has_port = true;
-    }
-    if (host.find(':') != std::string_view::npos)
-      return bad(fmt::format("'{}': write IPv6 addresses in brackets, e.g. [::1]:8080", text));
-  }
-  if (host.empty()) return bad(fmt::format("'{}': missing host", text));
-  if (!clean(host) && host.find(':') == std::string_view::npos) return bad(fmt::format("'{}': invalid host", text));
-  int p = 0;
-  if (has_port) {
-    auto v = parse_port(port);
-    if (!v) return bad(fmt::format("'{}': port must be a number from 1 to 65535", text));
-    p = *v;
-  } else if (default_port) {
-    p = *default_port;
-  } else {
-    return bad(fmt::format("'{}': expected HOST:PORT", text));
-  }
-  return std::pair<std::string, int>{std::string(host), p};
-}
-
-}  // namespace
-
-Result<std::pair<std::string, int>> parse_host_port(const std::string& text) { return split_authority(text, std::nullopt); }
-
-Result<HttpTarget> parse_http_url(const std::string& url) {
-  auto starts = [&](std::string_view prefix) {
-    if (url.size() < prefix.size()) return false;
-    for (size_t i = 0; i < prefix.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(url[i])) != prefix[i]) return false;
-    return true;
-  };
-  if (starts("https://")) return bad(fmt::format("'{}': https is not supported; use http:// or a tcp check", url));
-  if (!starts("http://")) return bad(fmt::format("'{}': expected http://HOST[:PORT][/PATH]", url));
-  std::string_view rest = std::string_view(url).substr(7);
-  auto end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, end);
-  if (authority.find('@') != std::string_view::npos) return bad(fmt::format("'{}': credentials in the URL are not supported", url));
-  auto hp = split_authority(authority, 80);
-  if (!hp.ok()) return bad(fmt::format("'{}': {}", url, hp.error().message));
-  HttpTarget t;
-  t.host = hp->first;
-  t.port = hp->second;
-  std::string path(end == std::string_view::npos ? std::string_view{} : rest.substr(end));
-  if (auto hash = path.find('#'); hash != std::string::npos) path.erase(hash);
-  if (path.empty() || path[0] != '/') path.insert(0, "/");
-  for (unsigned char c : path)
-    if (c <= ' ' || c == 0x7f) return bad(fmt::format("'{}': the path must not contain spaces or control characters", url));
-  t.path = std::move(path);
-  return t;
-}
 
 }  // namespace procd

@@ -27,6 +27,8 @@
 //   Error; no fd is leaked on any path.
 #include "procd/spawn.hpp"
 
+#include "procd/env_file.hpp"
+
 #include <cerrno>
 #include <climits>
 #include <csignal>
@@ -399,73 +401,6 @@ class EnvList {
   std::map<std::string, std::size_t> index_;
 };
 
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r";
-  std::size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
-// `"a\"b"` -> `a"b` (\\, \", \n, \t escapes); `'x'` -> `x` literally.
-std::string unquote(std::string_view v) {
-  if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') return std::string(v.substr(1, v.size() - 2));
-  if (v.size() < 2 || v.front() != '"' || v.back() != '"') return std::string(v);
-  std::string out;
-  v = v.substr(1, v.size() - 2);
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i] != '\\' || i + 1 == v.size()) {
-      out.push_back(v[i]);
-      continue;
-    }
-    char c = v[++i];
-    out.push_back(c == 'n' ? '\n' : c == 't' ? '\t' : c);
-  }
-  return out;
-}
-
-Result<std::string> read_whole(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_error(Code::IoOpen, errno, fmt::format("cannot read env_file {}", path));
-  std::string data;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return errno_error(Code::IoRead, err, fmt::format("cannot read env_file {}", path));
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return data;
-}
-
-// KEY=VALUE lines; blank lines and # comments ignored; optional `export `.
-Result<void> apply_env_file(const std::string& path, EnvList& env) {
-  auto text = read_whole(path);
-  if (!text) return text.error();
-  std::string_view rest = *text;
-  for (int lineno = 1; !rest.empty(); ++lineno) {
-    std::size_t nl = rest.find('\n');
-    std::string_view line = trim(rest.substr(0, nl));
-    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-    if (line.empty() || line.front() == '#') continue;
-    if (line.starts_with("export ") || line.starts_with("export\t")) line = trim(line.substr(7));
-    std::size_t eq = line.find('=');
-    std::string_view key = eq == std::string_view::npos ? std::string_view{} : trim(line.substr(0, eq));
-    if (key.empty() || key.find_first_of(" \t") != std::string_view::npos) {
-      Error e = make_error(Code::ConfigInvalidValue, fmt::format("env_file: expected KEY=VALUE, got \"{}\"", line));
-      e.where = Location{path, lineno, 1};
-      return e;
-    }
-    env.set(key, unquote(trim(line.substr(eq + 1))));
-  }
-  return {};
-}
-
 }  // namespace
 
 Result<std::vector<std::string>> build_service_env(const ServiceConfig& svc, const std::vector<std::string>& base) {
@@ -474,8 +409,11 @@ Result<std::vector<std::string>> build_service_env(const ServiceConfig& svc, con
     std::size_t eq = kv.find('=');
     if (eq != std::string::npos && eq > 0) env.set(std::string_view(kv).substr(0, eq), std::string_view(kv).substr(eq + 1));
   }
-  if (!svc.env_file.empty())
-    if (auto r = apply_env_file(svc.env_file, env); !r) return r.error();
+  if (!svc.env_file.empty()) {
+    auto vars = read_env_file(svc.env_file);
+    if (!vars) return vars.error();
+    for (const auto& [k, v] : *vars) env.set(k, v);
+  }
   for (const auto& [k, v] : svc.env) env.set(k, v);
   env.set("PROCD_SERVICE", svc.name);
   return env.take();

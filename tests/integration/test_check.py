@@ -95,6 +95,22 @@ class CheckTest(unittest.TestCase):
                           1004, 'services.web.restart.policy: unknown policy "sometimes" '
                                 '(expected never, always, on-failure, exponential-backoff)')
 
+    def test_health_tcp_target_unbracketed_ipv6(self):
+        self.assert_error('[services.web]\ncommand = "true"\n[services.web.health]\ntcp = "::1:5432"\n', 4, 7, 1004,
+                          "services.web.health.tcp: '::1:5432': write IPv6 addresses in brackets")
+
+    def test_health_tcp_target_port_out_of_range(self):
+        self.assert_error('[services.web]\ncommand = "true"\n[services.web.health]\ntcp = "127.0.0.1:99999"\n', 4, 7,
+                          1004, "port must be a number from 1 to 65535")
+
+    def test_health_http_target_port_zero(self):
+        self.assert_error('[services.web]\ncommand = "true"\n[services.web.health]\nhttp = "http://127.0.0.1:0/"\n',
+                          4, 8, 1004, "port must be a number from 1 to 65535")
+
+    def test_health_https_target(self):
+        self.assert_error('[services.web]\ncommand = "true"\n[services.web.health]\nhttp = "https://127.0.0.1/"\n',
+                          4, 8, 1004, "https is not supported")
+
     def test_toml_syntax_error(self):
         self.assert_error('name = "x"\nhot_reload = \n', 2, 14, 1001)
 

@@ -221,6 +221,9 @@ health = { tcp = "127.0.0.1:5432" }
   CHECK(web.restart.max_attempts == 0);
   CHECK(web.health.kind == HealthKind::Http);
   CHECK(web.health.target == "http://127.0.0.1:8080/healthz");
+  CHECK(web.health.host == "127.0.0.1");  // parsed once, here; the checker uses these
+  CHECK(web.health.port == 8080);
+  CHECK(web.health.path == "/healthz");
   CHECK(web.health.interval_ms == 2000);
   CHECK(web.health.timeout_ms == 500);
   CHECK(web.health.retries == 2);
@@ -245,6 +248,8 @@ health = { tcp = "127.0.0.1:5432" }
   CHECK(cron.restart.start_limit_interval_ms == 1000);
   CHECK(cron.health.kind == HealthKind::Tcp);
   CHECK(cron.health.target == "127.0.0.1:5432");
+  CHECK(cron.health.host == "127.0.0.1");
+  CHECK(cron.health.port == 5432);
 }
 
 TEST_CASE("config: services keep file order, not hash or name order") {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "procd/health.hpp"
+#include "procd/health_target.hpp"
 
 using namespace procd;
 
@@ -130,6 +131,7 @@ HealthConfig config(HealthKind kind, std::string target, int retries = 1) {
   HealthConfig c;
   c.kind = kind;
   c.target = std::move(target);
+  REQUIRE(parse_health_target(c).ok());  // as load_config does
   c.interval_ms = 1000;
   c.timeout_ms = 500;
   c.retries = retries;
@@ -261,6 +263,21 @@ TEST_CASE("tcp check: a closed port is unhealthy after `retries` consecutive fai
   CHECK(ch2.seen.empty());
   REQUIRE(tl.run_until([&] { return !ch2.seen.empty(); }));
   CHECK(ch2.seen == std::vector{HealthStatus::Unhealthy});
+}
+
+TEST_CASE("tcp check: a config whose target was never parsed fails without connecting") {
+  TestLoop tl;
+  NoReaper reaper;
+  HealthConfig cfg;  // built by hand, not by load_config: host and port are unset
+  cfg.kind = HealthKind::Tcp;
+  cfg.target = "127.0.0.1:1";
+  cfg.retries = 1;
+  Changes ch;
+  HealthChecker hc(&tl.loop, cfg, {}, reaper, ch.cb());
+  hc.start();
+  REQUIRE(tl.run_until([&] { return !ch.seen.empty(); }));
+  CHECK(ch.seen == std::vector{HealthStatus::Unhealthy});
+  CHECK(ch.detail.find("no tcp target parsed") != std::string::npos);
 }
 
 TEST_CASE("tcp check: the owner may destroy the checker from on_change") {

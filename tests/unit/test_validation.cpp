@@ -153,6 +153,21 @@ TEST_CASE("validation: env_file must be readable") {
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "good.env") << "A=1\n";
   CHECK(errors_of(kWeb + "env_file = \"" + (dir / "good.env").string() + "\"\n").empty());
+  // What the spawn would refuse, check refuses: a symlink (never followed) ...
+  std::filesystem::remove(dir / "link.env");
+  std::filesystem::create_symlink(dir / "good.env", dir / "link.env");
+  e = only_error(kWeb + "env_file = \"" + (dir / "link.env").string() + "\"\n", Code::ConfigEnvFileUnreadable, 3, 12);
+  CHECK(e.message.find("symbolic link") != std::string::npos);
+  // ... and a malformed line, reported at its own line in the env file.
+  std::ofstream(dir / "bad.env") << "A=1\n  not an assignment\n";
+  auto errors = errors_of(kWeb + "env_file = \"" + (dir / "bad.env").string() + "\"\n");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == Code::ConfigInvalidValue);
+  CHECK(errors[0].key_path == "services.web.env_file");
+  REQUIRE(errors[0].where);
+  CHECK(errors[0].where->file == (dir / "bad.env").string());
+  CHECK(errors[0].where->line == 2);
+  CHECK(errors[0].where->column == 3);
   std::filesystem::remove_all(dir);
 }
 
@@ -184,6 +199,54 @@ TEST_CASE("validation: health needs exactly one check") {
   only_error(kWeb + "health = { tcp = \"localhost\" }\n", Code::ConfigInvalidValue, 3, 18);
   only_error(kWeb + "health = { command = [] }\n", Code::ConfigEmptyCommand, 3, 22);
   only_error(kWeb + "health = { tcp = \"a:1\", retries = 0 }\n", Code::ConfigOutOfRange, 3, 35);
+}
+
+// The runtime (src/daemon/health.cpp) uses the target parsed here, so every
+// target the runtime could not use is rejected by `procd check`.
+TEST_CASE("validation: health targets are parsed at load time") {
+  for (std::string bad : {"::1:5432", "host:0", "host:99999", "host", "[::1]", "[host]:80", "a b:80"}) {
+    CAPTURE(bad);
+    only_error(kWeb + "health = { tcp = \"" + bad + "\" }\n", Code::ConfigInvalidValue, 3, 18);
+  }
+  for (std::string bad : {"https://127.0.0.1/healthz", "http://127.0.0.1:0/", "http://host:99999/", "http://::1:8080/",
+                          "http://[::1/", "http://u:p@host/", "http://host/a b", "http://host:/", "http://"}) {
+    CAPTURE(bad);
+    only_error(kWeb + "health = { http = \"" + bad + "\" }\n", Code::ConfigInvalidValue, 3, 19);
+  }
+  auto e = only_error(kWeb + "[services.web.health]\ntcp = \"::1:5432\"\n", Code::ConfigInvalidValue, 4, 7);
+  CHECK(e.key_path == "services.web.health.tcp");
+  CHECK(e.message.find("brackets") != std::string::npos);
+  e = only_error(kWeb + "[services.web.health]\nhttp = \"https://a/\"\n", Code::ConfigInvalidValue, 4, 8);
+  CHECK(e.message.find("https is not supported") != std::string::npos);
+  CHECK(errors_of(kWeb + "health = { tcp = \"[::1]:5432\" }\n").empty());
+  CHECK(errors_of(kWeb + "health = { http = \"http://[::1]:8080/ready\" }\n").empty());
+}
+
+TEST_CASE("validation: a parsed health target is kept in the model beside the text") {
+  LoadOptions opts;
+  opts.environment = &kNoEnv;
+  auto r = load_config_text(kWeb + "health = { tcp = \"[::1]:5432\" }\n"
+                                   "[services.api]\ncommand = \"x\"\nhealth = { http = \"http://localhost\" }\n",
+                            "t.toml", opts);
+  REQUIRE(r.ok());
+  const auto& tcp = r.config->services[0].health;
+  CHECK(tcp.target == "[::1]:5432");
+  CHECK(tcp.host == "::1");
+  CHECK(tcp.port == 5432);
+  const auto& http = r.config->services[1].health;
+  CHECK(http.host == "localhost");
+  CHECK(http.port == 80);
+  CHECK(http.path == "/");
+}
+
+// [control] http is checked by the same host:port parser as health tcp.
+TEST_CASE("validation: control http listener address") {
+  only_error("[control]\nhttp = \"::1:9100\"\n", Code::ConfigInvalidValue, 2, 8);
+  only_error("[control]\nhttp = \"[::1]\"\n", Code::ConfigInvalidValue, 2, 8);
+  for (std::string good : {"127.0.0.1:9100", "[::1]:9100", "0.0.0.0:9100", "localhost:9100"}) {
+    CAPTURE(good);
+    CHECK(errors_of("[control]\nhttp = \"" + good + "\"\n").empty());
+  }
 }
 
 TEST_CASE("validation: sizes, modes, ranges, enums") {
