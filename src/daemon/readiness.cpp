@@ -6,10 +6,8 @@
 #include <fmt/core.h>
 #include <signal.h>
 
-#include <cstdio>
-#include <fstream>
-
 #include "procd/logging.hpp"
+#include "procd/proc_reader.hpp"
 #include "procd/spawn.hpp"
 #include "procd/supervisor.hpp"
 
@@ -17,14 +15,8 @@ namespace procd {
 namespace {
 
 pid_t pgid_of(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return -1;
-  char state = 0;
-  int ppid = 0, pgrp = 0;
-  if (std::sscanf(text.c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) return -1;
-  return pgrp;
+  auto st = read_proc_stat(pid);
+  return st ? st->pgid : -1;
 }
 
 bool uses_notify(const ServiceConfig& c) { return c.ready.kind == ReadyKind::Notify || c.watchdog_ms > 0; }
