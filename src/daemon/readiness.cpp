@@ -80,6 +80,10 @@ void Supervisor::on_run_started(ServiceRuntime& svc) {
     HealthContext ctx;
     if (auto env = build_service_env(svc.cfg, base_env_); env.ok()) ctx.env = std::move(env.value());
     ctx.working_dir = svc.cfg.working_dir.empty() ? cfg_.dir : svc.cfg.working_dir;
+    ctx.user = svc.cfg.user;  // the service's identity and limits, as in spawn(): never procd's
+    ctx.umask = svc.cfg.umask;
+    ctx.nice = svc.cfg.nice;
+    ctx.rlimits = svc.cfg.rlimits;
     ServiceRuntime* sp = &svc;
     svc.health = std::make_unique<HealthChecker>(&loop_, svc.cfg.health, std::move(ctx), *this,
                                                  [this, sp](HealthStatus st, const std::string& d) { on_health(*sp, st, d); });
