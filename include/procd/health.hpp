@@ -1,8 +1,9 @@
 // Health checks of one service ([services.NAME.health]): command (exit 0 =
-// healthy, run with the service's env and working_dir, killed at
-// timeout_ms), tcp (connect within timeout_ms), http (GET; 2xx/3xx =
-// healthy; response parsed with http-parser). Tcp and http connect to the
-// host / port / path the config loader parsed (procd/health_target.hpp). One check at a time, never
+// healthy; run as the service: its user, umask, rlimits, nice, env and
+// working_dir; its process group killed at timeout_ms), tcp (connect within
+// timeout_ms), http (GET; 2xx/3xx = healthy; response parsed with
+// http-parser; they connect to the host / port / path the config loader
+// parsed, procd/health_target.hpp). One check at a time, never
 // overlapping, each scheduled by the checker's one timer — no polling loop.
 // `retries` consecutive failures make the service unhealthy; one success
 // makes it healthy again. Runs only between start() and stop() (the
@@ -13,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -33,9 +35,15 @@ class ChildReaper {
   virtual void watch_child(pid_t pid, std::function<void(int code, int signal)> on_exit) = 0;
 };
 
+// What a command check runs with: the service's own identity and limits,
+// the same fields its SpawnRequest gets (SPEC Part 2: never procd's).
 struct HealthContext {
   std::vector<std::string> env;  // full environment of the service ("K=V")
   std::string working_dir;
+  std::string user;              // empty = procd's (only when procd is not root)
+  std::optional<unsigned> umask;
+  int nice = 0;
+  std::vector<Rlimit> rlimits;
 };
 
 class HealthChecker {

@@ -1,27 +1,18 @@
-// CPU and RSS of a service's process group, from Linux /proc. The parsing
-// functions are pure (unit-tested on captured text); sample_group() walks
-// /proc once per call. Only called on the sampling timer, never polled.
+// CPU and RSS of services' process groups, from Linux /proc (read through
+// proc_reader.hpp). sum_by_group() is pure (unit-tested on captured stat
+// text); sample_all_groups() reads /proc once per call. Only called on the
+// sampling timer, never polled. Processes that have exited (zombies) are
+// not counted: they hold no memory and their CPU time moves to the parent.
 #pragma once
 
 #include <cstdint>
-#include <optional>
-#include <string_view>
+#include <unordered_map>
 #include <sys/types.h>
+#include <vector>
+
+#include "procd/proc_reader.hpp"
 
 namespace procd {
-
-struct ProcStat {
-  pid_t pid = 0;
-  pid_t ppid = 0;
-  pid_t pgid = 0;
-  char state = '?';
-  std::uint64_t utime_ticks = 0;
-  std::uint64_t stime_ticks = 0;
-  std::uint64_t rss_pages = 0;
-};
-
-// Parse the text of /proc/PID/stat (the comm field may hold spaces and ')').
-std::optional<ProcStat> parse_proc_stat(std::string_view text);
 
 struct GroupUsage {
   std::uint64_t cpu_ticks = 0;   // utime + stime summed over the group
@@ -29,7 +20,15 @@ struct GroupUsage {
   int processes = 0;
 };
 
-// Sum over every process whose pgid is `pgid`.
+using GroupUsageMap = std::unordered_map<pid_t, GroupUsage>;
+
+// Usage of each process group (pgid > 1) among `procs`, counting live processes only.
+GroupUsageMap sum_by_group(const std::vector<ProcStat>& procs, std::uint64_t page_bytes);
+
+// sum_by_group over every process in /proc, with the system's page size.
+GroupUsageMap sample_all_groups();
+
+// Usage of the one group `pgid` (empty for pgid <= 0).
 GroupUsage sample_group(pid_t pgid);
 
 // CPU percent between two samples taken `elapsed_ms` apart (100 = one core).

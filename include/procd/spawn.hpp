@@ -1,9 +1,12 @@
-// fork/exec of a service, owned by procd (not uv_spawn: a subreaper reaps
-// with waitpid(-1), which libuv's one-pid-at-a-time reaping cannot share).
-// The child gets its own session and process group, stdin from /dev/null,
-// stdout/stderr on pipes, a reset signal mask and dispositions, and reports
-// any setup/exec failure back through a close-on-exec pipe, so spawn()
-// returns either a running PID or the exact error with its 4xxx code.
+// The one spawn of procd: services, health commands and `procd exec` all
+// start their processes through spawn_process() (not uv_spawn: a subreaper
+// reaps with waitpid(-1), which libuv's one-pid-at-a-time reaping cannot
+// share). Whatever the options, the child starts with an empty signal mask
+// and every disposition at SIG_DFL (nothing procd blocks or ignores leaks
+// into it), the request's credentials, umask, rlimits, nice and working
+// directory, and reports any setup/exec failure back through a
+// close-on-exec pipe, so spawn_process() returns either a running PID or the
+// exact error with its 4xxx code. The caller's own signal mask is unchanged.
 #pragma once
 
 #include <map>
@@ -17,28 +20,50 @@
 
 namespace procd {
 
+// Where the child's stdin, stdout and stderr come from.
+enum class SpawnStdio {
+  Pipes,    // stdin /dev/null; stdout (and stderr unless merge_stderr) on pipes handed to the caller
+  Null,     // all three /dev/null (health commands: their output is not kept)
+  Inherit,  // procd's own 0, 1, 2 and every fd it holds without O_CLOEXEC (procd exec, like tini)
+};
+
+// The child's process group: always its own, so a whole group can be signalled.
+enum class SpawnGroup {
+  NewSession,  // setsid(): own session and group, no controlling terminal (services, health commands)
+  NewGroup,    // setpgid(0, 0): own group in procd's session, so it may own the terminal (procd exec)
+};
+
 struct SpawnRequest {
-  std::vector<std::string> argv;              // argv[0] is looked up in PATH when it has no '/'
+  std::vector<std::string> argv;              // argv[0] is looked up in the request's PATH when it has no '/'
   std::vector<std::string> env;               // full environment, "K=V"
   std::string working_dir;                    // empty = inherit
   std::string user;                           // empty = keep; only honoured as root
   std::optional<unsigned> umask;
   int nice = 0;
   std::vector<Rlimit> rlimits;
-  bool merge_stderr = true;                   // stderr onto the stdout pipe
-  std::vector<int> extra_fds;                 // kept open in the child (e.g. notify), dup'd to 3.. in order
+  bool merge_stderr = true;                   // Pipes: stderr onto the stdout pipe
+  std::vector<int> extra_fds;                 // Pipes / Null: kept open in the child, dup'd to 3.. in order
+  SpawnStdio stdio = SpawnStdio::Pipes;
+  SpawnGroup group = SpawnGroup::NewSession;
+  // NewGroup only: make the child's group the foreground group of the
+  // terminal on stdin before exec (the caller checked that procd's group
+  // owns it; procd takes it back with tcsetpgrp once the child is gone).
+  bool take_terminal = false;
 };
 
 struct SpawnedProcess {
-  pid_t pid = -1;
-  int stdout_fd = -1;   // read ends, O_NONBLOCK | O_CLOEXEC; caller owns them
-  int stderr_fd = -1;   // -1 when merged
+  pid_t pid = -1;       // also the child's process group id
+  int stdout_fd = -1;   // Pipes: read ends, O_NONBLOCK | O_CLOEXEC; caller owns them
+  int stderr_fd = -1;   // -1 when merged, and for Null / Inherit
 };
 
 // Builds the environment: inherited `base` + env_file lines + env table + PROCD_SERVICE.
 Result<std::vector<std::string>> build_service_env(const ServiceConfig& svc, const std::vector<std::string>& base);
 
-Result<SpawnedProcess> spawn_process(const SpawnRequest& req);
+// `exec_errno`, when given, receives the errno behind an ExecFailed error
+// (ENOENT: not found, EACCES: not executable, ...) and 0 otherwise, for a
+// caller that maps it to a shell's 127 / 126 exit codes.
+Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno = nullptr);
 
 // Reap one exited child without blocking. nullopt = none ready.
 struct Reaped { pid_t pid; int code; int signal; };

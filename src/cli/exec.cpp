@@ -12,12 +12,12 @@
 // - PID 1 reaps every orphan of its namespace; otherwise procd becomes a
 //   child subreaper (PR_SET_CHILD_SUBREAPER; failure is a warning,
 //   error[10001]) so orphans of the child are reparented to it and reaped.
-// - The child runs CMD via execvp (procd's PATH), inherits stdin/stdout/
-//   stderr and every other fd as is, and gets its own process group
-//   (setpgid(0,0) in the child and setpgid(pid,pid) in procd, so the group
-//   exists before any signal is forwarded). It starts with an empty signal
-//   mask and every disposition reset to SIG_DFL (nothing procd blocked or
-//   ignored leaks into it).
+// - The child is started by spawn_process(), procd's one spawn: CMD looked
+//   up in procd's PATH, procd's environment, stdin/stdout/stderr and every
+//   other fd procd holds without O_CLOEXEC inherited as is, its own process
+//   group (made before spawn_process returns, so it exists before any signal
+//   is forwarded), an empty signal mask and every disposition reset to
+//   SIG_DFL (nothing procd blocked or ignored leaks into it).
 // - Terminal (docker run -it): when stdin is a terminal whose foreground
 //   group is procd's, the child's group is made the foreground group
 //   (tcsetpgrp, like tini); procd takes it back once the child has exited.
@@ -45,8 +45,6 @@
 //   for late reparented ones) for at most 2 s, after which procd exits
 //   anyway (error[3001] warning). Signals received meanwhile go to the same
 //   targets. The exit code is still the child's.
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -55,7 +53,6 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -65,6 +62,7 @@
 
 #include "procd/cli.hpp"
 #include "procd/error.hpp"
+#include "procd/proc_reader.hpp"
 #include "procd/signal_names.hpp"
 #include "procd/spawn.hpp"
 
@@ -136,98 +134,35 @@ long grace_ms() {
   return ms;
 }
 
-// Child side of fork(): only async-signal-safe calls, then exec or _exit.
-[[noreturn]] void exec_child(char* const* argv, bool take_tty, int report_fd) {
-  ::setpgid(0, 0);
-  if (take_tty) ::tcsetpgrp(STDIN_FILENO, ::getpid());  // SIGTTOU still blocked: cannot stop us
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // KILL/STOP/reserved: EINVAL, harmless
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execvp(argv[0], argv);
-  int err = errno;
-  (void)!::write(report_fd, &err, sizeof err);
-  ::_exit(kExitNotFound);
-}
-
 int status_code(int st) {
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
   return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
 // PIDs whose parent is procd (orphans reparented to us, not yet reaped).
-std::vector<pid_t> own_children() {
-  std::vector<pid_t> out;
-  pid_t self = ::getpid();
-  long pid;
-  // One "children" file per thread; procd has one thread (tid == pid).
-  std::string path = fmt::format("/proc/{}/task/{}/children", self, self);
-  if (FILE* f = std::fopen(path.c_str(), "re")) {
-    while (std::fscanf(f, "%ld", &pid) == 1) out.push_back(static_cast<pid_t>(pid));
-    std::fclose(f);
-    return out;
-  }
-  // Kernel without CONFIG_PROC_CHILDREN: scan /proc/*/stat for ppid == us.
-  DIR* dir = ::opendir("/proc");
-  if (!dir) return out;
-  while (dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-    char buf[512];
-    int fd = ::open(fmt::format("/proc/{}/stat", e->d_name).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ssize_t n = ::read(fd, buf, sizeof buf - 1);
-    ::close(fd);
-    if (n <= 0) continue;
-    buf[n] = '\0';
-    const char* rp = std::strrchr(buf, ')');  // comm may hold spaces and parens
-    long ppid = 0;
-    if (rp && std::sscanf(rp + 1, " %*c %ld", &ppid) == 1 && ppid == self) out.push_back(std::atoi(e->d_name));
-  }
-  ::closedir(dir);
-  return out;
-}
+std::vector<pid_t> own_children() { return children_of(::getpid()); }
 
 class Entrypoint {
  public:
   Entrypoint(const ExecOptions& o, const RewriteMap& m, const sigset_t& w) : opts_(o), map_(m), waited_(w) {}
 
   int run() {
-    std::vector<char*> argv;
-    for (const auto& a : opts_.command) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     take_tty_ = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
-
-    int report[2];
-    if (::pipe2(report, O_CLOEXEC) != 0) {
-      print_error(Code::IoPipe, fmt::format("cannot create pipe: {}", std::strerror(errno)));
-      return kExitRuntime;
+    SpawnRequest req;
+    req.argv = opts_.command;
+    for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
+    req.stdio = SpawnStdio::Inherit;
+    req.group = SpawnGroup::NewGroup;  // exists before spawn_process returns: signals can go to it
+    req.take_terminal = take_tty_;
+    int exec_errno = 0;
+    auto spawned = spawn_process(req, &exec_errno);
+    if (!spawned.ok()) {
+      restore_tty();  // the child may have taken the terminal before its exec failed
+      print_error(spawned.error().code, spawned.error().message);
+      if (spawned.error().code != Code::ExecFailed) return kExitRuntime;
+      return exec_errno == ENOENT || exec_errno == ENOTDIR ? kExitNotFound : kExitCannotExec;
     }
-    child_ = ::fork();
-    if (child_ < 0) {
-      int err = errno;
-      ::close(report[0]);
-      ::close(report[1]);
-      print_error(err == EAGAIN ? Code::ResourceProcesses : Code::SpawnFailed,
-                  fmt::format("cannot fork: {}", std::strerror(err)));
-      return kExitRuntime;
-    }
-    if (child_ == 0) exec_child(argv.data(), take_tty_, report[1]);
-    ::setpgid(child_, child_);  // EACCES once it has exec'd: it did it itself then
-    ::close(report[1]);
-    int err = 0;
-    ssize_t n;
-    do n = ::read(report[0], &err, sizeof err);
-    while (n < 0 && errno == EINTR);
-    ::close(report[0]);
-    if (n == static_cast<ssize_t>(sizeof err)) {
-      ::waitpid(child_, nullptr, 0);
-      restore_tty();
-      print_error(Code::ExecFailed, fmt::format("cannot execute {}: {}", opts_.command[0], std::strerror(err)));
-      return err == ENOENT || err == ENOTDIR ? kExitNotFound : kExitCannotExec;
-    }
+    child_ = spawned->pid;
 
     while (!child_done_) wait_one(nullptr);
     restore_tty();

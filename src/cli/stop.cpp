@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -20,7 +19,7 @@
 #include "procd/cli.hpp"
 #include "procd/config.hpp"
 #include "procd/pid_lock.hpp"
-#include "procd/resources.hpp"
+#include "procd/proc_reader.hpp"
 
 namespace procd {
 namespace {
@@ -37,11 +36,8 @@ enum class Liveness { Alive, Zombie, OrphanZombie, Gone };
 
 Liveness liveness(pid_t pid) {
   if (::kill(pid, 0) != 0 && errno == ESRCH) return Liveness::Gone;
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string text;
-  if (!in || !std::getline(in, text)) return Liveness::Alive;  // no /proc: kill() decides alone
-  auto st = parse_proc_stat(text);
-  if (!st || (st->state != 'Z' && st->state != 'X')) return Liveness::Alive;
+  auto st = read_proc_stat(pid);
+  if (!st || !has_exited(*st)) return Liveness::Alive;  // no /proc: kill() decides alone
   return st->ppid == 1 ? Liveness::OrphanZombie : Liveness::Zombie;
 }
 

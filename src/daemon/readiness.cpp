@@ -7,10 +7,8 @@
 #include <fmt/core.h>
 #include <signal.h>
 
-#include <cstdio>
-#include <fstream>
-
 #include "procd/logging.hpp"
+#include "procd/proc_reader.hpp"
 #include "procd/spawn.hpp"
 #include "procd/supervision_rules.hpp"
 #include "procd/supervisor.hpp"
@@ -19,14 +17,8 @@ namespace procd {
 namespace {
 
 pid_t pgid_of(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return -1;
-  char state = 0;
-  int ppid = 0, pgrp = 0;
-  if (std::sscanf(text.c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) return -1;
-  return pgrp;
+  auto st = read_proc_stat(pid);
+  return st ? st->pgid : -1;
 }
 
 bool uses_notify(const ServiceConfig& c) { return c.ready.kind == ReadyKind::Notify || c.watchdog_ms > 0; }
@@ -76,6 +68,10 @@ void Supervisor::on_run_started(ServiceRunner& svc) {
     HealthContext ctx;
     ctx.env = svc.run_env;  // built once per start, env_file included
     ctx.working_dir = svc.cfg.working_dir.empty() ? cfg_.dir : svc.cfg.working_dir;
+    ctx.user = svc.cfg.user;  // the service's identity and limits, as in spawn(): never procd's
+    ctx.umask = svc.cfg.umask;
+    ctx.nice = svc.cfg.nice;
+    ctx.rlimits = svc.cfg.rlimits;
     ServiceRunner* sp = &svc;
     svc.health = std::make_unique<HealthChecker>(&loop_, svc.cfg.health, std::move(ctx), *this,
                                                  [this, sp](HealthStatus st, const std::string& d) { on_health(*sp, st, d); });

@@ -23,33 +23,6 @@ bool wants(const std::vector<std::string>& names, const std::string& name) {
   return names.empty() || std::find(names.begin(), names.end(), name) != names.end();
 }
 
-// One pass over /proc: CPU ticks and RSS summed by process group.
-std::unordered_map<pid_t, GroupUsage> sample_all_groups() {
-  std::unordered_map<pid_t, GroupUsage> out;
-  static const long page = ::sysconf(_SC_PAGESIZE);
-  DIR* d = ::opendir("/proc");
-  if (!d) return out;
-  char path[300];  // "/proc/" + d_name (up to 255) + "/stat"
-  char buf[1024];
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    ::close(fd);
-    if (n <= 0) continue;
-    auto st = parse_proc_stat(std::string_view(buf, static_cast<size_t>(n)));
-    if (!st || st->pgid <= 1) continue;
-    auto& u = out[st->pgid];
-    u.cpu_ticks += st->utime_ticks + st->stime_ticks;
-    u.rss_bytes += st->rss_pages * static_cast<std::uint64_t>(page);
-    ++u.processes;
-  }
-  ::closedir(d);
-  return out;
-}
-
 }  // namespace
 
 Result<std::vector<ServiceRunner*>> Supervisor::select(const Request& req, bool empty_means_all) {

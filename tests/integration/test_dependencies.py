@@ -225,6 +225,44 @@ def test_command_health_unhealthy_restarts():
     health_restart_case('command = ["test", "-f", "TMPDIR/ok"]')
 
 
+# Each step exits with its own code, so a failure names what leaked from procd.
+HEALTH_AS_SERVICE_SH = (
+    '[ "$(id -u)" = 65534 ] || exit 3; [ "$(id -g)" != 0 ] || exit 4; [ "$(umask)" = 0027 ] || exit 5; '
+    '[ "$(ulimit -n)" = 123 ] || exit 6; [ "$(pwd)" = /tmp ] || exit 7; [ "$SERVICE_ONLY" = yes ] || exit 8; '
+    '[ -z "$NOTIFY_SOCKET" ] || exit 9; exit 0')
+
+
+def test_command_health_runs_as_the_service():
+    """SPEC Part 2: a health command gets the service's user, umask, rlimits,
+    working_dir and env, never procd's root or its manager's NOTIFY_SOCKET."""
+    if os.geteuid() != 0:
+        print("skip: needs root to run a service as nobody")
+        return
+    p = Procd('''
+[services.web]
+command = ["sh", "-c", "exec sleep 1000", "MARKER"]
+user = "nobody"
+umask = "0027"
+working_dir = "/tmp"
+env = { SERVICE_ONLY = "yes" }
+rlimits = { nofile = 123 }
+ready = "health"
+[services.web.health]
+command = ["sh", "-c", %s, "MARKER"]
+interval_ms = 100
+retries = 1
+''' % json.dumps(HEALTH_AS_SERVICE_SH))
+    try:
+        p.start(extra_env={"NOTIFY_SOCKET": "@procd-test-manager-" + p.marker})
+        try:
+            p.wait_state("web", "running", timeout=5)
+        except Exception:
+            check(False, "health command did not pass as the service: %s" % [
+                e.get("msg") for e in p.events() if "health" in e.get("msg", "")][:3])
+    finally:
+        p.cleanup()
+
+
 def test_tcp_health_unhealthy_restarts():
     # the tcp check follows the port: the test kills the listener's socket by stopping the server thread
     port = free_port()
@@ -277,6 +315,7 @@ if __name__ == "__main__":
         test_log_and_health_readiness,
         test_http_health_unhealthy_restarts,
         test_command_health_unhealthy_restarts,
+        test_command_health_runs_as_the_service,
         test_tcp_health_unhealthy_restarts,
         test_memory_limit_restarts,
     ])

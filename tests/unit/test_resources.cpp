@@ -1,6 +1,8 @@
-// Unit tests for src/sys/resources.cpp on captured /proc/PID/stat text:
-// comm with spaces and ')', short or garbled lines, and the CPU arithmetic.
-// sample_group() is exercised only on a pgid no process can have.
+// Unit tests for src/sys/proc_reader.cpp and src/sys/resources.cpp on
+// captured /proc/PID/stat text: comm with spaces and ')', short or garbled
+// lines, summing by group (zombies excluded), and the CPU arithmetic.
+// sample_group() is exercised only on a pgid no process can have and on
+// the test's own group.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -102,4 +104,51 @@ TEST_CASE("resources: sample_group of an impossible group is empty") {
   auto self = sample_group(::getpgrp());
   CHECK(self.processes >= 1);
   CHECK(self.rss_bytes > 0);
+}
+
+namespace {
+
+// A stat line of pid `pid` in group `pgid`, state `state`, utime 30, stime 10, 5 pages resident.
+ProcStat stat_of(int pid, int pgid, char state) {
+  auto st = parse_proc_stat(std::to_string(pid) + " (worker) " + state + " 1 " + std::to_string(pgid) + " " +
+                            std::to_string(pgid) + " 0 -1 4194560 10 0 0 0 30 10 0 0 20 0 1 0 99 1000 5 0\n");
+  REQUIRE(st.has_value());
+  return *st;
+}
+
+}  // namespace
+
+TEST_CASE("resources: sum_by_group adds up each group's live processes") {
+  auto sums = sum_by_group({stat_of(100, 100, 'S'), stat_of(101, 100, 'R'), stat_of(200, 200, 'D'),
+                            stat_of(300, 1, 'S'), stat_of(301, 0, 'S')},
+                           4096);
+  CHECK(sums.size() == 2);  // groups 0 and 1 never belong to a service
+  CHECK(sums[100].processes == 2);
+  CHECK(sums[100].cpu_ticks == 80);
+  CHECK(sums[100].rss_bytes == 2 * 5 * 4096);
+  CHECK(sums[200].processes == 1);
+}
+
+TEST_CASE("resources: zombies and dying processes are not counted") {
+  // A service whose worker exited but is not reaped yet: the zombie holds
+  // no memory and its CPU time moves to the parent on reaping.
+  auto sums = sum_by_group({stat_of(100, 100, 'S'), stat_of(101, 100, 'Z'), stat_of(102, 100, 'X')}, 4096);
+  CHECK(sums[100].processes == 1);
+  CHECK(sums[100].cpu_ticks == 40);
+  CHECK(sums[100].rss_bytes == 5 * 4096);
+  // A group of zombies only has no usage at all.
+  auto dead = sum_by_group({stat_of(500, 500, 'Z')}, 4096);
+  CHECK(dead[500].processes == 0);
+  CHECK(dead[500].cpu_ticks == 0);
+}
+
+TEST_CASE("proc_reader: read_proc_stat of this process and of no process") {
+  auto self = read_proc_stat(::getpid());
+  REQUIRE(self.has_value());
+  CHECK(self->pid == ::getpid());
+  CHECK(self->pgid == ::getpgrp());
+  CHECK(self->ppid == ::getppid());
+  CHECK_FALSE(read_proc_stat(0));
+  CHECK_FALSE(read_proc_stat(-1));
+  CHECK_FALSE(read_proc_stat(2147483647));
 }

@@ -1,0 +1,47 @@
+// The one reader of Linux /proc: every place in procd that asks the kernel
+// about processes (resource sampling, the pid -> service lookup of notify
+// messages, `procd exec`'s orphans, `procd stop`'s zombie check) goes through
+// here. parse_proc_stat() is pure and total (unexpected text gives nullopt,
+// never a throw); the readers tolerate a process vanishing between readdir
+// and open, the normal case for short-lived children, and never block on
+// anything but procfs reads. Without /proc they return nothing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace procd {
+
+// The fields of /proc/PID/stat procd uses.
+struct ProcStat {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+  pid_t pgid = 0;
+  char state = '?';  // R S D Z X T t I ...; Z and X have exited
+  std::uint64_t utime_ticks = 0;
+  std::uint64_t stime_ticks = 0;
+  std::uint64_t rss_pages = 0;
+};
+
+// Parse the text of /proc/PID/stat (the comm field may hold spaces and ')').
+std::optional<ProcStat> parse_proc_stat(std::string_view text);
+
+// True for a process that has exited and waits to be reaped (Z) or is being
+// torn down (X): it holds no memory, and its CPU time moves to its parent.
+inline bool has_exited(const ProcStat& st) { return st.state == 'Z' || st.state == 'X'; }
+
+// /proc/PID/stat of one process; nullopt when it is gone or unreadable.
+std::optional<ProcStat> read_proc_stat(pid_t pid);
+
+// One pass over /proc/[0-9]*/stat, calling `visit` for each process read.
+void for_each_proc_stat(const std::function<void(const ProcStat&)>& visit);
+
+// Children of `parent` (its own /proc/P/task/P/children where the kernel
+// has it, else a pass over every stat for ppid == parent).
+std::vector<pid_t> children_of(pid_t parent);
+
+}  // namespace procd
