@@ -229,9 +229,15 @@ class Transition {
 
  private:
   // --- primitives -------------------------------------------------------
-  void emit(Action action) { out_.push_back(std::move(action)); }
+  // Builds the action in place in out_: moving a temporary Action (a
+  // variant holding a string) makes GCC 12 warn -Wmaybe-uninitialized about
+  // the alternatives that temporary never held.
+  template <class A, class... Args>
+  void emit(Args&&... args) {
+    out_.emplace_back(std::in_place_type<A>, A{std::forward<Args>(args)...});
+  }
   void log(Level level, std::optional<Code> code, std::string message) {
-    emit(act::Log{level, code, std::move(message)});
+    emit<act::Log>(level, code, std::move(message));
   }
   // Benign no-op (a duplicate request, a late timer).
   void ignore(std::string why) { log(Level::Debug, std::nullopt, std::move(why)); }
@@ -240,19 +246,19 @@ class Transition {
   void enter(Phase next) {
     if (st_.phase == next) return;
     st_.phase = next;
-    emit(act::Publish{next});
+    emit<act::Publish>(next);
   }
   // 0 means "no timer", so a deadline at the clock's origin moves to 1.
   void arm(Millis deadline) {
     st_.deadline = std::max<Millis>(deadline, 1);
-    emit(act::ArmTimer{st_.deadline});
+    emit<act::ArmTimer>(st_.deadline);
   }
   void disarm() {
     if (st_.deadline == 0) return;
     st_.deadline = 0;
-    emit(act::CancelTimer{});
+    emit<act::CancelTimer>();
   }
-  void signal(int sig) { emit(act::Signal{sig}); }
+  void signal(int sig) { emit<act::Signal>(sig); }
   void kill_group() {
     signal(9);
     st_.kill_sent = true;
@@ -285,7 +291,7 @@ class Transition {
     st_.failing_stop = false;
     st_.reached_running = false;
     enter(Phase::Starting);
-    emit(act::Spawn{});
+    emit<act::Spawn>();
   }
 
   void begin_stop() {

@@ -66,8 +66,8 @@ std::string find_program(const std::string& name, const std::vector<std::string>
   while (pos <= path.size()) {
     size_t end = path.find(':', pos);
     if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(pos, end - pos);
-    if (dir.empty()) dir = ".";
+    // Constructed, not assigned from ".": GCC 12 -O3 warns -Wrestrict on that assign.
+    std::string dir = end == pos ? std::string(".") : path.substr(pos, end - pos);
     if (dir[0] != '/' && !wd.empty()) dir = wd + "/" + dir;
     std::string cand = dir + "/" + name;
     if (::access(cand.c_str(), X_OK) == 0) return cand;
@@ -504,7 +504,7 @@ Result<HttpTarget> parse_http_url(const std::string& url) {
   t.port = hp->second;
   std::string path(end == std::string_view::npos ? std::string_view{} : rest.substr(end));
   if (auto hash = path.find('#'); hash != std::string::npos) path.erase(hash);
-  if (path.empty() || path[0] != '/') path.insert(0, "/");
+  if (path.empty() || path[0] != '/') path.insert(path.begin(), '/');  // a char: insert(0, "/") trips GCC 12 -Wrestrict
   for (unsigned char c : path)
     if (c <= ' ' || c == 0x7f) return bad(fmt::format("'{}': the path must not contain spaces or control characters", url));
   t.path = std::move(path);
