@@ -65,15 +65,28 @@ ensure_packages() {
     apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1
 }
 
+# True when the configured build directory already has werror on.
+werror_is_on() {
+  meson introspect --buildoptions "$BUILD_DIR" 2>/dev/null | python3 -c '
+import json, sys
+opts = {o["name"]: o["value"] for o in json.load(sys.stdin)}
+sys.exit(0 if opts.get("werror") is True else 1)'
+}
+
+# Warnings are errors here: the build must stay warning-free (-Wall -Wextra).
 configure() {
   if [ ! -f "$BUILD_DIR/meson-private/coredata.dat" ]; then
     say "meson setup $BUILD_DIR"
-    meson setup "$BUILD_DIR" --wrap-mode=nodownload
+    meson setup "$BUILD_DIR" --wrap-mode=nodownload --werror
   elif [ ! -f "$BUILD_DIR/build.ninja" ]; then
     # A half-configured or stale directory (e.g. another meson version).
     say "meson setup --reconfigure $BUILD_DIR"
-    meson setup --reconfigure "$BUILD_DIR" --wrap-mode=nodownload ||
-      meson setup --wipe "$BUILD_DIR" --wrap-mode=nodownload
+    meson setup --reconfigure "$BUILD_DIR" --wrap-mode=nodownload --werror ||
+      meson setup --wipe "$BUILD_DIR" --wrap-mode=nodownload --werror
+  elif ! werror_is_on; then
+    # A directory configured before werror was required.
+    say "meson configure -Dwerror=true $BUILD_DIR"
+    meson configure "$BUILD_DIR" -Dwerror=true
   fi
   # Otherwise ninja itself re-runs meson when a meson.build changed.
 }

@@ -6,8 +6,6 @@
 // a service stopped on request is never restarted.
 #pragma once
 
-#include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <variant>
@@ -15,21 +13,14 @@
 
 #include "procd/config.hpp"
 #include "procd/error.hpp"
+#include "procd/restart_policy.hpp"
 
 namespace procd {
-
-using Millis = std::int64_t;  // monotonic milliseconds
 
 enum class Phase { Stopped, Starting, Running, Stopping, Failed, Restarting };
 enum class Want { Down, Up };
 
 const char* phase_name(Phase phase);  // lower-case SPEC names: "running"
-
-struct ExitStatus {
-  int code = 0;    // exit code when signal == 0
-  int signal = 0;  // > 0: killed by this signal
-  bool operator==(const ExitStatus&) const = default;
-};
 
 // Exit code procd reports for a run (code, or 128 + signal).
 int exit_code_of(const ExitStatus& status);
@@ -54,7 +45,7 @@ struct ServiceState {
   int restarts = 0;                 // automatic restarts so far (status column)
   int consecutive_failures = 0;     // failed runs in a row (backoff / max_attempts)
   std::optional<ExitStatus> last_exit;
-  std::deque<Millis> recent_starts; // spawn times inside the start_limit window
+  StartWindow recent_starts;        // spawn times inside the start_limit window
   bool kill_sent = false;           // SIGKILL already sent in this stop
   bool restart_after_stop = false;  // stop was part of a restart request
   bool failing_stop = false;        // the stop in progress ends a failed run (start timeout, health)
@@ -97,12 +88,5 @@ struct StepResult {
 };
 
 StepResult step(const ServiceState& state, const Event& event, Millis now, const MachineSpec& spec);
-
-// Delay before the next automatic restart after `consecutive_failures`
-// failures in a row (1-based), per the policy. Exposed for tests and bench.
-Millis restart_delay(const RestartConfig& restart, int consecutive_failures);
-
-// True when `status` counts as success under success_exit_codes.
-bool is_success(const ExitStatus& status, const std::vector<int>& success_exit_codes);
 
 }  // namespace procd

@@ -73,11 +73,12 @@ void read_restart(TableReader& t, RestartConfig& out) {
   auto policy = r.string("policy");
   if (policy && !set_policy(r, "policy", *policy)) return;
   // Keys that only make sense for another policy are mistakes worth naming.
+  // Whole lists, not insert() into {"policy"}: that insert makes GCC 12 -O3 warn -Warray-bounds.
   std::vector<std::string_view> allowed = {"policy"};
   if (out.policy == RestartPolicyKind::Always || out.policy == RestartPolicyKind::OnFailure)
-    allowed.insert(allowed.end(), {"delay_ms", "start_limit"});
+    allowed = {"policy", "delay_ms", "start_limit"};
   if (out.policy == RestartPolicyKind::ExponentialBackoff)
-    allowed.insert(allowed.end(), {"initial_delay_ms", "max_delay_ms", "max_attempts"});
+    allowed = {"policy", "initial_delay_ms", "max_delay_ms", "max_attempts"};
   auto known = schema_children("services.*.restart").value_or(std::vector<std::string_view>{});
   for (const auto& key : r.keys()) {
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;

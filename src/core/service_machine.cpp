@@ -1,7 +1,8 @@
 // The service lifecycle: step(state, event, now, spec) -> (state', actions).
-// It owns every phase transition, the restart policies (never, always,
-// on-failure, exponential-backoff, start_limit) and the one deadline per
-// service. Invariants, held after every step:
+// It owns every phase transition, applies the restart policies (never,
+// always, on-failure, exponential-backoff, start_limit; their arithmetic is
+// in restart_policy.cpp) and the one deadline per service. Invariants, held
+// after every step:
 //  - each phase change emits exactly one Publish, never the same phase twice;
 //  - state.deadline is the one armed timer (0 = none): arming sets it, and
 //    leaving the phase that armed it emits CancelTimer and clears it; a timer
@@ -42,29 +43,6 @@ MachineSpec machine_spec_of(const ServiceConfig& svc, Millis stop_timeout_ms) {
   spec.stop_timeout_ms = stop_timeout_ms;
   spec.start_timeout_ms = svc.start_timeout_ms;
   return spec;
-}
-
-bool is_success(const ExitStatus& status, const std::vector<int>& success_exit_codes) {
-  if (status.signal > 0) return false;
-  return std::find(success_exit_codes.begin(), success_exit_codes.end(), status.code) != success_exit_codes.end();
-}
-
-Millis restart_delay(const RestartConfig& restart, int consecutive_failures) {
-  switch (restart.policy) {
-    case RestartPolicyKind::Never: return 0;
-    case RestartPolicyKind::Always:
-    case RestartPolicyKind::OnFailure: return std::max<Millis>(restart.delay_ms, 0);
-    case RestartPolicyKind::ExponentialBackoff: {
-      const Millis cap = std::max<Millis>(restart.max_delay_ms, 0);
-      const Millis initial = std::max<Millis>(restart.initial_delay_ms, 0);
-      const int shift = std::max(consecutive_failures, 1) - 1;
-      // initial << shift overflows long before n gets large; compare against
-      // the cap shifted the other way instead.
-      if (shift >= 63 || initial > (cap >> shift)) return cap;
-      return initial << shift;
-    }
-  }
-  return 0;
 }
 
 namespace {
@@ -144,7 +122,7 @@ class Transition {
       return reject(fmt::format("spawned pid {} while {}", e.pid, phase_name(st_.phase)));
     st_.pid = e.pid;
     st_.spawned_at = now_;
-    note_start();
+    note_start(st_.recent_starts, spec_.restart, now_);
     if (st_.phase == Phase::Stopping) {
       // A stop arrived while the spawn was in flight: deliver it now.
       signal(spec_.stop_signal);
@@ -238,9 +216,15 @@ class Transition {
 
  private:
   // --- primitives -------------------------------------------------------
-  void emit(Action action) { out_.push_back(std::move(action)); }
+  // Builds the action in place in out_: moving a temporary Action (a
+  // variant holding a string) makes GCC 12 warn -Wmaybe-uninitialized about
+  // the alternatives that temporary never held.
+  template <class A, class... Args>
+  void emit(Args&&... args) {
+    out_.emplace_back(std::in_place_type<A>, A{std::forward<Args>(args)...});
+  }
   void log(Level level, std::optional<Code> code, std::string message) {
-    emit(act::Log{level, code, std::move(message)});
+    emit<act::Log>(level, code, std::move(message));
   }
   // Benign no-op (a duplicate request, a late timer).
   void ignore(std::string why) { log(Level::Debug, std::nullopt, std::move(why)); }
@@ -249,19 +233,19 @@ class Transition {
   void enter(Phase next) {
     if (st_.phase == next) return;
     st_.phase = next;
-    emit(act::Publish{next});
+    emit<act::Publish>(next);
   }
   // 0 means "no timer", so a deadline at the clock's origin moves to 1.
   void arm(Millis deadline) {
     st_.deadline = std::max<Millis>(deadline, 1);
-    emit(act::ArmTimer{st_.deadline});
+    emit<act::ArmTimer>(st_.deadline);
   }
   void disarm() {
     if (st_.deadline == 0) return;
     st_.deadline = 0;
-    emit(act::CancelTimer{});
+    emit<act::CancelTimer>();
   }
-  void signal(int sig) { emit(act::Signal{sig}); }
+  void signal(int sig) { emit<act::Signal>(sig); }
   void kill_group() {
     signal(9);
     st_.kill_sent = true;
@@ -294,7 +278,7 @@ class Transition {
     st_.failing_stop = false;
     st_.reached_running = false;
     enter(Phase::Starting);
-    emit(act::Spawn{});
+    emit<act::Spawn>();
   }
 
   void begin_stop() {
@@ -318,7 +302,8 @@ class Transition {
   void end_run(const std::optional<ExitStatus>& status) {
     const bool stopped_on_request = st_.phase == Phase::Stopping && !st_.failing_stop;
     const bool forced_failure = st_.failing_stop;
-    const bool ran_long = status.has_value() && st_.reached_running && lasted_reset_window();
+    const bool ran_long =
+        status.has_value() && st_.reached_running && lasted_reset_window(spec_.restart, st_.spawned_at, now_);
     st_.pid = 0;
     st_.kill_sent = false;
     st_.failing_stop = false;
@@ -337,15 +322,6 @@ class Transition {
     apply_policy(failed, status, forced_failure);
   }
 
-  // A run that stayed up this long wipes the failure streak: max_delay_ms for
-  // exponential-backoff (SPEC), the start_limit window for the others.
-  bool lasted_reset_window() const {
-    const Millis window = spec_.restart.policy == RestartPolicyKind::ExponentialBackoff
-                              ? spec_.restart.max_delay_ms
-                              : spec_.restart.start_limit_interval_ms;
-    return window > 0 && now_ - st_.spawned_at >= window;
-  }
-
   void apply_policy(bool failed, const std::optional<ExitStatus>& status, bool forced_failure) {
     const RestartConfig& restart = spec_.restart;
     const bool restart_wanted =
@@ -361,7 +337,7 @@ class Transition {
       return enter(Phase::Failed);
     }
     const Millis delay = restart_delay(restart, st_.consecutive_failures);
-    if (start_limit_reached(now_ + delay)) {
+    if (start_limit_reached(st_.recent_starts, restart, now_ + delay)) {
       log(Level::Error, Code::ServiceStartLimit,
           fmt::format("{} starts within {} ms; not restarting", st_.recent_starts.size(),
                       restart.start_limit_interval_ms));
@@ -379,30 +355,6 @@ class Transition {
     if (forced_failure) return log(failure_level, std::nullopt, describe_exit(*status) + " (counted as a failure)");
     log(failure_level, status->signal > 0 ? Code::ServiceKilledBySignal : Code::ServiceExitFailure,
         describe_exit(*status));
-  }
-
-  // --- start limit --------------------------------------------------------
-  bool start_limit_enabled() const {
-    return spec_.restart.start_limit_burst > 0 && spec_.restart.start_limit_interval_ms > 0;
-  }
-
-  // Keeps recent_starts bounded to the window (empty when there is no limit).
-  void note_start() {
-    if (!start_limit_enabled()) return st_.recent_starts.clear();
-    st_.recent_starts.push_back(now_);
-    forget_starts_before(now_);
-  }
-
-  void forget_starts_before(Millis at) {
-    const Millis window = spec_.restart.start_limit_interval_ms;
-    while (!st_.recent_starts.empty() && at - st_.recent_starts.front() >= window) st_.recent_starts.pop_front();
-  }
-
-  // Judged at the moment the restart would spawn, like systemd's check at start.
-  bool start_limit_reached(Millis spawn_at) {
-    if (!start_limit_enabled()) return false;
-    forget_starts_before(spawn_at);
-    return static_cast<int>(st_.recent_starts.size()) >= spec_.restart.start_limit_burst;
   }
 
   ServiceState st_;

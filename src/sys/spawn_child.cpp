@@ -98,9 +98,9 @@ Result<std::string> resolve_command(const SpawnRequest& req, int* exec_errno) {
   while (start <= path.size()) {
     std::size_t end = path.find(':', start);
     if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
+    // Constructed, not assigned from ".": GCC 12 -O3 warns -Wrestrict on that assign.
+    std::string dir = end == start ? std::string(".") : path.substr(start, end - start);
     start = end + 1;
-    if (dir.empty()) dir = ".";
     if (dir[0] != '/' && !req.working_dir.empty()) dir = req.working_dir + "/" + dir;
     std::string candidate = dir + "/" + cmd;
     struct stat st {};

@@ -1,0 +1,65 @@
+// The restart policy: success codes, the restart delay sequence, the
+// failure-streak reset and the start_limit window (see restart_policy.hpp).
+// Pure: no I/O, no clock reads. Delays never overflow: the backoff compares
+// against the cap instead of shifting past it.
+#include "procd/restart_policy.hpp"
+
+#include <algorithm>
+
+namespace procd {
+
+bool is_success(const ExitStatus& status, const std::vector<int>& success_exit_codes) {
+  if (status.signal > 0) return false;
+  return std::find(success_exit_codes.begin(), success_exit_codes.end(), status.code) != success_exit_codes.end();
+}
+
+Millis restart_delay(const RestartConfig& restart, int consecutive_failures) {
+  switch (restart.policy) {
+    case RestartPolicyKind::Never: return 0;
+    case RestartPolicyKind::Always:
+    case RestartPolicyKind::OnFailure: return std::max<Millis>(restart.delay_ms, 0);
+    case RestartPolicyKind::ExponentialBackoff: {
+      const Millis cap = std::max<Millis>(restart.max_delay_ms, 0);
+      const Millis initial = std::max<Millis>(restart.initial_delay_ms, 0);
+      const int shift = std::max(consecutive_failures, 1) - 1;
+      // initial << shift overflows long before n gets large; compare against
+      // the cap shifted the other way instead.
+      if (shift >= 63 || initial > (cap >> shift)) return cap;
+      return initial << shift;
+    }
+  }
+  return 0;
+}
+
+bool lasted_reset_window(const RestartConfig& restart, Millis spawned_at, Millis now) {
+  const Millis window =
+      restart.policy == RestartPolicyKind::ExponentialBackoff ? restart.max_delay_ms : restart.start_limit_interval_ms;
+  return window > 0 && now - spawned_at >= window;
+}
+
+namespace {
+
+bool start_limit_enabled(const RestartConfig& restart) {
+  return restart.start_limit_burst > 0 && restart.start_limit_interval_ms > 0;
+}
+
+void forget_starts_before(StartWindow& recent_starts, const RestartConfig& restart, Millis at) {
+  const Millis window = restart.start_limit_interval_ms;
+  while (!recent_starts.empty() && at - recent_starts.front() >= window) recent_starts.pop_front();
+}
+
+}  // namespace
+
+void note_start(StartWindow& recent_starts, const RestartConfig& restart, Millis now) {
+  if (!start_limit_enabled(restart)) return recent_starts.clear();
+  recent_starts.push_back(now);
+  forget_starts_before(recent_starts, restart, now);
+}
+
+bool start_limit_reached(StartWindow& recent_starts, const RestartConfig& restart, Millis spawn_at) {
+  if (!start_limit_enabled(restart)) return false;
+  forget_starts_before(recent_starts, restart, spawn_at);
+  return static_cast<int>(recent_starts.size()) >= restart.start_limit_burst;
+}
+
+}  // namespace procd
