@@ -36,6 +36,12 @@ struct MachineSpec {
 };
 MachineSpec machine_spec_of(const ServiceConfig& svc, Millis stop_timeout_ms);
 
+// Why a run is being stopped, which decides how its end is read:
+//   Requested — by the user or shutdown: it ends stopped;
+//   Restart   — part of a restart: it starts again once the run is over;
+//   Failure   — start timeout, unhealthy, watchdog, memory: the restart policy decides.
+enum class StopCause { Requested, Restart, Failure };
+
 struct ServiceState {
   Phase phase = Phase::Stopped;
   Want want = Want::Down;
@@ -47,8 +53,7 @@ struct ServiceState {
   std::optional<ExitStatus> last_exit;
   StartWindow recent_starts;        // spawn times inside the start_limit window
   bool kill_sent = false;           // SIGKILL already sent in this stop
-  bool restart_after_stop = false;  // stop was part of a restart request
-  bool failing_stop = false;        // the stop in progress ends a failed run (start timeout, health)
+  StopCause stop_cause = StopCause::Requested;  // why the stop in progress happens (meaningful while stopping)
   bool reached_running = false;     // the current/last run became ready (long-run count reset)
 };
 

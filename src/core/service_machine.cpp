@@ -83,7 +83,7 @@ class Transition {
         want_down();
         return begin_stop();
       case Phase::Stopping:
-        if (st_.want == Want::Down && !st_.restart_after_stop && !st_.failing_stop)
+        if (st_.want == Want::Down && st_.stop_cause == StopCause::Requested)
           return ignore("stop requested but the service is already stopping");
         want_down();
         return log(Level::Debug, std::nullopt, "stop requested: the run being stopped will not be restarted");
@@ -107,8 +107,7 @@ class Transition {
       case Phase::Starting:
       case Phase::Running:
         st_.want = Want::Up;
-        st_.restart_after_stop = true;
-        st_.failing_stop = false;
+        st_.stop_cause = StopCause::Restart;
         return begin_stop();
       case Phase::Stopping: return start_after_stop();
       case Phase::Stopped:
@@ -173,7 +172,7 @@ class Transition {
         if (spec_.ready.kind == ReadyKind::MinUptime) return become_running();
         log(Level::Warn, Code::TimeoutStart,
             fmt::format("not ready after {} ms; stopping it as a failed start", spec_.start_timeout_ms));
-        st_.failing_stop = true;
+        st_.stop_cause = StopCause::Failure;
         return begin_stop();
       case Phase::Stopping:
         if (st_.pid <= 0 || st_.kill_sent) return ignore("stop timeout with nothing left to kill");
@@ -201,7 +200,7 @@ class Transition {
     if (st_.phase != Phase::Starting && st_.phase != Phase::Running)
       return ignore(fmt::format("health failure ({}) while {}", e.why, phase_name(st_.phase)));
     log(Level::Warn, std::nullopt, fmt::format("unhealthy: {}; stopping it as a failed run", e.why));
-    st_.failing_stop = true;
+    st_.stop_cause = StopCause::Failure;
     begin_stop();
   }
 
@@ -252,8 +251,7 @@ class Transition {
   }
   void want_down() {
     st_.want = Want::Down;
-    st_.restart_after_stop = false;
-    st_.failing_stop = false;
+    st_.stop_cause = StopCause::Requested;
   }
   void become_running() {
     st_.reached_running = true;
@@ -265,7 +263,6 @@ class Transition {
   // the start-limit window begin again.
   void fresh_start() {
     st_.want = Want::Up;
-    st_.restart_after_stop = false;
     st_.consecutive_failures = 0;
     st_.recent_starts.clear();
     begin_run();
@@ -275,7 +272,7 @@ class Transition {
     disarm();
     st_.pid = 0;
     st_.kill_sent = false;
-    st_.failing_stop = false;
+    st_.stop_cause = StopCause::Requested;
     st_.reached_running = false;
     enter(Phase::Starting);
     emit<act::Spawn>();
@@ -291,22 +288,22 @@ class Transition {
   }
 
   void start_after_stop() {
-    if (st_.want == Want::Up && st_.restart_after_stop) return ignore("start already pending after the stop");
+    if (st_.want == Want::Up && st_.stop_cause == StopCause::Restart) return ignore("start already pending after the stop");
     st_.want = Want::Up;
-    st_.restart_after_stop = true;
-    st_.failing_stop = false;
+    st_.stop_cause = StopCause::Restart;
     log(Level::Debug, std::nullopt, "will start again once the current run has exited");
   }
 
   // The run is over: its process exited (status) or never existed (nullopt).
   void end_run(const std::optional<ExitStatus>& status) {
-    const bool stopped_on_request = st_.phase == Phase::Stopping && !st_.failing_stop;
-    const bool forced_failure = st_.failing_stop;
+    const bool stopped_on_request = st_.phase == Phase::Stopping && st_.stop_cause != StopCause::Failure;
+    const bool forced_failure = st_.stop_cause == StopCause::Failure;
+    const bool start_again = st_.stop_cause == StopCause::Restart;
     const bool ran_long =
         status.has_value() && st_.reached_running && lasted_reset_window(spec_.restart, st_.spawned_at, now_);
     st_.pid = 0;
     st_.kill_sent = false;
-    st_.failing_stop = false;
+    st_.stop_cause = StopCause::Requested;
     if (status) st_.last_exit = *status;
     disarm();
 
@@ -314,7 +311,7 @@ class Transition {
       log(Level::Info, std::nullopt,
           status ? fmt::format("stopped ({})", describe_exit(*status)) : std::string("stopped before it started"));
       enter(Phase::Stopped);
-      if (st_.restart_after_stop) fresh_start();
+      if (start_again) fresh_start();
       return;
     }
     if (ran_long) st_.consecutive_failures = 0;

@@ -18,7 +18,7 @@ bool same_state(const ServiceState& a, const ServiceState& b) {
   return a.phase == b.phase && a.want == b.want && a.pid == b.pid && a.spawned_at == b.spawned_at &&
          a.deadline == b.deadline && a.restarts == b.restarts && a.consecutive_failures == b.consecutive_failures &&
          a.last_exit == b.last_exit && a.recent_starts == b.recent_starts && a.kill_sent == b.kill_sent &&
-         a.restart_after_stop == b.restart_after_stop && a.failing_stop == b.failing_stop &&
+         a.stop_cause == b.stop_cause &&
          a.reached_running == b.reached_running;
 }
 
@@ -541,7 +541,7 @@ TEST_CASE("restart request: stop, stopped, then a fresh start that is not an aut
   CHECK(count_of<act::Spawn>(h.last) == 1);
   CHECK(h.state.restarts == 1);
   CHECK(h.state.consecutive_failures == 0);
-  CHECK_FALSE(h.state.restart_after_stop);
+  CHECK(h.state.stop_cause != StopCause::Restart);
 }
 
 TEST_CASE("restart request of a stopped or failed service starts it") {
@@ -564,7 +564,7 @@ TEST_CASE("start while stopping: starts again once the exit arrives") {
   h.feed(ev::StopRequested{}, 2000);
   h.feed(ev::StartRequested{}, 2010);
   CHECK(h.state.phase == Phase::Stopping);
-  CHECK(h.state.restart_after_stop);
+  CHECK(h.state.stop_cause == StopCause::Restart);
   CHECK(count_of<act::Spawn>(h.last) == 0);
   CHECK(signals(h.last).empty());
   h.exit_signal(15, 2100);
@@ -579,7 +579,7 @@ TEST_CASE("stop after start-while-stopping wins: no start after the exit") {
   h.feed(ev::StopRequested{}, 2000);
   h.feed(ev::StartRequested{}, 2010);
   h.feed(ev::StopRequested{}, 2020);
-  CHECK_FALSE(h.state.restart_after_stop);
+  CHECK(h.state.stop_cause != StopCause::Restart);
   CHECK(h.state.want == Want::Down);
   h.exit_code(0, 2100);
   CHECK(h.state.phase == Phase::Stopped);
@@ -695,12 +695,12 @@ TEST_CASE("health failure: stop, then restart by policy") {
   h.start(1000);
   h.feed(ev::HealthFailed{"3 failed checks"}, 2000);
   CHECK(h.state.phase == Phase::Stopping);
-  CHECK(h.state.failing_stop);
+  CHECK(h.state.stop_cause == StopCause::Failure);
   CHECK(signals(h.last) == std::vector<int>{15});
   h.exit_signal(15, 2100);
   CHECK(h.state.phase == Phase::Restarting);
   CHECK(h.state.consecutive_failures == 1);
-  CHECK_FALSE(h.state.failing_stop);
+  CHECK(h.state.stop_cause != StopCause::Failure);
   h.fire();
   CHECK(h.state.phase == Phase::Starting);
   CHECK(h.state.restarts == 1);
