@@ -122,11 +122,9 @@ class Supervisor : public ChildReaper {
   void close_streams(ServiceRuntime& svc);
   void stop_loop();
 
-  // Control socket (supervisor_control.cpp).
+  // Control socket: the verb table (control_verbs.cpp) dispatches requests;
+  // stream fan-out and sampling in supervisor_control.cpp.
   void handle_request(ControlConnection& conn, Request req);
-  nlohmann::json status_json(const std::vector<ServiceRuntime*>& which);
-  Result<std::vector<ServiceRuntime*>> select(const Request& req, bool empty_means_all);
-  void stream_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRuntime*>& which);
   void publish_event(ServiceRuntime& svc, Phase phase);
   void publish_log_line(ServiceRuntime& svc, const LogLine& line);
   void sample_resources();
@@ -151,6 +149,21 @@ class Supervisor : public ChildReaper {
   void manager_reloading();
   void manager_reloaded();
   void manager_stopping();
+
+  // What a control verb may ask of the Supervisor (supervisor_control.cpp);
+  // a request reaches nothing else, and changes services only through dispatch().
+ public:
+  const std::string& name() const { return cfg_.name; }
+  bool shutting_down() const { return shutting_down_; }
+  Result<std::vector<ServiceRuntime*>> select(const Request& req, bool empty_means_all);
+  StatusView status_view(const std::vector<ServiceRuntime*>& which);
+  void start_service(ServiceRuntime& svc);
+  void stop_service(ServiceRuntime& svc);
+  void restart_service(ServiceRuntime& svc);
+  void signal_service(ServiceRuntime& svc, int signum);
+  // Recent lines as a stream; with "follow" the connection stays a log stream.
+  void send_recent_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRuntime*>& which);
+  std::string metrics_text();
 
   // Reload (reload.cpp).
  public:
