@@ -36,7 +36,8 @@ struct ExecOptions {
 int cmd_exec(const ExecOptions& opts);
 
 // Verbs that talk to a running supervisor over the control socket
-// (src/cli/control_commands.cpp). "start" | "stop" | "restart" for names.
+// (src/cli/status_commands.cpp, service_commands.cpp, stream_commands.cpp).
+// "start" | "stop" | "restart" for names.
 int cmd_service_action(const GlobalOptions& g, const std::string& verb, const std::vector<std::string>& names, bool all);
 int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json);
 int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vector<std::string>& names);

@@ -2,9 +2,25 @@
 // (created with [control].mode and optional group; never replaces a regular
 // file or a symlink; replaces a stale socket; refuses a live one) and every
 // client connection. A connection reads newline-delimited requests bounded
-// by kMaxRequestBytes and an idle deadline; anything malformed gets an
-// error reply and the connection is closed; the supervisor is never blocked
-// (a streaming client that stops reading is dropped past a queue limit).
+// by kMaxRequestBytes and an idle deadline that every complete request
+// moves; anything malformed gets an error reply and the connection is
+// closed; the supervisor is never blocked (a streaming client that stops
+// reading is dropped past a queue limit).
+//
+// Bounds (SPEC Part 2): at most kMaxConnections open connections (the next
+// one gets a ResourceControlConnections error reply and is closed), and at
+// most kMaxRequestsPerTurn requests of one peer are handled per loop
+// iteration: past that, reading that peer stops and its backlog resumes on
+// the next iteration, after every other peer and timer had its turn.
+//
+// Lifetimes: a ControlConnection's memory (its uv pipe is a member) is freed
+// only in its pipe's close callback, never synchronously: close() and
+// drop() mark it closing and hand the pipe to uv_close, so a handler may
+// close its own connection or the whole server and the caller's reference
+// stays valid until it returns to the loop. A cancelled uv_shutdown
+// (UV_ECANCELED) runs before that close callback, so it still finds its
+// connection. The server must not be destroyed from inside its handler;
+// when it is destroyed, connections still closing free themselves.
 #pragma once
 
 #include <uv.h>
@@ -19,6 +35,7 @@
 #include "procd/config.hpp"
 #include "procd/error.hpp"
 #include "procd/protocol.hpp"
+#include "procd/timer.hpp"
 #include "procd/uv_handle.hpp"
 
 namespace procd {
@@ -28,10 +45,13 @@ class ControlServer;
 class ControlConnection {
  public:
   ControlConnection(ControlServer* server, std::uint64_t id) : server_(server), id_(id) {}
+  ControlConnection(const ControlConnection&) = delete;
+  ControlConnection& operator=(const ControlConnection&) = delete;
   void send(const std::string& line);   // queued; never blocks
   void close();                          // after what is queued has been written
   std::uint64_t id() const { return id_; }
   uid_t peer_uid() const { return peer_uid_; }
+  bool closing() const { return closing_; }
 
   // Set by the handler for `logs -f` / `events` connections.
   enum class Stream { None, Logs, Events } stream = Stream::None;
@@ -39,27 +59,45 @@ class ControlConnection {
 
  private:
   friend class ControlServer;
-  ControlServer* server_;
+  uv_stream_t* stream_handle() { return reinterpret_cast<uv_stream_t*>(&pipe_); }
+  // uv_close the pipe now (queued writes are cancelled); idempotent. The
+  // close callback frees this connection.
+  void close_pipe();
+  static void on_pipe_closed(uv_handle_t* h);
+
+  ControlServer* server_;   // null once the server is gone: the close callback then deletes this
   std::uint64_t id_;
-  UvPipe pipe_;
-  UvTimer idle_;
+  uv_pipe_t pipe_{};
+  bool pipe_initialized_ = false;
+  bool pipe_closing_ = false;
+  Timer idle_;
   std::string inbuf_;
   uid_t peer_uid_ = 0;
   bool closing_ = false;
+  bool paused_ = false;     // reading stopped: complete requests wait for the next turn
 };
 
 class ControlServer {
  public:
   using Handler = std::function<void(ControlConnection&, Request)>;
 
-  ControlServer(uv_loop_t* loop, Handler handler) : loop_(loop), handler_(std::move(handler)) {}
+  static constexpr std::uint64_t kIdleTimeoutMs = 10000;    // slow-drip / half-open bound
+  static constexpr std::size_t kMaxQueuedBytes = 8u << 20;  // a stream reader this far behind is dropped
+  static constexpr std::size_t kMaxConnections = 256;
+  static constexpr int kMaxRequestsPerTurn = 16;
+
+  ControlServer(uv_loop_t* loop, Handler handler, std::uint64_t idle_timeout_ms = kIdleTimeoutMs);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
   Result<void> listen(const ControlConfig& cfg);
-  // Stop listening, drop every connection, remove the socket file.
+  // Stop listening, close every connection, remove the socket file. The
+  // connections' memory goes in their close callbacks, not here.
   void close();
+
+  // Connections open and not closing.
+  std::size_t connection_count() const;
 
   // Connections currently streaming (for events / logs -f fan-out).
   template <typename F>
@@ -73,21 +111,27 @@ class ControlServer {
     return false;
   }
 
-  static constexpr std::uint64_t kIdleTimeoutMs = 10000;    // slow-drip / half-open bound
-  static constexpr std::size_t kMaxQueuedBytes = 8u << 20;  // a stream reader this far behind is dropped
-
  private:
   friend class ControlConnection;
   void on_connection();
   void on_read(ControlConnection& c, ssize_t nread, const uv_buf_t* buf);
+  // Handle up to kMaxRequestsPerTurn complete lines of c.inbuf_; pause
+  // reading when more remain.
+  void process_lines(ControlConnection& c);
+  void resume_paused();
   void fail(ControlConnection& c, const Error& err);
   void drop(ControlConnection& c);
-  void reap_closed();
+  void forget(ControlConnection* c);
   bool peer_allowed(uid_t uid, gid_t gid) const;
 
   uv_loop_t* loop_;
   Handler handler_;
+  std::uint64_t idle_timeout_ms_;
   UvPipe listener_;
+  // Active only while some peer is paused: an idle handle runs once per loop
+  // iteration and keeps the poll from blocking. (A 0 ms timer would not do:
+  // libuv re-runs a timer re-armed with 0 ms in the same timers pass.)
+  UvHandle<uv_idle_t> resume_;
   std::string path_;
   gid_t group_gid_ = static_cast<gid_t>(-1);
   std::vector<uid_t> group_member_uids_;

@@ -78,6 +78,7 @@ namespace procd {
   X(ResourceFds, 7002, "out of file descriptors")                                         \
   X(ResourceDiskFull, 7003, "disk full")                                                  \
   X(ResourceProcesses, 7004, "out of processes")                                          \
+  X(ResourceControlConnections, 7005, "too many control connections")                     \
   /* 8000-8999 timeout */                                                                \
   X(TimeoutStart, 8001, "service not ready before start_timeout_ms")                      \
   X(TimeoutStop, 8002, "service did not stop in time; killed")                            \

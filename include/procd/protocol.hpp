@@ -7,15 +7,21 @@
 //   stream   first {"v":1,"ok":true,"stream":true}, then one object a line
 //
 // Parsing is pure and bounded (kMaxRequestBytes); any malformed input gives
-// an Error with a 6xxx code, never an exception to the caller.
+// an Error with a 6xxx code, never an exception to the caller. The reply
+// bodies (status, reload, event and log items) are built here too, from
+// plain views the supervisor fills, so every JSON shape has one definition.
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "procd/error.hpp"
+#include "procd/reload_diff.hpp"
 
 namespace procd {
 
@@ -44,6 +50,65 @@ std::string reply_ok(nlohmann::json body = nlohmann::json::object());
 std::string reply_error(const Error& err);
 std::string stream_header();
 std::string stream_item(const nlohmann::json& item);
+
+// ---- Reply bodies (SPEC: `procd status --json`, `events --json`) ----
+
+struct ExitView {
+  int code = 0;
+  int signal = 0;  // > 0: died by this signal (code is then null)
+};
+
+struct ServiceStatusView {
+  std::string name;
+  std::string state;          // lower-case phase name
+  bool want_up = false;
+  std::int64_t pid = 0;       // 0: no process; then uptime, cpu and rss read 0
+  int restarts = 0;
+  std::int64_t uptime_ms = 0;
+  std::optional<ExitView> last_exit;
+  std::string health;         // "healthy" | "unhealthy"; empty (null) while unknown or unchecked
+  std::string status_text;    // last sd_notify STATUS=; empty = null
+  double cpu_percent = 0;
+  std::uint64_t rss_bytes = 0;
+  double cpu_seconds = 0;
+  bool waiting = false;       // held back by its dependencies
+  std::string reason;         // why it waits; empty = null
+};
+
+struct StatusView {
+  std::string name;           // the config's name
+  std::int64_t pid = 0;
+  std::int64_t uptime_ms = 0;
+  std::vector<ServiceStatusView> services;
+};
+
+struct ServiceEventView {
+  std::int64_t wall_ms = 0;
+  std::string service;
+  std::string state;
+  std::int64_t pid = 0;       // 0 = null
+  std::string health;         // empty: key left out
+};
+
+struct LogItemView {
+  std::int64_t wall_ms = 0;
+  std::string_view service;
+  bool is_stderr = false;
+  std::string_view line;
+};
+
+// {"name","pid","uptime_ms","services":[...]}: the body of a status reply
+// and the input of render_metrics().
+nlohmann::json status_body(const StatusView& status);
+// {"services":[{"name","state"}]}: the answer to start / stop / restart.
+nlohmann::json service_states_body(const std::vector<std::pair<std::string, std::string>>& name_state);
+// A successful reload: what was added, removed, changed, kept.
+std::string reload_ok_reply(const ConfigDiff& diff);
+// A refused reload: the first error's code, a summary message, and every
+// error with code, message, key, text and (when known) file/line/column.
+std::string reload_error_reply(const std::vector<Error>& errors);
+std::string event_item(const ServiceEventView& event);
+std::string log_item(const LogItemView& item);
 
 // Client side: a parsed reply line. ok=false carries the server's error.
 struct Reply {

@@ -110,11 +110,9 @@ class Supervisor : public ChildReaper {
   void advance_shutdown();
   std::string stragglers() const;
 
-  // Control socket (supervisor_control.cpp).
+  // Control socket: the verb table (control_verbs.cpp) dispatches requests;
+  // stream fan-out and sampling in supervisor_control.cpp.
   void handle_request(ControlConnection& conn, Request req);
-  nlohmann::json status_json(const std::vector<ServiceRunner*>& which);
-  Result<std::vector<ServiceRunner*>> select(const Request& req, bool empty_means_all);
-  void stream_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRunner*>& which);
   void publish_event(ServiceRunner& svc, Phase phase);
   void publish_log_line(ServiceRunner& svc, const LogLine& line);
   void sample_resources();
@@ -140,6 +138,20 @@ class Supervisor : public ChildReaper {
   void manager_reloaded();
   void manager_stopping();
 
+  // What a control verb may ask of the Supervisor (supervisor_control.cpp);
+  // a request reaches nothing else, and changes services only through dispatch().
+ public:
+  const std::string& name() const { return cfg_.name; }
+  bool shutting_down() const { return ladder_.active(); }
+  Result<std::vector<ServiceRunner*>> select(const Request& req, bool empty_means_all);
+  StatusView status_view(const std::vector<ServiceRunner*>& which);
+  void signal_service(ServiceRunner& svc, int signum);
+  // Recent lines as a stream; with "follow" the connection stays a log stream.
+  void send_recent_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRunner*>& which);
+  std::string metrics_text();
+
+
+ private:
   // reload.cpp.
   void apply_reload(Config next, const ConfigDiff& diff);
   void take_config(ServiceRunner& svc, const ServiceConfig& sc);

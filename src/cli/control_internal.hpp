@@ -1,5 +1,6 @@
 // Helpers shared by the CLI commands that talk to a running supervisor
-// (control_commands.cpp, start.cpp, stop.cpp). Private to src/cli: one
+// (status_commands.cpp, service_commands.cpp, stream_commands.cpp, start.cpp,
+// stop.cpp; implemented in control_internal.cpp). Private to src/cli: one
 // mapping from errors to exit codes, one way to send a request, and the
 // one-line descriptions of a service used by several commands.
 #pragma once

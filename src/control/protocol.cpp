@@ -5,12 +5,16 @@
 // encoder returns exactly one line ending in '\n' with no other newline in
 // it (JSON escapes embedded newlines), and never throws on invalid UTF-8:
 // service output is arbitrary bytes, so strings are dumped with U+FFFD
-// replacing what is not UTF-8.
+// replacing what is not UTF-8. The body builders map the views' "none"
+// values (pid 0, empty strings) to JSON null where the SPEC shows null.
 #include "procd/protocol.hpp"
 
 #include <fmt/format.h>
 
 #include <array>
+
+#include "procd/logging.hpp"
+#include "procd/signal_names.hpp"
 
 namespace procd {
 namespace {
@@ -160,6 +164,90 @@ std::string reply_error(const Error& err) {
 std::string stream_header() { return dump_line(json{{"v", kProtocolVersion}, {"ok", true}, {"stream", true}}); }
 
 std::string stream_item(const nlohmann::json& item) { return dump_line(item); }
+
+namespace {
+
+json null_if_empty(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+json null_if_zero(std::int64_t v) { return v == 0 ? json(nullptr) : json(v); }
+
+json last_exit_json(const std::optional<ExitView>& e) {
+  if (!e) return nullptr;
+  if (e->signal > 0) return {{"code", nullptr}, {"signal", signal_name(e->signal)}};
+  return {{"code", e->code}, {"signal", nullptr}};
+}
+
+json service_status_json(const ServiceStatusView& s) {
+  const bool alive = s.pid > 0;
+  return {{"name", s.name},
+          {"state", s.state},
+          {"want", s.want_up ? "up" : "down"},
+          {"pid", alive ? json(s.pid) : json(nullptr)},
+          {"restarts", s.restarts},
+          {"uptime_ms", alive ? s.uptime_ms : 0},
+          {"last_exit", last_exit_json(s.last_exit)},
+          {"health", null_if_empty(s.health)},
+          {"status_text", null_if_empty(s.status_text)},
+          {"cpu_percent", alive ? s.cpu_percent : 0.0},
+          {"rss_bytes", alive ? s.rss_bytes : 0},
+          {"cpu_seconds", s.cpu_seconds},
+          {"waiting", s.waiting},
+          {"reason", null_if_empty(s.reason)}};
+}
+
+}  // namespace
+
+nlohmann::json status_body(const StatusView& status) {
+  json services = json::array();
+  for (const auto& s : status.services) services.push_back(service_status_json(s));
+  return {{"name", status.name}, {"pid", status.pid}, {"uptime_ms", status.uptime_ms}, {"services", std::move(services)}};
+}
+
+nlohmann::json service_states_body(const std::vector<std::pair<std::string, std::string>>& name_state) {
+  json out = json::array();
+  for (const auto& [name, state] : name_state) out.push_back({{"name", name}, {"state", state}});
+  return {{"services", std::move(out)}};
+}
+
+std::string reload_ok_reply(const ConfigDiff& diff) {
+  return reply_ok({{"added", diff.added}, {"removed", diff.removed}, {"changed", diff.changed}, {"kept", diff.kept},
+                   {"needs_restart", diff.needs_procd_restart}});
+}
+
+std::string reload_error_reply(const std::vector<Error>& errors) {
+  json items = json::array();
+  for (const auto& e : errors) {
+    json item = {{"code", static_cast<int>(e.code)}, {"message", e.message}, {"key", e.key_path}, {"text", e.format()}};
+    if (e.where) {
+      item["file"] = e.where->file;
+      item["line"] = e.where->line;
+      item["column"] = e.where->column;
+    }
+    items.push_back(std::move(item));
+  }
+  const Code first = errors.empty() ? Code::ConfigSyntax : errors.front().code;
+  return dump_line(json{{"v", kProtocolVersion},
+                        {"ok", false},
+                        {"error", {{"code", static_cast<int>(first)},
+                                   {"message", fmt::format("config invalid ({} errors); the running config is kept",
+                                                           errors.size())}}},
+                        {"errors", std::move(items)}});
+}
+
+std::string event_item(const ServiceEventView& event) {
+  json j = {{"ts", utc_timestamp(event.wall_ms)},
+            {"service", event.service},
+            {"state", event.state},
+            {"pid", null_if_zero(event.pid)}};
+  if (!event.health.empty()) j["health"] = event.health;
+  return dump_line(j);
+}
+
+std::string log_item(const LogItemView& item) {
+  return dump_line(json{{"ts", utc_timestamp(item.wall_ms)},
+                        {"service", item.service},
+                        {"stream", item.is_stderr ? "stderr" : "stdout"},
+                        {"line", item.line}});
+}
 
 Result<Reply> parse_reply(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

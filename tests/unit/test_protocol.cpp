@@ -1,11 +1,14 @@
 // Unit tests for src/control/protocol.cpp: every malformed request is an
 // Error with the right 6xxx code and a message naming the problem; encoders
 // produce exactly one line; round trips keep verb, names, all and extra
-// arguments; invalid UTF-8 from service output never throws.
+// arguments; invalid UTF-8 from service output never throws. The reply
+// bodies have the SPEC's shapes (status --json, events --json, reload), and
+// every verb the protocol accepts has a row in the verb table.
 #include <doctest/doctest.h>
 
 #include <string>
 
+#include "procd/control_verbs.hpp"
 #include "procd/protocol.hpp"
 
 using namespace procd;
@@ -191,4 +194,121 @@ TEST_CASE("protocol: parse_reply") {
   CHECK(parse_reply(R"({"ok":false})").error().message.find("\"error\"") != std::string::npos);
   CHECK(parse_reply(R"({"ok":false,"error":{"message":"x"}})").error().code == Code::ProtocolMalformed);
   CHECK(parse_reply(R"({"v":9,"ok":true})").error().message.find("version 9") != std::string::npos);
+}
+
+TEST_CASE("protocol: status body has the SPEC shape") {
+  StatusView st{"my-stack", 123, 5000, {}};
+  ServiceStatusView web;
+  web.name = "web";
+  web.state = "running";
+  web.want_up = true;
+  web.pid = 456;
+  web.uptime_ms = 4000;
+  web.last_exit = ExitView{1, 0};
+  web.health = "healthy";
+  web.cpu_percent = 0.5;
+  web.rss_bytes = 123456;
+  ServiceStatusView db;  // never ran: nulls, and no stale uptime or usage
+  db.name = "db";
+  db.state = "failed";
+  db.uptime_ms = 99;
+  db.cpu_percent = 3;
+  db.rss_bytes = 7;
+  db.last_exit = ExitView{0, 9};
+  db.waiting = true;
+  db.reason = "waiting for x";
+  st.services = {web, db};
+  json j = status_body(st);
+  CHECK(j["name"] == "my-stack");
+  CHECK(j["pid"] == 123);
+  CHECK(j["uptime_ms"] == 5000);
+  REQUIRE(j["services"].size() == 2);
+  const json& w = j["services"][0];
+  CHECK(w["name"] == "web");
+  CHECK(w["state"] == "running");
+  CHECK(w["want"] == "up");
+  CHECK(w["pid"] == 456);
+  CHECK(w["restarts"] == 0);
+  CHECK(w["uptime_ms"] == 4000);
+  CHECK(w["last_exit"] == json{{"code", 1}, {"signal", nullptr}});
+  CHECK(w["health"] == "healthy");
+  CHECK(w["status_text"].is_null());
+  CHECK(w["cpu_percent"] == 0.5);
+  CHECK(w["rss_bytes"] == 123456);
+  CHECK(w["reason"].is_null());
+  const json& d = j["services"][1];
+  CHECK(d["pid"].is_null());
+  CHECK(d["want"] == "down");
+  CHECK(d["uptime_ms"] == 0);
+  CHECK(d["cpu_percent"] == 0.0);
+  CHECK(d["rss_bytes"] == 0);
+  CHECK(d["health"].is_null());
+  CHECK(d["last_exit"] == json{{"code", nullptr}, {"signal", "SIGKILL"}});
+  CHECK(d["waiting"] == true);
+  CHECK(d["reason"] == "waiting for x");
+  CHECK(status_body(StatusView{})["services"] == json::array());
+}
+
+TEST_CASE("protocol: start/stop/restart body") {
+  CHECK(service_states_body({{"web", "stopping"}}) ==
+        json{{"services", json::array({json{{"name", "web"}, {"state", "stopping"}}})}});
+}
+
+TEST_CASE("protocol: reload replies") {
+  ConfigDiff diff;
+  diff.added = {"new"};
+  diff.kept = {"db"};
+  diff.needs_procd_restart = {"pid_file"};
+  std::string ok = reload_ok_reply(diff);
+  CHECK(one_line(ok));
+  CHECK(json::parse(ok) == json{{"v", 1}, {"ok", true}, {"added", {"new"}}, {"removed", json::array()},
+                               {"changed", json::array()}, {"kept", {"db"}}, {"needs_restart", {"pid_file"}}});
+
+  Error located = make_error(Code::ConfigUnknownKey, "unknown key \"colour\"");
+  located.key_path = "logging.colour";
+  located.where = Location{"procd.toml", 3, 7};
+  std::string err = reload_error_reply({located, make_error(Code::ConfigDependencyCycle, "a -> b -> a")});
+  CHECK(one_line(err));
+  json e = json::parse(err);
+  CHECK(e["ok"] == false);
+  CHECK(e["error"]["code"] == 1002);  // the first error's code
+  CHECK(e["error"]["message"] == "config invalid (2 errors); the running config is kept");
+  REQUIRE(e["errors"].size() == 2);
+  CHECK(e["errors"][0] == json{{"code", 1002}, {"message", "unknown key \"colour\""}, {"key", "logging.colour"},
+                               {"text", located.format()}, {"file", "procd.toml"}, {"line", 3}, {"column", 7}});
+  CHECK_FALSE(e["errors"][1].contains("file"));
+  CHECK(e["errors"][1]["code"] == 1009);
+  // The client reads the summary like any error reply.
+  auto parsed = parse_reply(err);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->error.code == Code::ConfigUnknownKey);
+  CHECK(json::parse(reload_error_reply({}))["error"]["code"] == 1001);
+}
+
+TEST_CASE("protocol: event and log items") {
+  std::string ev = event_item({1000, "web", "running", 456, ""});
+  CHECK(one_line(ev));
+  CHECK(json::parse(ev) == json{{"ts", "1970-01-01T00:00:01.000Z"}, {"service", "web"}, {"state", "running"}, {"pid", 456}});
+  json ev2 = json::parse(event_item({0, "web", "stopped", 0, "unhealthy"}));
+  CHECK(ev2["pid"].is_null());
+  CHECK(ev2["health"] == "unhealthy");
+
+  std::string bad_utf8 = "caf\xc3";
+  std::string line = log_item({1000, "web", true, bad_utf8});
+  CHECK(one_line(line));
+  json l = json::parse(line);
+  CHECK(l["stream"] == "stderr");
+  CHECK(l["service"] == "web");
+  CHECK(l["ts"] == "1970-01-01T00:00:01.000Z");
+  CHECK(json::parse(log_item({0, "db", false, "x\ny"}))["line"] == "x\ny");
+}
+
+TEST_CASE("protocol: every verb has exactly one handler") {
+  for (const char* v : {"ping", "status", "start", "stop", "restart", "signal", "logs", "events", "reload", "metrics",
+                        "shutdown"}) {
+    CHECK_MESSAGE((find_verb_handler(v) != nullptr), v);
+  }
+  CHECK((find_verb_handler("exec") == nullptr));
+  CHECK((find_verb_handler("") == nullptr));
+  CHECK((find_verb_handler("stop") != find_verb_handler("start")));
 }

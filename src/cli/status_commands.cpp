@@ -1,0 +1,118 @@
+// `procd status` (a table, or --json: the supervisor's status body as one
+// document) and `procd metrics` (the Prometheus text as the supervisor
+// renders it). Invariants: the table is computed on plain text and colored
+// only on a terminal without NO_COLOR, so escape codes never shift columns;
+// a value missing from a reply shows as "-".
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "control_internal.hpp"
+#include "procd/cli.hpp"
+
+namespace procd {
+
+using json = nlohmann::json;
+using namespace cli;
+
+namespace {
+
+// --- status table ----------------------------------------------------------
+
+std::string human_duration(long long ms) {
+  long long s = std::max(0LL, ms) / 1000;
+  long long d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+  if (d > 0) return fmt::format("{}d{}h", d, h);
+  if (h > 0) return fmt::format("{}h{}m", h, m);
+  if (m > 0) return fmt::format("{}m{}s", m, s % 60);
+  return fmt::format("{}s", s);
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"K", "M", "G", "T"};
+  if (b < 1024) return fmt::format("{}B", static_cast<long long>(b));
+  int u = -1;
+  while (b >= 1024 && u < 3) {
+    b /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f}{}", b, units[u]);
+}
+
+const char* state_color(const std::string& state) {
+  if (state == "running") return "\033[32m";
+  if (state == "starting" || state == "stopping" || state == "restarting") return "\033[33m";
+  if (state == "failed") return "\033[31m";
+  if (state == "stopped") return "\033[2m";
+  return "";
+}
+
+bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr; }
+
+void print_status_table(const json& body) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "CPU", "RSS", "HEALTH"}};
+  for (const auto& s : list_of(body, "services")) {
+    long long pid = pid_of(s);
+    auto num = [&](const char* k) { return s.contains(k) && s[k].is_number() ? s[k].get<double>() : -1.0; };
+    std::string health = str_of(s, "health");
+    rows.push_back({str_of(s, "name"), str_of(s, "state"), pid > 0 ? std::to_string(pid) : "-",
+                    pid > 0 && num("uptime_ms") >= 0 ? human_duration(static_cast<long long>(num("uptime_ms"))) : "-",
+                    num("restarts") >= 0 ? std::to_string(static_cast<long long>(num("restarts"))) : "-",
+                    last_exit_text(field_of(s, "last_exit")),
+                    pid > 0 && num("cpu_percent") >= 0 ? fmt::format("{:.1f}%", num("cpu_percent")) : "-",
+                    pid > 0 && num("rss_bytes") >= 0 ? human_bytes(num("rss_bytes")) : "-",
+                    health.empty() ? "-" : health});
+  }
+  std::vector<std::size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  const bool color = stdout_is_terminal();
+  for (std::size_t n = 0; n < rows.size(); ++n) {
+    std::string line;
+    for (std::size_t i = 0; i < rows[n].size(); ++i) {
+      const std::string& cell = rows[n][i];
+      bool last = i + 1 == rows[n].size();
+      std::string padded = last ? cell : fmt::format("{:<{}}  ", cell, width[i]);
+      // Color wraps the cell only, after padding was computed on the plain
+      // text, so escape codes never shift the columns.
+      if (color && n > 0 && i == 1 && *state_color(cell)) {
+        padded = fmt::format("{}{}\033[0m{}", state_color(cell), cell, std::string(padded.size() - cell.size(), ' '));
+      }
+      line += padded;
+    }
+    fmt::print("{}\n", line);
+  }
+}
+
+}  // namespace
+
+int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool as_json) {
+  SocketTarget t;
+  if (int rc = resolve_socket(g, t)) return rc;
+  auto body = call_ok(t.path, make_request("status", names));
+  if (!body.ok()) return fail(body.error());
+  if (as_json) {
+    body->erase("v");
+    body->erase("ok");
+    fmt::print("{}\n", body->dump(-1, ' ', false, json::error_handler_t::replace));
+  } else {
+    print_status_table(*body);
+  }
+  return kExitOk;
+}
+
+int cmd_metrics(const GlobalOptions& g) {
+  SocketTarget sock;
+  if (int rc = resolve_socket(g, sock)) return rc;
+  auto body = call_ok(sock.path, make_request("metrics"));
+  if (!body.ok()) return fail(body.error());
+  fmt::print("{}", str_of(*body, "text"));
+  return kExitOk;
+}
+
+}  // namespace procd

@@ -1,0 +1,120 @@
+// The control verbs (see control_verbs.hpp): one small handler per verb and
+// the table that names them. Handlers validate the request, call the
+// Supervisor's control members, and send exactly one reply (or a stream
+// header); they never touch service state directly. Unknown verbs get
+// ProtocolUnknownVerb (parse_request already refuses them; the table is the
+// second line of defence, so a verb added to the protocol without a row
+// fails loudly, not silently).
+#include "procd/control_verbs.hpp"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <array>
+#include <utility>
+
+#include "procd/signal_names.hpp"
+#include "procd/supervisor.hpp"
+
+namespace procd {
+namespace {
+
+Error shutting_down_error() { return make_error(Code::StateShuttingDown, "procd is shutting down"); }
+
+void verb_ping(Supervisor& sup, ControlConnection& conn, const Request&) {
+  conn.send(reply_ok({{"pid", ::getpid()}, {"name", sup.name()}}));
+}
+
+void verb_status(Supervisor& sup, ControlConnection& conn, const Request& req) {
+  auto which = sup.select(req, true);
+  if (!which.ok()) return conn.send(reply_error(which.error()));
+  conn.send(reply_ok(status_body(sup.status_view(*which))));
+}
+
+// start / stop / restart share selection and the reply; only the action differs.
+template <void (Supervisor::*action)(ServiceRunner&)>
+void verb_service_action(Supervisor& sup, ControlConnection& conn, const Request& req) {
+  if (sup.shutting_down()) return conn.send(reply_error(shutting_down_error()));
+  auto which = sup.select(req, false);
+  if (!which.ok()) return conn.send(reply_error(which.error()));
+  std::vector<std::pair<std::string, std::string>> states;
+  for (ServiceRunner* s : *which) {
+    (sup.*action)(*s);
+    states.emplace_back(s->cfg.name, phase_name(s->state.phase));
+  }
+  conn.send(reply_ok(service_states_body(states)));
+}
+
+void verb_signal(Supervisor& sup, ControlConnection& conn, const Request& req) {
+  auto it = req.args.find("signal");
+  auto sig = it != req.args.end() && it->is_string() ? parse_signal(it->get<std::string>()) : std::nullopt;
+  if (!sig) return conn.send(reply_error(make_error(Code::SignalUnknown, "missing or unknown \"signal\"")));
+  auto which = sup.select(req, false);
+  if (!which.ok()) return conn.send(reply_error(which.error()));
+  for (ServiceRunner* s : *which) sup.signal_service(*s, *sig);
+  conn.send(reply_ok());
+}
+
+void verb_logs(Supervisor& sup, ControlConnection& conn, const Request& req) {
+  auto which = sup.select(req, true);
+  if (!which.ok()) return conn.send(reply_error(which.error()));
+  sup.send_recent_logs(conn, req, *which);
+}
+
+void verb_events(Supervisor& sup, ControlConnection& conn, const Request& req) {
+  auto which = sup.select(req, true);  // only to refuse unknown names
+  if (!which.ok()) return conn.send(reply_error(which.error()));
+  conn.send(stream_header());
+  conn.stream = ControlConnection::Stream::Events;
+  conn.stream_names = req.names;
+}
+
+void verb_metrics(Supervisor& sup, ControlConnection& conn, const Request&) {
+  conn.send(reply_ok({{"text", sup.metrics_text()}}));
+}
+
+void verb_reload(Supervisor& sup, ControlConnection& conn, const Request&) {
+  ReloadOutcome r = sup.reload("procd reload", false);
+  if (r.skipped) return conn.send(reply_error(shutting_down_error()));
+  conn.send(r.ok ? reload_ok_reply(r.diff) : reload_error_reply(r.errors));
+}
+
+// The reply goes out first: begin_shutdown may close the control server.
+void verb_shutdown(Supervisor& sup, ControlConnection& conn, const Request&) {
+  conn.send(reply_ok({{"pid", ::getpid()}}));
+  sup.begin_shutdown(ShutdownReason::Requested);
+}
+
+struct VerbRow {
+  std::string_view verb;
+  VerbHandler handler;
+};
+
+constexpr std::array<VerbRow, 11> kVerbTable = {{
+    {"ping", verb_ping},
+    {"status", verb_status},
+    {"start", verb_service_action<&Supervisor::start_service>},
+    {"stop", verb_service_action<&Supervisor::stop_service>},
+    {"restart", verb_service_action<&Supervisor::restart_service>},
+    {"signal", verb_signal},
+    {"logs", verb_logs},
+    {"events", verb_events},
+    {"reload", verb_reload},
+    {"metrics", verb_metrics},
+    {"shutdown", verb_shutdown},
+}};
+
+}  // namespace
+
+VerbHandler find_verb_handler(std::string_view verb) {
+  for (const auto& row : kVerbTable)
+    if (row.verb == verb) return row.handler;
+  return nullptr;
+}
+
+void Supervisor::handle_request(ControlConnection& conn, Request req) {
+  if (VerbHandler handler = find_verb_handler(req.verb)) return handler(*this, conn, req);
+  conn.send(reply_error(make_error(Code::ProtocolUnknownVerb, fmt::format("unknown verb \"{}\"", req.verb))));
+}
+
+}  // namespace procd
