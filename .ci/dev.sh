@@ -8,8 +8,10 @@
 #   bash .ci/dev.sh build         install what is missing and build only
 #   bash .ci/dev.sh deps          install what is missing only
 #
-# Environment: PROCD_BUILD_DIR (default: build), PROCD_TIMEOUT_MULTIPLIER
-# (default: 2), PROCD_NO_INSTALL=1 to never call apt-get.
+# Environment: PROCD_BUILD_DIR (default: build), PROCD_SAN_BUILD_DIR (default:
+# build-asan: `test` runs the suites again there under ASan + UBSan;
+# PROCD_SANITIZE=0 skips that), PROCD_TIMEOUT_MULTIPLIER (default: 2),
+# PROCD_NO_INSTALL=1 to never call apt-get.
 #
 # Packages are installed (apt-get, through sudo when not root) only when
 # `dpkg-query` says one is absent; `apt-get update` runs only then too.
@@ -19,6 +21,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 BUILD_DIR=${PROCD_BUILD_DIR:-build}
+SAN_DIR=${PROCD_SAN_BUILD_DIR:-build-asan}
 TIMEOUT_MULTIPLIER=${PROCD_TIMEOUT_MULTIPLIER:-2}
 
 # Debian / Ubuntu names. toml11 and doctest are found through CMake only, so
@@ -65,92 +68,115 @@ ensure_packages() {
     apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1
 }
 
-# True when the configured build directory already has werror on.
+# True when the build directory $1 already has werror on.
 werror_is_on() {
-  meson introspect --buildoptions "$BUILD_DIR" 2>/dev/null | python3 -c '
+  meson introspect --buildoptions "$1" 2>/dev/null | python3 -c '
 import json, sys
 opts = {o["name"]: o["value"] for o in json.load(sys.stdin)}
 sys.exit(0 if opts.get("werror") is True else 1)'
 }
 
-# Warnings are errors here: the build must stay warning-free (-Wall -Wextra).
+# configure DIR [MESON OPTIONS...]. Warnings are errors here: the build must
+# stay warning-free (-Wall -Wextra).
 configure() {
-  if [ ! -f "$BUILD_DIR/meson-private/coredata.dat" ]; then
-    say "meson setup $BUILD_DIR"
-    meson setup "$BUILD_DIR" --wrap-mode=nodownload --werror
-  elif [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  local dir=$1
+  shift
+  if [ ! -f "$dir/meson-private/coredata.dat" ]; then
+    say "meson setup $dir $*"
+    meson setup "$dir" --wrap-mode=nodownload --werror "$@"
+  elif [ ! -f "$dir/build.ninja" ]; then
     # A half-configured or stale directory (e.g. another meson version).
-    say "meson setup --reconfigure $BUILD_DIR"
-    meson setup --reconfigure "$BUILD_DIR" --wrap-mode=nodownload --werror ||
-      meson setup --wipe "$BUILD_DIR" --wrap-mode=nodownload --werror
-  elif ! werror_is_on; then
+    say "meson setup --reconfigure $dir"
+    meson setup --reconfigure "$dir" --wrap-mode=nodownload --werror "$@" ||
+      meson setup --wipe "$dir" --wrap-mode=nodownload --werror "$@"
+  elif ! werror_is_on "$dir"; then
     # A directory configured before werror was required.
-    say "meson configure -Dwerror=true $BUILD_DIR"
-    meson configure "$BUILD_DIR" -Dwerror=true
+    say "meson configure -Dwerror=true $dir"
+    meson configure "$dir" -Dwerror=true
   fi
   # Otherwise ninja itself re-runs meson when a meson.build changed.
 }
 
 build() {
-  say "ninja -C $BUILD_DIR"
-  ninja -C "$BUILD_DIR"
+  say "ninja -C $1"
+  ninja -C "$1"
+}
+
+# run_suite DIR [ARGS]: meson test in DIR; its log is DIR/meson-logs/testlog.json.
+# Sets SUITE_RC.
+run_suite() {
+  local dir=$1
+  shift
+  rm -f "$dir/meson-logs/testlog.json"
+  set +e
+  meson test -C "$dir" --print-errorlogs --num-processes 2 \
+    --timeout-multiplier "${SUITE_TIMEOUT_MULTIPLIER:-$TIMEOUT_MULTIPLIER}" "$@"
+  SUITE_RC=$?
+  set -e
 }
 
 # Reads meson's testlog.json, prints a per-test table and ends with the line
 # `N passed, N failed`. Counts doctest test cases for doctest executables and
 # `RESULT: N passed, N failed` lines for our python tests; any other test is
 # one. A test whose process failed counts at least one failure.
+# Arguments: LABEL LOG RC, once per suite run (the plain build, the
+# sanitizer build); the last line adds them all up.
 summarize() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$@" <<'PY'
 import json, re, sys
 
-log_path, meson_rc = sys.argv[1], int(sys.argv[2])
+runs = [sys.argv[i:i + 3] for i in range(1, len(sys.argv), 3)]
 doctest_re = re.compile(r"\[doctest\] test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed")
 result_re = re.compile(r"^RESULT: (\d+) passed, (\d+) failed\s*$", re.M)
 ansi_re = re.compile(r"\x1b\[[0-9;]*m")
 ok_results = {"OK", "EXPECTEDFAIL"}
 
-rows, passed, failed, skipped = [], 0, 0, 0
-try:
-    with open(log_path, encoding="utf-8", errors="replace") as f:
-        entries = [json.loads(line) for line in f if line.strip()]
-except (OSError, ValueError) as e:
-    print(f"cannot read {log_path}: {e}")
-    entries = []
-
-for t in entries:
-    name, result = t.get("name", "?"), t.get("result", "?")
-    out = ansi_re.sub("", (t.get("stdout") or "") + "\n" + (t.get("stderr") or ""))
-    m = doctest_re.findall(out)
-    r = result_re.findall(out)
-    if result == "SKIP":
-        skipped += 1
-        rows.append((name, result, 0, 0, "skipped"))
-        continue
-    if m:
-        p, fl, unit = int(m[-1][1]), int(m[-1][2]), "cases"
-    elif r:
-        p, fl, unit = int(r[-1][0]), int(r[-1][1]), "checks"
-    else:
-        p, fl, unit = (1, 0, "test") if result in ok_results else (0, 1, "test")
-    if result not in ok_results and fl == 0:
-        fl = 1  # the process failed (crash, timeout, exit code) although its output says otherwise
-    passed, failed = passed + p, failed + fl
-    rows.append((name, result, p, fl, unit))
-
-if rows:
-    w = max(len(r[0]) for r in rows)
-    print()
-    print(f"{'test':<{w}}  {'result':<13} {'passed':>6} {'failed':>6}  counted")
-    for name, result, p, fl, unit in rows:
-        print(f"{name:<{w}}  {result:<13} {p:>6} {fl:>6}  {unit}")
-    if skipped:
-        print(f"({skipped} test(s) skipped)")
-if not entries or (meson_rc != 0 and failed == 0):
-    print(f"meson test exited {meson_rc} without a failing test in its log; counting it as a failure")
-    failed += 1
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed or meson_rc else 0)
+total_passed = total_failed = 0
+any_rc = False
+for label, log_path, rc in runs:
+    meson_rc = int(rc)
+    any_rc = any_rc or meson_rc != 0
+    rows, passed, failed, skipped = [], 0, 0, 0
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            entries = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError) as e:
+        print(f"cannot read {log_path}: {e}")
+        entries = []
+    for t in entries:
+        name, result = t.get("name", "?"), t.get("result", "?")
+        out = ansi_re.sub("", (t.get("stdout") or "") + "\n" + (t.get("stderr") or ""))
+        m = doctest_re.findall(out)
+        r = result_re.findall(out)
+        if result == "SKIP":
+            skipped += 1
+            rows.append((name, result, 0, 0, "skipped"))
+            continue
+        if m:
+            p, fl, unit = int(m[-1][1]), int(m[-1][2]), "cases"
+        elif r:
+            p, fl, unit = int(r[-1][0]), int(r[-1][1]), "checks"
+        else:
+            p, fl, unit = (1, 0, "test") if result in ok_results else (0, 1, "test")
+        if result not in ok_results and fl == 0:
+            fl = 1  # the process failed (crash, timeout, exit code) although its output says otherwise
+        passed, failed = passed + p, failed + fl
+        rows.append((name, result, p, fl, unit))
+    print(f"\n== {label}")
+    if rows:
+        w = max(len(r[0]) for r in rows)
+        print(f"{'test':<{w}}  {'result':<13} {'passed':>6} {'failed':>6}  counted")
+        for name, result, p, fl, unit in rows:
+            print(f"{name:<{w}}  {result:<13} {p:>6} {fl:>6}  {unit}")
+        if skipped:
+            print(f"({skipped} test(s) skipped)")
+    if not entries or (meson_rc != 0 and failed == 0):
+        print(f"{label}: exited {meson_rc} without a failing test in its log; counting it as a failure")
+        failed += 1
+    print(f"{label}: {passed} passed, {failed} failed")
+    total_passed, total_failed = total_passed + passed, total_failed + failed
+print(f"{total_passed} passed, {total_failed} failed")
+sys.exit(1 if total_failed or any_rc else 0)
 PY
 }
 
@@ -166,13 +192,13 @@ case "$cmd" in
     ;;
   build)
     ensure_packages
-    configure
-    build
+    configure "$BUILD_DIR"
+    build "$BUILD_DIR"
     ;;
   demo)
     ensure_packages
-    configure
-    build
+    configure "$BUILD_DIR"
+    build "$BUILD_DIR"
     [ -f examples/procd.toml ] || die "examples/procd.toml not found"
     say "procd check"
     "$BUILD_DIR/procd" -c examples/procd.toml check
@@ -182,16 +208,26 @@ case "$cmd" in
   test)
     SUMMARY_ON_FAIL=1
     ensure_packages || fail_before_tests "installing packages"
-    configure || fail_before_tests "meson setup"
-    build || fail_before_tests "build"
-    log="$BUILD_DIR/meson-logs/testlog.json"
-    rm -f "$log"
-    set +e
-    meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 2 \
-      --timeout-multiplier "$TIMEOUT_MULTIPLIER" "$@"
-    rc=$?
-    set -e
-    summarize "$log" "$rc"
+    configure "$BUILD_DIR" || fail_before_tests "meson setup"
+    build "$BUILD_DIR" || fail_before_tests "build"
+    run_suite "$BUILD_DIR" "$@"
+    results=("build" "$BUILD_DIR/meson-logs/testlog.json" "$SUITE_RC")
+    # The same suites under AddressSanitizer + UBSan (halt on the first
+    # report): a memory error fails CI. PROCD_SANITIZE=0 skips this run.
+    if [ "${PROCD_SANITIZE:-1}" = 1 ]; then
+      san_rc=0
+      configure "$SAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false || san_rc=$?
+      [ "$san_rc" = 0 ] && { build "$SAN_DIR" || san_rc=$?; }
+      if [ "$san_rc" = 0 ]; then
+        ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=0 \
+          UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 SUITE_TIMEOUT_MULTIPLIER=$((TIMEOUT_MULTIPLIER * 2)) \
+          run_suite "$SAN_DIR" "$@"
+        results+=("sanitizers (address,undefined)" "$SAN_DIR/meson-logs/testlog.json" "$SUITE_RC")
+      else
+        results+=("sanitizers (address,undefined): build failed" "/nonexistent" "$san_rc")
+      fi
+    fi
+    summarize "${results[@]}"
     ;;
   *)
     sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
