@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "procd/control_server.hpp"
 #include "test_loop.hpp"
 
@@ -23,15 +24,6 @@ using namespace procd;
 using json = nlohmann::json;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/procd-control-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 // A client end: connect, write, and read what has arrived without blocking.
 struct Client {
@@ -67,7 +59,7 @@ struct Client {
 
 ControlConfig socket_in(const TempDir& dir) {
   ControlConfig cfg;
-  cfg.socket = dir.path + "/ctl.sock";
+  cfg.socket = dir.file("ctl.sock");
   return cfg;
 }
 
@@ -86,7 +78,7 @@ TEST_CASE("control server: a handler closes the server while clients are connect
     server->close();  // `procd stop`: the supervisor closes the socket from inside the handler
   });
   REQUIRE(server->listen(socket_in(dir)).ok());
-  Client idle1(dir.path + "/ctl.sock"), idle2(dir.path + "/ctl.sock"), asking(dir.path + "/ctl.sock");
+  Client idle1(dir.file("ctl.sock")), idle2(dir.file("ctl.sock")), asking(dir.file("ctl.sock"));
   // Two requests in one read: the loop in on_read must stop after the first.
   asking.send(kPing + kPing);
   idle2.send("{\"v\":1,\"cmd\":");  // a request in flight, half sent
@@ -109,7 +101,7 @@ TEST_CASE("control server: a connection with a pending shutdown when the server 
     c.close();  // uv_shutdown: waits for the write
   });
   REQUIRE(server.listen(socket_in(dir)).ok());
-  Client a(dir.path + "/ctl.sock"), b(dir.path + "/ctl.sock");
+  Client a(dir.file("ctl.sock")), b(dir.file("ctl.sock"));
   a.send(kPing);
   b.send(kPing);
   REQUIRE(tl.run_until([&] { return handled == 2; }));
@@ -128,11 +120,11 @@ TEST_CASE("control server: the server is destroyed with connections still closin
     c.close();
   });
   REQUIRE(server->listen(socket_in(dir)).ok());
-  Client a(dir.path + "/ctl.sock"), b(dir.path + "/ctl.sock");
+  Client a(dir.file("ctl.sock")), b(dir.file("ctl.sock"));
   a.send(kPing);
   REQUIRE(tl.run_until([&] { return handled == 1; }));
   server.reset();  // close callbacks run later, in ~TestLoop
-  CHECK_FALSE(std::filesystem::exists(dir.path + "/ctl.sock"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("ctl.sock")));
 }
 
 TEST_CASE("control server: activity moves the idle deadline; silence closes") {
@@ -144,7 +136,7 @@ TEST_CASE("control server: activity moves the idle deadline; silence closes") {
     c.send(reply_ok());
   }, 200);
   REQUIRE(server.listen(socket_in(dir)).ok());
-  Client active(dir.path + "/ctl.sock"), silent(dir.path + "/ctl.sock");
+  Client active(dir.file("ctl.sock")), silent(dir.file("ctl.sock"));
   REQUIRE(tl.run_until([&] { return server.connection_count() == 2; }));
   const std::uint64_t t0 = uv_now(&tl.loop);
 
@@ -182,12 +174,12 @@ TEST_CASE("control server: at most 256 connections; the next gets an error with 
   REQUIRE(server.listen(socket_in(dir)).ok());
   std::vector<std::unique_ptr<Client>> clients;
   for (std::size_t i = 0; i < ControlServer::kMaxConnections; ++i) {
-    clients.push_back(std::make_unique<Client>(dir.path + "/ctl.sock"));
+    clients.push_back(std::make_unique<Client>(dir.file("ctl.sock")));
     // Accept as we go: the listen backlog (128) is smaller than the cap.
     if (i % 64 == 63) REQUIRE(tl.run_until([&] { return server.connection_count() == i + 1; }));
   }
   REQUIRE(tl.run_until([&] { return server.connection_count() == ControlServer::kMaxConnections; }));
-  Client extra(dir.path + "/ctl.sock");
+  Client extra(dir.file("ctl.sock"));
   REQUIRE(tl.run_until([&] { return extra.closed(); }));
   auto reply = parse_reply(extra.got.substr(0, extra.got.find('\n')));
   REQUIRE(reply.ok());
@@ -203,7 +195,7 @@ TEST_CASE("control server: at most 256 connections; the next gets an error with 
   CHECK(parse_reply(clients.front()->got.substr(0, clients.front()->got.find('\n')))->ok);
   clients.pop_back();
   REQUIRE(tl.run_until([&] { return server.connection_count() == ControlServer::kMaxConnections - 1; }));
-  Client again(dir.path + "/ctl.sock");
+  Client again(dir.file("ctl.sock"));
   REQUIRE(tl.run_until([&] { return server.connection_count() == ControlServer::kMaxConnections; }));
   again.send(kPing);
   REQUIRE(tl.run_until([&] {
@@ -228,9 +220,9 @@ TEST_CASE("control server: a flood from one peer is handled a bounded number of 
     c.send(reply_ok());
   });
   REQUIRE(server.listen(socket_in(dir)).ok());
-  Client flood(dir.path + "/ctl.sock");
+  Client flood(dir.file("ctl.sock"));
   REQUIRE(tl.run_until([&] { return server.connection_count() == 1; }));
-  Client other(dir.path + "/ctl.sock");
+  Client other(dir.file("ctl.sock"));
   REQUIRE(tl.run_until([&] { return server.connection_count() == 2; }));
   flood_id = 1;  // ids count from 1 in accept order
   constexpr int kFlood = 100;

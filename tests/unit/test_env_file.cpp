@@ -9,26 +9,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
 #include "procd/env_file.hpp"
 
 namespace fs = std::filesystem;
 using namespace procd;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "procd-envfile-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 }  // namespace
 

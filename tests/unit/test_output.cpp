@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "procd/output.hpp"
 #include "procd/pid_lock.hpp"
 #include "procd/spawn.hpp"
@@ -22,20 +23,6 @@ namespace fs = std::filesystem;
 using namespace procd;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "procd-unit-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::vector<std::string> split_all(LineSplitter& s, const std::vector<std::string>& chunks, bool finish = true) {
   std::vector<std::string> out;

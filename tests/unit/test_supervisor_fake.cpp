@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "procd/logging.hpp"
 #include "procd/supervisor.hpp"
 #include "procd/timer.hpp"
@@ -84,22 +85,13 @@ struct FakeSystem final : SystemCalls {
   int count(const std::string& entry) const { return static_cast<int>(std::count(trace.begin(), trace.end(), entry)); }
 };
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/procd-unit-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 Config config_of(const TempDir& dir, const std::string& services, const std::string& shutdown) {
   std::string text = "name = \"fake\"\nhot_reload = false\n[logging]\nlevel = \"error\"\n[monitoring]\ntrack_resources = false\n"
                      "[shutdown]\n" + shutdown + "\n" + services;
   std::vector<std::string> no_env;
   LoadOptions opts;
   opts.environment = &no_env;
-  LoadResult r = load_config_text(text, dir.path + "/procd.toml", opts);
+  LoadResult r = load_config_text(text, dir.file("procd.toml"), opts);
   REQUIRE(r.ok());
   return *r.config;
 }
