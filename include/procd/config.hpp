@@ -15,6 +15,11 @@
 
 namespace procd {
 
+// The upper bound of every duration key (milliseconds): one year. With it
+// `now + duration` in ms or us, and watchdog_ms * 1000 (WATCHDOG_USEC), stay
+// far from overflowing 64 bits; validation rejects larger values (1020).
+inline constexpr std::int64_t kMaxDurationMs = 31536000000;
+
 enum class LogLevel { Trace, Debug, Info, Warn, Error };
 
 struct LoggingConfig {
