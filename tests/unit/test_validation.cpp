@@ -331,3 +331,25 @@ TEST_CASE("validation: durations are at most a year, in the file and from the en
   CHECK(r.errors[0].code == Code::ConfigOutOfRange);
   CHECK(r.errors[0].where->file == "env PROCD_SERVICES__WEB__START_TIMEOUT_MS");
 }
+
+// toml11 parses arrays and inline tables recursively: without a depth limit
+// a deep file overflows the stack, and reload parses in the supervisor.
+TEST_CASE("validation: nesting deeper than 64 is a syntax error at the bracket, before toml11 sees it") {
+  const std::string deep(100000, '[');
+  auto e = only_error("x = 1\na = " + deep + "\n", Code::ConfigSyntax, 2, 5 + 64);
+  CHECK(e.message.find("64") != std::string::npos);
+  std::string inline_tables = "a = ";
+  for (int i = 0; i < 100000; ++i) inline_tables += "{b=";
+  only_error(inline_tables + "\n", Code::ConfigSyntax, 1, 5 + 64 * 3);
+  // 64 levels are fine; brackets in strings and comments are not nesting.
+  // (The keys are unknown, 1002: what matters is that the file parsed.)
+  auto parsed = [](const std::string& text) {
+    auto errors = errors_of(text);
+    return !errors.empty() && std::all_of(errors.begin(), errors.end(),
+                                          [](const Error& e) { return e.code == Code::ConfigUnknownKey; });
+  };
+  CHECK(parsed("a = " + std::string(64, '[') + std::string(64, ']') + "\n"));
+  const std::string many = std::string(200, '[') + "{";
+  CHECK(parsed("a = \"" + many + "\"\nb = '" + many + "'\n# " + many + "\nc = \"\"\"\n" + many + "\n\"\"\"\n" +
+               "d = '''" + many + "'''\ne = \"\\\"" + many + "\"\n[\"" + many + "\"]\n"));
+}
