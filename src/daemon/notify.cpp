@@ -4,8 +4,10 @@
 // claims. Invariants: fd_ >= 0 exactly while listening; the fd is closed
 // only after uv_close() of the poll handle (allowed by libuv: the fd may be
 // closed right after uv_poll_stop()/uv_close()); file descriptors smuggled
-// in with SCM_RIGHTS are closed, never kept. notify_manager() is one
-// sendto() to $NOTIFY_SOCKET.
+// in with SCM_RIGHTS are closed, never kept; at most kNotifyBatch datagrams
+// are handled per readable event (the poll is level-triggered, so the rest
+// are read on the next loop iteration, after timers and other handles).
+// notify_manager() is one sendto() to $NOTIFY_SOCKET.
 #include "procd/notify.hpp"
 
 #include <fmt/format.h>
@@ -127,7 +129,7 @@ void NotifyServer::close() {
 void NotifyServer::on_readable() {
   char buf[4096];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 16)];
-  while (fd_ >= 0) {
+  for (std::size_t handled = 0; fd_ >= 0 && handled < kNotifyBatch; ++handled) {
     iovec iov{buf, sizeof buf};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -136,7 +138,10 @@ void NotifyServer::on_readable() {
     msg.msg_controllen = sizeof control;
     ssize_t n = ::recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        --handled;  // nothing was received
+        continue;
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK)
         Log::write(LogLevel::Warn, fmt::format("notify socket recvmsg: {}", errno_text(errno)));
       return;
