@@ -129,7 +129,8 @@ void NotifyServer::close() {
 void NotifyServer::on_readable() {
   char buf[4096];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 16)];
-  for (std::size_t handled = 0; fd_ >= 0 && handled < kNotifyBatch; ++handled) {
+  std::size_t handled = 0;
+  while (fd_ >= 0 && handled < kNotifyBatch) {
     iovec iov{buf, sizeof buf};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -138,14 +139,12 @@ void NotifyServer::on_readable() {
     msg.msg_controllen = sizeof control;
     ssize_t n = ::recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
-      if (errno == EINTR) {
-        --handled;  // nothing was received
-        continue;
-      }
+      if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK)
         Log::write(LogLevel::Warn, fmt::format("notify socket recvmsg: {}", errno_text(errno)));
       return;
     }
+    ++handled;  // dropped datagrams count too: they cost the same to read
     const ucred* cred = nullptr;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
