@@ -9,11 +9,17 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "procd/error.hpp"
 
 namespace procd {
+
+// The upper bound of every duration key (milliseconds): one year. With it
+// `now + duration` in ms or us, and watchdog_ms * 1000 (WATCHDOG_USEC), stay
+// far from overflowing 64 bits; validation rejects larger values (1020).
+inline constexpr std::int64_t kMaxDurationMs = 31536000000;
 
 enum class LogLevel { Trace, Debug, Info, Warn, Error };
 
@@ -185,6 +191,14 @@ struct LoadResult {
 LoadResult load_config(const std::string& path, const LoadOptions& opts = {});
 // Same, from text already in memory (`path` used for locations and base dir).
 LoadResult load_config_text(const std::string& text, const std::string& path, const LoadOptions& opts = {});
+
+// toml11 recurses once per nested array or inline table: text nested deeper
+// than kMaxNesting would overflow the stack. Returns the ConfigSyntax error
+// at the first bracket too deep (brackets in strings and comments do not
+// count), or nullopt. load_config*() run it first; so must any other
+// toml::parse of a user's file.
+inline constexpr int kMaxNesting = 64;
+std::optional<Error> check_nesting(std::string_view text, const std::string& file);
 
 // Helpers shared with the CLI and the tests.
 Result<std::vector<std::string>> shell_split(const std::string& command);

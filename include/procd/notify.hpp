@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <string>
@@ -27,6 +28,10 @@ std::map<std::string, std::string> parse_notify_message(std::string_view datagra
 class NotifyServer {
  public:
   using OnMessage = std::function<void(pid_t sender, const std::map<std::string, std::string>& fields)>;
+
+  // Datagrams handled per readable event; the rest wait for the next loop
+  // iteration, so a flood cannot starve reaping, timers or the control socket.
+  static constexpr std::size_t kNotifyBatch = 64;
 
   NotifyServer(uv_loop_t* loop, OnMessage on_message) : loop_(loop), on_message_(std::move(on_message)) {}
   ~NotifyServer();

@@ -13,6 +13,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 
 #include "control_internal.hpp"
 #include "procd/cli.hpp"
@@ -48,7 +51,13 @@ std::optional<std::string> fallback_socket(const std::string& config_path) {
   } else {
     // Semantic errors leave the TOML readable; a syntax error keeps the default.
     try {
-      const auto root = toml::parse(file.string());
+      std::ifstream in(file, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      // toml11 recurses without a bound: a deeply nested file must not crash the CLI either.
+      if (check_nesting(text.str(), file.string())) throw std::runtime_error("nested too deep");
+      std::istringstream again(text.str());
+      const auto root = toml::parse(again, file.string());
       const auto& v = toml::find(root, "control", "socket");
       if (v.is_string() && !v.as_string().str.empty()) socket = v.as_string().str;
     } catch (const std::exception&) {

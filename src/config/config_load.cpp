@@ -5,7 +5,9 @@
 // top-level tables, config_services.cpp for [services.NAME]) and the rules
 // spanning several keys (config_validate.cpp).
 // Invariants: a Config is returned only when there are no errors; errors
-// come sorted top to bottom, like a compiler's.
+// come sorted top to bottom, like a compiler's; toml11 (which recurses once
+// per nested array or inline table) never sees text nested deeper than
+// kMaxNesting, so no file can overflow the stack of a reloading supervisor.
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,6 +65,56 @@ Error syntax_error_of(const toml::syntax_error& e, const std::string& file) {
   return Error{code, message, Location{file, line_no, column}, {}};
 }
 
+}  // namespace
+
+// One pass over the text counting open '[' and '{' outside strings and
+// comments: the first bracket deeper than kMaxNesting is an error at its
+// line:col. Table headers count too ([[a]] is 2), harmlessly. Anything the
+// scan gets wrong about TOML is toml11's to report; the scan only has to
+// never under-count, and strings / comments are the only places a bracket
+// does not open anything.
+
+std::optional<Error> check_nesting(std::string_view text, const std::string& file) {
+  int depth = 0, line = 1;
+  std::size_t line_start = 0, i = 0;
+  auto starts = [&](std::string_view what) { return text.substr(i, what.size()) == what; };
+  auto newline = [&] { ++line, line_start = i + 1; };
+  // Skip to just past `close`; `escapes` for basic strings, `one_line` for single-line ones.
+  auto skip_string = [&](std::string_view close, bool escapes, bool one_line) {
+    for (; i < text.size(); ++i) {
+      if (escapes && text[i] == '\\') {
+        if (i + 1 < text.size() && text[i + 1] == '\n') ++i, newline();
+        else ++i;
+      } else if (text[i] == '\n') {
+        if (one_line) return;  // unterminated: toml11 reports it
+        newline();
+      } else if (starts(close)) {
+        i += close.size() - 1;
+        return;
+      }
+    }
+  };
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') newline();
+    else if (c == '#') { while (i + 1 < text.size() && text[i + 1] != '\n') ++i; }
+    else if (starts("\"\"\"")) i += 3, skip_string("\"\"\"", true, false);
+    else if (starts("'''")) i += 3, skip_string("'''", false, false);
+    else if (c == '"') ++i, skip_string("\"", true, true);
+    else if (c == '\'') ++i, skip_string("'", false, true);
+    else if (c == ']' || c == '}') depth = depth > 0 ? depth - 1 : 0;
+    else if ((c == '[' || c == '{') && ++depth > kMaxNesting) {
+      int column = static_cast<int>(i - line_start) + 1;
+      return Error{Code::ConfigSyntax,
+                   fmt::format("arrays and inline tables nested deeper than {} levels", kMaxNesting),
+                   Location{file, line, column}, {}};
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 std::vector<std::string> process_environment() {
   std::vector<std::string> out;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) out.emplace_back(*entry);
@@ -96,6 +148,7 @@ LoadResult load_config(const std::string& path, const LoadOptions& opts) {
 }
 
 LoadResult load_config_text(const std::string& text, const std::string& path, const LoadOptions& opts) {
+  if (auto deep = check_nesting(text, path)) return {std::nullopt, {*deep}};
   toml::value root;
   try {
     std::istringstream in(text);

@@ -114,8 +114,17 @@ std::optional<std::int64_t> TableReader::integer(std::string_view key, std::int6
   return n;
 }
 
+// Every duration goes through here, so every one has the same upper bound
+// (SPEC Part 2 "Time values"): the timers and deadlines built from it can
+// never overflow.
 std::optional<std::int64_t> TableReader::millis(std::string_view key, std::int64_t min) {
-  return integer(key, min, INT64_MAX);
+  const toml::value* v = find(key);
+  if (v != nullptr && v->is_integer() && v->as_integer() > kMaxDurationMs) {
+    error(Code::ConfigOutOfRange, key,
+          fmt::format("{} ms is out of range (at most a year: {} ms)", v->as_integer(), kMaxDurationMs));
+    return std::nullopt;
+  }
+  return integer(key, min, kMaxDurationMs);
 }
 
 std::optional<std::string> TableReader::string(std::string_view key) {

@@ -1,7 +1,9 @@
 // The restart policy: success codes, the restart delay sequence, the
 // failure-streak reset and the start_limit window (see restart_policy.hpp).
 // Pure: no I/O, no clock reads. Delays never overflow: the backoff compares
-// against the cap instead of shifting past it.
+// against the cap instead of shifting past it, and every delay is clamped to
+// kMaxDurationMs (what validation allows), so `now + delay` cannot overflow
+// even for a config that skipped validation.
 #include "procd/restart_policy.hpp"
 
 #include <algorithm>
@@ -13,14 +15,18 @@ bool is_success(const ExitStatus& status, const std::vector<int>& success_exit_c
   return std::find(success_exit_codes.begin(), success_exit_codes.end(), status.code) != success_exit_codes.end();
 }
 
+namespace {
+Millis bounded(Millis ms) { return std::clamp<Millis>(ms, 0, kMaxDurationMs); }
+}  // namespace
+
 Millis restart_delay(const RestartConfig& restart, int consecutive_failures) {
   switch (restart.policy) {
     case RestartPolicyKind::Never: return 0;
     case RestartPolicyKind::Always:
-    case RestartPolicyKind::OnFailure: return std::max<Millis>(restart.delay_ms, 0);
+    case RestartPolicyKind::OnFailure: return bounded(restart.delay_ms);
     case RestartPolicyKind::ExponentialBackoff: {
-      const Millis cap = std::max<Millis>(restart.max_delay_ms, 0);
-      const Millis initial = std::max<Millis>(restart.initial_delay_ms, 0);
+      const Millis cap = bounded(restart.max_delay_ms);
+      const Millis initial = bounded(restart.initial_delay_ms);
       const int shift = std::max(consecutive_failures, 1) - 1;
       // initial << shift overflows long before n gets large; compare against
       // the cap shifted the other way instead.

@@ -4,8 +4,10 @@
 // claims. Invariants: fd_ >= 0 exactly while listening; the fd is closed
 // only after uv_close() of the poll handle (allowed by libuv: the fd may be
 // closed right after uv_poll_stop()/uv_close()); file descriptors smuggled
-// in with SCM_RIGHTS are closed, never kept. notify_manager() is one
-// sendto() to $NOTIFY_SOCKET.
+// in with SCM_RIGHTS are closed, never kept; at most kNotifyBatch datagrams
+// are handled per readable event (the poll is level-triggered, so the rest
+// are read on the next loop iteration, after timers and other handles).
+// notify_manager() is one sendto() to $NOTIFY_SOCKET.
 #include "procd/notify.hpp"
 
 #include <fmt/format.h>
@@ -127,7 +129,8 @@ void NotifyServer::close() {
 void NotifyServer::on_readable() {
   char buf[4096];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 16)];
-  while (fd_ >= 0) {
+  std::size_t handled = 0;
+  while (fd_ >= 0 && handled < kNotifyBatch) {
     iovec iov{buf, sizeof buf};
     msghdr msg{};
     msg.msg_iov = &iov;
@@ -141,6 +144,7 @@ void NotifyServer::on_readable() {
         Log::write(LogLevel::Warn, fmt::format("notify socket recvmsg: {}", errno_text(errno)));
       return;
     }
+    ++handled;  // dropped datagrams count too: they cost the same to read
     const ucred* cred = nullptr;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;

@@ -7,6 +7,8 @@
 #include <fmt/core.h>
 #include <signal.h>
 
+#include <algorithm>
+
 #include "procd/logging.hpp"
 #include "procd/proc_reader.hpp"
 #include "procd/spawn.hpp"
@@ -57,7 +59,7 @@ void Supervisor::setup_readiness(ServiceRunner& svc) {
 void Supervisor::adjust_spawn_env(ServiceRunner& svc, std::vector<std::string>& env) {
   std::erase_if(env, [](const std::string& kv) { return kv.rfind("NOTIFY_SOCKET=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0; });
   if (uses_notify(svc.cfg) && notify_) env.push_back("NOTIFY_SOCKET=" + notify_->path());
-  if (svc.cfg.watchdog_ms > 0) env.push_back(fmt::format("WATCHDOG_USEC={}", svc.cfg.watchdog_ms * 1000));
+  if (svc.cfg.watchdog_ms > 0) env.push_back(fmt::format("WATCHDOG_USEC={}", std::min(svc.cfg.watchdog_ms, kMaxDurationMs) * 1000));
 }
 
 void Supervisor::on_run_started(ServiceRunner& svc) {

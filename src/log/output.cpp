@@ -15,6 +15,12 @@
 //   never split or dropped by rotation. Files are path (current),
 //   path.1 (newest rotated) … path.max_files (oldest kept), as spdlog does.
 //   max_size == 0 or max_files <= 0 disables rotation.
+// - The file is opened with O_NOFOLLOW | O_NONBLOCK and must be a regular
+//   file: a symlink the service user plants at `path` (before start, or
+//   between a rotation's rename and its open) never redirects root's writes,
+//   and a FIFO never blocks the loop; IoOpen names the path instead. The
+//   rotation renames are safe as they are: rename(2) moves a symlink itself,
+//   never writes through it.
 // - Error contract of write(): IoRotate means the data WAS written (to the
 //   current file, which stays over size) and rotation failed — log it and go
 //   on. IoWrite / ResourceDiskFull mean the data was not (fully) written; a
@@ -205,13 +211,21 @@ RotatingFile::~RotatingFile() {
 }
 
 Result<void> RotatingFile::open() {
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
   if (fd < 0) {
     int err = errno;
-    return make_error(io_code(err, Code::IoOpen), fmt::format("cannot open {}: {}", path_, std::strerror(err)));
+    std::string why = err == ELOOP ? "is a symbolic link (not followed)" : std::strerror(err);
+    if (err == ENXIO) why = "not a regular file (a FIFO?)";
+    return make_error(io_code(err, Code::IoOpen), fmt::format("cannot open {}: {}", path_, why));
   }
   struct stat st {};
-  std::uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(Code::IoOpen, fmt::format("cannot open {}: not a regular file", path_));
+  }
+  // Regular files never return EAGAIN; keep the write loop's blocking contract plain.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   size_ = size;

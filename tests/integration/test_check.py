@@ -144,6 +144,19 @@ class CheckTest(unittest.TestCase):
         r = self.check(path, {"PROCD_SERVICES__WEB__STOP_TIMEOUT_MS": "5"})
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_durations_are_at_most_a_year(self):
+        # SPEC Part 2 "Time values": 31536000000 ms is the bound (man procd.toml(5)).
+        self.assert_error('[services.web]\ncommand = "true"\nstart_timeout_ms = 9223372036854775807\n',
+                          3, 20, 1020, "at most a year")
+        self.assert_error('[services.web]\ncommand = "true"\nrestart = { policy = "always", delay_ms = 31536000001 }\n',
+                          3, 43, 1020)
+        path = self.write('[services.web]\ncommand = "true"\nready = "notify"\nwatchdog_ms = 31536000000\n')
+        r = self.check(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.check(path, {"PROCD_SERVICES__WEB__WATCHDOG_MS": "31536000001"})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("env PROCD_SERVICES__WEB__WATCHDOG_MS: error[1020]", r.stderr)
+
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result

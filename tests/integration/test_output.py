@@ -97,8 +97,48 @@ file = "TMPDIR/tick.log"
         check(p.proc.poll() is None)
 
 
+def test_planted_log_symlink_is_not_followed():
+    # SPEC Part 2: procd (root) opens the per-service file with O_NOFOLLOW; a
+    # symlink the service user planted must not redirect output into its target.
+    p = Procd('''
+[services.w]
+command = ["bash", "-c", "echo redirected; exec -a MARKER-w sleep 1000", "MARKER"]
+[services.w.log]
+file = "TMPDIR/w.log"
+''')
+    target = os.path.join(p.dir, "target")
+    with open(target, "w") as fh:
+        fh.write("root only\n")
+    os.symlink(target, os.path.join(p.dir, "w.log"))
+    with p:
+        p.wait_for(lambda: any(e.get("code") == 5001 and "w.log" in e.get("msg", "") for e in p.events()),
+                   10, "error 5001 naming w.log")
+        check(open(target).read() == "root only\n", "target unchanged")
+        check(p.proc.poll() is None, "procd keeps running")
+
+
+def test_planted_pid_file_symlink_is_refused():
+    p = Procd('''
+[services.w]
+command = ["bash", "-c", "exec -a MARKER-w sleep 1000", "MARKER"]
+''')
+    target = os.path.join(p.dir, "target")
+    with open(target, "w") as fh:
+        fh.write("do not truncate\n")
+    os.symlink(target, os.path.join(p.dir, ".procd.pid"))
+    with p:
+        code = p.wait_exit(15)
+        out = open(p.stderr_path).read() + p.log_text()
+        check(code != 0, "procd refused to start")
+        check("5001" in out and ".procd.pid" in out, out)
+        check(open(target).read() == "do not truncate\n", "target unchanged")
+        check(not p.live_marked_pids(), "no service started")
+
+
 if __name__ == "__main__":
     run_tests([
+        test_planted_log_symlink_is_not_followed,
+        test_planted_pid_file_symlink_is_refused,
         test_fast_writer_to_service_file_loses_nothing,
         test_fast_writer_to_procd_log_loses_nothing,
         test_partial_long_and_stderr_lines,

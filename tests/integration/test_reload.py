@@ -84,6 +84,22 @@ comand = ["x"]
         check('procd_reloads_total{result="error"} 1' in m, m)
 
 
+def test_deeply_nested_file_is_rejected_and_supervisor_lives():
+    # toml11 recurses per nesting level; reload parses in-process, so a deep
+    # file must be refused before the parser sees it (SPEC Part 2).
+    with Procd(A) as p:
+        p.wait_state("a", "running")
+        pa = p.running_pid("a")
+        with open(p.config, "a") as fh:
+            fh.write("deep = " + "[" * 100000 + "\n")
+        r = cli(p, "reload")
+        check(r.returncode == 2, "exit %d: %s" % (r.returncode, r.stdout + r.stderr))
+        check("%s:%d:%d: error[1001]" % (p.config, p.render(A).count("\n") + 1, 8 + 64) in r.stderr, r.stderr)
+        check(p.proc.poll() is None, "supervisor still running")
+        check(alive(pa) and p.running_pid("a") == pa, "a kept its pid")
+        check(cli(p, "status").returncode == 0)
+
+
 def test_file_watch_in_place_and_rename():
     with Procd(A, hot_reload=True) as p:
         p.wait_state("a", "running")
@@ -182,6 +198,7 @@ if __name__ == "__main__":
     run_tests([
         test_diff_cases_keep_change_add_remove,
         test_invalid_edit_keeps_everything,
+        test_deeply_nested_file_is_rejected_and_supervisor_lives,
         test_file_watch_in_place_and_rename,
         test_symlink_swap_configmap_style,
         test_burst_of_writes_is_one_reload,

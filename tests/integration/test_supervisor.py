@@ -179,6 +179,9 @@ command = ["bash", "-c", "trap '' TERM; exec -a MARKER-ign sleep 1000", "MARKER"
 stop_timeout_ms = 20000
 ''', shutdown=(600, 2000, 3000)) as p:
         p.wait_state("stubborn", "running")
+        # Running means spawned; SIGTERM is ignored only once bash has set the trap and exec'd.
+        pid = p.running_pid("stubborn")
+        p.wait_for(lambda: open("/proc/%d/comm" % pid).read().strip() == "sleep", 5, "the trap set and sleep exec'd")
         t0 = time.monotonic()
         p.signal(signal.SIGINT)
         check(p.wait_exit(10) == 0)

@@ -174,3 +174,47 @@ TEST_CASE("notify_manager: unset is a no-op, abstract names work, errors are IoS
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Code::IoSocket);
 }
+
+// SPEC Part 2 "Hostile local peers": the socket is 0666, so a local flood
+// must not keep procd in one read loop. A peer that refills the queue as
+// fast as procd drains it (simulated: one more datagram sent per datagram
+// handled) must still let a due timer run after kNotifyBatch datagrams.
+TEST_CASE("NotifyServer: a flood is handled in batches, timers run in between") {
+  TempDir dir;
+  const std::string path = dir.path + "/notify.sock";
+  struct Probe {
+    int handled = 0;
+    int handled_when_timer_fired = -1;
+  } probe;
+  uv_timer_t timer;  // before the loop: closed by the time the loop is
+  TestLoop tl;
+  uv_timer_init(&tl.loop, &timer);
+  timer.data = &probe;
+  int sender = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  REQUIRE(sender >= 0);
+  sockaddr_un to{};
+  to.sun_family = AF_UNIX;
+  std::memcpy(to.sun_path, path.c_str(), path.size() + 1);
+  const int total = 10 * static_cast<int>(NotifyServer::kNotifyBatch);
+  int sent = 0;
+  auto send_one = [&] {
+    if (sent < total && ::sendto(sender, "WATCHDOG=1", 10, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 10)
+      ++sent;
+  };
+  NotifyServer srv(&tl.loop, [&](pid_t, const std::map<std::string, std::string>&) {
+    if (probe.handled++ == 0) {
+      uv_timer_start(&timer, [](uv_timer_t* t) {
+        auto* p = static_cast<Probe*>(t->data);
+        p->handled_when_timer_fired = p->handled;
+      }, 0, 0);
+    }
+    send_one();
+  });
+  REQUIRE(srv.listen(path).ok());
+  for (int i = 0; i < 4; ++i) send_one();
+  CHECK(tl.run_until([&] { return probe.handled == total; }, 5000));
+  CHECK(probe.handled_when_timer_fired > 0);
+  CHECK(probe.handled_when_timer_fired <= static_cast<int>(NotifyServer::kNotifyBatch));
+  ::close(sender);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+}

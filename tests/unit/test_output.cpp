@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -419,4 +420,50 @@ TEST_CASE("pid_lock: a stale file is taken over; a missing directory is IoOpen")
   REQUIRE(!missing.ok());
   CHECK(missing.error().code == Code::IoOpen);
   CHECK(missing.error().message.find("no/such/dir/procd.pid") != std::string::npos);
+}
+
+// SPEC Part 2: files procd opens as root in places others may write are
+// opened without following symlinks, never block on a FIFO, and must be
+// regular files; the error names the path with its code.
+TEST_CASE("output: RotatingFile refuses a planted symlink or FIFO, and leaves the target alone") {
+  TempDir dir;
+  const std::string target = dir.file("secret"), log = dir.file("svc.log");
+  spit(target, "root only\n");
+  REQUIRE(::symlink(target.c_str(), log.c_str()) == 0);
+  RotatingFile f(log, 0, 0);
+  auto r = f.write("redirected\n");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Code::IoOpen);
+  CHECK(r.error().message.find(log) != std::string::npos);
+  CHECK(slurp(target) == "root only\n");
+
+  // A FIFO: opening it for writing would wait for a reader, on the loop.
+  const std::string fifo = dir.file("fifo.log");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  RotatingFile g(fifo, 0, 0);
+  r = g.open();  // must not block waiting for a reader, nor write into a pipe
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Code::IoOpen);
+  CHECK(r.error().message.find("not a regular file") != std::string::npos);
+}
+
+TEST_CASE("output: PidLock refuses a symlinked PID file, the target keeps its content") {
+  TempDir dir;
+  const std::string target = dir.file("important"), pid_file = dir.file("procd.pid");
+  spit(target, "do not truncate\n");
+  REQUIRE(::symlink(target.c_str(), pid_file.c_str()) == 0);
+  auto r = PidLock::acquire(pid_file);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Code::IoOpen);
+  CHECK(r.error().message.find(pid_file) != std::string::npos);
+  CHECK(slurp(target) == "do not truncate\n");
+  CHECK(PidLock::holder(pid_file) == 0);
+
+  const std::string fifo = dir.file("fifo.pid");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  r = PidLock::acquire(fifo);  // would block in open() without O_NONBLOCK
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Code::IoOpen);
+  CHECK(r.error().message.find("not a regular file") != std::string::npos);
+  CHECK(PidLock::holder(fifo) == 0);
 }

@@ -185,10 +185,26 @@ TEST_CASE("restart_delay: exponential-backoff doubles, caps, and survives huge c
   CHECK(restart_delay(r, -5) == 1000);
   r.initial_delay_ms = 90000;           // initial above the cap: the cap wins
   CHECK(restart_delay(r, 1) == 60000);
+}
+
+// Validation bounds every duration by kMaxDurationMs; restart_delay() holds
+// to the bound even for a config built in memory, so `now + delay` in the
+// machine cannot overflow.
+TEST_CASE("restart_delay: never more than kMaxDurationMs, whatever the config") {
+  RestartConfig r;
+  r.policy = RestartPolicyKind::ExponentialBackoff;
   r.initial_delay_ms = 1;
   r.max_delay_ms = INT64_MAX;
-  CHECK(restart_delay(r, 63) == (Millis{1} << 62));
-  CHECK(restart_delay(r, 64) == INT64_MAX);
+  CHECK(restart_delay(r, 20) == (Millis{1} << 19));
+  CHECK(restart_delay(r, 63) == kMaxDurationMs);
+  CHECK(restart_delay(r, 64) == kMaxDurationMs);
+  r.initial_delay_ms = INT64_MAX;
+  CHECK(restart_delay(r, 1) == kMaxDurationMs);
+  r.policy = RestartPolicyKind::Always;
+  r.delay_ms = INT64_MAX;
+  CHECK(restart_delay(r, 1) == kMaxDurationMs);
+  r.policy = RestartPolicyKind::OnFailure;
+  CHECK(restart_delay(r, 1) == kMaxDurationMs);
 }
 
 TEST_CASE("start: starting then running at once for ready = started, with no timer") {

@@ -289,3 +289,67 @@ policy = "sometimes"
   CHECK(errors.size() == 7);
   for (std::size_t i = 1; i < errors.size(); ++i) CHECK(errors[i - 1].where->line <= errors[i].where->line);
 }
+
+// SPEC Part 2 "Time values": every duration has an upper bound (a year in
+// milliseconds), so `now + value` and `watchdog_ms * 1000` cannot overflow.
+TEST_CASE("validation: durations are at most a year, in the file and from the environment") {
+  const std::string over = std::to_string(kMaxDurationMs + 1);
+  const std::string huge = "9223372036854775807";
+  const std::string max = std::to_string(kMaxDurationMs);
+  struct Case { std::string text; int line; int column; };
+  const std::vector<Case> cases = {
+      {"[shutdown]\ngraceful = " + over + "\n", 2, 12},
+      {"[shutdown]\nforce = " + over + "\n", 2, 9},
+      {"[shutdown]\nkill = " + huge + "\n", 2, 8},
+      {"[monitoring]\nmetrics_interval_ms = " + over + "\n", 2, 23},
+      {kWeb + "stop_timeout_ms = " + huge + "\n", 3, 19},
+      {kWeb + "start_timeout_ms = " + over + "\n", 3, 20},
+      {kWeb + "ready = \"notify\"\nwatchdog_ms = " + huge + "\n", 4, 15},
+      {kWeb + "ready = { min_uptime_ms = " + over + " }\n", 3, 27},
+      {kWeb + "restart = { policy = \"always\", delay_ms = " + huge + " }\n", 3, 43},
+      {kWeb + "restart = { policy = \"exponential-backoff\", initial_delay_ms = 1, max_delay_ms = " + over + " }\n", 3,
+       82},
+      {kWeb + "[services.web.restart]\npolicy = \"on-failure\"\nstart_limit = { burst = 2, interval_ms = " + over +
+           " }\n",
+       5, 42},
+      {kWeb + "health = { tcp = \"a:1\", interval_ms = " + over + " }\n", 3, 39},
+      {kWeb + "health = { tcp = \"a:1\", timeout_ms = " + huge + " }\n", 3, 38},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    auto e = only_error(c.text, Code::ConfigOutOfRange, c.line, c.column);
+    CHECK(e.message.find("at most a year") != std::string::npos);
+  }
+  CHECK(errors_of(kWeb + "ready = \"notify\"\nwatchdog_ms = " + max + "\nstop_timeout_ms = " + max + "\n").empty());
+  // Int overrides are typed as TOML integers, then bounded by the same rule.
+  const std::vector<std::string> env = {"PROCD_SERVICES__WEB__START_TIMEOUT_MS=" + huge};
+  LoadOptions opts;
+  opts.environment = &env;
+  opts.as_root = false;
+  auto r = load_config_text(kWeb, "t.toml", opts);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].code == Code::ConfigOutOfRange);
+  CHECK(r.errors[0].where->file == "env PROCD_SERVICES__WEB__START_TIMEOUT_MS");
+}
+
+// toml11 parses arrays and inline tables recursively: without a depth limit
+// a deep file overflows the stack, and reload parses in the supervisor.
+TEST_CASE("validation: nesting deeper than 64 is a syntax error at the bracket, before toml11 sees it") {
+  const std::string deep(100000, '[');
+  auto e = only_error("x = 1\na = " + deep + "\n", Code::ConfigSyntax, 2, 5 + 64);
+  CHECK(e.message.find("64") != std::string::npos);
+  std::string inline_tables = "a = ";
+  for (int i = 0; i < 100000; ++i) inline_tables += "{b=";
+  only_error(inline_tables + "\n", Code::ConfigSyntax, 1, 5 + 64 * 3);
+  // 64 levels are fine; brackets in strings and comments are not nesting.
+  // (The keys are unknown, 1002: what matters is that the file parsed.)
+  auto parsed = [](const std::string& text) {
+    auto errors = errors_of(text);
+    return !errors.empty() && std::all_of(errors.begin(), errors.end(),
+                                          [](const Error& e) { return e.code == Code::ConfigUnknownKey; });
+  };
+  CHECK(parsed("a = " + std::string(64, '[') + std::string(64, ']') + "\n"));
+  const std::string many = std::string(200, '[') + "{";
+  CHECK(parsed("a = \"" + many + "\"\nb = '" + many + "'\n# " + many + "\nc = \"\"\"\n" + many + "\n\"\"\"\n" +
+               "d = '''" + many + "'''\ne = \"\\\"" + many + "\"\n[\"" + many + "\"]\n"));
+}
