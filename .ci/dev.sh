@@ -7,11 +7,15 @@
 #                                 line is `N passed, N failed`; exit non-zero on any failure
 #   bash .ci/dev.sh build         install what is missing and build only
 #   bash .ci/dev.sh deps          install what is missing only
+#   bash .ci/dev.sh fuzz [SECONDS]  also install clang-15 + libFuzzer, build the
+#                                 fuzz targets in build-fuzz (-Dfuzz=true), run each
+#                                 for SECONDS (default 30); exit non-zero on a crash
 #
 # Environment: PROCD_BUILD_DIR (default: build), PROCD_SAN_BUILD_DIR (default:
 # build-asan: `test` runs the suites again there under ASan + UBSan;
 # PROCD_SANITIZE=0 skips that), PROCD_TIMEOUT_MULTIPLIER (default: 2),
-# PROCD_NO_INSTALL=1 to never call apt-get.
+# PROCD_NO_INSTALL=1 to never call apt-get, PROCD_FUZZ_BUILD_DIR (default:
+# build-fuzz).
 #
 # Packages are installed (apt-get, through sudo when not root) only when
 # `dpkg-query` says one is absent; `apt-get update` runs only then too.
@@ -32,6 +36,11 @@ PACKAGES=(
   libuv1-dev libspdlog-dev libtoml11-dev libcli11-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev
   python3 util-linux procps man-db groff-base
 )
+# Only `fuzz` needs these (CI's `test` path builds with g++ alone). Debian
+# bookworm's `clang` is 14; libFuzzer 15 goes with clang-15.
+FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev)
+FUZZ_CXX=clang++-15
+FUZZ_TARGETS=(config shell_split protocol notify)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -180,6 +189,52 @@ sys.exit(1 if total_failed or any_rc else 0)
 PY
 }
 
+# Configure build-fuzz with clang and -Dfuzz=true, build the fuzz targets,
+# run each for $1 seconds on a scratch copy of its corpus (the seed corpus
+# in tests/fuzz/corpus is read, never written). Prints executions per
+# target; fails naming every crash / leak / timeout / oom file written.
+run_fuzzers() {
+  local seconds=$1 dir=${PROCD_FUZZ_BUILD_DIR:-build-fuzz}
+  case "$seconds" in '' | *[!0-9]*) die "fuzz: SECONDS must be a number, got '$seconds'" ;; esac
+  command -v "$FUZZ_CXX" >/dev/null 2>&1 || die "fuzz: $FUZZ_CXX not found"
+  if [ ! -f "$dir/build.ninja" ]; then
+    say "meson setup $dir (CXX=$FUZZ_CXX, -Dfuzz=true)"
+    local wipe=()
+    [ -d "$dir" ] && wipe=(--wipe)  # a half-configured directory
+    CXX=$FUZZ_CXX meson setup "${wipe[@]}" "$dir" --wrap-mode=nodownload -Dfuzz=true
+  fi
+  say "ninja -C $dir fuzz-targets"
+  ninja -C "$dir" fuzz-targets
+  local t run log failed=() crashes
+  for t in "${FUZZ_TARGETS[@]}"; do
+    run="$dir/fuzz-run/$t"
+    rm -rf "$run"
+    mkdir -p "$run/corpus" "$run/artifacts"
+    log="$run/fuzz.log"
+    say "fuzz $t for ${seconds}s (log: $log)"
+    set +e
+    "$dir/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$run/artifacts/" \
+      "$run/corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1
+    local rc=$?
+    set -e
+    local execs
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    crashes=$(find "$run/artifacts" -type f | sort)
+    printf '%-12s %10s executions  exit %d\n' "$t" "${execs:-?}" "$rc"
+    if [ "$rc" -ne 0 ] || [ -n "$crashes" ]; then
+      failed+=("$t")
+      printf '  crash input: %s\n' ${crashes:-"(none written; see $log)"}
+      grep -m 3 -E '^==[0-9]+==ERROR|runtime error|fuzz invariant failed|uncaught exception|deadly signal' "$log" |
+        sed 's/^/  /' || true
+    fi
+  done
+  if [ "${#failed[@]}" -gt 0 ]; then
+    die "fuzz: crashes in: ${failed[*]} (minimise: $dir/tests/fuzz/fuzz_T -minimize_crash=1 -runs=10000 FILE)"
+  fi
+  say "fuzz: no crashes in ${FUZZ_TARGETS[*]}"
+}
+
 # A step that fails before any test runs still ends with the summary line.
 fail_before_tests() { die "$1 failed"; }
 
@@ -229,8 +284,13 @@ case "$cmd" in
     fi
     summarize "${results[@]}"
     ;;
+  fuzz)
+    PACKAGES+=("${FUZZ_PACKAGES[@]}")
+    ensure_packages
+    run_fuzzers "${1:-30}"
+    ;;
   *)
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

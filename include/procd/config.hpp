@@ -117,6 +117,15 @@ struct Rlimit {
   std::uint64_t value = 0;         // soft = hard = value; UINT64_MAX = unlimited
 };
 
+// Declared before ServiceConfig: its defaulted operator== looks these up where
+// it is declared (clang deletes it otherwise; GCC looks later).
+bool operator==(const Rlimit& a, const Rlimit& b);
+bool operator==(const Dependency& a, const Dependency& b);
+bool operator==(const RestartConfig& a, const RestartConfig& b);
+bool operator==(const ReadyConfig& a, const ReadyConfig& b);
+bool operator==(const HealthConfig& a, const HealthConfig& b);
+bool operator==(const ServiceLogConfig& a, const ServiceLogConfig& b);
+
 struct ServiceConfig {
   std::string name;
   std::vector<std::string> command;        // argv, never empty after validation
@@ -161,13 +170,6 @@ struct Config {
   // Effective stop timeout of a service (its own or [shutdown].graceful).
   std::int64_t stop_timeout_of(const ServiceConfig& svc) const;
 };
-
-bool operator==(const Rlimit& a, const Rlimit& b);
-bool operator==(const Dependency& a, const Dependency& b);
-bool operator==(const RestartConfig& a, const RestartConfig& b);
-bool operator==(const ReadyConfig& a, const ReadyConfig& b);
-bool operator==(const HealthConfig& a, const HealthConfig& b);
-bool operator==(const ServiceLogConfig& a, const ServiceLogConfig& b);
 
 // Where the config file is: explicit path, else $PROCD_CONFIG, else
 // ./procd.toml, else /etc/procd/procd.toml. Returns the first candidate that

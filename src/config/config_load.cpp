@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "src/config/config_internal.hpp"
+#include "src/config/utf8_check.hpp"
 
 extern char** environ;
 
@@ -148,6 +149,7 @@ LoadResult load_config(const std::string& path, const LoadOptions& opts) {
 }
 
 LoadResult load_config_text(const std::string& text, const std::string& path, const LoadOptions& opts) {
+  if (auto bad = config_detail::find_invalid_utf8(text, path)) return {std::nullopt, {std::move(*bad)}};
   if (auto deep = check_nesting(text, path)) return {std::nullopt, {*deep}};
   toml::value root;
   try {
