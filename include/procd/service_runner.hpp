@@ -38,7 +38,7 @@ struct ServiceRunner {
   RunDrain drain;                      // exit seen / output drained
   Millis watchdog_due = 0;             // notify services with watchdog_ms > 0; 0 = none
   pid_t pgid = 0;                      // process group of the current/last run
-  std::vector<std::string> run_env;    // environment of the current run (health commands reuse it)
+  std::vector<std::string> run_env;    // environment of the current run, kept only for a command health check
   UvPipe out, err;                     // stdout (and stderr unless merged)
 
   // Output.

@@ -38,9 +38,12 @@ void Supervisor::spawn(ServiceRunner& svc) {
     dispatch(svc, ev::SpawnFailed{env.error()});
     return;
   }
-  svc.run_env = std::move(env.value());
   // The manager's sd_notify variables are procd's, never a service's or its health command's.
-  std::erase_if(svc.run_env, [](const std::string& kv) { return kv.rfind("NOTIFY_SOCKET=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0; });
+  std::erase_if(env.value(), [](const std::string& kv) { return kv.rfind("NOTIFY_SOCKET=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0; });
+  // A command health check runs in the run's environment (env_file read once
+  // per start); only then is a copy kept (~4 KiB a service otherwise).
+  if (svc.cfg.health.kind == HealthKind::Command) svc.run_env = env.value();
+  else svc.run_env.clear();
   SpawnRequest req;
   req.argv = svc.cfg.command;
   req.working_dir = svc.cfg.working_dir.empty() ? cfg_.dir : svc.cfg.working_dir;
@@ -49,7 +52,7 @@ void Supervisor::spawn(ServiceRunner& svc) {
   req.nice = svc.cfg.nice;
   req.rlimits = svc.cfg.rlimits;
   req.merge_stderr = svc.cfg.log.merge_stderr;
-  req.env = svc.run_env;
+  req.env = std::move(env.value());
   adjust_spawn_env(svc, req.env);
   auto proc = sys_.spawn(req);
   if (!proc.ok()) {
