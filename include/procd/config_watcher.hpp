@@ -11,6 +11,7 @@
 #include <string>
 
 #include "procd/error.hpp"
+#include "procd/timer.hpp"
 #include "procd/uv_handle.hpp"
 
 namespace procd {
@@ -33,7 +34,7 @@ class ConfigWatcher {
   std::function<void()> on_change_;
   std::uint64_t debounce_ms_;
   UvHandle<uv_fs_event_t> event_;
-  UvTimer debounce_;
+  Timer debounce_;
 };
 
 }  // namespace procd

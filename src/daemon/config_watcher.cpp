@@ -18,8 +18,7 @@ ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::string config_path, std::func
 }
 
 Result<void> ConfigWatcher::start() {
-  debounce_.reset(this);
-  uv_timer_init(loop_, debounce_.get());
+  debounce_.init(loop_, [this] { on_change_(); });
   event_.reset(this);
   uv_fs_event_init(loop_, event_.get());
   int rc = uv_fs_event_start(
@@ -43,8 +42,7 @@ void ConfigWatcher::stop() {
 void ConfigWatcher::on_event(const char* filename) {
   if (filename && base_ != filename && std::strncmp(filename, "..", 2) != 0) return;
   // (Re)start the quiet period: a burst of writes gives one callback.
-  uv_timer_start(
-      debounce_.get(), [](uv_timer_t* t) { owner_of<ConfigWatcher>(t)->on_change_(); }, debounce_ms_, 0);
+  debounce_.schedule(static_cast<std::int64_t>(debounce_ms_));
 }
 
 }  // namespace procd

@@ -53,7 +53,7 @@ void Supervisor::advance_shutdown() {
 std::string Supervisor::stragglers() const {
   std::string left;
   for (auto& s : services_)
-    if (s->has_process() || s->state.pid > 0) left += fmt::format(" {}(pid {})", s->cfg.name, s->pgid);
+    if (!s->idle()) left += fmt::format(" {}(pid {})", s->cfg.name, s->pgid);
   return left;
 }
 
@@ -70,7 +70,7 @@ void Supervisor::climb(const LadderMove& move, const std::string& why) {
     if (ladder_.stage() == LadderStage::Forced)
       Log::write(LogLevel::Warn, fmt::format("{}; killing:{}", why, stragglers()), code_fields(Code::ShutdownForced));
     for (auto& s : services_) {
-      if (!s->has_process() && s->state.pid <= 0) continue;
+      if (s->idle()) continue;
       // The machine sends the first SIGKILL of a run (and stops expecting it
       // back); later rungs, and a draining group, are killed here.
       if (s->state.pid > 0 && !s->state.kill_sent) dispatch(*s, ev::ForceKill{});
