@@ -108,6 +108,7 @@ struct ServiceLogConfig {
   std::uint64_t max_file_size = 104857600;
   int max_files = 5;
   bool merge_stderr = true;        // stderr = "merge" | "separate"
+  std::string stderr_file;         // "separate": where stderr goes; empty = FILE.err
   bool timestamps = false;
 };
 

@@ -1,11 +1,14 @@
-// procd's own log, through spdlog: text lines
+// procd's own log: text lines
 // `2026-01-02T03:04:05.678Z INFO  web | message` or one JSON object a line
 // (ts, level, msg, and service, stream, pid, code where they apply); color
 // only on a terminal; a file sink with size rotation (RotatingFile) that
 // SIGUSR1 can reopen. One logger for the process, single-threaded.
 #pragma once
 
+#include <uv.h>
+
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,11 +54,21 @@ class Log {
   // Re-apply level/format live (reload); the sink stays.
   static void apply_level(LogLevel level);
   static Result<void> reopen();  // SIGUSR1
+  // Write out what the destination takes now (attached), or all of it,
+  // waiting for a slow reader up to 10 s without progress (not attached).
   static void flush();
 
+  // While the supervisor's loop runs: output never blocks (see logging.cpp);
+  // on_drained runs once a backlog backlogged() reported has drained.
+  static void attach(uv_loop_t* loop, std::function<void()> on_drained);
+  static void detach();  // before the loop closes; flushes as flush() unattached
+  // Too much queued: stop producing service lines until on_drained.
+  static bool backlogged();
+
   static void write(LogLevel level, std::string_view msg, const LogFields& fields = {});
-  // A line of service output: `NAME | line` in text mode.
-  static void service_line(std::string_view service, bool is_stderr, std::string_view line);
+  // A line of service output: `NAME | line` (stdout) or `NAME ! line`
+  // (stderr) in text mode; wall_ms 0 = now.
+  static void service_line(std::string_view service, bool is_stderr, std::string_view line, std::int64_t wall_ms = 0);
   static void error(const Error& err, const LogFields& fields = {});
 
   static bool enabled(LogLevel level);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,9 +73,19 @@ class LineRing {
   std::vector<std::size_t> scratch_;  // push_lines: line starts, newest first
 };
 
-// Appends to `path`; when a write would pass max_size, renames path -> path.1
-// (shifting older ones up to max_files) and starts a new file. Lines are
-// written whole, so rotation never splits or drops one.
+// What a RotatingFile::write did: `written` bytes went to the file (all of
+// them unless `error` is set, or when error is IoRotate: written, but the
+// rotation failed).
+struct FileWrite {
+  std::size_t written = 0;
+  std::optional<Error> error;
+  bool ok() const { return !error; }
+};
+
+// Appends to `path`; when a write would pass max_size, the data is split at
+// the last line that fits, path is renamed to path.1 (shifting older ones up
+// to max_files) and the rest goes to a new file. A line is never split
+// across files, and a line longer than max_size stands alone in its file.
 class RotatingFile {
  public:
   RotatingFile(std::string path, std::uint64_t max_size, int max_files);
@@ -83,9 +94,10 @@ class RotatingFile {
   RotatingFile& operator=(const RotatingFile&) = delete;
 
   Result<void> open();
-  Result<void> write(std::string_view data);  // data should end with '\n'
-  // write(a + b) without joining them first (one writev; same rotation rule).
-  Result<void> write(std::string_view a, std::string_view b);
+  // Writes a + b (whole lines) without joining them first. After a partial
+  // write (a full disk), the caller passes the unwritten rest again: the
+  // file is not rotated until the line it ended inside is complete.
+  FileWrite write(std::string_view a, std::string_view b = {});
   Result<void> reopen();                      // SIGUSR1 (logrotate moved the file)
   std::uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -97,6 +109,8 @@ class RotatingFile {
   int max_files_;
   int fd_ = -1;
   std::uint64_t size_ = 0;
+  bool mid_line_ = false;  // the last byte written was not '\n'
+
 };
 
 }  // namespace procd

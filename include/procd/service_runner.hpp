@@ -1,11 +1,11 @@
 // One service at the Supervisor's edge: its pure machine state plus
 // everything its runs own — the output pipes and what they feed (line
-// splitters, the ring for `procd logs`, the per-service file), the health
+// splitters, the ring for `procd logs`, the per-service files), the health
 // checker, the exit/drain bookkeeping (RunDrain) and the ONE timer of the
 // service, armed at the earliest of its deadlines (the machine's, the
 // drain's, the watchdog's). Invariants: the timer is re-armed after every
 // machine step and drain verdict (Supervisor::rearm), so it is never armed
-// for a deadline that no longer exists; has_process() is true from spawn
+// for a deadline that no longer exists (the file retry is one of them); has_process() is true from spawn
 // until the run is over (exit seen and output drained).
 #pragma once
 
@@ -27,6 +27,14 @@ namespace procd {
 
 class Supervisor;
 
+// A per-service log file and the bytes it has not taken yet (a full disk:
+// the service's pipes are not read while `pending` is not empty).
+struct ServiceFile {
+  std::unique_ptr<RotatingFile> file;
+  std::string pending;
+  explicit operator bool() const { return file != nullptr; }
+};
+
 struct ServiceRunner {
   Supervisor* sup = nullptr;
   ServiceConfig cfg;
@@ -39,13 +47,16 @@ struct ServiceRunner {
   Millis watchdog_due = 0;             // notify services with watchdog_ms > 0; 0 = none
   pid_t pgid = 0;                      // process group of the current/last run
   std::vector<std::string> run_env;    // environment of the current run, kept only for a command health check
-  UvPipe out, err;                     // stdout (and stderr unless merged)
+  UvPipe out, err;                     // stdout, stderr: always two pipes
+  bool reading = false;                // the pipes are being read (not held back)
 
   // Output.
   LineSplitter out_split, err_split;
   LineRing ring;
-  std::unique_ptr<RotatingFile> file;  // [services.NAME.log].file
-  std::string file_buf;                // lines waiting for one write()
+  ServiceFile out_file;                // [services.NAME.log].file (and stderr when merged)
+  ServiceFile err_file;                // stderr = "separate": FILE.err or stderr_file
+  Millis file_retry_due = 0;           // a file write failed (full disk): retry then; 0 = none
+  bool file_error_told = false;        // the failure was logged once
 
   // Readiness and health (readiness.cpp).
   std::optional<std::regex> ready_regex;  // ready = { log = "..." }
@@ -65,14 +76,17 @@ struct ServiceRunner {
   bool stop_sent = false;              // shutdown: its stop request has gone out
   std::vector<ServiceRunner*> dependents;  // services whose depends_on names this one
 
+  bool to_file() const { return static_cast<bool>(out_file); }
+  ServiceFile& file_for(bool is_stderr) { return is_stderr && err_file ? err_file : out_file; }
   bool has_process() const { return drain.phase() != DrainPhase::Idle; }
   bool idle() const { return !has_process() && state.pid <= 0; }
   // The earliest deadline of the service; 0 = none.
   Millis next_deadline() const;
 };
 
-// Read `fd` (a run's stdout or stderr) into svc's output path on the loop;
-// `pipe` becomes its handle. Closes fd on failure.
+// Watch `fd` (a run's stdout or stderr) for svc's output path on the loop;
+// `pipe` becomes its handle, read from once Supervisor::update_reading says
+// so. Closes fd on failure.
 Result<void> watch_output(uv_loop_t* loop, UvPipe& pipe, ServiceRunner* svc, int fd);
 
 }  // namespace procd

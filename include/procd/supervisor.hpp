@@ -97,8 +97,19 @@ class Supervisor : public ChildReaper {
   void on_timer(ServiceRunner& svc);
   void judge_drain(ServiceRunner& svc);
   void apply_drain(ServiceRunner& svc, const DrainVerdict& verdict);
-  void close_streams(ServiceRunner& svc);
+
+  // service_output.cpp: where output goes, and holding it back (a full
+  // disk, procd's own log backlogged) by not reading the pipes.
+  void setup_files(ServiceRunner& svc);
+  void open_files(ServiceRunner& svc);
   void flush_service_file(ServiceRunner& svc);
+  bool flush_file(ServiceRunner& svc, ServiceFile& f);
+  bool may_read(const ServiceRunner& svc) const;
+  void update_reading(ServiceRunner& svc);
+  void hold_log_output();
+  void resume_log_output();
+  void drain_pipes_now(ServiceRunner& svc);
+  void close_streams(ServiceRunner& svc);
 
   // start_gate.cpp: depends_on.
   void request_start(ServiceRunner& svc);
@@ -191,6 +202,8 @@ class Supervisor : public ChildReaper {
   bool dispatching_ = false;
   bool dirty_ = false;     // something settle() must look at
   bool settling_ = false;
+  bool log_held_ = false;     // procd's own log is backlogged: own-log services are not read
+  bool log_drained_ = false;  // Log's on_drained came: settle() resumes them
   ShutdownLadder ladder_;
   std::optional<int> critical_exit_;  // a critical service failed for good with this code
   int exit_code_ = 0;

@@ -88,7 +88,7 @@ bool operator==(const HealthConfig& a, const HealthConfig& b) {
 }
 bool operator==(const ServiceLogConfig& a, const ServiceLogConfig& b) {
   return a.file == b.file && a.max_file_size == b.max_file_size && a.max_files == b.max_files &&
-         a.merge_stderr == b.merge_stderr && a.timestamps == b.timestamps;
+         a.merge_stderr == b.merge_stderr && a.stderr_file == b.stderr_file && a.timestamps == b.timestamps;
 }
 
 }  // namespace procd

@@ -139,6 +139,7 @@ void read_log(TableReader& t, ServiceLogConfig& out, const std::string& dir) {
   if (auto v = l->size("max_file_size")) out.max_file_size = *v;
   if (auto v = l->integer("max_files", 0, 1000)) out.max_files = static_cast<int>(*v);
   if (auto v = l->one_of("stderr", {"merge", "separate"})) out.merge_stderr = *v == "merge";
+  if (auto v = l->string("stderr_file")) out.stderr_file = resolve_path(dir, *v);
   if (auto v = l->boolean("timestamps")) out.timestamps = *v;
 }
 

@@ -117,15 +117,26 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
 
 void Supervisor::take_config(ServiceRunner& s, const ServiceConfig& sc) {
   bool new_file = sc.log.file != s.cfg.log.file || sc.log.max_file_size != s.cfg.log.max_file_size ||
-                  sc.log.max_files != s.cfg.log.max_files;
+                  sc.log.max_files != s.cfg.log.max_files || sc.log.merge_stderr != s.cfg.log.merge_stderr ||
+                  sc.log.stderr_file != s.cfg.log.stderr_file;
   s.cfg = sc;
   setup_readiness(s);
   if (!new_file) return;
   flush_service_file(s);
-  s.file.reset();
-  if (sc.log.file.empty()) return;
-  s.file = std::make_unique<RotatingFile>(sc.log.file, sc.log.max_file_size, sc.log.max_files);
-  if (auto r = s.file->open(); !r.ok()) Log::error(r.error(), svc_fields(sc.name));
+  // Lines the old file could not take yet (a full disk) go to the new one.
+  std::string out_rest = std::move(s.out_file.pending), err_rest = std::move(s.err_file.pending);
+  setup_files(s);
+  open_files(s);
+  if (s.to_file()) {
+    s.out_file.pending = std::move(out_rest);
+    s.file_for(true).pending.append(err_rest);
+    flush_service_file(s);
+  } else {
+    s.file_retry_due = 0;
+    for (std::string_view rest : {std::string_view(out_rest), std::string_view(err_rest)})
+      if (!rest.empty()) Log::service_line(s.cfg.name, false, rest.substr(0, rest.size() - (rest.back() == '\n')));
+    update_reading(s);
+  }
 }
 
 // settle(): services a reload added (and a later reload did not drop).
@@ -141,8 +152,7 @@ void Supervisor::add_pending() {
     }
   rebuild_index();
   for (ServiceRunner* s : added) {
-    if (s->file)
-      if (auto r = s->file->open(); !r.ok()) Log::error(r.error(), svc_fields(s->cfg.name));
+    open_files(*s);
     if (s->cfg.autostart && !ladder_.active()) request_start(*s);
   }
 }

@@ -15,7 +15,7 @@ namespace procd {
 
 Millis ServiceRunner::next_deadline() const {
   Millis due = 0;
-  for (Millis d : {state.deadline, drain.deadline(), watchdog_due})
+  for (Millis d : {state.deadline, drain.deadline(), watchdog_due, file_retry_due})
     if (d > 0 && (due == 0 || d < due)) due = d;
   return due;
 }
@@ -27,7 +27,7 @@ std::unique_ptr<ServiceRunner> Supervisor::make_runner(const ServiceConfig& sc) 
   rt->spec = machine_spec_of(sc, cfg_.stop_timeout_of(sc));
   ServiceRunner* r = rt.get();
   rt->timer.init(&loop_, [this, r] { on_timer(*r); });
-  if (!sc.log.file.empty()) rt->file = std::make_unique<RotatingFile>(sc.log.file, sc.log.max_file_size, sc.log.max_files);
+  setup_files(*rt);
   setup_readiness(*rt);
   return rt;
 }
@@ -51,7 +51,7 @@ void Supervisor::spawn(ServiceRunner& svc) {
   req.umask = svc.cfg.umask;
   req.nice = svc.cfg.nice;
   req.rlimits = svc.cfg.rlimits;
-  req.merge_stderr = svc.cfg.log.merge_stderr;
+  req.merge_stderr = false;  // every line keeps its stream; files merge them (or not) as configured
   req.env = std::move(env.value());
   adjust_spawn_env(svc, req.env);
   auto proc = sys_.spawn(req);
@@ -74,6 +74,8 @@ void Supervisor::spawn(ServiceRunner& svc) {
       Log::error(r.error(), svc_fields(svc.cfg.name));
   }
   svc.drain.started(streams);
+  svc.reading = false;
+  update_reading(svc);
   Log::write(LogLevel::Debug, "spawned", svc_fields(svc.cfg.name, proc->pid));
   on_run_started(svc);
   dispatch(svc, ev::Spawned{proc->pid});
@@ -92,6 +94,10 @@ void Supervisor::on_timer(ServiceRunner& svc) {
     Log::write(LogLevel::Warn, fmt::format("no WATCHDOG=1 for {} ms", svc.cfg.watchdog_ms),
                svc_fields(svc.cfg.name, svc.state.pid, Code::TimeoutWatchdog));
     dispatch(svc, ev::HealthFailed{"watchdog timeout"});
+  }
+  if (svc.file_retry_due > 0 && t >= svc.file_retry_due) {
+    svc.file_retry_due = 0;
+    flush_service_file(svc);
   }
   if (svc.drain.deadline() > 0 && t >= svc.drain.deadline()) apply_drain(svc, svc.drain.deadline_passed(t));
   if (svc.state.deadline > 0 && t >= svc.state.deadline) dispatch(svc, ev::TimerFired{});

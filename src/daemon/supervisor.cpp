@@ -51,6 +51,7 @@ Supervisor::~Supervisor() {
   sample_timer_.close();
   control_.reset();
   watcher_.reset();
+  Log::detach();
   uv_run(&loop_, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop_) != 0) Log::write(LogLevel::Debug, "event loop closed with handles still open");
   Log::flush();
@@ -100,13 +101,19 @@ int Supervisor::run() {
   }
   sample_timer_.init(&loop_, [this] { sample_resources(); });
   ladder_timer_.init(&loop_, [this] { on_ladder_deadline(); });
-  // settle() after every batch of callbacks; log lines flushed before sleeping.
+  // settle() after every batch of callbacks; log lines flushed before sleeping
+  // (and settle() again: a drained log resumes the services held back).
   // Neither handle keeps the loop alive, and neither wakes it.
+  Log::attach(&loop_, [this] {
+    log_drained_ = true;
+    dirty_ = true;
+  });
   before_poll_.reset(this);
   uv_prepare_init(&loop_, before_poll_.get());
   uv_prepare_start(before_poll_.get(), [](uv_prepare_t* h) {
     owner_of<Supervisor>(h)->settle();
     Log::flush();
+    owner_of<Supervisor>(h)->settle();
   });
   uv_unref(reinterpret_cast<uv_handle_t*>(before_poll_.get()));
   after_poll_.reset(this);
@@ -114,9 +121,7 @@ int Supervisor::run() {
   uv_check_start(after_poll_.get(), [](uv_check_t* h) { owner_of<Supervisor>(h)->settle(); });
   uv_unref(reinterpret_cast<uv_handle_t*>(after_poll_.get()));
 
-  for (auto& s : services_)
-    if (s->file)
-      if (auto r = s->file->open(); !r.ok()) Log::error(r.error(), svc_fields(s->cfg.name));
+  for (auto& s : services_) open_files(*s);
 
   Log::write(LogLevel::Info, fmt::format("procd starting \"{}\": {} services, pid {}, config {}", cfg_.name,
                                          services_.size(), ::getpid(), cfg_.path));
@@ -205,11 +210,12 @@ void Supervisor::on_signal(int signum) {
   } else if (signum == SIGUSR1) {
     Log::write(LogLevel::Info, "SIGUSR1: reopening log files");
     if (auto r = Log::reopen(); !r.ok()) Log::error(r.error());
-    for (auto& s : services_)
-      if (s->file) {
-        flush_service_file(*s);
-        if (auto r = s->file->reopen(); !r.ok()) Log::error(r.error(), svc_fields(s->cfg.name));
-      }
+    for (auto& s : services_) {
+      flush_service_file(*s);
+      for (ServiceFile* f : {&s->out_file, &s->err_file})
+        if (*f)
+          if (auto r = f->file->reopen(); !r.ok()) Log::error(r.error(), svc_fields(s->cfg.name));
+    }
   }
 }
 
@@ -248,6 +254,7 @@ void Supervisor::on_sigchld() {
 void Supervisor::settle() {
   if (settling_ || loop_stopped_) return;
   settling_ = true;
+  if (log_drained_) resume_log_output();
   for (int round = 0; dirty_ && round < 64 && !loop_stopped_; ++round) {
     dirty_ = false;
     add_pending();

@@ -1,8 +1,16 @@
-// procd's own log. spdlog carries the messages; a small formatter and sink
-// of ours produce the SPEC's exact line shapes and buffer output so that a
-// fast service writer does not cost one write(2) per line: the buffer is
-// written whole lines at a time when it passes 64 KiB and on flush() (the
-// supervisor flushes once per loop iteration, before it sleeps).
+// procd's own log. procd's messages go through spdlog (a formatter and sink
+// of ours produce the SPEC's line shapes); lines of service output skip it
+// and are formatted straight into the output queue (log_format.hpp). Both
+// end in one LogOutput (log_output.hpp), so their order is kept.
+//
+// While a loop is attached nothing here blocks: flush() writes what the
+// destination takes, a uv_poll waits for a slow reader, a timer retries a
+// full disk, and the Supervisor pauses service output while backlogged()
+// (resumed by the on_drained callback). Service lines are never dropped;
+// procd's own messages are dropped (and counted, and the count logged) only
+// past kHardCap, which paused service output keeps out of reach in practice.
+// Without a loop (the CLI, before the loop starts, after it ends) flush()
+// waits for the reader, giving up after 10 s without progress.
 #include "procd/logging.hpp"
 
 #include <spdlog/sinks/base_sink.h>
@@ -17,7 +25,11 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "procd/log_format.hpp"
+#include "procd/log_output.hpp"
 #include "procd/output.hpp"
+#include "procd/timer.hpp"
+#include "procd/uv_handle.hpp"
 
 namespace procd {
 namespace {
@@ -54,24 +66,10 @@ const char* level_color(spdlog::level::level_enum l) {
   }
 }
 
-// "2026-01-02T03:04:05.678Z"; the second-resolution prefix is cached
-// (one strftime per second however many lines are logged).
-template <typename Out>
-void append_timestamp_ms(std::int64_t ms, Out& out) {
-  static thread_local std::time_t cached_sec = -1;
-  static thread_local char cached[32];
-  std::time_t sec = static_cast<std::time_t>(ms / 1000);
-  if (sec != cached_sec) {
-    std::tm tm{};
-    gmtime_r(&sec, &tm);
-    std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
-    cached_sec = sec;
-  }
-  fmt::format_to(std::back_inserter(out), "{}.{:03}Z", cached, static_cast<int>(ms % 1000));
-}
-
 void append_timestamp(std::chrono::system_clock::time_point tp, spdlog::memory_buf_t& out) {
-  append_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count(), out);
+  static LineStamp stamp;
+  auto sv = stamp.at(std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count());
+  out.append(sv.data(), sv.data() + sv.size());
 }
 
 // Text mode: timestamp, padded upper-case level, payload. JSON mode: the
@@ -98,52 +96,41 @@ class LineFormatter final : public spdlog::formatter {
   bool color_;
 };
 
-// Buffers formatted lines; writes them to stderr or a RotatingFile.
-class BufferedSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+// Formats procd's own messages into the output queue.
+class QueueSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
-  explicit BufferedSink(std::unique_ptr<RotatingFile> file) : file_(std::move(file)) {}
-  ~BufferedSink() override { flush_(); }
-  Result<void> reopen() {
-    flush_();
-    return file_ ? file_->reopen() : Result<void>{};
-  }
+  explicit QueueSink(std::function<void(const spdlog::memory_buf_t&, bool urgent)> put) : put_(std::move(put)) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    formatter_->format(msg, buf_);
-    if (buf_.size() >= kHighWater || msg.level >= spdlog::level::warn) flush_();
-  }
-  void flush_() override {
-    if (buf_.size() == 0) return;
-    std::string_view data(buf_.data(), buf_.size());
-    if (file_) {
-      auto r = file_->write(data);
-      if (!r.ok()) write_stderr(fmt::format("procd: error[{}]: log file {}: {}\n", static_cast<int>(r.error().code),
-                                             file_->path(), r.error().message));
-    } else {
-      write_stderr(data);
-    }
     buf_.clear();
+    formatter_->format(msg, buf_);
+    put_(buf_, msg.level >= spdlog::level::warn);
   }
+  void flush_() override {}
 
  private:
-  static void write_stderr(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::write(STDERR_FILENO, data.data(), data.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;  // stderr gone: nothing better to do with the line
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-  }
-  static constexpr size_t kHighWater = 64 * 1024;
-  std::unique_ptr<RotatingFile> file_;
+  std::function<void(const spdlog::memory_buf_t&, bool)> put_;
   spdlog::memory_buf_t buf_;
 };
 
+constexpr std::size_t kHardCap = 64 * 1024 * 1024;
+constexpr int kExitStallMs = 10000;
+constexpr int kDiskRetryMs = 1000;
+
 struct State {
   std::shared_ptr<spdlog::logger> logger;
-  std::shared_ptr<BufferedSink> sink;
-  bool json = false;
+  std::unique_ptr<LogOutput> out;
+  ServiceLineFormat line_format;
+  LineStamp stamp;
+  // Attached to a loop (the supervisor).
+  uv_loop_t* loop = nullptr;
+  UvHandle<uv_poll_t> writable;
+  Timer retry;
+  std::function<void()> on_drained;
+  bool backlog_seen = false;  // backlogged() said yes; on_drained is owed
+  std::size_t dropped = 0;    // own messages dropped past kHardCap
+  bool disk_full_warned = false;
 };
 
 State& state() {
@@ -151,12 +138,88 @@ State& state() {
   return s;
 }
 
-void install(std::shared_ptr<BufferedSink> sink, bool json, bool color, LogLevel level) {
+void drive();
+
+void put_own(const spdlog::memory_buf_t& line, bool urgent) {
   auto& st = state();
-  if (st.sink) st.sink->flush();
+  if (st.out->pending() >= kHardCap) {
+    ++st.dropped;
+    return;
+  }
+  st.out->append(std::string_view(line.data(), line.size()));
+  if (urgent && !st.loop) drive();
+}
+
+void on_writable(uv_poll_t* h, int, int) {
+  (void)h;
+  drive();
+}
+
+// Write what can be written now; wait (poll, timer) for the rest when attached.
+void drive() {
+  auto& st = state();
+  if (!st.out) return;
+  auto progress = st.out->write_some();
+  if (!st.loop) {
+    if (progress == LogOutput::Progress::Again || progress == LogOutput::Progress::Failed)
+      st.out->flush_blocking(kExitStallMs);
+    return;
+  }
+  if (progress == LogOutput::Progress::Again) {
+    if (!st.writable && st.out->poll_fd() >= 0) {
+      st.writable.reset(nullptr);
+      if (uv_poll_init(st.loop, st.writable.get(), st.out->poll_fd()) != 0) {
+        st.writable.close();
+        st.out->flush_blocking(kExitStallMs);  // cannot wait on it: last resort
+        return;
+      }
+    }
+    if (st.writable) uv_poll_start(st.writable.get(), UV_WRITABLE, on_writable);
+  } else if (st.writable) {
+    uv_poll_stop(st.writable.get());
+  }
+  if (progress == LogOutput::Progress::Failed) {
+    if (!st.disk_full_warned && st.out->last_error()) {
+      st.disk_full_warned = true;
+      // Straight to stderr: the log itself is what cannot be written.
+      std::string msg = fmt::format("procd: error[{}]: {} (retrying; service output held back)\n",
+                                    static_cast<int>(st.out->last_error()->code), st.out->last_error()->message);
+      [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg.data(), msg.size());
+    }
+    if (!st.retry.is_active()) st.retry.schedule(kDiskRetryMs);
+  } else if (progress == LogOutput::Progress::Drained) {
+    st.disk_full_warned = false;
+  }
+  if (st.backlog_seen && st.out->pending() < LogOutput::kLowWater) {
+    st.backlog_seen = false;
+    if (st.on_drained) st.on_drained();
+  }
+  if (st.dropped && st.out->pending() < LogOutput::kLowWater) {
+    std::size_t n = std::exchange(st.dropped, 0);
+    Log::write(LogLevel::Warn, fmt::format("{} of procd's own log messages were dropped while its output was blocked", n),
+               code_fields(Code::IoWrite));
+  }
+}
+
+void install(std::unique_ptr<LogOutput> out, bool json, bool color, LogLevel level) {
+  auto& st = state();
+  if (st.out) {
+    if (out) {
+      // The new destination takes the old one's backlog first: nothing lost, no wait.
+      st.writable.close();
+      while (st.out->pending() > 0) {
+        std::string_view data = st.out->front();
+        out->append(data);
+        st.out->discard(data.size());
+      }
+      st.out = std::move(out);
+    }
+  } else {
+    st.out = out ? std::move(out) : LogOutput::to_stderr();
+  }
+  auto sink = std::make_shared<QueueSink>(put_own);
   sink->set_formatter(std::make_unique<LineFormatter>(json, color));
-  st.sink = sink;
-  st.json = json;
+  st.line_format = ServiceLineFormat{json, color};
   st.logger = std::make_shared<spdlog::logger>("procd", sink);
   st.logger->set_level(to_spd(level));
   st.logger->flush_on(spdlog::level::off);
@@ -169,24 +232,31 @@ std::int64_t wall_clock_ms() {
       .count();
 }
 
-void append_utc_timestamp(std::string& out, std::int64_t wall_ms) { append_timestamp_ms(wall_ms, out); }
+void append_utc_timestamp(std::string& out, std::int64_t wall_ms) {
+  static LineStamp stamp;
+  out.append(stamp.at(wall_ms));
+}
 
 std::string utc_timestamp(std::int64_t wall_ms) {
   std::string out;
-  append_timestamp_ms(wall_ms, out);
+  append_utc_timestamp(out, wall_ms);
   return out;
 }
 
-void Log::setup_default() { install(std::make_shared<BufferedSink>(nullptr), false, false, LogLevel::Info); }
+void Log::setup_default() { install(nullptr, false, false, LogLevel::Info); }
 
 Result<void> Log::setup(const LoggingConfig& cfg) {
-  std::unique_ptr<RotatingFile> file;
+  std::unique_ptr<LogOutput> out;
   if (!cfg.file.empty()) {
-    file = std::make_unique<RotatingFile>(cfg.file, cfg.max_file_size, cfg.max_files);
+    auto file = std::make_unique<RotatingFile>(cfg.file, cfg.max_file_size, cfg.max_files);
     if (auto r = file->open(); !r.ok()) return r.error();
+    out = LogOutput::to_file(std::move(file));
+  } else if (state().out && state().out->file()) {
+    out = LogOutput::to_stderr();  // back from a file to stderr
   }
-  bool color = cfg.color && !cfg.json && !file && ::isatty(STDERR_FILENO);
-  install(std::make_shared<BufferedSink>(std::move(file)), cfg.json, color, cfg.level);
+  bool to_file = out ? out->file() != nullptr : state().out && state().out->file();
+  bool color = cfg.color && !cfg.json && !to_file && ::isatty(STDERR_FILENO);
+  install(std::move(out), cfg.json, color, cfg.level);
   return {};
 }
 
@@ -194,10 +264,38 @@ void Log::apply_level(LogLevel level) {
   if (state().logger) state().logger->set_level(to_spd(level));
 }
 
-Result<void> Log::reopen() { return state().sink ? state().sink->reopen() : Result<void>{}; }
+Result<void> Log::reopen() {
+  auto& st = state();
+  if (!st.out || !st.out->file()) return {};
+  drive();
+  return st.out->file()->reopen();
+}
 
-void Log::flush() {
-  if (state().logger) state().logger->flush();
+void Log::flush() { drive(); }
+
+void Log::attach(uv_loop_t* loop, std::function<void()> on_drained) {
+  auto& st = state();
+  if (!st.out) setup_default();
+  st.loop = loop;
+  st.on_drained = std::move(on_drained);
+  st.retry.init(loop, [] { drive(); });
+}
+
+void Log::detach() {
+  auto& st = state();
+  st.writable.close();
+  st.retry.close();
+  st.loop = nullptr;
+  st.on_drained = nullptr;
+  st.backlog_seen = false;
+  drive();
+}
+
+bool Log::backlogged() {
+  auto& st = state();
+  if (!st.out || !st.out->backlogged()) return false;
+  st.backlog_seen = true;
+  return true;
 }
 
 bool Log::enabled(LogLevel level) {
@@ -208,7 +306,7 @@ bool Log::enabled(LogLevel level) {
 void Log::write(LogLevel level, std::string_view msg, const LogFields& f) {
   if (!enabled(level)) return;
   auto& st = state();
-  if (st.json) {
+  if (st.line_format.json) {
     spdlog::memory_buf_t ts;
     append_timestamp(std::chrono::system_clock::now(), ts);
     nlohmann::json j;
@@ -230,18 +328,15 @@ void Log::write(LogLevel level, std::string_view msg, const LogFields& f) {
   st.logger->log(to_spd(level), fmt::runtime("{}"), line);
 }
 
-void Log::service_line(std::string_view service, bool is_stderr, std::string_view line) {
-  if (!enabled(LogLevel::Info)) return;
-  if (state().json) {
-    write(LogLevel::Info, line, LogFields{service, is_stderr ? "stderr" : "stdout", 0, std::nullopt});
-    return;
-  }
-  // Hot path (every line a service prints): no intermediate std::string.
-  fmt::memory_buffer buf;
-  buf.append(service);
-  buf.append(std::string_view(" | "));
-  buf.append(line);
-  state().logger->log(spdlog::level::info, fmt::runtime("{}"), std::string_view(buf.data(), buf.size()));
+void Log::service_line(std::string_view service, bool is_stderr, std::string_view line, std::int64_t wall_ms) {
+  auto& st = state();
+  if (!st.logger) setup_default();
+  if (!st.logger->should_log(spdlog::level::info)) return;
+  // Hot path (every line a service prints): formatted into the queue as is.
+  std::string& tail = st.out->tail();
+  append_service_line(tail, st.line_format, st.stamp.at(wall_ms ? wall_ms : wall_clock_ms()), service, is_stderr, line);
+  st.out->committed();
+  if (st.out->pending() >= LogOutput::kChunk) drive();
 }
 
 void Log::error(const Error& err, const LogFields& fields) {

@@ -1,5 +1,5 @@
-// Service output plumbing: byte stream -> lines, the per-service ring of last
-// lines, and the size-rotated file writer.
+// Service output plumbing: byte stream -> lines, and the per-service ring of
+// last lines (RotatingFile is in rotating_file.cpp).
 //
 // Invariants:
 // - LineSplitter never holds more than max_line + 1 bytes: a line with no
@@ -10,24 +10,10 @@
 // - feed_plain() hands out exactly the bytes feed() would turn into lines
 //   (each + '\n'), or does nothing: callers may mix the two freely.
 // - LineRing holds at most `capacity` lines, oldest first.
-// - RotatingFile writes each write() call's data into a single file: rotation
-//   happens only *before* a write, never in the middle of one, so a line is
-//   never split or dropped by rotation. Files are path (current),
-//   path.1 (newest rotated) … path.max_files (oldest kept), as spdlog does.
-//   max_size == 0 or max_files <= 0 disables rotation.
-// - The file is opened with O_NOFOLLOW | O_NONBLOCK and must be a regular
-//   file: a symlink the service user plants at `path` (before start, or
-//   between a rotation's rename and its open) never redirects root's writes,
-//   and a FIFO never blocks the loop; IoOpen names the path instead. The
-//   rotation renames are safe as they are: rename(2) moves a symlink itself,
-//   never writes through it.
-// - Error contract of write(): IoRotate means the data WAS written (to the
-//   current file, which stays over size) and rotation failed — log it and go
-//   on. IoWrite / ResourceDiskFull mean the data was not (fully) written; a
-//   prefix may be in the file, and the caller decides whether to retry.
 #include "procd/output.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
@@ -43,12 +29,6 @@ namespace {
 std::string_view strip_cr(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return line;
-}
-
-Code io_code(int err, Code fallback) {
-  if (err == ENOSPC || err == EDQUOT) return Code::ResourceDiskFull;
-  if (err == EMFILE || err == ENFILE) return Code::ResourceFds;
-  return fallback;
 }
 
 }  // namespace
@@ -199,93 +179,6 @@ std::vector<LogLine> LineRing::last(std::size_t n) const {
   out.reserve(n);
   for (std::size_t i = count_ - n; i < count_; ++i) out.push_back(slots_[(first_ + i) % capacity_]);
   return out;
-}
-
-// ---- RotatingFile ------------------------------------------------------------
-
-RotatingFile::RotatingFile(std::string path, std::uint64_t max_size, int max_files)
-    : path_(std::move(path)), max_size_(max_size), max_files_(max_files) {}
-
-RotatingFile::~RotatingFile() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-Result<void> RotatingFile::open() {
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-  if (fd < 0) {
-    int err = errno;
-    std::string why = err == ELOOP ? "is a symbolic link (not followed)" : std::strerror(err);
-    if (err == ENXIO) why = "not a regular file (a FIFO?)";
-    return make_error(io_code(err, Code::IoOpen), fmt::format("cannot open {}: {}", path_, why));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return make_error(Code::IoOpen, fmt::format("cannot open {}: not a regular file", path_));
-  }
-  // Regular files never return EAGAIN; keep the write loop's blocking contract plain.
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-  size_ = size;
-  return {};
-}
-
-Result<void> RotatingFile::reopen() {
-  // open() only replaces the fd once the new one is open: if it fails we keep
-  // writing to the old (moved) file rather than losing lines.
-  return open();
-}
-
-Result<void> RotatingFile::rotate() {
-  // Shift oldest first: path.(N-1) -> path.N overwrites (drops) the oldest.
-  for (int i = max_files_ - 1; i >= 1; --i) {
-    std::string from = fmt::format("{}.{}", path_, i);
-    std::string to = fmt::format("{}.{}", path_, i + 1);
-    if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
-      int err = errno;
-      return make_error(Code::IoRotate, fmt::format("cannot rename {} to {}: {}", from, to, std::strerror(err)));
-    }
-  }
-  std::string first = path_ + ".1";
-  if (::rename(path_.c_str(), first.c_str()) != 0 && errno != ENOENT) {
-    int err = errno;
-    return make_error(Code::IoRotate, fmt::format("cannot rename {} to {}: {}", path_, first, std::strerror(err)));
-  }
-  // Until the new file opens, fd_ still points at path.1: nothing is lost.
-  if (auto r = open(); !r) return make_error(Code::IoRotate, r.error().message);
-  return {};
-}
-
-Result<void> RotatingFile::write(std::string_view data) { return write(data, {}); }
-
-Result<void> RotatingFile::write(std::string_view a, std::string_view b) {
-  if (fd_ < 0)
-    if (auto r = open(); !r) return r;
-  std::optional<Error> rotate_error;
-  bool rotating = max_size_ > 0 && max_files_ > 0;
-  if (rotating && size_ > 0 && size_ + a.size() + b.size() > max_size_)
-    if (auto r = rotate(); !r) rotate_error = r.error();
-  while (!a.empty() || !b.empty()) {
-    struct iovec iov[2];
-    int cnt = 0;
-    if (!a.empty()) iov[cnt++] = {const_cast<char*>(a.data()), a.size()};
-    if (!b.empty()) iov[cnt++] = {const_cast<char*>(b.data()), b.size()};
-    ssize_t n = cnt == 1 ? ::write(fd_, iov[0].iov_base, iov[0].iov_len) : ::writev(fd_, iov, cnt);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = n < 0 ? errno : EIO;
-      return make_error(io_code(err, Code::IoWrite), fmt::format("cannot write {}: {}", path_, std::strerror(err)));
-    }
-    size_ += static_cast<std::uint64_t>(n);
-    std::size_t done = static_cast<std::size_t>(n);
-    std::size_t from_a = done < a.size() ? done : a.size();
-    a.remove_prefix(from_a);
-    b.remove_prefix(done - from_a);
-  }
-  if (rotate_error) return *rotate_error;
-  return {};
 }
 
 }  // namespace procd

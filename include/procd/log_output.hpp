@@ -1,0 +1,94 @@
+// Where procd's own log goes — stderr (pipe, terminal, socket or file) or a
+// RotatingFile — behind a byte queue that is written without blocking.
+//
+// Lines are appended to the queue (never blocking, never dropped: callers
+// stop producing service lines while backlogged(), which is the
+// back-pressure) and written by write_some(), which takes what the
+// destination accepts now. When stderr is a pipe or terminal, procd writes
+// through a private non-blocking open of it (/proc/self/fd/2), so its own
+// O_NONBLOCK never leaks into the shell or the processes sharing that
+// description; a socket is written with MSG_DONTWAIT; a regular file is
+// written as is.
+//
+// Invariants: bytes leave in the order they were appended; a write that
+// takes part of the queue leaves exactly the rest queued (nothing written
+// twice); once the destination is gone (EPIPE, EBADF) the queue is dropped
+// and later output is discarded, since there is nobody to tell.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "procd/error.hpp"
+#include "procd/output.hpp"
+
+namespace procd {
+
+class LogOutput {
+ public:
+  enum class Progress { Drained, Again, Gone, Failed };
+
+  static constexpr std::size_t kChunk = 256 * 1024;
+  static constexpr std::size_t kHighWater = 4 * 1024 * 1024;  // pause service output above this
+  static constexpr std::size_t kLowWater = 1024 * 1024;       // resume below this
+
+  // stderr (fd 2 unless given): see the header paragraph.
+  static std::unique_ptr<LogOutput> to_stderr(int fd = 2);
+  static std::unique_ptr<LogOutput> to_file(std::unique_ptr<RotatingFile> file);
+  ~LogOutput();
+  LogOutput(const LogOutput&) = delete;
+  LogOutput& operator=(const LogOutput&) = delete;
+
+  // Where to append the next line(s); call committed() after appending.
+  std::string& tail();
+  void committed();
+  void append(std::string_view bytes) {
+    tail().append(bytes);
+    committed();
+  }
+
+  // Write what the destination takes now, without blocking.
+  Progress write_some();
+  // At exit: write everything, waiting for a slow reader as long as it keeps
+  // taking bytes; give up after `stall_ms` without progress.
+  void flush_blocking(int stall_ms);
+
+  // The oldest queued bytes (part of the queue), and dropping them unwritten
+  // (handing a backlog to a new destination).
+  std::string_view front() const {
+    return chunks_.empty() ? std::string_view{} : std::string_view(chunks_.front()).substr(head_);
+  }
+  void discard(std::size_t n) { consumed(n); }
+
+  std::size_t pending() const { return pending_; }
+  bool backlogged() const { return pending_ >= kHighWater; }
+  // A descriptor to poll for writability after Progress::Again; -1 if none.
+  int poll_fd() const { return file_ ? -1 : fd_; }
+  // The last write error (Progress::Failed), e.g. a full disk; kept until a write succeeds.
+  const std::optional<Error>& last_error() const { return error_; }
+  RotatingFile* file() const { return file_.get(); }
+
+ private:
+  enum class Kind { Stream, Socket, File };
+  LogOutput() = default;
+  std::string& next_chunk();
+  void consumed(std::size_t n);
+
+  Kind kind_ = Kind::Stream;
+  int fd_ = -1;
+  bool own_fd_ = false;
+  bool gone_ = false;
+  std::unique_ptr<RotatingFile> file_;
+  std::deque<std::string> chunks_;  // queued bytes; the first from head_ on
+  std::size_t head_ = 0;
+  std::size_t pending_ = 0;
+  std::size_t tail_mark_ = 0;  // size of the tail chunk when tail() handed it out
+  std::string spare_;  // a drained chunk kept for reuse
+  std::optional<Error> error_;
+};
+
+}  // namespace procd

@@ -1,0 +1,124 @@
+// Line shapes of procd's own log: see log_format.hpp. The JSON escaper copies
+// runs of plain bytes with one append and validates UTF-8 as it goes.
+#include "procd/log_format.hpp"
+
+#include <ctime>
+
+namespace procd {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Length of the valid UTF-8 sequence starting s[i] (a byte >= 0x80), or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  auto cont = [&](std::size_t k) { return k < s.size() && (byte(k) & 0xC0) == 0x80; };
+  unsigned char c = byte(i);
+  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(i + 1) || !cont(i + 2)) return 0;
+    unsigned char c1 = byte(i + 1);
+    if (c == 0xE0 && c1 < 0xA0) return 0;  // overlong
+    if (c == 0xED && c1 > 0x9F) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    unsigned char c1 = byte(i + 1);
+    if (c == 0xF0 && c1 < 0x90) return 0;  // overlong
+    if (c == 0xF4 && c1 > 0x8F) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+void append_escape(std::string& out, unsigned char c) {
+  static constexpr char hex[] = "0123456789abcdef";
+  switch (c) {
+    case '"': out.append("\\\""); return;
+    case '\\': out.append("\\\\"); return;
+    case '\n': out.append("\\n"); return;
+    case '\r': out.append("\\r"); return;
+    case '\t': out.append("\\t"); return;
+    case '\b': out.append("\\b"); return;
+    case '\f': out.append("\\f"); return;
+    default: {
+      char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      out.append(u, sizeof u);
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view LineStamp::at(std::int64_t wall_ms) {
+  if (wall_ms == ms_) return {text_, len_};
+  std::int64_t sec = wall_ms / 1000;
+  if (sec != sec_) {
+    std::time_t t = static_cast<std::time_t>(sec);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(text_, sizeof text_, "%Y-%m-%dT%H:%M:%S", &tm);
+    sec_ = sec;
+  }
+  int milli = static_cast<int>(wall_ms % 1000);
+  char* p = text_ + 19;  // after "YYYY-MM-DDTHH:MM:SS"
+  p[0] = '.';
+  p[1] = static_cast<char>('0' + milli / 100);
+  p[2] = static_cast<char>('0' + milli / 10 % 10);
+  p[3] = static_cast<char>('0' + milli % 10);
+  p[4] = 'Z';
+  len_ = 24;
+  ms_ = wall_ms;
+  return {text_, len_};
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  std::size_t run = 0;  // start of the bytes copied as they are
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      if (std::size_t n = utf8_sequence(s, i)) {
+        i += n;
+        continue;
+      }
+      out.append(s.substr(run, i - run));
+      out.append(kReplacement);
+      run = ++i;
+      continue;
+    }
+    out.append(s.substr(run, i - run));
+    append_escape(out, c);
+    run = ++i;
+  }
+  out.append(s.substr(run));
+  out.push_back('"');
+}
+
+void append_service_line(std::string& out, const ServiceLineFormat& fmt, std::string_view stamp,
+                         std::string_view service, bool is_stderr, std::string_view line) {
+  if (fmt.json) {
+    out.append("{\"ts\":\"");
+    out.append(stamp);
+    out.append("\",\"level\":\"info\",\"service\":");
+    append_json_string(out, service);
+    out.append(is_stderr ? ",\"stream\":\"stderr\",\"msg\":" : ",\"stream\":\"stdout\",\"msg\":");
+    append_json_string(out, line);
+    out.append("}\n");
+    return;
+  }
+  out.append(stamp);
+  out.append(fmt.color ? " \033[32mINFO \033[0m " : " INFO  ");
+  out.append(service);
+  out.append(is_stderr ? " ! " : " | ");
+  out.append(line);
+  out.push_back('\n');
+}
+
+}  // namespace procd

@@ -1,0 +1,181 @@
+// LogOutput: see log_output.hpp. The queue is a deque of chunks of whole
+// lines (a chunk is closed only between appends), written with writev from
+// head_ in the first chunk.
+#include "procd/log_output.hpp"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace procd {
+namespace {
+
+constexpr int kMaxIov = 16;
+
+// A private open file description of a pipe or terminal at `fd`, non-blocking;
+// -1 when the system does not give one (then the caller shares fd's).
+int reopen_private(int fd, const struct stat& st) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int nfd = ::open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (nfd < 0) return -1;
+  struct stat again {};
+  if (::fstat(nfd, &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+    ::close(nfd);
+    return -1;
+  }
+  return nfd;
+}
+
+}  // namespace
+
+std::unique_ptr<LogOutput> LogOutput::to_stderr(int fd) {
+  std::unique_ptr<LogOutput> out(new LogOutput());
+  out->fd_ = fd;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    out->gone_ = true;  // no stderr at all: discard
+    return out;
+  }
+  if (S_ISSOCK(st.st_mode)) {
+    out->kind_ = Kind::Socket;
+  } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+    if (int nfd = reopen_private(fd, st); nfd >= 0) {
+      out->fd_ = nfd;
+      out->own_fd_ = true;
+    } else {
+      // No private description (no /proc, a FIFO opened elsewhere without
+      // permission for us): non-blocking on the shared one is still better
+      // than a loop that can freeze.
+      int fl = ::fcntl(fd, F_GETFL);
+      if (fl >= 0) ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<LogOutput> LogOutput::to_file(std::unique_ptr<RotatingFile> file) {
+  std::unique_ptr<LogOutput> out(new LogOutput());
+  out->kind_ = Kind::File;
+  out->file_ = std::move(file);
+  return out;
+}
+
+LogOutput::~LogOutput() {
+  if (own_fd_) ::close(fd_);
+}
+
+std::string& LogOutput::next_chunk() {
+  std::string chunk;
+  chunk.swap(spare_);
+  chunk.clear();
+  chunk.reserve(kChunk + kChunk / 4);
+  return chunks_.emplace_back(std::move(chunk));
+}
+
+std::string& LogOutput::tail() {
+  std::string& t = chunks_.empty() || chunks_.back().size() >= kChunk ? next_chunk() : chunks_.back();
+  tail_mark_ = t.size();
+  return t;
+}
+
+void LogOutput::committed() {
+  pending_ += chunks_.back().size() - tail_mark_;
+  tail_mark_ = chunks_.back().size();
+  if (gone_) {  // nobody to write to: keep nothing
+    chunks_.clear();
+    head_ = pending_ = tail_mark_ = 0;
+  }
+}
+
+void LogOutput::consumed(std::size_t n) {
+  pending_ -= n;
+  while (n > 0) {
+    std::size_t left = chunks_.front().size() - head_;
+    if (n < left) {
+      head_ += n;
+      return;
+    }
+    n -= left;
+    head_ = 0;
+    if (chunks_.size() == 1) tail_mark_ = 0;
+    if (chunks_.front().capacity() <= 2 * kChunk) spare_.swap(chunks_.front());
+    chunks_.pop_front();
+  }
+}
+
+LogOutput::Progress LogOutput::write_some() {
+  while (pending_ > 0) {
+    if (gone_) {
+      consumed(pending_);
+      return Progress::Gone;
+    }
+    if (kind_ == Kind::File) {
+      std::string_view data = std::string_view(chunks_.front()).substr(head_);
+      auto w = file_->write(data);
+      consumed(w.written);
+      if (w.error && w.error->code != Code::IoRotate) {
+        error_ = w.error;
+        return Progress::Failed;
+      }
+      error_.reset();
+      continue;
+    }
+    struct iovec iov[kMaxIov];
+    int cnt = 0;
+    for (std::size_t i = 0; i < chunks_.size() && cnt < kMaxIov; ++i) {
+      std::size_t from = i == 0 ? head_ : 0;
+      if (chunks_[i].size() > from) iov[cnt++] = {chunks_[i].data() + from, chunks_[i].size() - from};
+    }
+    ssize_t n;
+    if (kind_ == Kind::Socket) {
+      struct msghdr msg {};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<std::size_t>(cnt);
+      n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+      n = ::writev(fd_, iov, cnt);
+    }
+    if (n > 0) {
+      consumed(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Progress::Again;
+    if (n < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EIO)) {  // a full disk behind stderr: retry later
+      error_ = make_error(Code::ResourceDiskFull, fmt::format("cannot write procd's log: {}", std::strerror(errno)));
+      return Progress::Failed;
+    }
+    gone_ = true;  // EPIPE, EBADF, …: the reader is gone for good
+  }
+  return Progress::Drained;
+}
+
+void LogOutput::flush_blocking(int stall_ms) {
+  using clock = std::chrono::steady_clock;
+  auto last_progress = clock::now();
+  while (pending_ > 0) {
+    std::size_t before = pending_;
+    Progress p = write_some();
+    if (p == Progress::Drained || p == Progress::Gone) return;
+    if (pending_ < before) last_progress = clock::now();
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - last_progress).count();
+    if (waited >= stall_ms) return;  // the reader stopped: do not hang procd's exit on it
+    if (p == Progress::Again && fd_ >= 0) {
+      struct pollfd pfd {fd_, POLLOUT, 0};
+      ::poll(&pfd, 1, static_cast<int>(std::min<long>(stall_ms - waited, 100)));
+    } else {
+      ::usleep(10 * 1000);  // a full disk: try again shortly
+    }
+  }
+}
+
+}  // namespace procd
