@@ -32,6 +32,26 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   return 0;
 }
 
+// How many bytes one U+FFFD replaces at s[i] (an invalid sequence): the
+// lead byte and the continuation bytes that still fit a sequence it starts
+// (Unicode's "maximal subpart", which the JSON library's replace mode uses).
+std::size_t invalid_span(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  std::size_t want = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 1;
+  std::size_t k = 1;
+  for (; k < want && i + k < s.size(); ++k) {
+    unsigned char b = byte(i + k);
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (k == 1 && c == 0xE0) lo = 0xA0;
+    if (k == 1 && c == 0xED) hi = 0x9F;
+    if (k == 1 && c == 0xF0) lo = 0x90;
+    if (k == 1 && c == 0xF4) hi = 0x8F;
+    if (b < lo || b > hi) break;
+  }
+  return k;
+}
+
 void append_escape(std::string& out, unsigned char c) {
   static constexpr char hex[] = "0123456789abcdef";
   switch (c) {
@@ -90,7 +110,8 @@ void append_json_string(std::string& out, std::string_view s) {
       }
       out.append(s.substr(run, i - run));
       out.append(kReplacement);
-      run = ++i;
+      i += invalid_span(s, i);
+      run = i;
       continue;
     }
     out.append(s.substr(run, i - run));
