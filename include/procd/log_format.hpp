@@ -30,12 +30,23 @@ class LineStamp {
   std::size_t len_ = 0;
 };
 
-// s as a JSON string literal, quotes included.
+// s as a JSON string literal, quotes included; append_json_body without them.
 void append_json_string(std::string& out, std::string_view s);
+void append_json_body(std::string& out, std::string_view s);
 
 struct ServiceLineFormat {
   bool json = false;
   bool color = false;  // text only: the level word in color (a terminal)
+};
+
+// The parts every line of one service, stream and millisecond shares: a
+// batch of lines is framed once, then each line costs two or three appends.
+struct LineFrame {
+  std::string prefix;  // text: "TS INFO  web | "; JSON: up to the msg's opening quote
+  bool json = false;
+  void set(const ServiceLineFormat& fmt, std::string_view stamp, std::string_view service, bool is_stderr);
+  // One line (without its '\n').
+  void append(std::string& out, std::string_view line) const;
 };
 
 // One line of service output (without its '\n') in procd's own log.

@@ -69,6 +69,10 @@ class Log {
   // A line of service output: `NAME | line` (stdout) or `NAME ! line`
   // (stderr) in text mode; wall_ms 0 = now.
   static void service_line(std::string_view service, bool is_stderr, std::string_view line, std::int64_t wall_ms = 0);
+  // service_line() for each line of head + body (body empty or ending in
+  // '\n'; head: the start of its first line), as LineSplitter::feed_plain gives them.
+  static void service_lines(std::string_view service, bool is_stderr, std::string_view head, std::string_view body,
+                            std::int64_t wall_ms);
   static void error(const Error& err, const LogFields& fields = {});
 
   static bool enabled(LogLevel level);

@@ -125,6 +125,16 @@ void Supervisor::on_output(ServiceRunner& svc, bool is_stderr, const char* data,
       return;
     }
   }
+  if (!dest && !watch_ready && !followed) {
+    bool plain = splitter.feed_plain(std::string_view(data, len), [&](std::string_view head, std::string_view body) {
+      svc.ring.push_lines(ts, is_stderr, head, body);
+      Log::service_lines(svc.cfg.name, is_stderr, head, body, ts);
+    });
+    if (plain) {
+      if (!log_held_ && Log::backlogged()) hold_log_output();
+      return;
+    }
+  }
   splitter.feed(std::string_view(data, len), [&](std::string_view line) {
     check_log_ready(svc, line);
     if (followed) publish_log_line(svc, LogLine{ts, is_stderr, std::string(line)});

@@ -2,6 +2,8 @@
 // runs of plain bytes with one append and validates UTF-8 as it goes.
 #include "procd/log_format.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <ctime>
 
 namespace procd {
@@ -69,6 +71,18 @@ void append_escape(std::string& out, unsigned char c) {
   }
 }
 
+// True when none of the 8 bytes at p needs attention: no control character,
+// no '"', no '\\', nothing >= 0x80 (the classic "has zero byte" bit trick).
+bool plain8(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+  std::uint64_t special = (v & highs) | ((v - 0x2020202020202020ULL) & ~v & highs) |
+                          has_zero(v ^ 0x2222222222222222ULL) | has_zero(v ^ 0x5C5C5C5C5C5C5C5CULL);
+  return special == 0;
+}
+
 }  // namespace
 
 std::string_view LineStamp::at(std::int64_t wall_ms) {
@@ -93,11 +107,15 @@ std::string_view LineStamp::at(std::int64_t wall_ms) {
   return {text_, len_};
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
+// s's characters escaped for inside a JSON string literal (no quotes).
+void append_json_body(std::string& out, std::string_view s) {
   std::size_t run = 0;  // start of the bytes copied as they are
   std::size_t i = 0;
   while (i < s.size()) {
+    if (i + 8 <= s.size() && plain8(s.data() + i)) {
+      i += 8;
+      continue;
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
       ++i;
@@ -119,27 +137,47 @@ void append_json_string(std::string& out, std::string_view s) {
     run = ++i;
   }
   out.append(s.substr(run));
+}
+
+void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
+  append_json_body(out, s);
+  out.push_back('"');
+}
+
+void LineFrame::set(const ServiceLineFormat& fmt, std::string_view stamp, std::string_view service, bool is_stderr) {
+  json = fmt.json;
+  prefix.clear();
+  if (json) {
+    prefix.append("{\"ts\":\"");
+    prefix.append(stamp);
+    prefix.append("\",\"level\":\"info\",\"service\":");
+    append_json_string(prefix, service);
+    prefix.append(is_stderr ? ",\"stream\":\"stderr\",\"msg\":\"" : ",\"stream\":\"stdout\",\"msg\":\"");
+    return;
+  }
+  prefix.append(stamp);
+  prefix.append(fmt.color ? " \033[32mINFO \033[0m " : " INFO  ");
+  prefix.append(service);
+  prefix.append(is_stderr ? " ! " : " | ");
+}
+
+void LineFrame::append(std::string& out, std::string_view line) const {
+  out.append(prefix);
+  if (json) {
+    append_json_body(out, line);
+    out.append("\"}\n");
+    return;
+  }
+  out.append(line);
+  out.push_back('\n');
 }
 
 void append_service_line(std::string& out, const ServiceLineFormat& fmt, std::string_view stamp,
                          std::string_view service, bool is_stderr, std::string_view line) {
-  if (fmt.json) {
-    out.append("{\"ts\":\"");
-    out.append(stamp);
-    out.append("\",\"level\":\"info\",\"service\":");
-    append_json_string(out, service);
-    out.append(is_stderr ? ",\"stream\":\"stderr\",\"msg\":" : ",\"stream\":\"stdout\",\"msg\":");
-    append_json_string(out, line);
-    out.append("}\n");
-    return;
-  }
-  out.append(stamp);
-  out.append(fmt.color ? " \033[32mINFO \033[0m " : " INFO  ");
-  out.append(service);
-  out.append(is_stderr ? " ! " : " | ");
-  out.append(line);
-  out.push_back('\n');
+  LineFrame frame;
+  frame.set(fmt, stamp, service, is_stderr);
+  frame.append(out, line);
 }
 
 }  // namespace procd

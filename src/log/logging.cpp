@@ -123,6 +123,7 @@ struct State {
   std::unique_ptr<LogOutput> out;
   ServiceLineFormat line_format;
   LineStamp stamp;
+  LineFrame frame;  // service_lines(): the batch's shared prefix
   // Attached to a loop (the supervisor).
   uv_loop_t* loop = nullptr;
   UvHandle<uv_poll_t> writable;
@@ -337,6 +338,37 @@ void Log::service_line(std::string_view service, bool is_stderr, std::string_vie
   append_service_line(tail, st.line_format, st.stamp.at(wall_ms ? wall_ms : wall_clock_ms()), service, is_stderr, line);
   st.out->committed();
   if (st.out->pending() >= LogOutput::kChunk) drive();
+}
+
+void Log::service_lines(std::string_view service, bool is_stderr, std::string_view head, std::string_view body,
+                        std::int64_t wall_ms) {
+  auto& st = state();
+  if (!st.logger) setup_default();
+  if (body.empty() || !st.logger->should_log(spdlog::level::info)) return;
+  st.frame.set(st.line_format, st.stamp.at(wall_ms), service, is_stderr);
+  std::size_t nl = body.find('\n');
+  std::string& first = st.out->tail();
+  if (head.empty()) {
+    st.frame.append(first, body.substr(0, nl));
+  } else {
+    std::string joined(head);
+    joined.append(body.substr(0, nl));
+    st.frame.append(first, joined);
+  }
+  st.out->committed();
+  body.remove_prefix(nl + 1);
+  while (!body.empty()) {
+    // One tail() per batch of lines: the queue closes a chunk only between appends.
+    std::string& tail = st.out->tail();
+    const std::size_t stop = tail.size() + LogOutput::kChunk / 4;
+    while (!body.empty() && tail.size() < stop) {
+      nl = body.find('\n');
+      st.frame.append(tail, body.substr(0, nl));
+      body.remove_prefix(nl + 1);
+    }
+    st.out->committed();
+    if (st.out->pending() >= LogOutput::kChunk) drive();
+  }
 }
 
 void Log::error(const Error& err, const LogFields& fields) {
