@@ -162,7 +162,7 @@ void ControlListener::refuse_waiting_clients(int err) {
   if (fds && reserve_fd_ >= 0) {
     ::close(reserve_fd_);
     reserve_fd_ = -1;
-    std::string reply = reply_error(Error{code, fmt::format("procd cannot accept clients: {}", std::strerror(err))});
+    std::string reply = reply_error(make_error(code, fmt::format("procd cannot accept clients: {}", std::strerror(err))));
     for (int n = 0; n < kMaxAcceptsPerTurn; ++n) {
       int client = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (client < 0) break;
