@@ -150,6 +150,8 @@ autostart = false
         time.sleep(0.3)
         # Every task of uid nobody counts: at the current count, the next fork fails.
         limit = tasks_of_uid(nobody)
+        with open("/proc/%d/limits" % pid) as fh:
+            soft_before = next(l for l in fh if l.startswith("Max processes")).split()[2]
         as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "prlimit", "--pid", str(pid)]
         subprocess.run(as_nobody + ["--nproc=%d:" % limit], check=True)  # soft limit only: it can go back up
         r = cli(p, "start", "later")
@@ -159,7 +161,7 @@ autostart = false
         r, took = timed_status(p)
         check(r.returncode == 0 and took < 1.0, "status while fork fails: %s %.2fs" % (r.stderr, took))
         check(not p.live_marked_pids(), "no service process")
-        subprocess.run(as_nobody + ["--nproc=unlimited:"], check=True)
+        subprocess.run(as_nobody + ["--nproc=%s:" % soft_before], check=True)
         r = cli(p, "start", "later")
         p.wait_for(lambda: p.live_marked_pids(), 10, "later running once fork works again (%s)" % r.stderr)
     finally:
