@@ -59,7 +59,7 @@ class ControlListener {
   UvHandle<uv_poll_t> poll_;
   Timer retry_;
   OnClient on_client_;
-  bool out_of_fds_ = false;
+  bool refusing_ = false;  // an accept error was logged; the next accepted client clears it
 };
 
 }  // namespace procd

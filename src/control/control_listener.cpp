@@ -133,8 +133,8 @@ void ControlListener::on_readable() {
   for (int n = 0; n < kMaxAcceptsPerTurn && fd_ >= 0; ++n) {
     int client = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (client >= 0) {
-      if (out_of_fds_) {
-        out_of_fds_ = false;
+      if (refusing_) {
+        refusing_ = false;
         Log::write(LogLevel::Info, fmt::format("control socket {}: accepting clients again", path_));
       }
       if (reserve_fd_ < 0) reserve_fd_ = open_reserve_fd();
@@ -152,8 +152,8 @@ void ControlListener::on_readable() {
 void ControlListener::refuse_waiting_clients(int err) {
   bool fds = err == EMFILE || err == ENFILE;
   Code code = fds ? Code::ResourceFds : Code::IoSocket;
-  if (!out_of_fds_) {
-    out_of_fds_ = true;
+  if (!refusing_) {
+    refusing_ = true;
     Log::write(LogLevel::Error,
                fmt::format("control socket {}: cannot accept clients: {}; refusing them until this clears", path_,
                            std::strerror(err)),
