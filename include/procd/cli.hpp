@@ -41,7 +41,8 @@ int cmd_exec(const ExecOptions& opts);
 int cmd_service_action(const GlobalOptions& g, const std::string& verb, const std::vector<std::string>& names, bool all);
 int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json);
 int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vector<std::string>& names);
-int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow);
+// raw: print service output byte for byte even on a terminal (else escaped there).
+int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw);
 int cmd_events(const GlobalOptions& g, bool json);
 int cmd_reload(const GlobalOptions& g);
 int cmd_metrics(const GlobalOptions& g);

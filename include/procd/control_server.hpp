@@ -1,6 +1,7 @@
 // The control socket server on procd's loop. Owns the listening unix socket
-// (created with [control].mode and optional group; never replaces a regular
-// file or a symlink; replaces a stale socket; refuses a live one) and every
+// (a ControlListener: created with [control].mode and optional group; never
+// replaces a regular file or a symlink; replaces a stale socket; refuses a
+// live one; out of fds, clients are refused with a code) and every
 // client connection. A connection reads newline-delimited requests bounded
 // by kMaxRequestBytes and an idle deadline that every complete request
 // moves; anything malformed gets an error reply and the connection is
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "procd/config.hpp"
+#include "procd/control_listener.hpp"
 #include "procd/error.hpp"
 #include "procd/protocol.hpp"
 #include "procd/timer.hpp"
@@ -113,7 +115,7 @@ class ControlServer {
 
  private:
   friend class ControlConnection;
-  void on_connection();
+  void on_connection(int fd);
   void on_read(ControlConnection& c, ssize_t nread, const uv_buf_t* buf);
   // Handle up to kMaxRequestsPerTurn complete lines of c.inbuf_; pause
   // reading when more remain.
@@ -127,12 +129,11 @@ class ControlServer {
   uv_loop_t* loop_;
   Handler handler_;
   std::uint64_t idle_timeout_ms_;
-  UvPipe listener_;
+  ControlListener listener_;
   // Active only while some peer is paused: an idle handle runs once per loop
   // iteration and keeps the poll from blocking. (A 0 ms timer would not do:
   // libuv re-runs a timer re-armed with 0 ms in the same timers pass.)
   UvHandle<uv_idle_t> resume_;
-  std::string path_;
   gid_t group_gid_ = static_cast<gid_t>(-1);
   std::vector<uid_t> group_member_uids_;
   std::list<std::unique_ptr<ControlConnection>> conns_;

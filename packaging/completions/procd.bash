@@ -93,7 +93,7 @@ _procd() {
     case $cmd in
         restart) opts+=" --all" ;;
         status | events) opts+=" --json" ;;
-        logs) opts+=" -f --follow -n --lines" ;;
+        logs) opts+=" -f --follow -n --lines --raw" ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))

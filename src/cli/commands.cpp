@@ -95,6 +95,8 @@ int cli_main(int argc, char** argv) {
   int lines = 100;
   logs->add_option("names", names, "Services (default: all)");
   logs->add_flag("-f,--follow", follow, "Keep printing new lines");
+  bool raw_logs = false;
+  logs->add_flag("--raw", raw_logs, "Print control characters as they are, even on a terminal");
   logs->add_option("-n,--lines", lines, "How many recent lines")->capture_default_str();
   auto* events = app.add_subcommand("events", "Stream state changes until interrupted");
   events->add_flag("--json", json, "One JSON object per line");
@@ -149,7 +151,7 @@ int cli_main(int argc, char** argv) {
   if (*status) return cmd_status(g, names, json);
   if (*reload) return cmd_reload(g);
   if (*signal) return cmd_signal(g, sig, names);
-  if (*logs) return cmd_logs(g, names, lines, follow);
+  if (*logs) return cmd_logs(g, names, lines, follow, raw_logs);
   if (*events) return cmd_events(g, json);
   if (*metrics) return cmd_metrics(g);
   if (*exec) return cmd_exec(exec_opts);

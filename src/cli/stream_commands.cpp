@@ -2,7 +2,9 @@
 // items from the supervisor, one line each. Invariants: output is flushed
 // after every followed item, so Ctrl-C exits at once (code 0) losing
 // nothing; without -f, logs is bounded by a timeout; --json prints each
-// event object as received, one per line.
+// event object as received, one per line. Service output goes to a
+// terminal with its control characters escaped (a line cannot drive the
+// terminal), and to a pipe or file byte for byte; --raw forces the latter.
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "control_internal.hpp"
 #include "procd/cli.hpp"
 #include "procd/control_client.hpp"
+#include "procd/terminal_escape.hpp"
 
 namespace procd {
 
@@ -36,7 +39,7 @@ void exit_quietly_on_interrupt() {
 
 }  // namespace
 
-int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow) {
+int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw) {
   SocketTarget sock;
   if (int rc = resolve_socket(g, sock)) return rc;
   // The service column is padded to the longest name that can appear.
@@ -47,6 +50,7 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
       for (const auto& s : list_of(*st, "services")) width = std::max(width, str_of(s, "name").size());
   }
   if (follow) exit_quietly_on_interrupt();
+  const bool escape = !raw && ::isatty(STDOUT_FILENO) == 1;
   ControlClient client;
   if (auto c = client.connect(sock.path); !c.ok()) return fail(c.error());
   auto req = make_request("logs", names, false, json{{"lines", std::max(0, lines)}, {"follow", follow}});
@@ -55,7 +59,8 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
       [&](const json& item) {
         std::string svc = str_of(item, "service");
         width = std::max(width, svc.size());
-        fmt::print("{} {:<{}} | {}\n", str_of(item, "ts"), svc, width, str_of(item, "line"));
+        std::string line = str_of(item, "line");
+        fmt::print("{} {:<{}} | {}\n", str_of(item, "ts"), svc, width, escape ? escape_for_terminal(line) : line);
         if (follow) std::fflush(stdout);
         return true;
       },

@@ -9,8 +9,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,18 +27,6 @@ struct WriteReq {
   uv_write_t req;
   std::string data;
 };
-
-// Is something listening on the unix socket at path?
-bool socket_is_live(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size());
-  bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return live;
-}
 
 }  // namespace
 
@@ -100,7 +86,7 @@ void ControlConnection::on_pipe_closed(uv_handle_t* h) {
 }
 
 ControlServer::ControlServer(uv_loop_t* loop, Handler handler, std::uint64_t idle_timeout_ms)
-    : loop_(loop), handler_(std::move(handler)), idle_timeout_ms_(idle_timeout_ms) {
+    : loop_(loop), handler_(std::move(handler)), idle_timeout_ms_(idle_timeout_ms), listener_(loop) {
   resume_.reset(this);
   uv_idle_init(loop_, resume_.get());
 }
@@ -124,23 +110,6 @@ bool ControlServer::peer_allowed(uid_t uid, gid_t gid) const {
 }
 
 Result<void> ControlServer::listen(const ControlConfig& cfg) {
-  path_ = cfg.socket;
-  sockaddr_un probe{};
-  if (path_.size() >= sizeof probe.sun_path)
-    return make_error(Code::ControlSocketUnsafe, fmt::format("control socket path is too long ({} bytes, at most {}): {}",
-                                                             path_.size(), sizeof probe.sun_path - 1, path_));
-  struct stat st {};
-  if (::lstat(path_.c_str(), &st) == 0) {
-    if (S_ISLNK(st.st_mode))
-      return make_error(Code::ControlSocketUnsafe, fmt::format("refusing to replace symlink {} with the control socket", path_));
-    if (!S_ISSOCK(st.st_mode))
-      return make_error(Code::ControlSocketUnsafe,
-                        fmt::format("refusing to replace {}: it exists and is not a socket", path_));
-    if (socket_is_live(path_))
-      return make_error(Code::StateAlreadyRunning,
-                        fmt::format("another process is listening on control socket {}", path_));
-    ::unlink(path_.c_str());  // stale: nobody listens
-  }
   if (!cfg.group.empty()) {
     struct group* gr = ::getgrnam(cfg.group.c_str());
     if (!gr) return make_error(Code::ConfigUnknownUser, fmt::format("control group \"{}\" does not exist", cfg.group));
@@ -148,38 +117,13 @@ Result<void> ControlServer::listen(const ControlConfig& cfg) {
     for (char** m = gr->gr_mem; m && *m; ++m)
       if (struct passwd* pw = ::getpwnam(*m)) group_member_uids_.push_back(pw->pw_uid);
   }
-  listener_.reset(this);
-  uv_pipe_init(loop_, listener_.get(), 0);
-  // Bind under a umask that already yields `mode`, so there is no window
-  // in which the socket is more open than configured.
-  mode_t old = ::umask(static_cast<mode_t>(~cfg.mode & 0777));
-  int rc = uv_pipe_bind(listener_.get(), path_.c_str());
-  ::umask(old);
-  if (rc != 0) {
-    listener_.close();
-    return make_error(Code::IoSocket, fmt::format("cannot bind control socket {}: {}", path_, uv_strerror(rc)));
-  }
-  ::chmod(path_.c_str(), cfg.mode);
-  if (group_gid_ != static_cast<gid_t>(-1) && ::chown(path_.c_str(), static_cast<uid_t>(-1), group_gid_) != 0)
-    Log::write(LogLevel::Warn, fmt::format("cannot give {} to group {}: {}", path_, cfg.group, std::strerror(errno)),
-               code_fields(Code::IoSocket));
-  rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_.get()), 128,
-                 [](uv_stream_t* s, int status) {
-                   if (status == 0) owner_of<ControlServer>(s)->on_connection();
-                 });
-  if (rc != 0) {
-    listener_.close();
-    ::unlink(path_.c_str());
-    return make_error(Code::IoSocket, fmt::format("cannot listen on {}: {}", path_, uv_strerror(rc)));
-  }
+  if (auto opened = listener_.open(cfg, group_gid_); !opened.ok()) return opened;
+  listener_.start([this](int fd) { on_connection(fd); });
   return {};
 }
 
 void ControlServer::close() {
-  if (listener_) {
-    listener_.close();
-    ::unlink(path_.c_str());
-  }
+  listener_.close();
   if (resume_) uv_idle_stop(resume_.get());
   for (auto& c : conns_) c->close_pipe();
 }
@@ -191,18 +135,17 @@ std::size_t ControlServer::connection_count() const {
   return n;
 }
 
-void ControlServer::on_connection() {
+void ControlServer::on_connection(int fd) {
   conns_.push_back(std::make_unique<ControlConnection>(this, next_id_++));
   ControlConnection& c = *conns_.back();
   uv_pipe_init(loop_, &c.pipe_, 0);
   c.pipe_.data = &c;
   c.pipe_initialized_ = true;
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_.get()), c.stream_handle()) != 0) {
+  if (uv_pipe_open(&c.pipe_, fd) != 0) {
+    ::close(fd);
     c.close_pipe();
     return;
   }
-  uv_os_fd_t fd = -1;
-  uv_fileno(reinterpret_cast<uv_handle_t*>(&c.pipe_), &fd);
   ucred cred{};
   socklen_t len = sizeof cred;
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || !peer_allowed(cred.uid, cred.gid)) {

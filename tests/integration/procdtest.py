@@ -79,11 +79,12 @@ class Procd:
         return pid
 
     # -- lifecycle
-    def start(self, extra_env=None):
+    def start(self, extra_env=None, prefix=()):
+        """`prefix`: a wrapper that execs procd in its own process (prlimit, setpriv)."""
         env = dict(os.environ)
         env.update(extra_env or {})
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([PROCD, "-c", self.config, "run"], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(list(prefix) + [PROCD, "-c", self.config, "run"], stdin=subprocess.DEVNULL,
                                      stdout=self._stderr, stderr=self._stderr, env=env, cwd=self.dir)
         return self
 

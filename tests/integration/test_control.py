@@ -139,6 +139,53 @@ def test_signal_logs_and_follow():
             f.wait(timeout=5)
 
 
+def logs_on_pty(p, *args):
+    """`procd logs ARGS` with its stdout on a pseudo-terminal: what it wrote."""
+    import pty
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([PROCD, "-c", p.config, "logs"] + list(args), stdin=subprocess.DEVNULL,
+                                stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        slave = -1
+        out = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 65536)  # EIO once the writer is gone
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        check(proc.wait(timeout=10) == 0, proc.stderr.read())
+        proc.stderr.close()
+        return out
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+EVIL = r'''
+[services.evil]
+command = ["bash", "-c", "printf 'a\\033]0;title\\007b\\033[2Jc\\302\\233d\\177e\\tf\\n'; exec -a MARKER-evil sleep 1000"]
+'''
+EVIL_LINE = b"a\x1b]0;title\x07b\x1b[2Jc\xc2\x9bd\x7fe\tf"
+
+
+def test_logs_escape_control_characters_on_a_terminal():
+    with Procd(EVIL) as p:
+        p.wait_state("evil", "running")
+        piped = lambda: subprocess.run([PROCD, "-c", p.config, "logs", "evil"], capture_output=True, timeout=20).stdout
+        p.wait_for(lambda: b"title" in piped(), 10, "the line in the ring")
+        check(EVIL_LINE + b"\n" in piped(), "a pipe gets the exact bytes: %r" % piped())
+        shown = logs_on_pty(p, "evil")
+        check(rb"a\x1b]0;title\x07b\x1b[2Jc\xc2\x9bd\x7fe" + b"\tf" in shown, shown)
+        check(b"\x1b" not in shown and b"\x07" not in shown and b"\x9b" not in shown, shown)
+        check(EVIL_LINE in logs_on_pty(p, "evil", "--raw"), "--raw on a terminal")
+
+
 def test_events_stream():
     with Procd(SERVICES) as p:
         up(p)
@@ -188,6 +235,33 @@ def test_socket_mode_and_group_mode():
     with Procd(SERVICES, top='[control]\nmode = "0660"\n') as p:
         up(p)
         check(stat.S_IMODE(os.stat(sock_path(p)).st_mode) == 0o660)
+
+
+def test_socket_mode_and_group_set_without_following_the_path():
+    """After bind, mode and group go through a descriptor checked to be our
+    socket: no chmod/chown by path (which would follow a symlink planted
+    there in the meantime). Seen in the syscalls, under strace."""
+    import grp
+    import shutil
+    if not shutil.which("strace") or os.geteuid() != 0:
+        print("skip: needs strace and root (to chown to a group)")
+        return
+    gid = grp.getgrnam("nogroup").gr_gid
+    p = Procd(SERVICES, top='[control]\nmode = "0660"\ngroup = "nogroup"\n')
+    trace = os.path.join(p.dir, "strace.txt")
+    try:
+        p.start(prefix=["strace", "-f", "-qq", "-o", trace, "-e", "trace=chmod,fchmod,fchmodat,chown,lchown,fchown,fchownat"])
+        up(p)
+        st = os.lstat(sock_path(p))
+        check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == gid, oct(st.st_mode))
+        daemon = json.loads(cli(p, "status", "--json").stdout)["pid"]
+        os.kill(daemon, signal.SIGTERM)
+        p.wait_exit(15)
+        by_path = [l for l in open(trace).read().splitlines()
+                   if sock_path(p) in l and "AT_SYMLINK_NOFOLLOW" not in l and "lchown(" not in l]
+        check(not by_path, "socket changed by a path that follows symlinks: %s" % by_path)
+    finally:
+        p.cleanup()
 
 
 def test_refuses_symlink_and_regular_file_replaces_stale():
@@ -321,10 +395,12 @@ if __name__ == "__main__":
         test_status_exit_3_when_not_running,
         test_start_stop_restart_names,
         test_signal_logs_and_follow,
+        test_logs_escape_control_characters_on_a_terminal,
         test_events_stream,
         test_metrics_and_reload_stub,
         test_shutdown_via_stop,
         test_socket_mode_and_group_mode,
+        test_socket_mode_and_group_set_without_following_the_path,
         test_refuses_symlink_and_regular_file_replaces_stale,
         test_other_uid_refused,
         test_garbage_oversize_and_half_open,

@@ -1,0 +1,20 @@
+// Making service output safe to show on a terminal. A service's line may hold
+// escape sequences (cursor moves, title changes, OSC 52 clipboard writes...)
+// that a terminal would obey; `procd logs` on a terminal shows them as text.
+// Invariant: the result holds no C0 control byte except tab, no DEL and no
+// C1 control (neither a raw 0x80-0x9f byte nor its UTF-8 form U+0080-U+009F);
+// every other byte, valid UTF-8 included, is kept as it is.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace procd {
+
+// Each control byte becomes `\xNN` (lower-case hex); a UTF-8 encoded C1
+// control becomes the escapes of its two bytes; a byte that does not start
+// or continue valid UTF-8 is escaped too (an 8-bit terminal reads 0x80-0x9f
+// as C1). Backslashes are kept, so the text stays readable, not reversible.
+std::string escape_for_terminal(std::string_view line);
+
+}  // namespace procd
