@@ -17,8 +17,9 @@ Samples at start, after warm-up (the first 5 % of the cycles), mid-cycles,
 after the cycles, mid-reloads and at the end: procd's VmRSS, its open fd
 count, zombies among its children, and the median / p99 of `status` round
 trips on one connection. Prints a markdown table and a verdict (RSS and fd
-growth from the warm-up sample to the end < 1 %, no zombie, p99 within 2x
-+ 1 ms of the warm-up's). Not a test: meson does not run it. Exit status 1
+growth from the warm-up sample to the end < 1 %, no zombie, median within
+1.5x + 0.05 ms and p99 within 2x + 1 ms of the warm-up's; p99 over 200
+requests is the 2nd slowest, so a loaded machine moves it). Not a test: meson does not run it. Exit status 1
 when the verdict fails. Everything it starts is stopped by PID at the end.
 """
 import argparse
@@ -133,22 +134,28 @@ def service_pid(ctl, name):
     return None
 
 
-def sample(label, procd_pid, ctl, requests):
+def sample(label, procd_pid, sock_path, requests):
+    ctl = Control(sock_path)  # a fresh one: procd closes a connection idle for long
     times = []
     for _ in range(requests):
         t0 = time.perf_counter()
         ctl.call({"v": 1, "cmd": "status"})
         times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return {
+    # Read while this connection is open (counted) and after the requests
+    # gave procd time to finish closing what the last cycle left.
+    s = {
         "label": label,
         "rss_kb": proc_status_kb(procd_pid, "VmRSS"),
         "fds": len(os.listdir("/proc/%d/fd" % procd_pid)),
         "zombies": zombie_children(procd_pid),
+    }
+    ctl.close()
+    times.sort()
+    s.update({
         "median_ms": statistics.median(times),
         "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))],
-        "t": time.monotonic(),
-    }
+    })
+    return s
 
 
 def growth(first, last):
@@ -163,6 +170,7 @@ def main():
     ap.add_argument("--delay-ms", type=int, default=1, help="victim's restart delay_ms")
     ap.add_argument("--latency-requests", type=int, default=200)
     args = ap.parse_args()
+    args.procd = os.path.abspath(args.procd)  # procd runs in the temp directory
     if not os.access(args.procd, os.X_OK):
         sys.exit("no procd binary at %s" % args.procd)
 
@@ -199,12 +207,13 @@ def main():
         if ctl is None:
             raise RuntimeError("procd did not start its services within %d s" % WAIT_S)
         events = Events(sock_path)
-        take = lambda label: samples.append(sample(label, proc.pid, ctl, args.latency_requests))
+        take = lambda label: samples.append(sample(label, proc.pid, sock_path, args.latency_requests))
+        pid = service_pid(ctl, "victim")
+        ctl.close()  # from here on: the event stream, and one connection per sample or reload
         take("start")
 
         warm = max(1, args.cycles // 20)
         checkpoints = {warm: "warm-up (%d cycles)" % warm, args.cycles // 2: "cycles / 2", args.cycles: "cycles done"}
-        pid = service_pid(ctl, "victim")
         t0 = time.monotonic()
         for i in range(1, args.cycles + 1):
             os.kill(pid, signal.SIGKILL)
@@ -213,11 +222,15 @@ def main():
                 take(checkpoints[i])
         cycles_s = time.monotonic() - t0
 
+        ctl = Control(sock_path)
         churn = service_pid(ctl, "churn")
+        ctl.close()
         t0 = time.monotonic()
         for i in range(1, args.reloads + 1):
             write_config(i % 2)
+            ctl = Control(sock_path)  # one per reload, so the samples count the same connections as above
             ctl.call({"v": 1, "cmd": "reload"})
+            ctl.close()
             churn = events.wait_running("churn", churn)
             if i == args.reloads // 2:
                 take("reloads / 2")
@@ -225,7 +238,6 @@ def main():
         time.sleep(0.2)  # let any last exit be reaped before the zombie count
         take("end")
         events.ctl.close()
-        ctl.close()
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -270,11 +282,13 @@ def report(args, samples, cycles_s, reloads_s, total_s, leftovers):
     base = samples[1] if len(samples) > 2 else samples[0]
     end = samples[-1]
     rss_g, fd_g = growth(base["rss_kb"], end["rss_kb"]), growth(base["fds"], end["fds"])
-    p99_ok = end["p99_ms"] <= 2 * base["p99_ms"] + 1.0
-    ok = rss_g < 1.0 and fd_g < 1.0 and end["zombies"] == 0 and p99_ok and leftovers == 0
-    print("\nfrom '%s' to the end: RSS %+.2f %%, fds %+.2f %%, zombies at the end %d, p99 %.3f -> %.3f ms, "
+    latency_ok = end["median_ms"] <= 1.5 * base["median_ms"] + 0.05 and end["p99_ms"] <= 2 * base["p99_ms"] + 1.0
+    ok = rss_g < 1.0 and fd_g < 1.0 and end["zombies"] == 0 and latency_ok and leftovers == 0
+    print("\nfrom '%s' to the end: RSS %+.2f %%, fds %+.2f %%, zombies at the end %d, "
+          "median %.3f -> %.3f ms, p99 %.3f -> %.3f ms, "
           "processes left after procd exited %d: %s"
-          % (base["label"], rss_g, fd_g, end["zombies"], base["p99_ms"], end["p99_ms"], leftovers, "PASS" if ok else "FAIL"))
+          % (base["label"], rss_g, fd_g, end["zombies"], base["median_ms"], end["median_ms"], base["p99_ms"], end["p99_ms"],
+             leftovers, "PASS" if ok else "FAIL"))
     sys.exit(0 if ok else 1)
 
 
