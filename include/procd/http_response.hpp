@@ -8,6 +8,7 @@
 //    ignored and the same outcome is returned;
 //  * at most `limit` bytes (64 KiB by default; headers and body together)
 //    are accepted: a response still incomplete past that is Malformed;
+//  * a status code is 3 digits (http-parser alone takes "HTTP/1.1 2");
 //  * interim 1xx responses (100 Continue) are skipped: the status reported
 //    is that of the final response;
 //  * Malformed always carries a reason naming what was wrong.
@@ -54,6 +55,7 @@ class HttpResponseParser {
   std::size_t consumed_ = 0;
   bool headers_done_ = false;
   bool message_done_ = false;
+  bool bad_status_ = false;
   unsigned status_ = 0;
   Outcome outcome_;
 };

@@ -27,6 +27,10 @@ HttpResponseParser::HttpResponseParser(std::size_t limit) : limit_(limit) {
   parser_.data = this;
   settings_.on_headers_complete = [](http_parser* p) {
     HttpResponseParser* self = owner(p);
+    if (p->status_code < 100) {  // http-parser takes "HTTP/1.1 2"; a status code has 3 digits
+      self->bad_status_ = true;
+      return -1;
+    }
     self->headers_done_ = true;
     self->status_ = p->status_code;
     return 0;
@@ -51,6 +55,8 @@ const HttpResponseParser::Outcome& HttpResponseParser::feed(std::string_view byt
   if (message_done_ || (parser_.upgrade && headers_done_)) {
     outcome_.state = State::Complete;
     outcome_.status = status_;
+  } else if (bad_status_) {
+    fail(fmt::format("invalid HTTP response: status code {} is not 3 digits", static_cast<unsigned>(parser_.status_code)));
   } else if (HTTP_PARSER_ERRNO(&parser_) != HPE_OK) {
     fail(fmt::format("invalid HTTP response: {}", http_errno_description(HTTP_PARSER_ERRNO(&parser_))));
   } else if (offered < bytes.size()) {

@@ -116,9 +116,11 @@ TEST_CASE("http response: the connection closed before the headers ended") {
 }
 
 TEST_CASE("http response: garbage is malformed, with the parser's reason") {
-  for (const char* junk : {"SSH-2.0-OpenSSH_9.2\r\n", "\x16\x03\x01\x02\x00\x01", "HTTP/1.1 abc OK\r\n\r\n",
+  for (std::string junk : {"SSH-2.0-OpenSSH_9.2\r\n", "\x16\x03\x01\x02\x00\x01", "HTTP/1.1 abc OK\r\n\r\n",
                            "HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", "HTTP/9 200 OK\r\n\r\n", "<html>hi</html>",
-                           "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"}) {
+                           "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                           // found by fuzz_health_http: http-parser takes a 1- or 2-digit status
+                           "HTTP/1.1 2\n\n", "HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 099 X\r\n\r\n"}) {
     CAPTURE(junk);
     HttpResponseParser p;
     auto o = p.feed(junk);
