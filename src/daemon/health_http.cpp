@@ -4,10 +4,11 @@
 // one GET and read the whole response through HttpResponseParser
 // (procd/http_response.hpp: 2xx/3xx = healthy; at most 64 KiB, headers and
 // body, else the check fails). uv memory belongs to libuv until its
-// callback: the tcp handle is a UvHandle (freed in its close callback, `data` nulled at close
-// so late connect/write/read callbacks see no owner); connect, write and
-// getaddrinfo requests are heap objects deleted by their own callbacks; a
-// pending resolve is detached (owner = nullptr) when cancelled.
+// callback: the tcp handle is a UvHandle (freed in its close callback,
+// `data` nulled at close so late connect/write/read callbacks see no
+// owner); connect, write and getaddrinfo requests are heap objects deleted
+// by their own callbacks; a pending resolve is detached (owner = nullptr)
+// when cancelled.
 #include <fmt/format.h>
 
 #include <algorithm>
