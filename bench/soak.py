@@ -19,8 +19,9 @@ count, zombies among its children, and the median / p99 of `status` round
 trips on one connection. Prints a markdown table and a verdict (RSS and fd
 growth from the warm-up sample to the end < 1 %, no zombie, median within
 1.5x + 0.05 ms and p99 within 2x + 1 ms of the warm-up's; p99 over 200
-requests is the 2nd slowest, so a loaded machine moves it). Not a test: meson does not run it. Exit status 1
-when the verdict fails. Everything it starts is stopped by PID at the end.
+requests is the 2nd slowest, so a loaded machine moves it). Not a test:
+meson does not run it. Exit status 1 when the verdict fails. Everything it
+starts is stopped by PID at the end.
 """
 import argparse
 import json
