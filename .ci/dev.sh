@@ -40,7 +40,7 @@ PACKAGES=(
 # bookworm's `clang` is 14; libFuzzer 15 goes with clang-15.
 FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev)
 FUZZ_CXX=clang++-15
-FUZZ_TARGETS=(config shell_split protocol notify)
+FUZZ_TARGETS=(config shell_split protocol notify health_http)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() {

@@ -61,7 +61,6 @@ HealthChecker::Impl::Impl(uv_loop_t* l, HealthConfig c, HealthContext x, ChildRe
   path = cfg.path.empty() ? "/" : cfg.path;
   if ((cfg.kind == HealthKind::Tcp || cfg.kind == HealthKind::Http) && (host.empty() || port <= 0))
     target_error = fmt::format("no {} target parsed from '{}'", cfg.kind == HealthKind::Tcp ? "tcp" : "http", cfg.target);
-  settings.on_headers_complete = [](http_parser*) { return -1; };  // status is known: stop parsing
 }
 
 void HealthChecker::Impl::arm(std::int64_t ms) { timer.schedule(ms); }

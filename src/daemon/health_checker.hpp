@@ -10,16 +10,17 @@
 //    (the owner may destroy the checker from inside it).
 #pragma once
 
-#include <http_parser.h>
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <vector>
 
 #include "procd/health.hpp"
+#include "procd/http_response.hpp"
 #include "procd/timer.hpp"
 #include "procd/uv_handle.hpp"
 
@@ -57,10 +58,7 @@ struct HealthChecker::Impl {
   std::vector<sockaddr_storage> addrs;
   size_t next_addr = 0;
   std::string connect_error;
-  http_parser parser{};
-  http_parser_settings settings{};
-  size_t received = 0;
-  bool headers_done = false;
+  std::optional<HttpResponseParser> response;  // one per http check
   char readbuf[8192];
 
   // command

@@ -1,12 +1,14 @@
 // Tcp and http health checks, on the loop (HealthChecker::Impl, see
 // health_checker.hpp): resolve the target (an address literal directly, a
 // name through uv_getaddrinfo), try each address in turn, and for http send
-// one GET and read the response head with http-parser (2xx/3xx = healthy,
-// at most 64 KiB). uv memory belongs to libuv until its callback: the tcp
-// handle is a UvHandle (freed in its close callback, `data` nulled at close
-// so late connect/write/read callbacks see no owner); connect, write and
-// getaddrinfo requests are heap objects deleted by their own callbacks; a
-// pending resolve is detached (owner = nullptr) when cancelled.
+// one GET and read the whole response through HttpResponseParser
+// (procd/http_response.hpp: 2xx/3xx = healthy; at most 64 KiB, headers and
+// body, else the check fails). uv memory belongs to libuv until its
+// callback: the tcp handle is a UvHandle (freed in its close callback,
+// `data` nulled at close so late connect/write/read callbacks see no
+// owner); connect, write and getaddrinfo requests are heap objects deleted
+// by their own callbacks; a pending resolve is detached (owner = nullptr)
+// when cancelled.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,8 +20,6 @@ namespace procd {
 namespace {
 
 using health_detail::Resolve;
-
-constexpr size_t kMaxResponse = 64 * 1024;
 
 struct WriteReq {
   uv_write_t req;
@@ -121,10 +121,7 @@ void HealthChecker::Impl::send_request() {
     delete w;
     return finish(gen, false, fmt::format("send to {}: {}", where(), uv_strerror(rc)));
   }
-  http_parser_init(&parser, HTTP_RESPONSE);
-  parser.data = this;
-  received = 0;
-  headers_done = false;
+  response.emplace();
   rc = uv_read_start(
       stream,
       [](uv_handle_t* h, size_t, uv_buf_t* b) {
@@ -139,18 +136,11 @@ void HealthChecker::Impl::send_request() {
 
 void HealthChecker::Impl::on_read(ssize_t n, const char* data) {
   if (n == 0) return;
-  if (n == UV_EOF) return finish(gen, false, fmt::format("{} closed the connection before a response", where()));
-  if (n < 0) return finish(gen, false, fmt::format("read from {}: {}", where(), uv_strerror(static_cast<int>(n))));
-  received += static_cast<size_t>(n);
-  http_parser_execute(&parser, &settings, data, static_cast<size_t>(n));
-  if (parser.http_errno == HPE_CB_headers_complete) {
-    unsigned code = parser.status_code;
-    return finish(gen, code >= 200 && code < 400, fmt::format("HTTP {}", code));
-  }
-  if (parser.http_errno != HPE_OK)
-    return finish(gen, false, fmt::format("invalid HTTP response from {}: {}", where(),
-                                          http_errno_description(static_cast<http_errno>(parser.http_errno))));
-  if (received > kMaxResponse) finish(gen, false, fmt::format("response headers from {} exceed 64 KiB", where()));
+  if (n < 0 && n != UV_EOF) return finish(gen, false, fmt::format("read from {}: {}", where(), uv_strerror(static_cast<int>(n))));
+  const auto& got = n == UV_EOF ? response->finish() : response->feed({data, static_cast<size_t>(n)});
+  if (got.state == HttpResponseParser::State::NeedMore) return;
+  if (got.state == HttpResponseParser::State::Malformed) return finish(gen, false, fmt::format("{}: {}", where(), got.reason));
+  finish(gen, got.status >= 200 && got.status < 400, fmt::format("HTTP {}", got.status));
 }
 
 }  // namespace procd

@@ -359,6 +359,33 @@ TEST_CASE("http check: garbage, a hang-up and silence are failures") {
   }
 }
 
+TEST_CASE("http check: the whole response is read, at most 64 KiB of it") {
+  TestLoop tl;
+  NoReaper reaper;
+  struct Case {
+    std::string reply;
+    HealthStatus status;
+    std::string detail;
+  };
+  const std::string big(70000, 'x');
+  for (const auto& c : {Case{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short", HealthStatus::Unhealthy,
+                             "closed the connection before the response body ended"},
+                        Case{"HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n" + big, HealthStatus::Unhealthy,
+                             "response exceeds 64 KiB"},
+                        Case{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                             HealthStatus::Healthy, "HTTP 200"}}) {
+    CAPTURE(c.detail);
+    HttpStub stub(&tl.loop, HttpStub::Reply, c.reply);
+    Changes ch;
+    HealthChecker hc(&tl.loop, config(HealthKind::Http, "http://127.0.0.1:" + std::to_string(stub.port) + "/"), {},
+                     reaper, ch.cb());
+    hc.start();
+    REQUIRE(tl.run_until([&] { return !ch.seen.empty(); }));
+    CHECK(ch.seen == std::vector{c.status});
+    CHECK(ch.detail.find(c.detail) != std::string::npos);
+  }
+}
+
 TEST_CASE("stop() mid-check cancels it; restarting resets to Unknown") {
   TestLoop tl;
   NoReaper reaper;
