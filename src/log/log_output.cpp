@@ -19,6 +19,7 @@ namespace procd {
 namespace {
 
 constexpr int kMaxIov = 16;
+constexpr int kPipeSize = 1024 * 1024;
 
 // A private open file description of a pipe or terminal at `fd`, non-blocking;
 // -1 when the system does not give one (then the caller shares fd's).
@@ -51,6 +52,10 @@ std::unique_ptr<LogOutput> LogOutput::to_stderr(int fd) {
     if (int nfd = reopen_private(fd, st); nfd >= 0) {
       out->fd_ = nfd;
       out->own_fd_ = true;
+#ifdef F_SETPIPE_SZ
+      // A bigger pipe to the reader: fewer EAGAIN round trips at full speed (best effort).
+      if (S_ISFIFO(st.st_mode) && ::fcntl(nfd, F_GETPIPE_SZ) < kPipeSize) ::fcntl(nfd, F_SETPIPE_SZ, kPipeSize);
+#endif
     } else {
       // No private description (no /proc, a FIFO opened elsewhere without
       // permission for us): non-blocking on the shared one is still better
