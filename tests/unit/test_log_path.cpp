@@ -83,6 +83,17 @@ TEST_CASE("log_format: JSON strings stay valid UTF-8 whatever the bytes") {
   }
 }
 
+TEST_CASE("log_format: the wide scan finds a special byte at any position") {
+  for (std::string special : {"\"", "\\", "\n", "\x1f", "\x7f", "\xC3\xA9", "\xFF", "\xE2\x82"})
+    for (std::size_t at = 0; at < 40; ++at) {
+      std::string in = std::string(at, 'a') + special + std::string(40 - at, 'b');
+      std::string out;
+      append_json_string(out, in);
+      std::string lib = nlohmann::json(in).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      CHECK_MESSAGE(nlohmann::json::parse(out) == nlohmann::json::parse(lib), "special at " << at);
+    }
+}
+
 TEST_CASE("log_output: a pipe nobody reads never blocks, and the rest is written once, in order") {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
