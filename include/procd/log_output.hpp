@@ -10,14 +10,27 @@
 // description; a socket is written with MSG_DONTWAIT; a regular file is
 // written as is.
 //
+// With start_writer() (the supervisor's loop runs), the writes move to one
+// writer thread: the loop only formats into its own tail chunk and hands
+// whole chunks over under a mutex, so formatting and the kernel's copy run
+// on two cores. The thread owns the destination until stop_writer(); it
+// waits for a slow reader in poll() and retries a full disk, never touching
+// anything else of procd's. Without the thread, write_some() writes on the
+// caller's thread, never blocking.
+//
 // Invariants: bytes leave in the order they were appended; a write that
 // takes part of the queue leaves exactly the rest queued (nothing written
 // twice); once the destination is gone (EPIPE, EBADF) the queue is dropped
 // and later output is discarded, since there is nobody to tell.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,8 +77,19 @@ class LogOutput {
   }
   void discard(std::size_t n) { consumed(n); }
 
+  // The writer thread; `wake` is called from it when a backlog fell below
+  // kLowWater after backlogged() said yes (the caller wakes its loop).
+  void start_writer(std::function<void()> wake);
+  // Joins it promptly (after its current write call); what it did not write stays queued.
+  void stop_writer();
+  bool threaded() const { return threaded_; }
+
   std::size_t pending() const { return pending_; }
-  bool backlogged() const { return pending_ >= kHighWater; }
+  bool backlogged() {
+    if (pending_ < kHighWater) return false;
+    want_wake_ = true;
+    return true;
+  }
   // A descriptor to poll for writability after Progress::Again; -1 if none.
   int poll_fd() const { return file_ ? -1 : fd_; }
   // The last write error (Progress::Failed), e.g. a full disk; kept until a write succeeds.
@@ -77,15 +101,29 @@ class LogOutput {
   LogOutput() = default;
   std::string& next_chunk();
   void consumed(std::size_t n);
+  void hand_over();    // threaded: the loop's tail chunk joins the queue
+  void writer_main();  // the thread
+  // One write attempt of the queue's front; updates the queue (locked).
+  Progress write_front();
 
   Kind kind_ = Kind::Stream;
   int fd_ = -1;
   bool own_fd_ = false;
-  bool gone_ = false;
+  std::atomic<bool> gone_{false};
+  bool threaded_ = false;
   std::unique_ptr<RotatingFile> file_;
   std::deque<std::string> chunks_;  // queued bytes; the first from head_ on
   std::size_t head_ = 0;
-  std::size_t pending_ = 0;
+  std::atomic<std::size_t> pending_{0};
+  // Threaded mode: `local_` is the loop's tail; chunks_/head_/spare_ are
+  // shared with the writer under mu_.
+  std::string local_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread writer_;
+  bool stop_ = false;
+  std::atomic<bool> want_wake_{false};
+  std::function<void()> wake_;
   std::size_t tail_mark_ = 0;  // size of the tail chunk when tail() handed it out
   std::string spare_;  // a drained chunk kept for reuse
   std::optional<Error> error_;

@@ -75,6 +75,7 @@ std::unique_ptr<LogOutput> LogOutput::to_file(std::unique_ptr<RotatingFile> file
 }
 
 LogOutput::~LogOutput() {
+  stop_writer();
   if (own_fd_) ::close(fd_);
 }
 
@@ -87,12 +88,28 @@ std::string& LogOutput::next_chunk() {
 }
 
 std::string& LogOutput::tail() {
+  if (threaded_) {
+    tail_mark_ = local_.size();
+    return local_;
+  }
   std::string& t = chunks_.empty() || chunks_.back().size() >= kChunk ? next_chunk() : chunks_.back();
   tail_mark_ = t.size();
   return t;
 }
 
 void LogOutput::committed() {
+  if (threaded_) {
+    std::size_t added = local_.size() - tail_mark_;
+    tail_mark_ = local_.size();
+    if (gone_) {
+      local_.clear();
+      tail_mark_ = 0;
+      return;
+    }
+    pending_ += added;
+    if (local_.size() >= kChunk) hand_over();
+    return;
+  }
   pending_ += chunks_.back().size() - tail_mark_;
   tail_mark_ = chunks_.back().size();
   if (gone_) {  // nobody to write to: keep nothing
@@ -111,13 +128,17 @@ void LogOutput::consumed(std::size_t n) {
     }
     n -= left;
     head_ = 0;
-    if (chunks_.size() == 1) tail_mark_ = 0;
+    if (!threaded_ && chunks_.size() == 1) tail_mark_ = 0;
     if (chunks_.front().capacity() <= 2 * kChunk) spare_.swap(chunks_.front());
     chunks_.pop_front();
   }
 }
 
 LogOutput::Progress LogOutput::write_some() {
+  if (threaded_) {
+    hand_over();
+    return pending_ == 0 ? Progress::Drained : Progress::Again;
+  }
   while (pending_ > 0) {
     if (gone_) {
       consumed(pending_);
@@ -180,6 +201,134 @@ void LogOutput::flush_blocking(int stall_ms) {
     } else {
       ::usleep(10 * 1000);  // a full disk: try again shortly
     }
+  }
+}
+
+}  // namespace procd
+
+// ---- the writer thread ---------------------------------------------------------
+
+namespace procd {
+
+void LogOutput::start_writer(std::function<void()> wake) {
+  if (threaded_) return;
+  wake_ = std::move(wake);
+  stop_ = false;
+  local_.clear();
+  tail_mark_ = 0;
+  threaded_ = true;
+  writer_ = std::thread([this] { writer_main(); });
+}
+
+void LogOutput::stop_writer() {
+  if (!threaded_) return;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+  threaded_ = false;
+  if (!local_.empty()) chunks_.push_back(std::move(local_));  // the queue is whole again
+  local_.clear();
+  tail_mark_ = chunks_.empty() ? 0 : chunks_.back().size();
+}
+
+void LogOutput::hand_over() {
+  if (local_.empty()) return;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    chunks_.push_back(std::move(local_));
+    local_.swap(spare_);
+  }
+  local_.clear();
+  local_.reserve(kChunk + kChunk / 4);
+  tail_mark_ = 0;
+  cv_.notify_one();
+}
+
+// The loop only appends chunks (a deque keeps its elements in place), so the
+// bytes can be written without holding the lock.
+LogOutput::Progress LogOutput::write_front() {
+  struct iovec iov[kMaxIov];
+  int cnt = 0;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (std::size_t i = 0; i < chunks_.size() && cnt < kMaxIov; ++i) {
+      std::size_t from = i == 0 ? head_ : 0;
+      if (chunks_[i].size() > from) iov[cnt++] = {chunks_[i].data() + from, chunks_[i].size() - from};
+    }
+  }
+  if (cnt == 0) return Progress::Drained;
+  std::size_t done = 0;
+  Progress result = Progress::Drained;
+  if (kind_ == Kind::File) {
+    auto w = file_->write(std::string_view(static_cast<const char*>(iov[0].iov_base), iov[0].iov_len));
+    done = w.written;
+    if (w.error && w.error->code != Code::IoRotate) {
+      error_ = w.error;
+      result = Progress::Failed;
+    }
+  } else {
+    ssize_t n;
+    if (kind_ == Kind::Socket) {
+      struct msghdr msg {};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<std::size_t>(cnt);
+      n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+      n = ::writev(fd_, iov, cnt);
+    }
+    if (n > 0) done = static_cast<std::size_t>(n);
+    else if (n < 0 && errno == EINTR) result = Progress::Drained;
+    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) result = Progress::Again;
+    else if (n < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EIO)) {
+      error_ = make_error(Code::ResourceDiskFull, fmt::format("cannot write procd's log: {}", std::strerror(errno)));
+      result = Progress::Failed;
+    } else {
+      result = Progress::Gone;
+    }
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  if (result == Progress::Gone) {
+    gone_ = true;  // nobody reads any more: drop what is queued, and (committed) what comes
+    done = 0;
+    for (std::size_t i = 0; i < chunks_.size(); ++i) done += chunks_[i].size() - (i == 0 ? head_ : 0);
+  }
+  consumed(done);
+  return result;
+}
+
+void LogOutput::writer_main() {
+  bool told = false;  // a write error was reported; once per outage
+  std::unique_lock<std::mutex> lk(mu_);
+  for (;;) {
+    cv_.wait(lk, [&] { return stop_ || !chunks_.empty(); });
+    if (stop_) return;
+    lk.unlock();
+    Progress p = write_front();
+    if (p == Progress::Again && fd_ >= 0) {
+      struct pollfd pfd {fd_, POLLOUT, 0};
+      ::poll(&pfd, 1, 100);  // bounded: stop_ is looked at again
+    } else if (p == Progress::Failed) {
+      if (!told && error_) {
+        told = true;
+        // Straight to stderr: procd's log itself is what cannot be written.
+        std::string msg = fmt::format("procd: error[{}]: {} (retrying; service output held back)\n",
+                                      static_cast<int>(error_->code), error_->message);
+        [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg.data(), msg.size());
+      }
+      lk.lock();
+      cv_.wait_for(lk, std::chrono::seconds(1), [&] { return stop_; });
+      lk.unlock();
+    } else {
+      told = false;
+    }
+    if (want_wake_ && pending_ < kLowWater) {
+      want_wake_ = false;
+      if (wake_) wake_();
+    }
+    lk.lock();
   }
 }
 

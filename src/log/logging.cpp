@@ -127,6 +127,7 @@ struct State {
   // Attached to a loop (the supervisor).
   uv_loop_t* loop = nullptr;
   UvHandle<uv_poll_t> writable;
+  UvHandle<uv_async_t> woken;  // the writer thread's "backlog drained"
   Timer retry;
   std::function<void()> on_drained;
   bool backlog_seen = false;  // backlogged() said yes; on_drained is owed
@@ -161,6 +162,18 @@ void drive() {
   auto& st = state();
   if (!st.out) return;
   auto progress = st.out->write_some();
+  if (st.out->threaded()) {  // the writer thread writes, waits and retries
+    if (st.backlog_seen && st.out->pending() < LogOutput::kLowWater) {
+      st.backlog_seen = false;
+      if (st.on_drained) st.on_drained();
+    }
+    if (st.dropped && st.out->pending() < LogOutput::kLowWater) {
+      std::size_t n = std::exchange(st.dropped, 0);
+      Log::write(LogLevel::Warn, fmt::format("{} of procd's own log messages were dropped while its output was blocked", n),
+                 code_fields(Code::IoWrite));
+    }
+    return;
+  }
   if (!st.loop) {
     if (progress == LogOutput::Progress::Again || progress == LogOutput::Progress::Failed)
       st.out->flush_blocking(kExitStallMs);
@@ -202,11 +215,20 @@ void drive() {
   }
 }
 
+void wake_loop() {
+  auto& st = state();
+  if (st.woken) uv_async_send(st.woken.get());  // thread-safe
+}
+
+void start_writer() { state().out->start_writer(wake_loop); }
+
 void install(std::unique_ptr<LogOutput> out, bool json, bool color, LogLevel level) {
   auto& st = state();
   if (st.out) {
     if (out) {
       // The new destination takes the old one's backlog first: nothing lost, no wait.
+      bool threaded = st.out->threaded();
+      st.out->stop_writer();
       st.writable.close();
       while (st.out->pending() > 0) {
         std::string_view data = st.out->front();
@@ -214,6 +236,7 @@ void install(std::unique_ptr<LogOutput> out, bool json, bool color, LogLevel lev
         st.out->discard(data.size());
       }
       st.out = std::move(out);
+      if (threaded) start_writer();
     }
   } else {
     st.out = out ? std::move(out) : LogOutput::to_stderr();
@@ -269,7 +292,11 @@ Result<void> Log::reopen() {
   auto& st = state();
   if (!st.out || !st.out->file()) return {};
   drive();
-  return st.out->file()->reopen();
+  bool threaded = st.out->threaded();
+  st.out->stop_writer();  // the file is the writer thread's until then
+  auto r = st.out->file()->reopen();
+  if (threaded) start_writer();
+  return r;
 }
 
 void Log::flush() { drive(); }
@@ -280,10 +307,16 @@ void Log::attach(uv_loop_t* loop, std::function<void()> on_drained) {
   st.loop = loop;
   st.on_drained = std::move(on_drained);
   st.retry.init(loop, [] { drive(); });
+  st.woken.reset(nullptr);
+  uv_async_init(loop, st.woken.get(), [](uv_async_t*) { drive(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(st.woken.get()));  // never what keeps the loop alive
+  start_writer();
 }
 
 void Log::detach() {
   auto& st = state();
+  if (st.out) st.out->stop_writer();
+  st.woken.close();
   st.writable.close();
   st.retry.close();
   st.loop = nullptr;
@@ -337,7 +370,7 @@ void Log::service_line(std::string_view service, bool is_stderr, std::string_vie
   std::string& tail = st.out->tail();
   append_service_line(tail, st.line_format, st.stamp.at(wall_ms ? wall_ms : wall_clock_ms()), service, is_stderr, line);
   st.out->committed();
-  if (st.out->pending() >= LogOutput::kChunk) drive();
+  if (!st.out->threaded() && st.out->pending() >= LogOutput::kChunk) drive();
 }
 
 void Log::service_lines(std::string_view service, bool is_stderr, std::string_view head, std::string_view body,
@@ -367,7 +400,7 @@ void Log::service_lines(std::string_view service, bool is_stderr, std::string_vi
       body.remove_prefix(nl + 1);
     }
     st.out->committed();
-    if (st.out->pending() >= LogOutput::kChunk) drive();
+    if (!st.out->threaded() && st.out->pending() >= LogOutput::kChunk) drive();
   }
 }
 
