@@ -132,7 +132,7 @@ def count_payload(paths, kind):
                     continue
                 msg = line[i + len(tag):]
                 if msg[:11].isdigit() and msg[11:12] == b" ":
-                    total += len(msg) - (3 if kind == "own-json" else 0)  # JSON: drop `"}` before the newline
+                    total += len(msg) - (2 if kind == "own-json" else 0)  # JSON: drop `"}` before the newline
     return total
 
 
