@@ -153,6 +153,12 @@ class Procd:
         return self.wait_for(lambda: self.states(service).count(state) >= count, timeout,
                              "%s to reach %s x%d (saw %s)" % (service, state, count, self.states(service)))
 
+    def wait_log(self, text, timeout=5, squash=True):
+        """Wait for `text` in procd's log (spaces removed when squash): the log is
+        written by a thread, so it may trail a control reply by a moment."""
+        return self.wait_for(lambda: text in (self.log_text().replace(" ", "") if squash else self.log_text()),
+                             timeout, "%r in the log" % text)
+
     def log_text(self):
         try:
             with open(self.log_path, errors="replace") as fh:

@@ -79,7 +79,7 @@ comand = ["x"]
         check(r.returncode == 2, "exit %d: %s" % (r.returncode, r.stdout + r.stderr))
         check("error[1002]" in r.stderr and "comand" in r.stderr, r.stderr)
         check(alive(pa) and alive(pb) and p.running_pid("a") == pa and p.running_pid("b") == pb)
-        check('"code":1002' in p.log_text().replace(" ", ""), "errors logged with their code")
+        p.wait_log('"code":1002')  # errors logged with their code
         m = cli(p, "metrics").stdout
         check('procd_reloads_total{result="error"} 1' in m, m)
 
