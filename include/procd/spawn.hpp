@@ -74,7 +74,8 @@ Result<void> become_subreaper();
 
 // kill(-pgid, sig); ESRCH is not an error.
 Result<void> signal_group(pid_t pgid, int sig);
-// True while any process is in the group.
+// After the group's leader was reaped: true while a live member of group
+// pgid descends from procd (a reused id is not ours: see proc_reader.hpp).
 bool group_alive(pid_t pgid);
 
 }  // namespace procd

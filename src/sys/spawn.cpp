@@ -16,6 +16,7 @@
 //   reaps the child itself, so the caller only ever sees a running PID or an
 //   Error; no fd is leaked on any path.
 #include "procd/spawn.hpp"
+#include "procd/proc_reader.hpp"
 
 #include "procd/env_file.hpp"
 
@@ -227,7 +228,11 @@ Result<void> signal_group(pid_t pgid, int sig) {
 
 bool group_alive(pid_t pgid) {
   if (pgid <= 1) return false;
-  return ::kill(-pgid, 0) == 0 || errno == EPERM;
+  if (::kill(-pgid, 0) != 0 && errno != EPERM) return false;
+  // Only asked once the run's leader was reaped: the id may belong to a new
+  // group by now. It is ours only while one of its live members descends
+  // from procd (the leftovers were reparented to procd, the subreaper).
+  return group_has_descendant_of(pgid, ::getpid());
 }
 
 }  // namespace procd

@@ -315,6 +315,40 @@ command = ["bash", "-c", "exec -a MARKER-web sleep 1000"]
         check(r.returncode == 0 and took < 1.0)
 
 
+def test_reused_group_id_is_not_signalled():
+    """The run's leader exits while its output pipe is still held (by a
+    process that left the group), so procd drains for up to 1 s; meanwhile
+    the now empty group id is reused by an unrelated new session (forced
+    through ns_last_pid). The drain's deadline must not SIGKILL it."""
+    if os.geteuid() != 0 or not os.access("/proc/sys/kernel/ns_last_pid", os.W_OK):
+        print("  (skipped: needs root and ns_last_pid)")
+        return
+    cmd = "setsid python3 -c 'import time; time.sleep(3)' MARKER & sleep 0.3; echo started; exit 0"
+    innocent = None
+    with Procd('[services.g]\ncommand = ["sh", "-c", %s, "MARKER"]\nrestart = "never"\nstop_timeout_ms = 1000\n'
+               % json.dumps(cmd)) as p:
+        pgid = p.wait_for(lambda: p.running_pid("g"), timeout=10, what="g running")  # the pipe holder is marked: cleanup ends it
+        p.wait_for(lambda: not os.path.exists("/proc/%d" % pgid), timeout=5, what="leader reaped")
+        for _ in range(20):  # take the id: the next pid is pgid
+            with open("/proc/sys/kernel/ns_last_pid", "w") as fh:
+                fh.write(str(pgid - 1))
+            c = subprocess.Popen(["sleep", "30"], start_new_session=True)
+            if c.pid == pgid:
+                innocent = c
+                break
+            c.kill()
+            c.wait()
+        if innocent is None:
+            print("  (skipped: could not take pid %d)" % pgid)
+            return
+        try:
+            time.sleep(1.8)  # past the drain deadline (1 s after the exit)
+            check(innocent.poll() is None, "procd killed an unrelated group that reused id %d" % pgid)
+        finally:
+            innocent.kill()
+            innocent.wait()
+
+
 if __name__ == "__main__":
     run_tests([
         test_out_of_fds_accept_and_pipe_fail_then_recover,
@@ -323,4 +357,5 @@ if __name__ == "__main__":
         test_notify_flood_while_a_service_crashes_and_restarts,
         test_stalled_follow_client_does_not_hold_shutdown,
         test_two_hundred_garbage_connections,
+        test_reused_group_id_is_not_signalled,
     ])
