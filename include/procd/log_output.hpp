@@ -31,6 +31,9 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+
+#include <sys/types.h>
+#include <sys/uio.h>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,6 +104,7 @@ class LogOutput {
   LogOutput() = default;
   std::string& next_chunk();
   void consumed(std::size_t n);
+  ssize_t write_iov(struct iovec* iov, int cnt);  // writev, or sendmsg without blocking for a socket
   void hand_over();    // threaded: the loop's tail chunk joins the queue
   void writer_main();  // the thread
   // One write attempt of the queue's front; updates the queue (locked).

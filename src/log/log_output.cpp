@@ -134,6 +134,14 @@ void LogOutput::consumed(std::size_t n) {
   }
 }
 
+ssize_t LogOutput::write_iov(struct iovec* iov, int cnt) {
+  if (kind_ != Kind::Socket) return ::writev(fd_, iov, cnt);
+  struct msghdr msg {};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<std::size_t>(cnt);
+  return ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 LogOutput::Progress LogOutput::write_some() {
   if (threaded_) {
     hand_over();
@@ -161,15 +169,7 @@ LogOutput::Progress LogOutput::write_some() {
       std::size_t from = i == 0 ? head_ : 0;
       if (chunks_[i].size() > from) iov[cnt++] = {chunks_[i].data() + from, chunks_[i].size() - from};
     }
-    ssize_t n;
-    if (kind_ == Kind::Socket) {
-      struct msghdr msg {};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = static_cast<std::size_t>(cnt);
-      n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    } else {
-      n = ::writev(fd_, iov, cnt);
-    }
+    ssize_t n = write_iov(iov, cnt);
     if (n > 0) {
       consumed(static_cast<std::size_t>(n));
       continue;
@@ -270,15 +270,7 @@ LogOutput::Progress LogOutput::write_front() {
       result = Progress::Failed;
     }
   } else {
-    ssize_t n;
-    if (kind_ == Kind::Socket) {
-      struct msghdr msg {};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = static_cast<std::size_t>(cnt);
-      n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    } else {
-      n = ::writev(fd_, iov, cnt);
-    }
+    ssize_t n = write_iov(iov, cnt);
     if (n > 0) done = static_cast<std::size_t>(n);
     else if (n < 0 && errno == EINTR) result = Progress::Drained;
     else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) result = Progress::Again;

@@ -157,21 +157,26 @@ void on_writable(uv_poll_t* h, int, int) {
   drive();
 }
 
+// What a smaller backlog allows: resume held-back services, say what was dropped.
+void after_progress(State& st) {
+  if (st.backlog_seen && st.out->pending() < LogOutput::kLowWater) {
+    st.backlog_seen = false;
+    if (st.on_drained) st.on_drained();
+  }
+  if (st.dropped && st.out->pending() < LogOutput::kLowWater) {
+    std::size_t n = std::exchange(st.dropped, 0);
+    Log::write(LogLevel::Warn, fmt::format("{} of procd's own log messages were dropped while its output was blocked", n),
+               code_fields(Code::IoWrite));
+  }
+}
+
 // Write what can be written now; wait (poll, timer) for the rest when attached.
 void drive() {
   auto& st = state();
   if (!st.out) return;
   auto progress = st.out->write_some();
   if (st.out->threaded()) {  // the writer thread writes, waits and retries
-    if (st.backlog_seen && st.out->pending() < LogOutput::kLowWater) {
-      st.backlog_seen = false;
-      if (st.on_drained) st.on_drained();
-    }
-    if (st.dropped && st.out->pending() < LogOutput::kLowWater) {
-      std::size_t n = std::exchange(st.dropped, 0);
-      Log::write(LogLevel::Warn, fmt::format("{} of procd's own log messages were dropped while its output was blocked", n),
-                 code_fields(Code::IoWrite));
-    }
+    after_progress(st);
     return;
   }
   if (!st.loop) {
@@ -204,15 +209,7 @@ void drive() {
   } else if (progress == LogOutput::Progress::Drained) {
     st.disk_full_warned = false;
   }
-  if (st.backlog_seen && st.out->pending() < LogOutput::kLowWater) {
-    st.backlog_seen = false;
-    if (st.on_drained) st.on_drained();
-  }
-  if (st.dropped && st.out->pending() < LogOutput::kLowWater) {
-    std::size_t n = std::exchange(st.dropped, 0);
-    Log::write(LogLevel::Warn, fmt::format("{} of procd's own log messages were dropped while its output was blocked", n),
-               code_fields(Code::IoWrite));
-  }
+  after_progress(st);
 }
 
 void wake_loop() {
