@@ -214,6 +214,7 @@ Result<void> Log::reopen() {
   drive();
   bool threaded = st.out->threaded();
   st.out->stop_writer();  // the file is the writer thread's until then
+  st.out->write_some();   // what was logged before the signal goes to the old file (a file never blocks)
   auto r = st.out->file()->reopen();
   if (threaded) start_writer();
   return r;
