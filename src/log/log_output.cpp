@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -217,7 +219,13 @@ void LogOutput::start_writer(std::function<void()> wake) {
   local_.clear();
   tail_mark_ = 0;
   threaded_ = true;
+  // The thread starts with every signal blocked: they stay the loop thread's
+  // (libuv's handlers, SIGCHLD), and its poll/write never see EINTR.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   writer_ = std::thread([this] { writer_main(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 void LogOutput::stop_writer() {
