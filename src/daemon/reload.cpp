@@ -133,8 +133,9 @@ void Supervisor::take_config(ServiceRunner& s, const ServiceConfig& sc) {
     flush_service_file(s);
   } else {
     s.file_retry_due = 0;
-    for (std::string_view rest : {std::string_view(out_rest), std::string_view(err_rest)})
-      if (!rest.empty()) Log::service_line(s.cfg.name, false, rest.substr(0, rest.size() - (rest.back() == '\n')));
+    // Pending bytes are whole lines (a cut line's rest ends with its '\n').
+    Log::service_lines(s.cfg.name, false, {}, out_rest, wall_clock_ms());
+    Log::service_lines(s.cfg.name, true, {}, err_rest, wall_clock_ms());
     update_reading(s);
   }
 }

@@ -310,7 +310,7 @@ void Log::service_lines(std::string_view service, bool is_stderr, std::string_vi
     st.frame.append(first, joined);
   }
   st.out->committed();
-  body.remove_prefix(nl + 1);
+  body.remove_prefix(nl == std::string_view::npos ? body.size() : nl + 1);  // a last line without '\n' ends it
   while (!body.empty()) {
     // One tail() per batch of lines: the queue closes a chunk only between appends.
     std::string& tail = st.out->tail();
@@ -318,7 +318,7 @@ void Log::service_lines(std::string_view service, bool is_stderr, std::string_vi
     while (!body.empty() && tail.size() < stop) {
       nl = body.find('\n');
       st.frame.append(tail, body.substr(0, nl));
-      body.remove_prefix(nl + 1);
+      body.remove_prefix(nl == std::string_view::npos ? body.size() : nl + 1);  // a last line without '\n' ends it
     }
     st.out->committed();
     if (!st.out->threaded() && st.out->pending() >= LogOutput::kChunk) drive();
