@@ -283,6 +283,7 @@ case "$cmd" in
       if [ "$san_rc" = 0 ]; then
         ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=0 \
           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 SUITE_TIMEOUT_MULTIPLIER=$((TIMEOUT_MULTIPLIER * 2)) \
+          PROCD_TEST_SLOWDOWN=3 \
           run_suite "$SAN_DIR" "$@"
         results+=("sanitizers (address,undefined)" "$SAN_DIR/meson-logs/testlog.json" "$SUITE_RC")
       else
