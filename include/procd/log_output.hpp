@@ -93,10 +93,6 @@ class LogOutput {
     want_wake_ = true;
     return true;
   }
-  // A descriptor to poll for writability after Progress::Again; -1 if none.
-  int poll_fd() const { return file_ ? -1 : fd_; }
-  // The last write error (Progress::Failed), e.g. a full disk; kept until a write succeeds.
-  const std::optional<Error>& last_error() const { return error_; }
   RotatingFile* file() const { return file_.get(); }
 
  private:

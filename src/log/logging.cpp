@@ -3,10 +3,10 @@
 // and are formatted straight into the output queue (log_format.hpp). Both
 // end in one LogOutput (log_output.hpp), so their order is kept.
 //
-// While a loop is attached nothing here blocks: flush() writes what the
-// destination takes, a uv_poll waits for a slow reader, a timer retries a
-// full disk, and the Supervisor pauses service output while backlogged()
-// (resumed by the on_drained callback). Service lines are never dropped;
+// While a loop is attached nothing here blocks: the output's writer thread
+// writes (waiting for a slow reader, retrying a full disk), flush() only
+// hands it the last lines, and the Supervisor pauses service output while
+// backlogged() (resumed by the on_drained callback, through a uv_async). Service lines are never dropped;
 // procd's own messages are dropped (and counted, and the count logged) only
 // past kHardCap, which paused service output keeps out of reach in practice.
 // Without a loop (the CLI, before the loop starts, after it ends) flush()
@@ -27,7 +27,6 @@
 #include "procd/log_format.hpp"
 #include "procd/log_output.hpp"
 #include "procd/output.hpp"
-#include "procd/timer.hpp"
 #include "procd/uv_handle.hpp"
 #include "spdlog_glue.hpp"
 
@@ -39,7 +38,6 @@ using namespace log_detail;
 
 constexpr std::size_t kHardCap = 64 * 1024 * 1024;
 constexpr int kExitStallMs = 10000;
-constexpr int kDiskRetryMs = 1000;
 
 struct State {
   std::shared_ptr<spdlog::logger> logger;
@@ -49,13 +47,10 @@ struct State {
   LineFrame frame;  // service_lines(): the batch's shared prefix
   // Attached to a loop (the supervisor).
   uv_loop_t* loop = nullptr;
-  UvHandle<uv_poll_t> writable;
   UvHandle<uv_async_t> woken;  // the writer thread's "backlog drained"
-  Timer retry;
   std::function<void()> on_drained;
   bool backlog_seen = false;  // backlogged() said yes; on_drained is owed
   std::size_t dropped = 0;    // own messages dropped past kHardCap
-  bool disk_full_warned = false;
 };
 
 State& state() {
@@ -73,11 +68,6 @@ void put_own(const spdlog::memory_buf_t& line, bool urgent) {
   }
   st.out->append(std::string_view(line.data(), line.size()));
   if (urgent && !st.loop) drive();
-}
-
-void on_writable(uv_poll_t* h, int, int) {
-  (void)h;
-  drive();
 }
 
 // What a smaller backlog allows: resume held-back services, say what was dropped.
@@ -98,41 +88,13 @@ void drive() {
   auto& st = state();
   if (!st.out) return;
   auto progress = st.out->write_some();
-  if (st.out->threaded()) {  // the writer thread writes, waits and retries
+  if (st.out->threaded()) {  // attached: the writer thread writes, waits and retries
     after_progress(st);
     return;
   }
-  if (!st.loop) {
-    if (progress == LogOutput::Progress::Again || progress == LogOutput::Progress::Failed)
-      st.out->flush_blocking(kExitStallMs);
-    return;
-  }
-  if (progress == LogOutput::Progress::Again) {
-    if (!st.writable && st.out->poll_fd() >= 0) {
-      st.writable.reset(nullptr);
-      if (uv_poll_init(st.loop, st.writable.get(), st.out->poll_fd()) != 0) {
-        st.writable.close();
-        st.out->flush_blocking(kExitStallMs);  // cannot wait on it: last resort
-        return;
-      }
-    }
-    if (st.writable) uv_poll_start(st.writable.get(), UV_WRITABLE, on_writable);
-  } else if (st.writable) {
-    uv_poll_stop(st.writable.get());
-  }
-  if (progress == LogOutput::Progress::Failed) {
-    if (!st.disk_full_warned && st.out->last_error()) {
-      st.disk_full_warned = true;
-      // Straight to stderr: the log itself is what cannot be written.
-      std::string msg = fmt::format("procd: error[{}]: {} (retrying; service output held back)\n",
-                                    static_cast<int>(st.out->last_error()->code), st.out->last_error()->message);
-      [[maybe_unused]] auto n = ::write(STDERR_FILENO, msg.data(), msg.size());
-    }
-    if (!st.retry.is_active()) st.retry.schedule(kDiskRetryMs);
-  } else if (progress == LogOutput::Progress::Drained) {
-    st.disk_full_warned = false;
-  }
-  after_progress(st);
+  // No loop (the CLI, before or after the supervisor's loop): wait here.
+  if (progress == LogOutput::Progress::Again || progress == LogOutput::Progress::Failed)
+    st.out->flush_blocking(kExitStallMs);
 }
 
 void wake_loop() {
@@ -149,7 +111,6 @@ void install(std::unique_ptr<LogOutput> out, bool json, bool color, LogLevel lev
       // The new destination takes the old one's backlog first: nothing lost, no wait.
       bool threaded = st.out->threaded();
       st.out->stop_writer();
-      st.writable.close();
       while (st.out->pending() > 0) {
         std::string_view data = st.out->front();
         out->append(data);
@@ -227,7 +188,6 @@ void Log::attach(uv_loop_t* loop, std::function<void()> on_drained) {
   if (!st.out) setup_default();
   st.loop = loop;
   st.on_drained = std::move(on_drained);
-  st.retry.init(loop, [] { drive(); });
   st.woken.reset(nullptr);
   uv_async_init(loop, st.woken.get(), [](uv_async_t*) { drive(); });
   uv_unref(reinterpret_cast<uv_handle_t*>(st.woken.get()));  // never what keeps the loop alive
@@ -238,8 +198,6 @@ void Log::detach() {
   auto& st = state();
   if (st.out) st.out->stop_writer();
   st.woken.close();
-  st.writable.close();
-  st.retry.close();
   st.loop = nullptr;
   st.on_drained = nullptr;
   st.backlog_seen = false;
