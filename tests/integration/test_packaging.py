@@ -2,7 +2,8 @@
 
 - `meson install --destdir` of the running test's build dir installs every
   expected file (binary, man pages, systemd units, completions, example
-  config, launchd plist);
+  config, launchd plist); every program a unit runs is procd or coreutils,
+  its reload is `procd reload`, its man pages are installed;
 - the man pages render without warnings;
 - every command (SPEC table and src/cli/commands.cpp) is in procd(1) and in
   each shell completion; every key of SPEC's example TOML is in
@@ -129,8 +130,63 @@ def test_meson_install_tree():
         bash = os.path.join(dest, os.path.join(under(datadir), "bash-completion", "completions", "procd").lstrip("/"))
         with open(bash, encoding="utf-8") as f:
             check("complete -F _procd procd" in f.read(), "bash completion content")
+        check_unit_paths(dest, under(bindir), under(mandir), bindir)
     finally:
         shutil.rmtree(dest, ignore_errors=True)
+
+
+UNIT_PREFIXES = "-@:+!"
+
+
+def unit_lines(name):
+    """(key, value) of every assignment of packaging/systemd/NAME."""
+    out = []
+    for line in read("packaging", "systemd", name).splitlines():
+        s = line.strip()
+        if s and not s.startswith(("#", ";", "[")) and "=" in s:
+            k, v = s.split("=", 1)
+            out.append((k.strip(), v.strip()))
+    return out
+
+
+def check_unit_paths(dest, bindir, mandir, rel_bindir):
+    """Every program a unit runs is procd as the package installs it (the Debian
+    package's prefix is /usr) or part of coreutils (Essential: present on every
+    Debian system; procps, with /bin/kill, is not), and every man page it names is
+    installed. The reload goes through `procd reload`, which fails (exit 2, the
+    errors on stderr -> journal) on an invalid config; a `kill -HUP` would
+    succeed whatever the config says."""
+    deb_procd = os.path.join("/usr", rel_bindir if not os.path.isabs(rel_bindir) else "bin", "procd")
+    for unit in ("procd.service", "procd@.service"):
+        lines = unit_lines(unit)
+        execs = [(k, v) for k, v in lines if k.startswith("Exec")]
+        check(any(k == "ExecStart" for k, _ in execs), "%s: no ExecStart" % unit)
+        for k, v in execs:
+            prog = v.lstrip(UNIT_PREFIXES).split()[0]
+            check(os.path.isabs(prog), "%s: %s=%s is not an absolute path" % (unit, k, v))
+            if os.path.basename(prog) == "procd":
+                check(prog == deb_procd, "%s: %s runs %s, the package installs %s" % (unit, k, prog, deb_procd))
+                check(os.path.isfile(os.path.join(dest, bindir.lstrip("/"), "procd")), "procd not installed")
+                continue
+            if not shutil.which("dpkg"):
+                print("skip: dpkg not found, cannot check the owner of %s" % prog)
+                continue
+            owner = None
+            for cand in (prog, os.path.realpath(prog), "/usr" + prog if not prog.startswith("/usr/") else prog):
+                r = subprocess.run(["dpkg", "-S", cand], capture_output=True, text=True, timeout=30)
+                if r.returncode == 0:
+                    owner = r.stdout.split(":")[0]
+                    break
+            check(owner == "coreutils", "%s: %s=%s needs %s, which a minimal system may lack (only procd and "
+                  "coreutils are sure to be there)" % (unit, k, v, owner or "a file no package owns"))
+        reloads = [v for k, v in execs if k == "ExecReload"]
+        check(len(reloads) == 1 and reloads[0].split()[0] == deb_procd and reloads[0].split()[-1] == "reload",
+              "%s: ExecReload must be `procd ... reload` (fails on an invalid config): %s" % (unit, reloads))
+        for k, v in lines:
+            if k == "Documentation":
+                for page, sec in re.findall(r"man:([\w.@-]+)\((\d)\)", v):
+                    full = os.path.join(dest, mandir.lstrip("/"), "man" + sec, page + "." + sec)
+                    check(os.path.isfile(full), "%s: Documentation names %s(%s), not installed" % (unit, page, sec))
 
 
 def read_binary_check(path):
