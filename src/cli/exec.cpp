@@ -21,14 +21,23 @@
 // - Terminal (docker run -it): when stdin is a terminal whose foreground
 //   group is procd's, the child's group is made the foreground group
 //   (tcsetpgrp, like tini); procd takes it back once the child has exited.
-//   SIGTTIN/SIGTTOU/SIGTSTP are blocked in procd, so they never stop it.
-// - Not forwarded: SIGCHLD (reaping); the synchronous fault signals SIGSEGV,
-//   SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT (left unblocked so a
-//   crash of procd stays a crash); signals procd raised on itself (SIGPIPE
-//   from writing to a closed stderr). Everything else, real-time signals
+// - Job control (like dumb-init): SIGTSTP/SIGTTIN/SIGTTOU are forwarded,
+//   then procd stops itself with SIGSTOP, so the shell sees the job stopped;
+//   SIGCONT resumes procd (the kernel does that) and is forwarded, resuming
+//   the child. As PID 1 of a namespace the SIGSTOP is a no-op (the kernel
+//   protects init), so there only the child stops.
+// - Not forwarded: SIGCHLD (reaping); signals procd raised on itself (SIGPIPE
+//   from writing to a closed stderr). The fault signals SIGSEGV, SIGBUS,
+//   SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT are forwarded when another
+//   process sent them (kill, sigqueue) and kill procd when they are a real
+//   fault of procd (exec_faults.cpp). Everything else, real-time signals
 //   included, is forwarded. `--rewrite FROM:TO` (names with or without SIG,
 //   any case, or numbers; repeatable, the last one for FROM wins) maps FROM
 //   to TO; TO = 0 drops FROM.
+// - Once the child runs, procd changes its own directory to / so it does not
+//   keep a mount busy (the child starts in procd's directory).
+// - With --kill-group, when the child exits the rest of its process group
+//   gets SIGTERM before procd exits (or starts the --wait-all ladder).
 // - Exit code: the child's; 128+N if it died of signal N; 127 when CMD
 //   cannot be executed because it does not exist (ENOENT/ENOTDIR), 126 for
 //   any other exec failure (permission denied, bad format), both with
@@ -49,6 +58,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -66,6 +76,8 @@
 #include "procd/signal_names.hpp"
 #include "procd/spawn.hpp"
 
+#include "exec_faults.hpp"
+
 namespace procd {
 namespace {
 
@@ -77,7 +89,6 @@ constexpr int kExitCannotExec = 126;
 constexpr long kDefaultGraceMs = 10000;
 constexpr Ms kKillRepeat{100};
 constexpr Ms kKillCeiling{2000};
-constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
 
 void print_error(Code code, const std::string& msg) { fmt::print(stderr, "{}\n", make_error(code, msg).format()); }
 
@@ -90,8 +101,6 @@ sigset_t wait_set() {
   for (int s : kFaultSignals) sigdelset(&set, s);
   return set;
 }
-
-using RewriteMap = std::array<int, NSIG>;  // map[FROM] = TO; 0 = drop
 
 bool parse_rewrites(const std::vector<std::string>& specs, const sigset_t& waited, RewriteMap& map) {
   for (int s = 0; s < NSIG; ++s) map[s] = s;
@@ -110,7 +119,8 @@ bool parse_rewrites(const std::vector<std::string>& specs, const sigset_t& waite
         return false;
       }
     }
-    if (*from == SIGCHLD || !sigismember(&waited, *from)) {
+    bool fault = std::find(std::begin(kFaultSignals), std::end(kFaultSignals), *from) != std::end(kFaultSignals);
+    if (*from == SIGCHLD || !(sigismember(&waited, *from) || fault)) {
       print_error(Code::SignalUnknown,
                   fmt::format("--rewrite \"{}\": {} is not forwarded by procd exec", spec, signal_name(*from)));
       return false;
@@ -163,9 +173,15 @@ class Entrypoint {
       return exec_errno == ENOENT || exec_errno == ENOTDIR ? kExitNotFound : kExitCannotExec;
     }
     child_ = spawned->pid;
+    set_fault_target(child_, false);
+    // The child has its directory; procd must not pin a mount.
+    if (::chdir("/") != 0) fmt::print(stderr, "procd exec: warning: chdir /: {}\n", std::strerror(errno));
 
     while (!child_done_) wait_one(nullptr);
+    set_fault_target(child_, true);
     restore_tty();
+    // Nothing of the group outlives procd unasked (dumb-init's setsid mode).
+    if (opts_.kill_group) (void)signal_group(child_, SIGTERM);
     if (opts_.wait_all) wait_all();
     return status_code(child_status_);
   }
@@ -219,6 +235,8 @@ class Entrypoint {
         (void)signal_group(child_, to);
       else
         ::kill(child_, to);
+      // Job control: the child is stopped, now procd (the shell's job).
+      if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) ::kill(::getpid(), SIGSTOP);
     } else {
       signal_rest(to);
     }
@@ -292,6 +310,7 @@ int cmd_exec(const ExecOptions& opts) {
   // Blocked for the rest of procd's life: a signal that arrives after the
   // child's exit must not kill procd with its default action on the way out.
   ::sigprocmask(SIG_BLOCK, &waited, nullptr);
+  install_fault_forwarding(map, opts.kill_group);
   Entrypoint ep(opts, map, waited);
   return ep.run();
 }

@@ -332,6 +332,178 @@ def test_tty_foreground_group():
         os.close(fd)
 
 
+# ---------------------------------------------------------------- dumb-init parity
+
+def child_of(pid, timeout=5.0):
+    """The first child of PID (procd's child), bounded."""
+    kids = []
+
+    def found():
+        nonlocal kids
+        try:
+            kids = [int(k) for k in open("/proc/%d/task/%d/children" % (pid, pid)).read().split()]
+        except OSError:
+            kids = []
+        return bool(kids)
+    check(wait_until(found, timeout), "procd %d started no child" % pid)
+    return kids[0]
+
+
+FAULT_CATCHER = r"""
+import os, signal, sys
+names = ("SEGV", "BUS", "ABRT", "FPE", "ILL")
+def got(sig, frame):
+    os.write(1, ("got %d\n" % sig).encode())
+for n in names:
+    signal.signal(getattr(signal, "SIG" + n), got)
+signal.signal(signal.SIGTERM, lambda *a: os._exit(9))
+os.write(1, ("ready %d\n" % os.getpid()).encode())
+while True:
+    signal.pause()
+"""
+
+
+def sigqueue(pid, sig):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.sigqueue(ctypes.c_int(pid), ctypes.c_int(sig), ctypes.c_long(1234)) != 0:
+        raise OSError(ctypes.get_errno(), "sigqueue")
+
+
+def test_fault_numbers_sent_from_outside_forwarded():
+    """kill(2)/sigqueue(3) of SEGV, BUS, ABRT, FPE, ILL reach the child; procd lives on."""
+    p = popen(["--", sys.executable, "-c", FAULT_CATCHER])
+    child = None
+    try:
+        line = readline(p.stdout)
+        check(line and line.startswith("ready "), "no ready line: %r" % line)
+        child = int(line.split()[1])
+        for sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL):
+            for send in (os.kill, sigqueue):
+                send(p.pid, sig)
+                got = readline(p.stdout)
+                check(got == "got %d" % sig, "%s %s: child printed %r (procd rc %s)" % (send.__name__, sig, got,
+                                                                                        p.poll()))
+                check(p.poll() is None, "procd died of %s sent by %s" % (sig, send.__name__))
+        # --rewrite applies to them too
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(timeout=5) == 9, "rc %s" % p.returncode)
+    finally:
+        finish(p, [child] if child else [])
+    p = popen(["--rewrite", "SEGV:TERM", "--", sys.executable, "-c", FAULT_CATCHER])
+    child = None
+    try:
+        line = readline(p.stdout)
+        check(line and line.startswith("ready "), "no ready line: %r" % line)
+        child = int(line.split()[1])
+        p.send_signal(signal.SIGSEGV)
+        check(p.wait(timeout=5) == 9, "--rewrite SEGV:TERM: rc %s" % p.returncode)
+    finally:
+        finish(p, [child] if child else [])
+
+
+def seccomp_trap_chdir():
+    """preexec_fn: a seccomp filter that makes chdir(2) raise a kernel SIGSYS
+    (si_code SYS_SECCOMP > 0), a real synchronous fault inside procd (which calls
+    chdir("/") right after starting its child)."""
+    import ctypes
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    NR_CHDIR, AUDIT_ARCH_X86_64 = 80, 0xC000003E
+    BPF_LD_W_ABS, BPF_JEQ_K, BPF_RET_K = 0x20, 0x15, 0x06
+    RET_ALLOW, RET_TRAP = 0x7FFF0000, 0x00030000
+    insns = [(BPF_LD_W_ABS, 0, 0, 4), (BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64), (BPF_RET_K, 0, 0, RET_ALLOW),
+             (BPF_LD_W_ABS, 0, 0, 0), (BPF_JEQ_K, 0, 1, NR_CHDIR), (BPF_RET_K, 0, 0, RET_TRAP),
+             (BPF_RET_K, 0, 0, RET_ALLOW)]
+    code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *i) for i in insns))
+    prog = struct.pack("HxxxxxxP", len(insns), ctypes.addressof(code))
+    PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+    libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        os._exit(97)
+    buf = ctypes.create_string_buffer(prog)
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(buf), 0, 0) != 0:
+        os._exit(98)
+
+
+def test_real_fault_still_kills_procd():
+    import platform
+    if platform.machine() != "x86_64":
+        print("SKIP test_real_fault_still_kills_procd: the seccomp filter is written for x86_64")
+        return
+    p = subprocess.Popen([PROCD, "exec", "--", "sh", "-c", 'echo $$; exec sleep 30'], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=seccomp_trap_chdir)
+    child = None
+    try:
+        line = readline(p.stdout)
+        check(line and line.isdigit(), "no pid line %r" % line)
+        child = int(line)
+        rc = p.wait(timeout=5)
+        check(rc not in (97, 98), "seccomp filter not installed (rc %s)" % rc)
+        check(rc == -signal.SIGSYS, "procd should die of its own SIGSYS fault, rc %s (stderr %r)" % (
+            rc, p.stderr.read().decode(errors="replace")))
+    finally:
+        finish(p, [child] if child else [])
+
+
+def test_job_control_stop_and_continue():
+    """SIGTSTP/SIGTTIN/SIGTTOU stop the child, then procd; SIGCONT resumes both."""
+    for sig in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+        p = popen(["--", "sleep", "30"])
+        child = None
+        try:
+            child = child_of(p.pid)
+            p.send_signal(sig)
+            both = lambda: proc_state(child) == "T" and proc_state(p.pid) == "T"  # noqa: E731
+            check(wait_until(both, 3), "%s: child %s, procd %s (want T T)" % (sig, proc_state(child),
+                                                                              proc_state(p.pid)))
+            p.send_signal(signal.SIGCONT)
+            running = lambda: proc_state(child) in ("S", "R") and proc_state(p.pid) in ("S", "R")  # noqa: E731
+            check(wait_until(running, 3), "SIGCONT: child %s, procd %s" % (proc_state(child), proc_state(p.pid)))
+            p.send_signal(signal.SIGTERM)
+            check(p.wait(timeout=5) == 143, "rc %s" % p.returncode)
+        finally:
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+            finish(p, [child] if child else [])
+
+
+def test_chdir_root_after_start():
+    with tempfile.TemporaryDirectory(prefix="procd-cwd-") as d:
+        p = subprocess.Popen([PROCD, "exec", "--", "sleep", "30"], cwd=d, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        child = None
+        try:
+            child = child_of(p.pid)
+            real = os.path.realpath(d)
+            check(wait_until(lambda: os.readlink("/proc/%d/cwd" % p.pid) == "/", 3),
+                  "procd's cwd %s, want /" % os.readlink("/proc/%d/cwd" % p.pid))
+            check(os.readlink("/proc/%d/cwd" % child) == real, "child cwd %s, want %s" % (
+                os.readlink("/proc/%d/cwd" % child), real))
+        finally:
+            finish(p, [child] if child else [])
+
+
+def test_kill_group_term_on_child_exit():
+    """--kill-group: when the child exits, the rest of its group gets SIGTERM."""
+    for kill_group in (True, False):
+        with tempfile.NamedTemporaryFile(prefix="procd-grp-") as f:
+            pid = None
+            try:
+                rc, dt, err = timed((["--kill-group"] if kill_group else []) +
+                                    ["--", "sh", "-c", 'sleep 30 & echo $! > "$0"; exit 3', f.name])
+                check(rc == 3, "rc %s %s" % (rc, err))
+                pid = int(open(f.name).read())
+                gone = wait_until(lambda: not alive(pid), 2.0 if kill_group else 0.3)
+                if kill_group:
+                    check(gone, "--kill-group: the group member %d survived the child's exit" % pid)
+                else:
+                    check(not gone, "without --kill-group the group is left alone")
+            finally:
+                if pid:
+                    kill_pids([pid])
+
+
 if __name__ == "__main__":
     run_tests([
         test_exit_code_passthrough,
@@ -347,4 +519,9 @@ if __name__ == "__main__":
         test_wait_all_waits_for_orphans,
         test_wait_all_ladder,
         test_tty_foreground_group,
+        test_fault_numbers_sent_from_outside_forwarded,
+        test_real_fault_still_kills_procd,
+        test_job_control_stop_and_continue,
+        test_chdir_root_after_start,
+        test_kill_group_term_on_child_exit,
     ])
