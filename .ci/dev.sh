@@ -10,6 +10,9 @@
 #   bash .ci/dev.sh fuzz [SECONDS]  also install clang-15 + libFuzzer, build the
 #                                 fuzz targets in build-fuzz (-Dfuzz=true), run each
 #                                 for SECONDS (default 30); exit non-zero on a crash
+#   bash .ci/dev.sh e2e           also install podman, runc, mmdebstrap, debhelper; build
+#                                 the Docker image and the .deb and run them for real
+#                                 (tests/e2e/e2e.py); last line `RESULT: N passed, N failed`
 #
 # Environment: PROCD_BUILD_DIR (default: build), PROCD_SAN_BUILD_DIR (default:
 # build-asan: `test` runs the suites again there under ASan + UBSan;
@@ -41,6 +44,10 @@ PACKAGES=(
 FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev)
 FUZZ_CXX=clang++-15
 FUZZ_TARGETS=(config shell_split protocol notify health_http)
+# Only `e2e` needs these: podman runs the image (with runc: crun refuses
+# hybrid cgroups), mmdebstrap builds the Debian base images locally (no
+# registry needed), debhelper + dpkg-dev build the .deb.
+E2E_PACKAGES=(podman runc mmdebstrap debhelper dpkg-dev)
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -292,13 +299,18 @@ case "$cmd" in
     fi
     summarize "${results[@]}"
     ;;
+  e2e)
+    PACKAGES+=("${E2E_PACKAGES[@]}")
+    ensure_packages || { echo "RESULT: 0 passed, 1 failed"; die "installing the e2e packages failed"; }
+    exec python3 tests/e2e/e2e.py "$@"
+    ;;
   fuzz)
     PACKAGES+=("${FUZZ_PACKAGES[@]}")
     ensure_packages
     run_fuzzers "${1:-30}"
     ;;
   *)
-    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
