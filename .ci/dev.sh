@@ -302,7 +302,7 @@ case "$cmd" in
   e2e)
     PACKAGES+=("${E2E_PACKAGES[@]}")
     ensure_packages || { echo "RESULT: 0 passed, 1 failed"; die "installing the e2e packages failed"; }
-    exec python3 tests/e2e/e2e.py "$@"
+    exec python3 -u tests/e2e/e2e.py "$@"
     ;;
   fuzz)
     PACKAGES+=("${FUZZ_PACKAGES[@]}")
