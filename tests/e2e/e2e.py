@@ -24,7 +24,7 @@ podman call here uses them. Base tarballs are cached in $PROCD_E2E_CACHE
 A machine where containers cannot run prints `SKIP e2e: REASON`.
 
 Everything the tier creates (containers, images other than the cached
-bases and the layer-cache tag procd-e2e-cache, temp dirs) is removed at the
+bases and the layer-cache tags procd-e2e-cache:latest and :build, temp dirs) is removed at the
 end. Prints per-step timings and `RESULT: N passed, N failed`.
 Options: PROCD_E2E_ONLY=docker|systemd runs one part.
 """
@@ -47,7 +47,10 @@ ONLY = os.environ.get("PROCD_E2E_ONLY", "")
 TAG = "e2e-%d" % os.getpid()
 IMAGE = "localhost/procd-e2e:" + TAG          # the Dockerfile's image
 EXEC_IMAGE = "localhost/procd-e2e-exec:" + TAG  # FROM it, ENTRYPOINT procd exec --
-LAYER_CACHE = "localhost/procd-e2e-cache:latest"  # keeps the build stage's apt layer between runs
+# Tags that keep podman's layer cache (the build stage's apt layer above all)
+# between runs; the compiler cache lives in the Dockerfile's cache mount.
+LAYER_CACHE = "localhost/procd-e2e-cache:latest"
+LAYER_CACHE_BUILD = "localhost/procd-e2e-cache:build"
 SYSTEMD_IMAGE = "localhost/procd-e2e-systemd:base"
 
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
@@ -160,6 +163,13 @@ def import_image(tarball, tags, changes=()):
     return True
 
 
+def dangling_images():
+    if not shutil.which("podman"):
+        return []
+    r = podman("images", "-q", "--no-trunc", "--filter", "dangling=true", ok=False)
+    return r.stdout.split() if r.returncode == 0 else []
+
+
 def containers_can_run(image):
     r = podman("run", "--rm", *LIMITS, image, "true", ok=False, timeout=120)
     if r.returncode != 0:
@@ -217,6 +227,11 @@ def test_docker_build():
                "--ignorefile", "packaging/docker/Dockerfile.dockerignore", "-t", IMAGE,
                "-t", LAYER_CACHE, ".", timeout=1800, cwd=ROOT)
     images.append(IMAGE)
+    # Every layer is cached now: this only names the build stage, so that its
+    # layers survive the removal of this run's untagged images.
+    podman("build", *LIMITS, "--pull=never", "--layers", "-f", "packaging/docker/Dockerfile",
+           "--ignorefile", "packaging/docker/Dockerfile.dockerignore", "--target", "build", "-t", LAYER_CACHE_BUILD,
+           ".", timeout=600, cwd=ROOT)
     size = int(podman("image", "inspect", "--format", "{{.Size}}", IMAGE).stdout.strip())
     libs = podman("run", "--rm", *LIMITS, "--entrypoint", "ldd", IMAGE, "/usr/bin/procd").stdout
     needed = sorted(set(re.findall(r"^\s*(lib\S+\.so\S*)", libs, re.M)))
@@ -461,6 +476,7 @@ def test_systemd_deb():
 def main():
     passed = failed = 0
     t_start = time.monotonic()
+    dangling_before = set(dangling_images())
     parts = []
     try:
         for tool in ("podman", "runc", "mmdebstrap"):
@@ -509,6 +525,11 @@ def main():
             rm_ctr(c)
         for img in images:
             podman("rmi", "-f", img, ok=False)
+        # the untagged images this run left (the previous cache tags' targets,
+        # intermediate stages); never one that existed before the run
+        for img in dangling_images():
+            if img not in dangling_before:
+                podman("rmi", img, ok=False)
     timings.append(("e2e total", time.monotonic() - t_start))
     for label, s in timings:
         print("time: %-50s %6.1f s" % (label, s))
