@@ -13,6 +13,7 @@ its stop. Every cgroup a test leaves is removed in a finally.
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -227,8 +228,15 @@ def test_stop_waits_for_the_cgroup_by_event_not_polling():
         time.sleep(0.3)  # let start-up settle
         before = main_thread_switches(p.proc.pid)
         t0 = time.monotonic()
-        r = cli(p, "stop", "s")
-        check(r.returncode == 0, "stop: %s" % (r.stdout + r.stderr))
+        # One request on the socket (the CLI would poll `status` until stopped),
+        # then the log file tells when the stop is complete.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(os.path.join(p.dir, ".procd.sock"))
+        s.sendall(b'{"cmd":"stop","names":["s"]}\n')
+        reply = s.recv(65536)
+        s.close()
+        check(b'"ok":true' in reply.replace(b" ", b""), "stop reply: %r" % reply)
         p.wait_state("s", "stopped")
         took = time.monotonic() - t0
         switches = main_thread_switches(p.proc.pid) - before
