@@ -21,17 +21,20 @@ from procdtest import PROCD, Procd, check, proc_state, run_tests
 
 # Main process: double-forks a setsid() daemon (argv MARKER-daemon), then
 # waits; exits on SIGTERM. The daemon keeps the output pipes open, as a
-# careless daemon does. DAEMON_MODE: "ignore" ignores SIGTERM; "slow" exits
-# 0.5 s after it.
+# careless daemon does. Mode "ignore": the daemon ignores SIGTERM; "slow":
+# it exits 0.5 s after it; "none": no daemon.
 SERVICE_PY = r'''
 import os, sys, signal, time
 marker, mode = sys.argv[1], sys.argv[2]
-if os.fork() == 0:
+if mode == "none":
+    pass
+elif os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
         os.execvp("python3", ["python3", "-c", DAEMON, marker + "-daemon", mode])
     os._exit(0)
-os.wait()
+else:
+    os.wait()
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 print("main up", flush=True)
 while True:
@@ -98,6 +101,13 @@ def status(p):
     r = cli(p, "status", "--json")
     check(r.returncode == 0, "status: %s" % (r.stdout + r.stderr))
     return {s["name"]: s for s in json.loads(r.stdout)["services"]}
+
+
+def daemon_up(p, name="d"):
+    """PID of the service's daemon once it has set up its SIGTERM handling."""
+    p.wait_for(lambda: any(e.get("service") == name and e.get("msg") == "daemon up" for e in p.events()), 10,
+               "%s's daemon up" % name)
+    return p.wait_for(lambda: daemons(p, name), 10, "%s's daemon" % name)[0]
 
 
 def daemons(p, name="d"):
@@ -168,7 +178,7 @@ def test_stop_kills_a_setsid_daemon():
     try:
         p.start()
         p.wait_state("d", "running")
-        d = p.wait_for(lambda: daemons(p), 10, "the daemon")[0]
+        d = daemon_up(p)
         st = status(p)["d"]
         if not USABLE:
             check(st["cgroup"] is None, "fallback: no cgroup: %s" % st)
@@ -199,8 +209,7 @@ def test_shutdown_kills_a_setsid_daemon():
         p.start()
         p.wait_state("a", "running")
         p.wait_state("b", "running")
-        ds = p.wait_for(lambda: len(daemons(p, "a") + daemons(p, "b")) == 2 and daemons(p, "a") + daemons(p, "b"),
-                        10, "two daemons")
+        ds = [daemon_up(p, "a"), daemon_up(p, "b")]
         base = base_of(p)
         p.signal(signal.SIGTERM)
         check(p.wait_exit() == 0, "clean exit\n" + p.tail())
@@ -216,15 +225,26 @@ def test_shutdown_kills_a_setsid_daemon():
 
 
 def test_stop_waits_for_the_cgroup_by_event_not_polling():
+    """The cgroup's last process is not procd's descendant (the test moved
+    it there), so no SIGCHLD tells procd it is gone: only the cgroup.events
+    watch can end the stop, and procd must not poll meanwhile."""
     if not USABLE:
         return
-    p = Procd(service("s", "slow"))
+    p = Procd(service("s", "none"))
     base = None
+    outsider = None
     try:
         p.start()
         p.wait_state("s", "running")
-        d = p.wait_for(lambda: daemons(p, "s"), 10, "the daemon")[0]
+        p.wait_for(lambda: any(e.get("msg") == "main up" for e in p.events()), 10, "main up")
         base = base_of(p)
+        cg = status(p)["s"]["cgroup"]
+        # Exits 0.5 s after its SIGTERM.
+        outsider = subprocess.Popen(["python3", "-c", DAEMON_PY, p.marker + "-outsider", "slow"], stdout=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL)
+        check(outsider.stdout.readline().startswith(b"daemon up"), "outsider up")
+        with open(os.path.join(cg, "cgroup.procs"), "w") as fh:
+            fh.write(str(outsider.pid))
         time.sleep(0.3)  # let start-up settle
         before = main_thread_switches(p.proc.pid)
         t0 = time.monotonic()
@@ -240,9 +260,9 @@ def test_stop_waits_for_the_cgroup_by_event_not_polling():
         p.wait_state("s", "stopped")
         took = time.monotonic() - t0
         switches = main_thread_switches(p.proc.pid) - before
-        # The daemon exits 0.5 s after its SIGTERM: the cgroup's `populated 0`
-        # event ends the run then, before the 1 s drain deadline would.
-        check(not alive(d), "daemon gone")
+        check(outsider.wait(timeout=5) == 0, "the outsider exited on its SIGTERM")
+        # It exits 0.5 s after its SIGTERM: the cgroup's `populated 0` event
+        # ends the run then, before the 1 s drain deadline would.
         check(took < 0.95, "stop took %.2fs: not ended by the cgroup event\n%s" % (took, p.tail()))
         check("processes left" not in p.log_text(), "nothing had to be killed\n" + p.tail())
         # A poll of even 20 ms over the 0.5 s wait would be 25 wakeups; the
@@ -255,6 +275,9 @@ def test_stop_waits_for_the_cgroup_by_event_not_polling():
         idle = main_thread_switches(p.proc.pid) - before
         check(idle == 0, "%d wakeups while idle" % idle)
     finally:
+        if outsider and outsider.poll() is None:
+            outsider.kill()
+            outsider.wait(timeout=5)
         p.cleanup()
         remove_tree(base)
 
@@ -266,7 +289,7 @@ def test_crash_recovery_never_two_copies():
         p.start()
         p.wait_state("c", "running")
         old_main = p.running_pid("c")
-        old_daemon = p.wait_for(lambda: daemons(p, "c"), 10, "the daemon")[0]
+        old_daemon = daemon_up(p, "c")
         base = base_of(p)
         p.proc.kill()  # SIGKILL: no cleanup at all
         p.proc.wait(timeout=5)
@@ -320,7 +343,7 @@ def test_fallback_without_usable_cgroups():
     try:
         p.start(extra_env={"PROCD_CGROUP_ROOT": "/nonexistent/procd-cgroup-root"})
         p.wait_state("f", "running")
-        d = p.wait_for(lambda: daemons(p, "f"), 10, "the daemon")[0]
+        d = daemon_up(p, "f")
         text = p.log_text().replace(" ", "")
         check('"code":10002' in text and "processgroup" in text, "fallback logged\n" + p.tail())
         check(text.count('"code":10004') == 1, "limits: one warning\n" + p.tail())
