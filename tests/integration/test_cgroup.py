@@ -282,6 +282,25 @@ def test_stop_waits_for_the_cgroup_by_event_not_polling():
         remove_tree(base)
 
 
+def test_health_command_runs_in_the_service_cgroup():
+    p = Procd(service("h", "none", '[services.h.health]\ncommand = ["sh", "-c", "cat /proc/self/cgroup > TMPDIR/hc.txt"]\n'
+                                   'interval_ms = 200\n'))
+    try:
+        p.start()
+        p.wait_state("h", "running")
+        out = os.path.join(p.dir, "hc.txt")
+        p.wait_for(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 10, "a health check run")
+        with open(out) as fh:
+            where = [l.strip()[3:] for l in fh if l.startswith("0::")][0]
+        cg = status(p)["h"]["cgroup"]
+        if USABLE:
+            check(cg.endswith(where) and where.endswith("/svc-h"), "health command in %s, service cgroup %s" % (where, cg))
+        else:
+            check(cg is None, "fallback: no cgroup")
+    finally:
+        p.cleanup()
+
+
 def test_crash_recovery_never_two_copies():
     p = Procd(service("c"))
     base = None
@@ -364,6 +383,7 @@ if __name__ == "__main__":
         test_stop_kills_a_setsid_daemon,
         test_shutdown_kills_a_setsid_daemon,
         test_stop_waits_for_the_cgroup_by_event_not_polling,
+        test_health_command_runs_in_the_service_cgroup,
         test_crash_recovery_never_two_copies,
         test_limits_applied_or_one_warning,
         test_fallback_without_usable_cgroups,
