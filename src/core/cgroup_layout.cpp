@@ -114,10 +114,13 @@ CgroupLayout choose_layout(const std::string& mount, const std::string& own, boo
                            const std::string& instance_name, const std::string& pid_file) {
   CgroupLayout l;
   std::string own_dir = join_path(mount, own);
-  if (own != "/" && own_is_alone) {
+  // Alone at "/" happens only as a container's PID 1 in its own cgroup
+  // namespace (the host's root always holds init and kernel threads).
+  if (own_is_alone) {
     l.mode = CgroupMode::Dedicated;
     l.base = own_dir;
-    l.why = fmt::format("procd is the only process of its cgroup {} (delegated): services go under it", own);
+    l.why = own == "/" ? std::string("procd is the only process of its cgroup namespace's root (a container)")
+                       : fmt::format("procd is the only process of its cgroup {} (delegated)", own);
     return l;
   }
   l.mode = CgroupMode::Shared;

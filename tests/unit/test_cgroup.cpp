@@ -72,8 +72,8 @@ TEST_CASE("cgroup: procd's own cgroup from /proc/self/cgroup") {
 }
 
 TEST_CASE("cgroup: layout: a dedicated subtree per instance when shared, own cgroup when alone") {
-  auto root = choose_layout("/sys/fs/cgroup/unified", "/", true, "my app", "/run/a.pid");
-  CHECK(root.mode == CgroupMode::Shared);  // the root is shared with the whole system, alone or not
+  auto root = choose_layout("/sys/fs/cgroup/unified", "/", false, "my app", "/run/a.pid");
+  CHECK(root.mode == CgroupMode::Shared);  // the host's root, shared with the whole system
   CHECK(root.base == "/sys/fs/cgroup/unified/procd-my_app-" + short_hash("/run/a.pid"));
   CHECK(root.why.find("root") != std::string::npos);
   auto other = choose_layout("/sys/fs/cgroup/unified", "/", false, "my app", "/run/b.pid");
@@ -82,6 +82,9 @@ TEST_CASE("cgroup: layout: a dedicated subtree per instance when shared, own cgr
   auto login = choose_layout("/sys/fs/cgroup", "/user.slice/session-1.scope", false, "x", "/p");
   CHECK(login.mode == CgroupMode::Shared);
   CHECK(login.base.starts_with("/sys/fs/cgroup/user.slice/session-1.scope/procd-x-"));
+  auto container = choose_layout("/sys/fs/cgroup", "/", true, "x", "/p");  // PID 1 of a cgroup namespace
+  CHECK(container.mode == CgroupMode::Dedicated);
+  CHECK(container.base == "/sys/fs/cgroup");
   auto unit = choose_layout("/sys/fs/cgroup", "/system.slice/procd.service", true, "x", "/p");
   CHECK(unit.mode == CgroupMode::Dedicated);
   CHECK(unit.base == "/sys/fs/cgroup/system.slice/procd.service");
