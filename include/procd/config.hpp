@@ -141,6 +141,11 @@ struct ServiceConfig {
   std::int64_t stop_timeout_ms = -1;       // -1 = [shutdown].graceful
   std::vector<int> success_exit_codes{0};
   std::uint64_t memory_limit = 0;          // bytes; 0 = none
+  // cgroup v2 limits (cgroup.hpp); 0 / empty = none.
+  std::uint64_t memory_max = 0;            // bytes
+  std::string cpu_max;                     // "50%" or "max"
+  std::int64_t pids_max = 0;
+  int cpu_weight = 0;                      // 1..10000
   bool critical = false;
   int nice = 0;
   std::vector<Rlimit> rlimits;

@@ -35,6 +35,7 @@ namespace procd {
   X(ConfigInvalidRegex, 1019, "invalid regular expression")                               \
   X(ConfigOutOfRange, 1020, "value out of range")                                         \
   X(ConfigUnknownUser, 1021, "unknown user or group")                                     \
+  X(ConfigInvalidCpuMax, 1028, "invalid cpu_max")                                        \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \
@@ -55,6 +56,8 @@ namespace procd {
   X(ServiceUnknown, 4009, "no such service")                                              \
   X(ServiceStartLimit, 4010, "start limit hit")                                           \
   X(ServiceDependencyFailed, 4011, "a dependency failed; service not started")             \
+  X(ServiceCgroupLeftover, 4012, "processes of an earlier procd left in the service cgroup; killed") \
+  X(ServiceCgroupFailed, 4013, "cannot place the service in its cgroup")                  \
   /* 5000-5999 I/O */                                                                    \
   X(IoOpen, 5001, "cannot open file")                                                     \
   X(IoWrite, 5002, "cannot write")                                                        \
@@ -79,6 +82,7 @@ namespace procd {
   X(ResourceDiskFull, 7003, "disk full")                                                  \
   X(ResourceProcesses, 7004, "out of processes")                                          \
   X(ResourceControlConnections, 7005, "too many control connections")                     \
+  X(ResourceOomKilled, 7007, "killed by its cgroup memory limit (OOM)")                    \
   /* 8000-8999 timeout */                                                                \
   X(TimeoutStart, 8001, "service not ready before start_timeout_ms")                      \
   X(TimeoutStop, 8002, "service did not stop in time; killed")                            \
@@ -93,7 +97,9 @@ namespace procd {
   /* 10000-10999 platform */                                                             \
   X(PlatformSubreaper, 10001, "cannot become child subreaper")                            \
   X(PlatformCgroup, 10002, "cgroup v2 not usable")                                        \
-  X(PlatformUnsupported, 10003, "not supported on this platform")
+  X(PlatformUnsupported, 10003, "not supported on this platform")                         \
+  X(PlatformCgroupLimit, 10004, "resource limit not applied (no cgroup or controller)")   \
+  X(PlatformCgroupFailed, 10005, "cgroup operation failed")
 
 enum class Code : int {
 #define PROCD_X(name, num, summary) name = num,

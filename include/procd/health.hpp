@@ -44,6 +44,7 @@ struct HealthContext {
   std::optional<unsigned> umask;
   int nice = 0;
   std::vector<Rlimit> rlimits;
+  std::string cgroup;            // the service's cgroup directory; empty = procd's
 };
 
 class HealthChecker {

@@ -73,6 +73,7 @@ struct ServiceStatusView {
   double cpu_seconds = 0;
   bool waiting = false;       // held back by its dependencies
   std::string reason;         // why it waits; empty = null
+  std::string cgroup;         // its cgroup v2 directory; empty = null (process-group fallback)
 };
 
 struct StatusView {

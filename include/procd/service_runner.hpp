@@ -48,6 +48,11 @@ struct ServiceRunner {
   pid_t pgid = 0;                      // process group of the current/last run
   std::vector<std::string> run_env;    // environment of the current run, kept only for a command health check
   UvPipe out, err;                     // stdout, stderr: always two pipes
+  std::string cgroup;                  // its cgroup v2 directory; empty = process group only (service_cgroup.cpp)
+  UvHandle<uv_fs_event_t> cgroup_watch;  // cgroup.events: `populated` changes end a drain
+  std::string cgroup_limits;           // the limits last written (changed by a reload)
+  std::uint64_t oom_kills = 0;         // memory.events oom_kill when the run started
+  std::uint64_t cpu_usec_at_start = 0; // cpu.stat usage_usec when the run started
   bool reading = false;                // the pipes are being read (not held back)
 
   // Output.

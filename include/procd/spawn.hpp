@@ -49,6 +49,9 @@ struct SpawnRequest {
   // terminal on stdin before exec (the caller checked that procd's group
   // owns it; procd takes it back with tcsetpgrp once the child is gone).
   bool take_terminal = false;
+  // A cgroup v2 directory: the child moves itself into it (cgroup.procs)
+  // before anything else, so nothing it forks escapes. Empty = procd's.
+  std::string cgroup;
 };
 
 struct SpawnedProcess {

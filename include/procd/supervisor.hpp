@@ -75,6 +75,7 @@ class Supervisor : public ChildReaper {
   Millis now() { return sys_.now(&loop_); }
   void on_output(ServiceRunner& svc, bool is_stderr, const char* data, size_t len);
   void on_stream_closed(ServiceRunner& svc);
+  void on_cgroup_event(ServiceRunner& svc);
 
  private:
   // supervisor.cpp: the loop, signals, reaping, settle.
@@ -97,6 +98,17 @@ class Supervisor : public ChildReaper {
   void on_timer(ServiceRunner& svc);
   void judge_drain(ServiceRunner& svc);
   void apply_drain(ServiceRunner& svc, const DrainVerdict& verdict);
+
+  // service_cgroup.cpp: cgroup v2 per service, or the process-group fallback.
+  void setup_cgroups();
+  void ensure_cgroup(ServiceRunner& svc);
+  void release_cgroup(ServiceRunner& svc);
+  bool run_alive(ServiceRunner& svc);
+  void signal_run(ServiceRunner& svc, int sig);
+  void check_oom(ServiceRunner& svc, const ExitStatus& status);
+  void cgroup_run_started(ServiceRunner& svc);
+  std::optional<CgroupUsage> cgroup_usage(ServiceRunner& svc);
+  void teardown_cgroups();
 
   // service_output.cpp: where output goes, and holding it back (a full
   // disk, procd's own log backlogged) by not reading the pipes.
@@ -187,6 +199,7 @@ class Supervisor : public ChildReaper {
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<ConfigWatcher> watcher_;
   std::unique_ptr<NotifyServer> notify_;
+  std::unique_ptr<CgroupTree> cgroups_;  // null: the process-group fallback
   Timer sample_timer_;
   Timer ladder_timer_;
   Timer manager_watchdog_;

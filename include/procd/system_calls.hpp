@@ -1,12 +1,16 @@
 // The one seam between the Supervisor and the operating system: spawning a
-// run, signalling and probing a process group, reaping, and the clock.
+// run, signalling and probing a process group, reaping, the clock, and
+// setting up the cgroup subtree.
 // The real implementation forwards to src/sys; a test substitutes fake
 // pids and fake time to drive the supervisor's decisions without processes.
 #pragma once
 
 #include <uv.h>
 
+#include <memory>
 #include <optional>
+
+#include "procd/cgroup.hpp"
 
 #include "procd/service_machine.hpp"
 #include "procd/spawn.hpp"
@@ -23,6 +27,11 @@ class SystemCalls {
   virtual Result<void> become_subreaper() = 0;
   // Monotonic milliseconds; the real clock is the loop's (timers agree with it).
   virtual Millis now(uv_loop_t* loop) = 0;
+  // procd's cgroup subtree (cgroup.hpp); an error = the process-group
+  // fallback. A fake system has none unless it overrides this.
+  virtual Result<std::unique_ptr<CgroupTree>> setup_cgroups(const CgroupTree::Options&) {
+    return make_error(Code::PlatformCgroup, "no cgroups in this system");
+  }
 };
 
 // fork/exec, kill(2), waitpid(-1, WNOHANG) and the libuv loop clock.

@@ -39,6 +39,8 @@ constexpr SchemaKey kSchema[] = {
     {"services.*.autostart", ScalarType::Bool}, {"services.*.depends_on", ScalarType::None},
     {"services.*.stop_signal", ScalarType::IntOrString}, {"services.*.stop_timeout_ms", ScalarType::Int},
     {"services.*.success_exit_codes", ScalarType::None}, {"services.*.memory_limit", ScalarType::IntOrString},
+    {"services.*.memory_max", ScalarType::IntOrString}, {"services.*.cpu_max", ScalarType::String},
+    {"services.*.pids_max", ScalarType::Int}, {"services.*.cpu_weight", ScalarType::Int},
     {"services.*.critical", ScalarType::Bool}, {"services.*.nice", ScalarType::Int},
     {"services.*.rlimits", ScalarType::None}, {"services.*.start_timeout_ms", ScalarType::Int},
     {"services.*.watchdog_ms", ScalarType::Int},

@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "src/config/config_internal.hpp"
+#include "procd/cgroup_layout.hpp"
 #include "procd/health_target.hpp"
 
 namespace procd::config_detail {
@@ -208,6 +209,16 @@ void read_env(TableReader& t, std::map<std::string, std::string>& out) {
 
 }  // namespace
 
+void read_cgroup_limits(TableReader& t, ServiceConfig& svc) {
+  if (auto v = t.size("memory_max")) svc.memory_max = *v;
+  if (auto v = t.string("cpu_max")) {
+    if (cpu_max_value(*v)) svc.cpu_max = *v;
+    else t.error(Code::ConfigInvalidCpuMax, "cpu_max", "cpu_max must be a percentage of one CPU (\"50%\", \"200%\") or \"max\"");
+  }
+  if (auto v = t.integer("pids_max", 1, 4194304)) svc.pids_max = *v;
+  if (auto v = t.integer("cpu_weight", 1, 10000)) svc.cpu_weight = static_cast<int>(*v);
+}
+
 void read_service(TableReader t, ServiceConfig& svc, const std::string& dir) {
   t.check_unknown_keys();
   if (t.find("command") == nullptr) {
@@ -241,6 +252,7 @@ void read_service(TableReader t, ServiceConfig& svc, const std::string& dir) {
     }
   }
   if (auto v = t.size("memory_limit")) svc.memory_limit = *v;
+  read_cgroup_limits(t, svc);
   if (auto v = t.boolean("critical")) svc.critical = *v;
   if (auto v = t.integer("nice", -20, 19)) svc.nice = static_cast<int>(*v);
   read_rlimits(t, svc.rlimits);

@@ -191,7 +191,8 @@ json service_status_json(const ServiceStatusView& s) {
           {"rss_bytes", alive ? s.rss_bytes : 0},
           {"cpu_seconds", s.cpu_seconds},
           {"waiting", s.waiting},
-          {"reason", null_if_empty(s.reason)}};
+          {"reason", null_if_empty(s.reason)},
+          {"cgroup", null_if_empty(s.cgroup)}};
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ void RunDrain::started(int open_streams) {
   open_ = std::max(open_streams, 0);
   deadline_ = 0;
   status_ = {};
+  killed_ = false;
 }
 
 void RunDrain::exited(const ExitStatus& status) {
@@ -33,8 +34,14 @@ DrainVerdict RunDrain::check(bool group_alive, Millis now, Millis budget) {
   return DrainVerdict{DrainVerdict::Kind::Arm, deadline_, status_};
 }
 
-DrainVerdict RunDrain::deadline_passed(Millis now) {
+DrainVerdict RunDrain::deadline_passed(Millis now, bool cgroup_populated, Millis kill_wait) {
   if (phase_ != DrainPhase::Draining || deadline_ == 0 || now < deadline_) return {};
+  if (cgroup_populated && !killed_) {
+    killed_ = true;
+    open_ = 0;  // the caller closes the streams
+    deadline_ = std::max<Millis>(now + std::max<Millis>(kill_wait, 0), 1);
+    return DrainVerdict{DrainVerdict::Kind::Kill, deadline_, status_};
+  }
   return finish(DrainVerdict::Kind::KillAndFinish);
 }
 
@@ -43,6 +50,7 @@ DrainVerdict RunDrain::finish(DrainVerdict::Kind kind) {
   phase_ = DrainPhase::Idle;
   open_ = 0;
   deadline_ = 0;
+  killed_ = false;
   return v;
 }
 

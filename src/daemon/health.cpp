@@ -44,6 +44,7 @@ SpawnRequest command_request(const HealthConfig& cfg, const HealthContext& ctx) 
   req.umask = ctx.umask;
   req.nice = ctx.nice;
   req.rlimits = ctx.rlimits;
+  req.cgroup = ctx.cgroup;
   req.stdio = SpawnStdio::Null;
   req.group = SpawnGroup::NewSession;
   return req;

@@ -74,6 +74,7 @@ void Supervisor::on_run_started(ServiceRunner& svc) {
     ctx.umask = svc.cfg.umask;
     ctx.nice = svc.cfg.nice;
     ctx.rlimits = svc.cfg.rlimits;
+    ctx.cgroup = svc.cgroup;
     ServiceRunner* sp = &svc;
     svc.health = std::make_unique<HealthChecker>(&loop_, svc.cfg.health, std::move(ctx), *this,
                                                  [this, sp](HealthStatus st, const std::string& d) { on_health(*sp, st, d); });

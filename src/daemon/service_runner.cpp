@@ -44,7 +44,9 @@ void Supervisor::spawn(ServiceRunner& svc) {
   // per start); only then is a copy kept (~4 KiB a service otherwise).
   if (svc.cfg.health.kind == HealthKind::Command) svc.run_env = env.value();
   else svc.run_env.clear();
+  ensure_cgroup(svc);
   SpawnRequest req;
+  req.cgroup = svc.cgroup;
   req.argv = svc.cfg.command;
   req.working_dir = svc.cfg.working_dir.empty() ? cfg_.dir : svc.cfg.working_dir;
   req.user = svc.cfg.user;
@@ -62,6 +64,7 @@ void Supervisor::spawn(ServiceRunner& svc) {
   ++counters_.spawns_total;
   svc.pgid = proc->pid;
   svc.cpu_ticks = 0;
+  cgroup_run_started(svc);
   by_pid_[proc->pid] = &svc;
   svc.out_split = LineSplitter();
   svc.err_split = LineSplitter();
@@ -99,7 +102,10 @@ void Supervisor::on_timer(ServiceRunner& svc) {
     svc.file_retry_due = 0;
     flush_service_file(svc);
   }
-  if (svc.drain.deadline() > 0 && t >= svc.drain.deadline()) apply_drain(svc, svc.drain.deadline_passed(t));
+  if (svc.drain.deadline() > 0 && t >= svc.drain.deadline()) {
+    bool populated = !svc.cgroup.empty() && run_alive(svc);
+    apply_drain(svc, svc.drain.deadline_passed(t, populated, kCgroupKillWaitMs));
+  }
   if (svc.state.deadline > 0 && t >= svc.state.deadline) dispatch(svc, ev::TimerFired{});
   rearm(svc);
 }
@@ -110,7 +116,7 @@ void Supervisor::on_stream_closed(ServiceRunner& svc) {
 }
 
 void Supervisor::judge_drain(ServiceRunner& svc) {
-  apply_drain(svc, svc.drain.check(sys_.group_alive(svc.pgid), now(), drain_budget(svc.spec.stop_timeout_ms)));
+  apply_drain(svc, svc.drain.check(run_alive(svc), now(), drain_budget(svc.spec.stop_timeout_ms)));
 }
 
 void Supervisor::apply_drain(ServiceRunner& svc, const DrainVerdict& verdict) {
@@ -120,19 +126,26 @@ void Supervisor::apply_drain(ServiceRunner& svc, const DrainVerdict& verdict) {
     case K::Arm:
       // The run's main process is gone; what is left of its group goes too
       // (systemd's control-group semantics), gently first.
-      if (sys_.group_alive(svc.pgid)) sys_.signal_group(svc.pgid, svc.spec.stop_signal);
+      if (run_alive(svc)) signal_run(svc, svc.spec.stop_signal);
+      return rearm(svc);
+    case K::Kill:  // the cgroup is killed; its `populated 0` event finishes the run
+      Log::write(LogLevel::Warn, "processes left in the cgroup after the main process exited; killing them",
+                 svc_fields(svc.cfg.name, 0, Code::TimeoutStop));
+      signal_run(svc, SIGKILL);
+      close_streams(svc);
       return rearm(svc);
     case K::KillAndFinish:
-      if (sys_.group_alive(svc.pgid)) {
+      if (run_alive(svc)) {
         Log::write(LogLevel::Warn, "processes left in the group after the main process exited; killing them",
                    svc_fields(svc.cfg.name, 0, Code::TimeoutStop));
-        sys_.signal_group(svc.pgid, SIGKILL);
+        signal_run(svc, SIGKILL);
       }
       close_streams(svc);
       break;
     case K::Finish: break;
   }
   flush_service_file(svc);
+  check_oom(svc, verdict.status);
   dispatch(svc, ev::Exited{verdict.status});
 }
 

@@ -74,7 +74,7 @@ void Supervisor::climb(const LadderMove& move, const std::string& why) {
       // The machine sends the first SIGKILL of a run (and stops expecting it
       // back); later rungs, and a draining group, are killed here.
       if (s->state.pid > 0 && !s->state.kill_sent) dispatch(*s, ev::ForceKill{});
-      else sys_.signal_group(s->pgid, SIGKILL);
+      else signal_run(*s, SIGKILL);
     }
   }
   if (move.deadline > 0) ladder_timer_.schedule(move.deadline - now());

@@ -82,6 +82,7 @@ void Supervisor::install_signals() {
 
 int Supervisor::run() {
   if (auto r = sys_.become_subreaper(); !r.ok()) Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
+  setup_cgroups();
   started_at_ = now();
   control_ = std::make_unique<ControlServer>(&loop_, [this](ControlConnection& c, Request r) { handle_request(c, std::move(r)); });
   if (auto r = control_->listen(cfg_.control); !r.ok()) {
@@ -132,6 +133,7 @@ int Supervisor::run() {
   settle();
 
   uv_run(&loop_, UV_RUN_DEFAULT);
+  teardown_cgroups();
   Log::write(LogLevel::Info, fmt::format("procd \"{}\" exiting with code {}", cfg_.name, exit_code_));
   lock_.release();
   return exit_code_;
@@ -160,8 +162,7 @@ void Supervisor::perform(ServiceRunner& svc, const Action& action) {
         if constexpr (std::is_same_v<A, act::Spawn>) {
           spawn(svc);
         } else if constexpr (std::is_same_v<A, act::Signal>) {
-          if (svc.pgid > 0)
-            if (auto r = sys_.signal_group(svc.pgid, a.sig); !r.ok()) Log::error(r.error(), svc_fields(svc.cfg.name));
+          signal_run(svc, a.sig);
         } else if constexpr (std::is_same_v<A, act::ArmTimer> || std::is_same_v<A, act::CancelTimer>) {
           // The deadline is in the state; rearm() after the step arms the one timer.
         } else if constexpr (std::is_same_v<A, act::Publish>) {
@@ -221,7 +222,7 @@ void Supervisor::on_signal(int signum) {
 
 void Supervisor::forward_signal(int signum) {
   for (auto& s : services_)
-    if (s->state.pid > 0) sys_.signal_group(s->pgid, signum);
+    if (s->state.pid > 0) signal_run(*s, signum);
   Log::write(LogLevel::Debug, fmt::format("forwarded {} to services", signal_name(signum)));
 }
 
@@ -274,7 +275,10 @@ void Supervisor::forget_removed() {
   };
   if (std::none_of(services_.begin(), services_.end(), gone)) return;
   for (auto& s : services_)
-    if (gone(s)) Log::write(LogLevel::Info, "removed", svc_fields(s->cfg.name));
+    if (gone(s)) {
+      release_cgroup(*s);
+      Log::write(LogLevel::Info, "removed", svc_fields(s->cfg.name));
+    }
   std::erase_if(services_, gone);
   rebuild_index();
   dirty_ = true;

@@ -62,13 +62,14 @@ StatusView Supervisor::status_view(const std::vector<ServiceRunner*>& which) {
     v.cpu_seconds = ticks_to_seconds(s->cpu_ticks);
     v.waiting = s->waiting;
     v.reason = s->gate_reason;
+    v.cgroup = s->cgroup;
     out.services.push_back(std::move(v));
   }
   return out;
 }
 
 void Supervisor::signal_service(ServiceRunner& svc, int signum) {
-  if (svc.state.pid > 0) sys_.signal_group(svc.pgid, signum);
+  if (svc.state.pid > 0) signal_run(svc, signum);
 }
 
 std::string Supervisor::metrics_text() {
@@ -147,6 +148,10 @@ void Supervisor::sample_resources() {
     }
     auto it = groups.find(s->pgid);
     GroupUsage u = it == groups.end() ? GroupUsage{} : it->second;
+    if (auto cu = cgroup_usage(*s)) {  // the cgroup's own figures where its controllers give them
+      if (cu->cpu_usec) u.cpu_ticks = *cu->cpu_usec * static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK)) / 1000000;
+      if (cu->memory_bytes) u.rss_bytes = *cu->memory_bytes;
+    }
     s->cpu_percent = sampled_at_ > 0 && u.cpu_ticks >= s->cpu_ticks ? cpu_percent(s->cpu_ticks, u.cpu_ticks, elapsed) : 0.0;
     s->cpu_ticks = u.cpu_ticks;
     s->rss_bytes = u.rss_bytes;

@@ -131,7 +131,7 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
   if (!cred) return cred.error();
   // posix_spawn can do everything but credentials, limits, nice, umask and the terminal.
   const bool take_terminal = req.take_terminal && req.group == SpawnGroup::NewGroup;
-  const bool fast = !cred->change && req.rlimits.empty() && req.nice == 0 && !req.umask && !take_terminal;
+  const bool fast = !cred->change && req.rlimits.empty() && req.nice == 0 && !req.umask && !take_terminal && req.cgroup.empty();
 
   std::vector<std::string> env_store;  // only when the environment differs from req.env
   if (cred->change) {  // like systemd's User=: the child sees its own identity
@@ -169,13 +169,20 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
     sources.insert(sources.end(), req.extra_fds.begin(), req.extra_fds.end());
   }
 
+  Fd cgroup_procs;
+  if (!req.cgroup.empty()) {
+    cgroup_procs.reset(::open((req.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (cgroup_procs.get() < 0)
+      return errno_error(Code::ServiceCgroupFailed, errno, fmt::format("{}: cannot open {}/cgroup.procs", req.argv[0], req.cgroup));
+  }
+
   pid_t pid = -1;
   if (fast) {
     auto spawned = spawn_fast(req, *exe, argv.data(), envp.data(), sources, exec_errno);
     if (!spawned) return spawned.error();
     pid = *spawned;
   } else {
-    ChildPlan plan{&req, &*cred, exe->c_str(), argv.data(), envp.data(), std::move(sources), st_w.get()};
+    ChildPlan plan{&req, &*cred, exe->c_str(), argv.data(), envp.data(), std::move(sources), st_w.get(), cgroup_procs.get()};
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);

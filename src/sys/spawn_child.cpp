@@ -146,6 +146,8 @@ Result<Credentials> resolve_user(const std::string& user) {
   for (int s = 1; s < NSIG; ++s)
     if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);  // EINVAL on glibc-reserved ones: fine
 
+  // Into the service's cgroup first ("0" = the writer), while still root.
+  if (p.cgroup_fd >= 0 && ::write(p.cgroup_fd, "0", 1) != 1) child_fail(p.status_fd, Stage::Cgroup, errno);
   int status_fd = place_fds(p);
   if (p.req->group == SpawnGroup::NewGroup) {
     if (::setpgid(0, 0) < 0) child_fail(status_fd, Stage::Setsid, errno);
@@ -210,6 +212,8 @@ Error child_error(const SpawnRequest& req, const std::string& exe, const ChildRe
       return make_error(errno_code(r.err, Code::SpawnFailed), fmt::format("{}: cannot set up stdio fds: {}", cmd, text));
     case Stage::Setsid:
       return make_error(Code::SpawnFailed, fmt::format("{}: cannot create a session or process group: {}", cmd, text));
+    case Stage::Cgroup:
+      return make_error(Code::ServiceCgroupFailed, fmt::format("{}: cannot move into cgroup {}: {}", cmd, req.cgroup, text));
   }
   return make_error(errno_code(r.err, Code::SpawnFailed), fmt::format("{}: child setup failed: {}", cmd, text));
 }

@@ -40,7 +40,7 @@ class Fd {
   int fd_ = -1;
 };
 
-enum class Stage : int { Stdio = 1, Setsid, Rlimit, Nice, Groups, Setgid, Setuid, Chdir, Exec };
+enum class Stage : int { Stdio = 1, Setsid, Rlimit, Nice, Groups, Setgid, Setuid, Chdir, Exec, Cgroup };
 
 // What a child writes on the status pipe when a step fails.
 struct ChildReport {
@@ -66,6 +66,7 @@ struct ChildPlan {
   char* const* envp;
   std::vector<int> sources;  // fd to land on 0, 1, 2, 3.. in order; empty = keep procd's (Inherit)
   int status_fd;
+  int cgroup_fd = -1;  // the cgroup.procs to write "0" into first; -1 = none
 };
 
 Error errno_error(Code fallback, int err, const std::string& what);

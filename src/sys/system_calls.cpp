@@ -15,6 +15,7 @@ class RealSystemCalls final : public SystemCalls {
     uv_update_time(loop);
     return static_cast<Millis>(uv_now(loop));
   }
+  Result<std::unique_ptr<CgroupTree>> setup_cgroups(const CgroupTree::Options& opt) override { return CgroupTree::setup(opt); }
 };
 
 }  // namespace

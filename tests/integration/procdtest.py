@@ -113,7 +113,29 @@ class Procd:
                 pass
         if hasattr(self, "_stderr"):
             self._stderr.close()
+        self.remove_cgroups()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def remove_cgroups(self):
+        """rmdir the cgroup subtree procd logged ("services under DIR"), once
+        empty: a procd killed by a test cannot remove it itself."""
+        bases = {m.split("services under ", 1)[1].split(" (", 1)[0] for m in
+                 (e.get("msg", "") for e in self.events()) if m.startswith("cgroups: ") and "services under " in m}
+        for base in bases:
+            if not os.path.basename(base).startswith("procd-"):
+                continue  # a dedicated cgroup is not procd's to remove
+            deadline = time.monotonic() + 2
+            while os.path.isdir(base) and time.monotonic() < deadline:
+                for sub in os.listdir(base):
+                    if os.path.isdir(os.path.join(base, sub)):
+                        try:
+                            os.rmdir(os.path.join(base, sub))
+                        except OSError:
+                            pass
+                try:
+                    os.rmdir(base)
+                except OSError:
+                    time.sleep(0.05)
 
     def signal(self, sig):
         self.proc.send_signal(sig)

@@ -208,6 +208,7 @@ TEST_CASE("protocol: status body has the SPEC shape") {
   web.health = "healthy";
   web.cpu_percent = 0.5;
   web.rss_bytes = 123456;
+  web.cgroup = "/sys/fs/cgroup/procd-x-01234567/svc-web";
   ServiceStatusView db;  // never ran: nulls, and no stale uptime or usage
   db.name = "db";
   db.state = "failed";
@@ -236,6 +237,7 @@ TEST_CASE("protocol: status body has the SPEC shape") {
   CHECK(w["cpu_percent"] == 0.5);
   CHECK(w["rss_bytes"] == 123456);
   CHECK(w["reason"].is_null());
+  CHECK(w["cgroup"] == "/sys/fs/cgroup/procd-x-01234567/svc-web");
   const json& d = j["services"][1];
   CHECK(d["pid"].is_null());
   CHECK(d["want"] == "down");
@@ -246,6 +248,7 @@ TEST_CASE("protocol: status body has the SPEC shape") {
   CHECK(d["last_exit"] == json{{"code", nullptr}, {"signal", "SIGKILL"}});
   CHECK(d["waiting"] == true);
   CHECK(d["reason"] == "waiting for x");
+  CHECK(d["cgroup"].is_null());  // the process-group fallback
   CHECK(status_body(StatusView{})["services"] == json::array());
 }
 

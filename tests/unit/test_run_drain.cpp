@@ -64,3 +64,32 @@ TEST_CASE("drain: budget is at most 1 s and at least 1 ms") {
   CHECK(drain_budget(0) == 1);
   CHECK(drain_budget(-5) == 1);
 }
+
+TEST_CASE("drain: a populated cgroup at the deadline is killed, then waited for until empty") {
+  RunDrain d;
+  d.started(1);
+  d.exited({0, 15});
+  CHECK(d.check(true, 0, 1000).kind == K::Arm);  // a setsid() daemon still in the cgroup
+  auto v = d.deadline_passed(1000, true, 5000);
+  CHECK(v.kind == K::Kill);
+  CHECK(v.deadline == 6000);
+  CHECK(d.killed());
+  CHECK(d.open_streams() == 0);  // the streams were closed with the kill
+  CHECK(d.check(true, 1001, 1000).kind == K::Wait);  // still populated: wait for the event
+  v = d.check(false, 1002, 1000);  // cgroup.events: populated 0
+  CHECK(v.kind == K::Finish);
+  CHECK(v.status == ExitStatus{0, 15});
+  CHECK_FALSE(d.killed());
+}
+
+TEST_CASE("drain: a cgroup that never empties after the kill finishes at the second deadline") {
+  RunDrain d;
+  d.started(0);
+  d.exited({1, 0});
+  CHECK(d.check(true, 0, 100).kind == K::Arm);
+  CHECK(d.deadline_passed(100, true, 500).kind == K::Kill);
+  CHECK(d.deadline_passed(599, true, 500).kind == K::Wait);
+  auto v = d.deadline_passed(600, true, 500);
+  CHECK(v.kind == K::KillAndFinish);
+  CHECK(d.phase() == DrainPhase::Idle);
+}

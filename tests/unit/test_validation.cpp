@@ -353,3 +353,20 @@ TEST_CASE("validation: nesting deeper than 64 is a syntax error at the bracket, 
   CHECK(parsed("a = \"" + many + "\"\nb = '" + many + "'\n# " + many + "\nc = \"\"\"\n" + many + "\n\"\"\"\n" +
                "d = '''" + many + "'''\ne = \"\\\"" + many + "\"\n[\"" + many + "\"]\n"));
 }
+
+TEST_CASE("validation: cgroup limits memory_max, cpu_max, pids_max, cpu_weight") {
+  LoadOptions opts;
+  opts.environment = &kNoEnv;
+  auto ok = load_config_text(kWeb + "memory_max = \"256M\"\ncpu_max = \"50%\"\npids_max = 100\ncpu_weight = 200\n", "t.toml", opts);
+  REQUIRE(ok.config);
+  const ServiceConfig& s = ok.config->services[0];
+  CHECK(s.memory_max == 256u * 1024 * 1024);
+  CHECK(s.cpu_max == "50%");
+  CHECK(s.pids_max == 100);
+  CHECK(s.cpu_weight == 200);
+  only_error(kWeb + "cpu_max = \"50\"\n", Code::ConfigInvalidCpuMax, 3, 11);
+  only_error(kWeb + "cpu_max = \"0%\"\n", Code::ConfigInvalidCpuMax, 3, 11);
+  only_error(kWeb + "cpu_weight = 0\n", Code::ConfigOutOfRange, 3, 14);
+  only_error(kWeb + "pids_max = 0\n", Code::ConfigOutOfRange, 3, 12);
+  only_error(kWeb + "memory_max = \"lots\"\n", Code::ConfigInvalidSize, 3, 14);
+}
