@@ -3,8 +3,9 @@
 #
 #   bash .ci/dev.sh demo          install what is missing, build, check and run examples/procd.toml
 #   bash .ci/dev.sh test [ARGS]   install what is missing, build, run every test (ARGS go to
-#                                 `meson test`, e.g. a test name), print a summary whose last
-#                                 line is `N passed, N failed`; exit non-zero on any failure
+#                                 `meson test`, e.g. a test name), then the e2e tier (not
+#                                 when ARGS are given), print a summary whose last line is
+#                                 `N passed, N failed`; exit non-zero on any failure
 #   bash .ci/dev.sh build         install what is missing and build only
 #   bash .ci/dev.sh deps          install what is missing only
 #   bash .ci/dev.sh fuzz [SECONDS]  also install clang-15 + libFuzzer, build the
@@ -16,9 +17,9 @@
 #
 # Environment: PROCD_BUILD_DIR (default: build), PROCD_SAN_BUILD_DIR (default:
 # build-asan: `test` runs the suites again there under ASan + UBSan;
-# PROCD_SANITIZE=0 skips that), PROCD_TIMEOUT_MULTIPLIER (default: 2),
-# PROCD_NO_INSTALL=1 to never call apt-get, PROCD_FUZZ_BUILD_DIR (default:
-# build-fuzz).
+# PROCD_SANITIZE=0 skips that), PROCD_E2E=0 (`test` skips the e2e tier),
+# PROCD_TIMEOUT_MULTIPLIER (default: 2), PROCD_NO_INSTALL=1 to never call
+# apt-get, PROCD_FUZZ_BUILD_DIR (default: build-fuzz).
 #
 # Packages are installed (apt-get, through sudo when not root) only when
 # `dpkg-query` says one is absent; `apt-get update` runs only then too.
@@ -159,7 +160,11 @@ for label, log_path, rc in runs:
     rows, passed, failed, skipped = [], 0, 0, 0
     try:
         with open(log_path, encoding="utf-8", errors="replace") as f:
-            entries = [json.loads(line) for line in f if line.strip()]
+            if log_path.endswith(".txt"):
+                # A tier that prints its own `RESULT: N passed, N failed` (e2e).
+                entries = [{"name": label, "result": "OK" if meson_rc == 0 else "FAIL", "stdout": f.read()}]
+            else:
+                entries = [json.loads(line) for line in f if line.strip()]
     except (OSError, ValueError) as e:
         print(f"cannot read {log_path}: {e}")
         entries = []
@@ -297,6 +302,20 @@ case "$cmd" in
         results+=("sanitizers (address,undefined): build failed" "/nonexistent" "$san_rc")
       fi
     fi
+    # The end-to-end tier (tests/e2e/e2e.py): the Docker image under podman,
+    # the .deb under systemd. Not when ARGS pick tests; PROCD_E2E=0 skips it.
+    if [ "${PROCD_E2E:-1}" = 1 ] && [ $# -eq 0 ]; then
+      e2e_log="$BUILD_DIR/meson-logs/e2e.txt"
+      e2e_rc=0
+      PACKAGES+=("${E2E_PACKAGES[@]}")
+      if ensure_packages; then
+        python3 -u tests/e2e/e2e.py 2>&1 | tee "$e2e_log" || e2e_rc=$?
+      else
+        echo "RESULT: 0 passed, 1 failed (installing the e2e packages failed)" >"$e2e_log"
+        e2e_rc=1
+      fi
+      results+=("e2e (podman, systemd)" "$e2e_log" "$e2e_rc")
+    fi
     summarize "${results[@]}"
     ;;
   e2e)
@@ -310,7 +329,7 @@ case "$cmd" in
     run_fuzzers "${1:-30}"
     ;;
   *)
-    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
