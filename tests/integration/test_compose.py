@@ -120,7 +120,7 @@ level = "trace"
         p.wait_log("rejected", timeout=5)  # the file watch saw it and refused it
         r = run("-c", p.config, "reload")
         check(r.returncode == 2, "exit %d: %s" % (r.returncode, r.stdout + r.stderr))
-        check("%s:5:1: error[1039]" % bad in r.stderr, r.stderr)
+        check("%s:4:1: error[1039]" % bad in r.stderr, r.stderr)
         time.sleep(0.3)
         check(p.states("c") == [], "c never started")
         check(alive(pa) and alive(pb) and p.running_pid("a") == pa and p.running_pid("b") == pb, "old config kept")
