@@ -159,6 +159,10 @@ def usable_cpus():
 
 
 def test_cpu_affinity_is_applied_before_exec():
+    # Pinned to the LAST usable CPU: with two or more, inheriting procd's
+    # set ("0-1") would fail the read-back.
+    if len(usable_cpus()) < 2:
+        print("note: one usable CPU; the read-back cannot tell pinning from inheriting")
     cpu = usable_cpus()[-1]
     with Procd('''
 [services.pinned]
