@@ -29,9 +29,10 @@ class ConfigWatcher {
 
   // Watch exactly these files and globs (absolute paths, as in
   // Config::sources / include_globs); called again after each reload, it
-  // keeps the directories still needed and drops the others. A directory
-  // that cannot be watched (a glob's directory that does not exist) is
-  // returned as an error; everything else is still watched.
+  // keeps the directories still needed and drops the others. A glob's
+  // directory that does not exist yet is watched for in its parent. A
+  // directory that cannot be watched is returned as an error; everything
+  // else is still watched.
   std::vector<Error> watch(const std::vector<std::string>& files, const std::vector<std::string>& globs);
   void stop();
 

@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 #include <fnmatch.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
@@ -35,6 +36,14 @@ std::vector<Error> ConfigWatcher::watch(const std::vector<std::string>& files, c
   }
   for (const auto& g : globs) {
     auto [dir, pattern] = split_path(g);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 && dir != "/") {
+      // conf.d does not exist yet: watch for its creation; the reload that
+      // follows (or skips, content unchanged) calls watch() again.
+      auto [parent, name] = split_path(dir);
+      wanted[parent].first.push_back(name);
+      continue;
+    }
     wanted[dir].second.push_back(pattern);
   }
   // Keep the handles of directories still wanted (no event is lost while

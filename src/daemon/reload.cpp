@@ -37,6 +37,7 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
   if (only_if_changed && loaded.content_hash != 0 && loaded.content_hash == applied_hash_) {
     out.skipped = true;
     Log::write(LogLevel::Debug, fmt::format("reload ({}): content unchanged", source));
+    if (watcher_) watch_config_files();  // e.g. an empty conf.d appeared: watch it now
     return out;
   }
   if (!loaded.ok()) {

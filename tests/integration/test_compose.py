@@ -85,8 +85,9 @@ working_dir = "${WORKDIR:?set WORKDIR to the app directory}"
 
 
 def test_dropin_added_then_removed_while_running():
-    with Procd(A, top=INCLUDE, hot_reload=True) as p:
-        os.makedirs(os.path.join(p.dir, "conf.d"), exist_ok=True)
+    p = Procd(A, top=INCLUDE, hot_reload=True)
+    os.makedirs(os.path.join(p.dir, "conf.d"))
+    with p:
         p.wait_state("a", "running")
         pa = p.running_pid("a")
         path = dropin(p, "50-b.toml", '''
@@ -100,6 +101,19 @@ command = ["bash", "-c", "exec -a MARKER-b sleep 1000", "MARKER"]
         check(alive(pa) and p.running_pid("a") == pa, "a kept its pid")
         st = run("-c", p.config, "status").stdout
         check("\nb " not in st and not st.startswith("b "), st)
+
+
+def test_conf_d_created_after_start_is_watched():
+    with Procd(A, top=INCLUDE, hot_reload=True) as p:
+        p.wait_state("a", "running")
+        time.sleep(0.3)  # procd is watching, and conf.d does not exist
+        os.makedirs(os.path.join(p.dir, "conf.d"))
+        time.sleep(0.5)  # the (skipped, unchanged) reload for the new directory
+        dropin(p, "b.toml", '''
+[services.b]
+command = ["bash", "-c", "exec -a MARKER-b sleep 1000", "MARKER"]
+''')
+        p.wait_state("b", "running", timeout=5)
 
 
 def test_broken_dropin_is_refused_and_the_old_config_keeps_running():
@@ -191,6 +205,7 @@ if __name__ == "__main__":
         test_seed_daemon_toml_passes_check,
         test_interpolation_reports_every_missing_variable_and_reaches_the_service,
         test_dropin_added_then_removed_while_running,
+        test_conf_d_created_after_start_is_watched,
         test_broken_dropin_is_refused_and_the_old_config_keeps_running,
         test_service_defined_twice_names_both_files,
         test_examples_conf_d_layout,
