@@ -43,6 +43,7 @@ struct MonitoringConfig {
   std::int64_t metrics_interval_ms = 1000;
   bool track_resources = true;
   bool health_checks = true;
+  std::int64_t health_check_interval_ms = 5000;  // default [services.*.health].interval_ms
 };
 
 struct ControlConfig {
@@ -155,6 +156,7 @@ struct ServiceConfig {
   std::int64_t watchdog_ms = 0;
   HealthConfig health;
   ServiceLogConfig log;
+  std::vector<int> cpu_affinity;           // CPU numbers (sched_setaffinity before exec); empty = inherit
 
   bool operator==(const ServiceConfig&) const = default;
 };
@@ -170,7 +172,14 @@ struct Config {
   MonitoringConfig monitoring;
   ControlConfig control;
   SignalsConfig signals;
-  std::vector<ServiceConfig> services;  // in file order
+  std::vector<ServiceConfig> services;  // in file order (included files after this one, in include order)
+  // Every file the config was read from (this one first, then the included
+  // ones), the include globs (absolute) and a hash of all their contents:
+  // what the file watch watches and the reload's "unchanged" check compares.
+  std::vector<std::string> sources;
+  std::vector<std::string> include_globs;
+  std::size_t content_hash = 0;
+  std::vector<Error> warnings;      // accepted but without effect (e.g. [performance]); logged, not fatal
 
   const ServiceConfig* find_service(const std::string& name) const;
   // Effective stop timeout of a service (its own or [shutdown].graceful).
@@ -187,6 +196,8 @@ struct LoadOptions {
   const std::vector<std::string>* environment = nullptr;
   // Treat procd as running as root (for the `user` rule); nullopt = geteuid()==0.
   std::optional<bool> as_root;
+  // Read the files `include` names (false: check the key only; the fuzzer).
+  bool follow_includes = true;
 };
 
 // Parse, apply env overrides, validate. On failure returns every error found
@@ -194,6 +205,7 @@ struct LoadOptions {
 struct LoadResult {
   std::optional<Config> config;
   std::vector<Error> errors;
+  std::size_t content_hash = 0;  // of every file read, also when the load failed
   bool ok() const { return config.has_value() && errors.empty(); }
 };
 LoadResult load_config(const std::string& path, const LoadOptions& opts = {});
@@ -213,5 +225,7 @@ Result<std::vector<std::string>> shell_split(const std::string& command);
 Result<std::uint64_t> parse_size(const std::string& text);  // "512M", "1G", "4096"
 const char* log_level_name(LogLevel level);
 const char* restart_policy_name(RestartPolicyKind kind);
+// A Config warning as `FILE:LINE:COL: warning[CODE]: key: message`.
+std::string format_warning(const Error& warning);
 
 }  // namespace procd

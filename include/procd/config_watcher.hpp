@@ -1,14 +1,18 @@
-// Watches the config file for changes with uv_fs_event on its DIRECTORY, so
-// that in-place writes, editors' write-temp-then-rename, and symlink swaps
-// (Kubernetes ConfigMaps rename `..data`) are all seen. Bursts are
-// debounced into one callback; the caller skips content it has already
-// applied (by hash). No polling: the kernel wakes us.
+// Watches the files a config is made of (the main file and every included
+// one) and the directories of its include globs, with uv_fs_event on each
+// DIRECTORY, so that in-place writes, editors' write-temp-then-rename,
+// symlink swaps (Kubernetes ConfigMaps rename `..data`) and a drop-in
+// appearing in or vanishing from conf.d are all seen. Bursts are debounced
+// into one callback; the caller skips content it has already applied (by
+// the hash of all the files). No polling: the kernel wakes us.
 #pragma once
 
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "procd/error.hpp"
 #include "procd/timer.hpp"
@@ -18,22 +22,34 @@ namespace procd {
 
 class ConfigWatcher {
  public:
-  ConfigWatcher(uv_loop_t* loop, std::string config_path, std::function<void()> on_change,
-                std::uint64_t debounce_ms = 150);
+  ConfigWatcher(uv_loop_t* loop, std::function<void()> on_change, std::uint64_t debounce_ms = 150);
   ~ConfigWatcher() = default;
   ConfigWatcher(const ConfigWatcher&) = delete;
   ConfigWatcher& operator=(const ConfigWatcher&) = delete;
 
-  Result<void> start();
+  // Watch exactly these files and globs (absolute paths, as in
+  // Config::sources / include_globs); called again after each reload, it
+  // keeps the directories still needed and drops the others. A glob's
+  // directory that does not exist yet is watched for in its parent. A
+  // directory that cannot be watched is returned as an error; everything
+  // else is still watched.
+  std::vector<Error> watch(const std::vector<std::string>& files, const std::vector<std::string>& globs);
   void stop();
 
  private:
-  void on_event(const char* filename);
+  struct Dir {
+    ConfigWatcher* owner = nullptr;
+    std::string path;
+    std::vector<std::string> names;     // files watched in it
+    std::vector<std::string> patterns;  // fnmatch patterns of include globs in it
+    UvHandle<uv_fs_event_t> event;
+  };
+  void on_event(const Dir& dir, const char* filename);
+
   uv_loop_t* loop_;
-  std::string path_, dir_, base_;
   std::function<void()> on_change_;
   std::uint64_t debounce_ms_;
-  UvHandle<uv_fs_event_t> event_;
+  std::vector<std::unique_ptr<Dir>> dirs_;
   Timer debounce_;
 };
 

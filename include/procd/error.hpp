@@ -36,6 +36,14 @@ namespace procd {
   X(ConfigOutOfRange, 1020, "value out of range")                                         \
   X(ConfigUnknownUser, 1021, "unknown user or group")                                     \
   X(ConfigInvalidCpuMax, 1028, "invalid cpu_max")                                        \
+  X(ConfigVariableUnset, 1034, "variable in ${...} is not set and has no default")       \
+  X(ConfigVariableRequired, 1035, "variable required by ${VAR:?message} is unset or empty") \
+  X(ConfigInterpolationSyntax, 1036, "malformed ${...} interpolation")                   \
+  X(ConfigIncludeUnreadable, 1037, "included file cannot be read")                       \
+  X(ConfigIncludeCycle, 1038, "include cycle")                                           \
+  X(ConfigIncludeNotServices, 1039, "included file holds more than [services.*]")        \
+  X(ConfigUnknownCpu, 1040, "cpu_affinity names a CPU that does not exist")              \
+  X(ConfigNoEffect, 1041, "key accepted but has no effect (warning)")                    \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \

@@ -41,6 +41,7 @@ struct SpawnRequest {
   std::optional<unsigned> umask;
   int nice = 0;
   std::vector<Rlimit> rlimits;
+  std::vector<int> cpu_affinity;              // CPUs for sched_setaffinity before exec; empty = inherit
   bool merge_stderr = true;                   // Pipes: stderr onto the stdout pipe
   std::vector<int> extra_fds;                 // Pipes / Null: kept open in the child, dup'd to 3.. in order
   SpawnStdio stdio = SpawnStdio::Pipes;

@@ -198,6 +198,7 @@ class Supervisor : public ChildReaper {
   PidLock lock_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<ConfigWatcher> watcher_;
+  void watch_config_files();  // (re)point watcher_ at cfg_.sources and include_globs
   std::unique_ptr<NotifyServer> notify_;
   std::unique_ptr<CgroupTree> cgroups_;  // null: the process-group fallback
   Timer sample_timer_;
@@ -222,10 +223,6 @@ class Supervisor : public ChildReaper {
   int exit_code_ = 0;
   bool loop_stopped_ = false;
 };
-
-// Whole file as a string; nullopt when unreadable.
-std::optional<std::string> read_file(const std::string& path);
-std::size_t content_hash(const std::string& text);
 
 // Run a supervisor on cfg in the foreground; returns the exit code.
 int run_supervisor(Config cfg);

@@ -37,6 +37,7 @@ int cmd_check(const GlobalOptions& g) {
     fmt::print(stderr, "{}: {} error{}\n", path, r.errors.size(), r.errors.size() == 1 ? "" : "s");
     return kExitUsage;
   }
+  for (const auto& w : r.config->warnings) fmt::print(stderr, "{}\n", format_warning(w));
   fmt::print("{}: ok ({} service{})\n", path, r.config->services.size(), r.config->services.size() == 1 ? "" : "s");
   return kExitOk;
 }

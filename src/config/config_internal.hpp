@@ -1,10 +1,12 @@
 // Private to src/config: the pieces load_config() is assembled from.
-//   parse (config_load.cpp) -> apply_env_overrides (env_overrides.cpp)
+//   parse (config_load.cpp) -> compose_config (config_include.cpp: ${...}
+//   interpolation per file, config_interpolate.cpp, and the include
+//   drop-ins merged in) -> apply_env_overrides (env_overrides.cpp)
 //   -> convert_config (config_sections.cpp; each [services.NAME] in
 //      config_services.cpp; typed reads through TableReader, table_reader.cpp)
 //   -> validate_config (config_validate.cpp, rules spanning several keys).
 // Diagnostics collects every error with its location: a TOML value's own
-// file:line:col, or "env PROCD_X" for a value an environment override set.
+// file:line:col (the file it was parsed from, included files too), or "env PROCD_X" for a value an environment override set.
 // The schema (config_schema.cpp) is the one list of known keys, shared by
 // the unknown-key check and the typing of env overrides.
 #pragma once
@@ -19,8 +21,12 @@
 #include <toml.hpp>
 
 #include "procd/config.hpp"
+#include "src/config/interpolate.hpp"
 
 namespace procd::config_detail {
+
+// cpu_affinity numbers are below this (CPU_SETSIZE of glibc's cpu_set_t).
+inline constexpr int kMaxCpu = 1024;
 
 class Diagnostics {
  public:
@@ -35,9 +41,21 @@ class Diagnostics {
   void add(Code code, Location where, const std::string& key_path, std::string message);
   std::vector<Error>& errors() { return errors_; }
   bool empty() const { return errors_.empty(); }
+  // Warnings (keys accepted without effect): reported, never fatal.
+  void warn(Code code, const toml::value& at, const std::string& key_path, std::string message) {
+    warnings_.push_back(Error{code, std::move(message), locate(at, key_path), key_path});
+  }
+  std::vector<Error>& warnings() { return warnings_; }
+
+  // The files read, in include order (the main one first): values from
+  // several files sort by (file, offset).
+  void add_file(const std::string& file) { files_.push_back(file); }
+  const std::vector<std::string>& files() const { return files_; }
 
  private:
   std::string file_;
+  std::vector<std::string> files_;
+  std::vector<Error> warnings_;
   std::map<std::string, std::string> overrides_;
   std::vector<Error> errors_;
 };
@@ -100,7 +118,28 @@ class TableReader {
 
 // Values a TOML parse may leave in any order (toml::value tables are
 // unordered), sorted back into file order by location.
-std::vector<std::pair<std::string, const toml::value*>> in_file_order(const toml::value& table);
+// With `files`, values from several files (the merged [services]) sort by
+// the file's rank in that list first.
+std::vector<std::pair<std::string, const toml::value*>> in_file_order(const toml::value& table,
+                                                                     const std::vector<std::string>* files = nullptr);
+
+// Parse one file's text: the UTF-8 and nesting checks, then toml11; a
+// syntax error is reported (located in `path`) and nullopt returned.
+std::optional<toml::value> parse_toml_text(const std::string& text, const std::string& path, Diagnostics& diag);
+
+// Every file a config is made of, for the content hash and the file watch.
+struct ConfigSources {
+  std::vector<std::string> files;  // the main file first, then included ones in order
+  std::vector<std::string> globs;  // include patterns, absolute
+  std::string all_text;            // "path\0text\0" of each file read
+};
+// ${...} in every string value of the tree, in place (config_interpolate.cpp).
+void interpolate_tree(toml::value& root, const Environment& env, Diagnostics& diag);
+// Interpolates the main tree and merges in the [services.*] of its includes,
+// recursively (config_include.cpp). follow_includes = false checks the
+// include key but reads no file.
+void compose_config(toml::value& root, const std::string& path, const Environment& env, bool follow_includes,
+                    ConfigSources& sources, Diagnostics& diag);
 
 // `path` made absolute against `dir` (the config file's directory); "" stays "".
 std::string resolve_path(const std::string& dir, const std::string& path);

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <tuple>
 
 #include "src/config/config_internal.hpp"
 #include "src/config/utf8_check.hpp"
@@ -148,41 +149,76 @@ LoadResult load_config(const std::string& path, const LoadOptions& opts) {
   return load_config_text(text.str(), path, opts);
 }
 
-LoadResult load_config_text(const std::string& text, const std::string& path, const LoadOptions& opts) {
-  if (auto bad = config_detail::find_invalid_utf8(text, path)) return {std::nullopt, {std::move(*bad)}};
-  if (auto deep = check_nesting(text, path)) return {std::nullopt, {*deep}};
-  toml::value root;
+namespace config_detail {
+
+std::optional<toml::value> parse_toml_text(const std::string& text, const std::string& path, Diagnostics& diag) {
+  if (auto bad = find_invalid_utf8(text, path)) return diag.errors().push_back(std::move(*bad)), std::nullopt;
+  if (auto deep = check_nesting(text, path)) return diag.errors().push_back(std::move(*deep)), std::nullopt;
   try {
     std::istringstream in(text);
-    root = toml::parse(in, path);
+    return toml::parse(in, path);
   } catch (const toml::syntax_error& e) {
-    return {std::nullopt, {syntax_error_of(e, path)}};
+    diag.errors().push_back(syntax_error_of(e, path));
   } catch (const std::exception& e) {
-    return {std::nullopt, {Error{Code::ConfigSyntax, e.what(), Location{path, 0, 0}, {}}}};
+    diag.errors().push_back(Error{Code::ConfigSyntax, e.what(), Location{path, 0, 0}, {}});
   }
+  return std::nullopt;
+}
 
+}  // namespace config_detail
+
+namespace {
+
+// Report like a compiler, file by file (in include order) top to bottom;
+// errors with no line in a file (environment overrides) come last.
+LoadResult failure(Diagnostics& diag, std::size_t hash) {
+  auto& errors = diag.errors();
+  const auto& files = diag.files();
+  auto key = [&](const Error& e) {
+    bool located = e.where && e.where->line > 0;
+    auto rank = located ? std::find(files.begin(), files.end(), e.where->file) - files.begin() : INT32_MAX;
+    return std::make_tuple(rank, located ? e.where->line : INT32_MAX, e.where ? e.where->column : 0);
+  };
+  std::stable_sort(errors.begin(), errors.end(), [&](const Error& a, const Error& b) { return key(a) < key(b); });
+  LoadResult out{std::nullopt, std::move(errors)};
+  out.content_hash = hash;
+  return out;
+}
+
+}  // namespace
+
+LoadResult load_config_text(const std::string& text, const std::string& path, const LoadOptions& opts) {
   Diagnostics diag(path);
+  diag.add_file(path);
+  config_detail::ConfigSources sources;
+  sources.files.push_back(path);
+  sources.all_text = path + '\0' + text + '\0';
   const auto environment = opts.environment ? *opts.environment : process_environment();
-  config_detail::apply_env_overrides(root, environment, diag);
+  // Phase 1, the files: parse, interpolate, merge the drop-ins. Its errors
+  // stop here: converting half-expanded values would only add noise.
+  auto root = config_detail::parse_toml_text(text, path, diag);
+  if (root)
+    config_detail::compose_config(*root, path, config_detail::environment_from(environment), opts.follow_includes,
+                                  sources, diag);
+  const std::size_t hash = std::hash<std::string>{}(sources.all_text);
+  if (!diag.empty()) return failure(diag, hash);
 
+  // Phase 2, the values: overrides (after interpolation, never interpolated), types, rules.
+  config_detail::apply_env_overrides(*root, environment, diag);
   Config config;
   fs::path absolute = fs::absolute(path).lexically_normal();
   config.path = absolute.string();
   config.dir = absolute.parent_path().string();
-  config_detail::convert_config(root, config, diag);
-  config_detail::validate_config(config, root, opts.as_root.value_or(::geteuid() == 0), diag);
-  if (!diag.empty()) {
-    // Report like a compiler, top to bottom; errors with no line in the file
-    // (environment overrides) come last, in the order found.
-    auto& errors = diag.errors();
-    auto key = [](const Error& e) {
-      int line = e.where && e.where->line > 0 ? e.where->line : INT32_MAX;
-      return std::make_pair(line, e.where ? e.where->column : 0);
-    };
-    std::stable_sort(errors.begin(), errors.end(), [&](const Error& a, const Error& b) { return key(a) < key(b); });
-    return {std::nullopt, std::move(errors)};
-  }
-  return {std::move(config), {}};
+  config_detail::convert_config(*root, config, diag);
+  config_detail::validate_config(config, *root, opts.as_root.value_or(::geteuid() == 0), diag);
+  if (!diag.empty()) return failure(diag, hash);
+  for (const auto& file : sources.files) config.sources.push_back(fs::absolute(file).lexically_normal().string());
+  config.include_globs = std::move(sources.globs);
+  config.content_hash = hash;
+  config.warnings = std::move(diag.warnings());
+  LoadResult out{std::move(config), {}};
+  out.content_hash = hash;
+  return out;
 }
 
 }  // namespace procd

@@ -91,4 +91,10 @@ bool operator==(const ServiceLogConfig& a, const ServiceLogConfig& b) {
          a.merge_stderr == b.merge_stderr && a.stderr_file == b.stderr_file && a.timestamps == b.timestamps;
 }
 
+std::string format_warning(const Error& warning) {
+  std::string text = warning.format();
+  if (auto at = text.find("error["); at != std::string::npos) text.replace(at, 5, "warning");
+  return text;
+}
+
 }  // namespace procd

@@ -60,6 +60,23 @@ void read_monitoring(TableReader t, MonitoringConfig& out) {
   if (auto v = t.millis("metrics_interval_ms", 1)) out.metrics_interval_ms = *v;
   if (auto v = t.boolean("track_resources")) out.track_resources = *v;
   if (auto v = t.boolean("health_checks")) out.health_checks = *v;
+  if (auto v = t.millis("health_check_interval_ms", 1)) out.health_check_interval_ms = *v;
+}
+
+// proc-daemon's thread / allocator tuning: typed like the seed, but procd
+// is one event loop with no pool to size, so each key given is a warning.
+void read_performance(TableReader t) {
+  t.check_unknown_keys();
+  bool typed_ok = true;
+  typed_ok &= !t.find("worker_threads") || t.integer("worker_threads", 0, 4096).has_value();
+  typed_ok &= !t.find("memory_pool_size") || t.size("memory_pool_size").has_value();
+  for (const char* key : {"thread_pinning", "numa_aware", "lock_free"}) typed_ok &= !t.find(key) || t.boolean(key).has_value();
+  if (!typed_ok) return;
+  for (const auto& key : t.keys()) {
+    if (!schema_lookup("performance." + key)) continue;  // reported as unknown
+    t.diag().warn(Code::ConfigNoEffect, *t.find(key), t.path_of(key),
+                  "no effect: procd runs one single-threaded event loop, with no thread or memory pool to tune");
+  }
 }
 
 void read_control(TableReader t, ControlConfig& out, const std::string& dir) {
@@ -113,6 +130,7 @@ void convert_config(const toml::value& root, Config& config, Diagnostics& diag) 
   if (auto s = t.table("logging")) read_logging(*s, config.logging, config.dir);
   if (auto s = t.table("shutdown")) read_shutdown(*s, config.shutdown);
   if (auto s = t.table("monitoring")) read_monitoring(*s, config.monitoring);
+  if (auto s = t.table("performance")) read_performance(*s);
   config.control.socket = resolve_path(config.dir, ".procd.sock");
   if (auto s = t.table("control")) read_control(*s, config.control, config.dir);
   if (config.control.socket.size() >= sizeof(sockaddr_un::sun_path))
@@ -125,7 +143,7 @@ void convert_config(const toml::value& root, Config& config, Diagnostics& diag) 
   auto services = t.table("services");
   if (!services) return;
   std::map<std::string, std::string> lower_names;  // for case-only duplicates
-  for (const auto& [name, value] : in_file_order(services->value())) {
+  for (const auto& [name, value] : in_file_order(services->value(), &diag.files())) {
     std::string lower = name;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (!valid_service_name(name)) {
@@ -138,6 +156,7 @@ void convert_config(const toml::value& root, Config& config, Diagnostics& diag) 
     }
     ServiceConfig svc;
     svc.name = name;
+    svc.health.interval_ms = config.monitoring.health_check_interval_ms;
     if (auto table = services->table(name, "services.*")) read_service(*table, svc, config.dir);
     config.services.push_back(std::move(svc));
   }

@@ -207,6 +207,23 @@ void read_env(TableReader& t, std::map<std::string, std::string>& out) {
   }
 }
 
+// CPU numbers; whether they exist is validate_config's to say.
+void read_cpu_affinity(TableReader& t, std::vector<int>& out) {
+  const toml::value* v = t.find("cpu_affinity");
+  if (v == nullptr) return;
+  if (!v->is_array()) return t.wrong_type("cpu_affinity", *v, "an array of CPU numbers like [0, 2]");
+  for (const auto& cpu : v->as_array()) {
+    if (!cpu.is_integer() || cpu.as_integer() < 0 || cpu.as_integer() >= kMaxCpu) {
+      t.diag().add(cpu.is_integer() ? Code::ConfigUnknownCpu : Code::ConfigWrongType, cpu, t.path_of("cpu_affinity"),
+                   fmt::format("expected a CPU number from 0 to {}, found {}", kMaxCpu - 1,
+                               cpu.is_integer() ? std::to_string(cpu.as_integer()) : describe_type(cpu)));
+    } else if (std::find(out.begin(), out.end(), cpu.as_integer()) == out.end()) {
+      out.push_back(static_cast<int>(cpu.as_integer()));
+    }
+  }
+  if (v->as_array().empty()) t.error(Code::ConfigInvalidValue, "cpu_affinity", "cpu_affinity is empty (omit it to inherit procd's CPUs)");
+}
+
 }  // namespace
 
 void read_cgroup_limits(TableReader& t, ServiceConfig& svc) {
@@ -262,6 +279,7 @@ void read_service(TableReader t, ServiceConfig& svc, const std::string& dir) {
   if (auto v = t.millis("watchdog_ms")) svc.watchdog_ms = *v;
   read_health(t, svc.health);
   read_log(t, svc.log, dir);
+  read_cpu_affinity(t, svc.cpu_affinity);
   if (svc.ready.kind == ReadyKind::Health && svc.health.kind == HealthKind::None && t.find("health") == nullptr)
     t.error(Code::ConfigMissingKey, "ready", "ready = \"health\" needs a [health] table");
   if (svc.watchdog_ms > 0 && svc.ready.kind != ReadyKind::Notify)

@@ -5,7 +5,11 @@
 // must exist).
 // Invariant: every rule reports at the value it is about, falling back to
 // its table when the value is absent, and all of them run: errors collect.
+// cpu_affinity is checked against the CPUs procd itself may run on (its
+// own affinity: the CPUs that exist, within any cpuset it was given), since
+// those are the only ones a child can be moved to.
 #include <pwd.h>
+#include <sched.h>
 
 #include <fmt/format.h>
 
@@ -14,6 +18,22 @@
 #include "procd/env_file.hpp"
 
 namespace procd::config_detail {
+namespace {
+
+// "0-1,4" like /proc/PID/status Cpus_allowed_list.
+std::string describe_cpus(const cpu_set_t& set) {
+  std::string out;
+  for (int cpu = 0; cpu < kMaxCpu; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    int last = cpu;
+    while (last + 1 < kMaxCpu && CPU_ISSET(last + 1, &set)) ++last;
+    out += (out.empty() ? "" : ",") + (last == cpu ? std::to_string(cpu) : fmt::format("{}-{}", cpu, last));
+    cpu = last;
+  }
+  return out;
+}
+
+}  // namespace
 
 void validate_config(const Config& config, const toml::value& root, bool as_root, Diagnostics& diag) {
   const toml::value* shutdown = child(&root, "shutdown");
@@ -33,10 +53,22 @@ void validate_config(const Config& config, const toml::value& root, bool as_root
                                      s.force, s.kill));
 
   const toml::value* services = child(&root, "services");
+  cpu_set_t usable;
+  CPU_ZERO(&usable);
+  bool know_cpus = ::sched_getaffinity(0, sizeof usable, &usable) == 0;
   for (const auto& svc : config.services) {
     const toml::value* table = child(services, svc.name);
     if (table == nullptr) continue;
     std::string base = "services." + svc.name;
+    if (const toml::value* cpus = child(table, "cpu_affinity"); cpus && cpus->is_array() && know_cpus) {
+      for (const auto& cpu : cpus->as_array()) {
+        if (!cpu.is_integer() || cpu.as_integer() < 0 || cpu.as_integer() >= kMaxCpu) continue;  // reported already
+        if (CPU_ISSET(static_cast<int>(cpu.as_integer()), &usable)) continue;
+        diag.add(Code::ConfigUnknownCpu, cpu, base + ".cpu_affinity",
+                 fmt::format("CPU {} does not exist or is not available to procd (usable: {})", cpu.as_integer(),
+                             describe_cpus(usable)));
+      }
+    }
     const toml::value* deps = child(table, "depends_on");
     for (const auto& dep : svc.depends_on) {
       if (config.find_service(dep.service) != nullptr) continue;

@@ -26,7 +26,8 @@ Location Diagnostics::locate(const toml::value& at, const std::string& key_path)
   auto loc = at.location();
   // Values built in memory (not parsed) carry toml11's "unknown file" region.
   if (loc.file_name() == "unknown file") return Location{file_, 0, 0};
-  return Location{file_, static_cast<int>(loc.line()), static_cast<int>(loc.column())};
+  // The file the value was parsed from: an included file names itself.
+  return Location{loc.file_name(), static_cast<int>(loc.line()), static_cast<int>(loc.column())};
 }
 
 void Diagnostics::add(Code code, const toml::value& at, const std::string& key_path, std::string message) {
@@ -49,18 +50,29 @@ std::size_t source_offset(const toml::value& v) {
   return static_cast<std::size_t>(reg->first() - reg->begin());
 }
 
+// Rank of the file a value came from in `files` (0 when not given or unlocated).
+std::size_t file_rank(const toml::value& v, const std::vector<std::string>* files) {
+  if (files == nullptr || files->size() < 2) return 0;
+  const auto* reg = dynamic_cast<const toml::detail::region*>(toml::detail::get_region(v));
+  if (!reg) return files->size();
+  auto it = std::find(files->begin(), files->end(), reg->name());
+  return static_cast<std::size_t>(it - files->begin());
+}
+
 }  // namespace
 
-std::vector<std::pair<std::string, const toml::value*>> in_file_order(const toml::value& table) {
+std::vector<std::pair<std::string, const toml::value*>> in_file_order(const toml::value& table,
+                                                                     const std::vector<std::string>* files) {
   std::vector<std::pair<std::string, const toml::value*>> out;
   if (!table.is_table()) return out;
-  std::vector<std::tuple<std::size_t, std::string, const toml::value*>> keyed;
-  for (const auto& [key, value] : table.as_table()) keyed.emplace_back(source_offset(value), key, &value);
+  std::vector<std::tuple<std::size_t, std::size_t, std::string, const toml::value*>> keyed;
+  for (const auto& [key, value] : table.as_table())
+    keyed.emplace_back(file_rank(value, files), source_offset(value), key, &value);
   std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
-    return std::get<0>(a) != std::get<0>(b) ? std::get<0>(a) < std::get<0>(b) : std::get<1>(a) < std::get<1>(b);
+    return std::tie(std::get<0>(a), std::get<1>(a), std::get<2>(a)) < std::tie(std::get<0>(b), std::get<1>(b), std::get<2>(b));
   });
   out.reserve(keyed.size());
-  for (auto& [offset, key, value] : keyed) out.emplace_back(std::move(key), value);
+  for (auto& [rank, offset, key, value] : keyed) out.emplace_back(std::move(key), value);
   return out;
 }
 

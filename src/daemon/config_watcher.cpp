@@ -1,46 +1,97 @@
-// ConfigWatcher: see config_watcher.hpp. Only events naming the config
-// file itself or a `..`-prefixed entry (the ConfigMap swap) count, so a log
-// or PID file beside the config never triggers a re-read.
+// ConfigWatcher: see config_watcher.hpp. One uv_fs_event per directory.
+// Only events naming a watched file, a name matching an include glob, or a
+// `..`-prefixed entry (the ConfigMap swap) count, so a log or PID file
+// beside the config never triggers a re-read.
 #include "procd/config_watcher.hpp"
 
 #include <fmt/core.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 
 namespace procd {
+namespace {
 
-ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::string config_path, std::function<void()> on_change,
-                             std::uint64_t debounce_ms)
-    : loop_(loop), path_(std::move(config_path)), on_change_(std::move(on_change)), debounce_ms_(debounce_ms) {
-  auto slash = path_.rfind('/');
-  dir_ = slash == std::string::npos ? "." : (slash == 0 ? "/" : path_.substr(0, slash));
-  base_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+std::pair<std::string, std::string> split_path(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
 }
 
-Result<void> ConfigWatcher::start() {
+}  // namespace
+
+ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::function<void()> on_change, std::uint64_t debounce_ms)
+    : loop_(loop), on_change_(std::move(on_change)), debounce_ms_(debounce_ms) {
   debounce_.init(loop_, [this] { on_change_(); });
-  event_.reset(this);
-  uv_fs_event_init(loop_, event_.get());
-  int rc = uv_fs_event_start(
-      event_.get(),
-      [](uv_fs_event_t* h, const char* filename, int, int status) {
-        if (status == 0 && h->data) owner_of<ConfigWatcher>(h)->on_event(filename);
-      },
-      dir_.c_str(), 0);
-  if (rc != 0) {
-    event_.close();
-    return make_error(Code::IoRead, fmt::format("cannot watch {} for config changes: {}", dir_, uv_strerror(rc)));
+}
+
+std::vector<Error> ConfigWatcher::watch(const std::vector<std::string>& files, const std::vector<std::string>& globs) {
+  std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> wanted;
+  for (const auto& f : files) {
+    auto [dir, base] = split_path(f);
+    wanted[dir].first.push_back(base);
   }
-  return {};
+  for (const auto& g : globs) {
+    auto [dir, pattern] = split_path(g);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 && dir != "/") {
+      // conf.d does not exist yet: watch for its creation; the reload that
+      // follows (or skips, content unchanged) calls watch() again.
+      auto [parent, name] = split_path(dir);
+      wanted[parent].first.push_back(name);
+      continue;
+    }
+    wanted[dir].second.push_back(pattern);
+  }
+  // Keep the handles of directories still wanted (no event is lost while
+  // reloading), close the others.
+  std::erase_if(dirs_, [&](const std::unique_ptr<Dir>& d) { return wanted.count(d->path) == 0; });
+  std::vector<Error> errors;
+  for (auto& [path, what] : wanted) {
+    auto it = std::find_if(dirs_.begin(), dirs_.end(), [&](const auto& d) { return d->path == path; });
+    if (it == dirs_.end()) {
+      auto dir = std::make_unique<Dir>();
+      dir->owner = this;
+      dir->path = path;
+      dir->event.reset(dir.get());
+      uv_fs_event_init(loop_, dir->event.get());
+      int rc = uv_fs_event_start(
+          dir->event.get(),
+          [](uv_fs_event_t* h, const char* filename, int, int status) {
+            if (status == 0 && h->data) {
+              const Dir* d = owner_of<Dir>(h);
+              d->owner->on_event(*d, filename);
+            }
+          },
+          path.c_str(), 0);
+      if (rc != 0) {
+        errors.push_back(Error{Code::IoRead, fmt::format("cannot watch {} for config changes: {}", path, uv_strerror(rc)),
+                               std::nullopt, {}});
+        continue;  // the handle closes with `dir`
+      }
+      it = dirs_.insert(dirs_.end(), std::move(dir));
+    }
+    (*it)->names = std::move(what.first);
+    (*it)->patterns = std::move(what.second);
+  }
+  return errors;
 }
 
 void ConfigWatcher::stop() {
-  event_.close();
+  dirs_.clear();
   debounce_.close();
 }
 
-void ConfigWatcher::on_event(const char* filename) {
-  if (filename && base_ != filename && std::strncmp(filename, "..", 2) != 0) return;
+void ConfigWatcher::on_event(const Dir& dir, const char* filename) {
+  if (filename != nullptr && std::strncmp(filename, "..", 2) != 0) {
+    bool named = std::find(dir.names.begin(), dir.names.end(), filename) != dir.names.end();
+    bool matched = std::any_of(dir.patterns.begin(), dir.patterns.end(),
+                               [&](const std::string& p) { return ::fnmatch(p.c_str(), filename, FNM_PERIOD) == 0; });
+    if (!named && !matched) return;
+  }
   // (Re)start the quiet period: a burst of writes gives one callback.
   debounce_.schedule(static_cast<std::int64_t>(debounce_ms_));
 }

@@ -9,8 +9,6 @@
 // services are only marked, and settle() forgets them once they are idle.
 #include <fmt/core.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "procd/logging.hpp"
 #include "procd/supervisor.hpp"
@@ -26,16 +24,6 @@ std::string join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::size_t content_hash(const std::string& text) { return std::hash<std::string>{}(text); }
-
 ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed) {
   ReloadOutcome out;
   if (ladder_.active()) {
@@ -43,13 +31,15 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
     Log::write(LogLevel::Info, fmt::format("reload ({}) ignored: shutting down", source));
     return out;
   }
-  auto text = read_file(cfg_.path);
-  if (text && only_if_changed && content_hash(*text) == applied_hash_) {
+  // Parsed before the "unchanged" check: the hash covers every included
+  // file, and which files those are is only known once `include` is read.
+  LoadResult loaded = load_config(cfg_.path);
+  if (only_if_changed && loaded.content_hash != 0 && loaded.content_hash == applied_hash_) {
     out.skipped = true;
     Log::write(LogLevel::Debug, fmt::format("reload ({}): content unchanged", source));
+    if (watcher_) watch_config_files();  // e.g. an empty conf.d appeared: watch it now
     return out;
   }
-  LoadResult loaded = text ? load_config_text(*text, cfg_.path) : load_config(cfg_.path);
   if (!loaded.ok()) {
     ++counters_.reloads_failed;
     out.errors = loaded.errors;
@@ -59,13 +49,13 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
       std::string where = e.where ? fmt::format("{}:{}:{}: ", e.where->file, e.where->line, e.where->column) : "";
       Log::write(LogLevel::Error, where + (e.key_path.empty() ? "" : e.key_path + ": ") + e.message, code_fields(e.code));
     }
-    if (text) applied_hash_ = content_hash(*text);  // don't re-report the same bad content on every event
+    if (loaded.content_hash != 0) applied_hash_ = loaded.content_hash;  // don't re-report the same bad content on every event
     return out;
   }
   out.ok = true;
   out.diff = diff_configs(cfg_, *loaded.config);
   ++counters_.reloads_ok;
-  if (text) applied_hash_ = content_hash(*text);
+  applied_hash_ = loaded.content_hash;
   Log::write(LogLevel::Info, fmt::format("reload ({}): added {}; removed {}; changed {}; kept {}", source, join(out.diff.added),
                                          join(out.diff.removed), join(out.diff.changed), join(out.diff.kept)));
   for (const auto& what : out.diff.needs_procd_restart)
@@ -73,7 +63,14 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
   manager_reloading();
   apply_reload(std::move(*loaded.config), out.diff);
   manager_reloaded();
+  if (watcher_) watch_config_files();  // drop-ins may have come or gone
   return out;
+}
+
+void Supervisor::watch_config_files() {
+  for (const auto& e : watcher_->watch(cfg_.sources.empty() ? std::vector<std::string>{cfg_.path} : cfg_.sources,
+                                       cfg_.include_globs))
+    Log::write(LogLevel::Warn, e.message, code_fields(e.code));
 }
 
 void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {

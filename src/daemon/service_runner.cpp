@@ -53,6 +53,7 @@ void Supervisor::spawn(ServiceRunner& svc) {
   req.umask = svc.cfg.umask;
   req.nice = svc.cfg.nice;
   req.rlimits = svc.cfg.rlimits;
+  req.cpu_affinity = svc.cfg.cpu_affinity;
   req.merge_stderr = false;  // every line keeps its stream; files merge them (or not) as configured
   req.env = std::move(env.value());
   adjust_spawn_env(svc, req.env);

@@ -92,13 +92,12 @@ int Supervisor::run() {
     return 2;
   }
   install_signals();
-  applied_hash_ = content_hash(read_file(cfg_.path).value_or(""));
+  for (const auto& w : cfg_.warnings) Log::write(LogLevel::Warn, format_warning(w), code_fields(w.code));
+  // The hash of every file the config was read from (0 when the Config was built in memory).
+  applied_hash_ = cfg_.content_hash;
   if (cfg_.hot_reload) {
-    watcher_ = std::make_unique<ConfigWatcher>(&loop_, cfg_.path, [this] { reload("file change", true); });
-    if (auto r = watcher_->start(); !r.ok()) {
-      Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
-      watcher_.reset();
-    }
+    watcher_ = std::make_unique<ConfigWatcher>(&loop_, [this] { reload("file change", true); });
+    watch_config_files();
   }
   sample_timer_.init(&loop_, [this] { sample_resources(); });
   ladder_timer_.init(&loop_, [this] { on_ladder_deadline(); });

@@ -131,7 +131,8 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
   if (!cred) return cred.error();
   // posix_spawn can do everything but credentials, limits, nice, umask and the terminal.
   const bool take_terminal = req.take_terminal && req.group == SpawnGroup::NewGroup;
-  const bool fast = !cred->change && req.rlimits.empty() && req.nice == 0 && !req.umask && !take_terminal && req.cgroup.empty();
+  const bool fast = !cred->change && req.rlimits.empty() && req.nice == 0 && !req.umask && !take_terminal &&
+                    req.cgroup.empty() && req.cpu_affinity.empty();
 
   std::vector<std::string> env_store;  // only when the environment differs from req.env
   if (cred->change) {  // like systemd's User=: the child sees its own identity

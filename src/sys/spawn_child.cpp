@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -166,6 +167,13 @@ Result<Credentials> resolve_user(const std::string& user) {
       child_fail(status_fd, Stage::Rlimit, errno, static_cast<int>(i));
   }
   if (p.req->nice != 0 && ::setpriority(PRIO_PROCESS, 0, p.req->nice) != 0) child_fail(status_fd, Stage::Nice, errno);
+  if (!p.req->cpu_affinity.empty()) {  // cpu_affinity: a plain syscall, safe after fork
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    for (int cpu : p.req->cpu_affinity)
+      if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, &cpus);
+    if (::sched_setaffinity(0, sizeof cpus, &cpus) != 0) child_fail(status_fd, Stage::Affinity, errno);
+  }
   if (p.cred->change) {
     if (::setgroups(p.cred->groups.size(), p.cred->groups.data()) != 0) child_fail(status_fd, Stage::Groups, errno);
     if (::setgid(p.cred->gid) != 0) child_fail(status_fd, Stage::Setgid, errno);
@@ -208,6 +216,8 @@ Error child_error(const SpawnRequest& req, const std::string& exe, const ChildRe
     }
     case Stage::Nice:
       return make_error(Code::ServiceSetupFailed, fmt::format("{}: cannot set nice {}: {}", cmd, req.nice, text));
+    case Stage::Affinity:
+      return make_error(Code::ServiceSetupFailed, fmt::format("{}: cannot set cpu_affinity: {}", cmd, text));
     case Stage::Stdio:
       return make_error(errno_code(r.err, Code::SpawnFailed), fmt::format("{}: cannot set up stdio fds: {}", cmd, text));
     case Stage::Setsid:

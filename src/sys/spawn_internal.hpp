@@ -40,7 +40,7 @@ class Fd {
   int fd_ = -1;
 };
 
-enum class Stage : int { Stdio = 1, Setsid, Rlimit, Nice, Groups, Setgid, Setuid, Chdir, Exec, Cgroup };
+enum class Stage : int { Stdio = 1, Setsid, Rlimit, Nice, Groups, Setgid, Setuid, Chdir, Exec, Cgroup, Affinity };
 
 // What a child writes on the status pipe when a step fails.
 struct ChildReport {

@@ -1,6 +1,8 @@
 // Fuzz target: the config loader, TOML text -> load_config_text() with
-// validation and PROCD_ environment overrides from a fixed environment (so
-// a crash reproduces without the fuzzer's own environment). Invariants: the
+// validation, ${...} interpolation and PROCD_ environment overrides from a
+// fixed environment (so a crash reproduces without the fuzzer's own
+// environment). `include` is checked but no file is read (the input must
+// be the whole case). Invariants: the
 // loader never throws, and a failed load carries at least one error whose
 // message formats.
 #include <string>
@@ -14,6 +16,8 @@ using procd::fuzz::fuzz_require;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::vector<std::string> environment = {
       "PATH=/usr/bin:/bin",
+      "PORT=8080",
+      "EMPTY=",
       "PROCD_LOGGING__LEVEL=debug",
       "PROCD_SHUTDOWN__GRACEFUL=2000",
       "PROCD_SERVICES__WEB__RESTART__POLICY=always",
@@ -23,6 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   procd::LoadOptions opts;
   opts.environment = &environment;
   opts.as_root = false;  // never consult the user database for `user`
+  opts.follow_includes = false;
   const std::string text(reinterpret_cast<const char*>(data), size);
   auto result = procd::load_config_text(text, "fuzz.toml", opts);
   fuzz_require(result.ok() || !result.errors.empty(), "a failed load reports an error");

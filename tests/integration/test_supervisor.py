@@ -61,7 +61,7 @@ restart = { policy = "on-failure", delay_ms = 50 }
 command = ["sh", "-c", "exit 4", "MARKER"]
 restart = { policy = "on-failure", delay_ms = 50 }
 [services.killed]
-command = ["sh", "-c", "kill -9 $$", "MARKER"]
+command = ["sh", "-c", "kill -9 $$$$", "MARKER"]  # $$ is a literal $ in the config (interpolation)
 restart = { policy = "on-failure", delay_ms = 50 }
 [services.allowed]
 command = ["sh", "-c", "exit 4", "MARKER"]
@@ -214,7 +214,7 @@ critical = true
         check(p.live_marked_pids() == [], "others stopped")
     with Procd('''
 [services.main]
-command = ["sh", "-c", "kill -KILL $$", "MARKER"]
+command = ["sh", "-c", "kill -KILL $$$$", "MARKER"]  # the shell sees $$
 critical = true
 ''') as p:
         p._allow_exit = True

@@ -46,7 +46,7 @@ SVC = '''
 command = ["sleep", "1000"]
 ready = { min_uptime_ms = 400 }
 [services.env]
-command = ["sh", "-c", "echo NOTIFY=${NOTIFY_SOCKET:-none}; sleep 1000", "MARKER"]
+command = ["sh", "-c", "echo NOTIFY=$${NOTIFY_SOCKET:-none}; sleep 1000", "MARKER"]
 '''
 
 

@@ -1,0 +1,51 @@
+// Interpolation over a parsed TOML tree: every string value, in tables,
+// arrays and inline tables, is expanded in place (as_string() is mutable
+// and keeps the value's source region, so later diagnostics still point at
+// file:line:col). Keys are not interpolated: they are names.
+// A problem is reported at the value's line, with the column of its "${"
+// when the string is written on one line without escapes (the offset in
+// the value is then the offset in the source); otherwise at the value.
+#include <fmt/format.h>
+
+#include "src/config/config_internal.hpp"
+#include "src/config/interpolate.hpp"
+
+namespace procd::config_detail {
+namespace {
+
+// Source column of byte `offset` of the string value `v`, or nullopt when
+// the decoded text does not map 1:1 onto the source (escapes, multi-line).
+std::optional<int> column_in_source(const toml::value& v, std::size_t offset) {
+  const auto* reg = dynamic_cast<const toml::detail::region*>(toml::detail::get_region(v));
+  if (reg == nullptr) return std::nullopt;
+  const std::string raw = reg->str();
+  if (raw.size() < 2 || raw.starts_with("\"\"\"") || raw.starts_with("'''")) return std::nullopt;
+  if (raw.front() == '"' && raw.find('\\') != std::string::npos) return std::nullopt;
+  if (raw.front() != '"' && raw.front() != '\'') return std::nullopt;
+  return static_cast<int>(v.location().column() + 1 + offset);
+}
+
+void walk(toml::value& v, const std::string& path, const Environment& env, Diagnostics& diag) {
+  if (v.is_string()) {
+    std::string& text = v.as_string().str;
+    if (text.find('$') == std::string::npos) return;
+    auto result = interpolate(text, env);
+    for (const auto& p : result.problems) {
+      Location where = diag.locate(v, path);
+      if (where.line > 0)
+        if (auto column = column_in_source(v, p.offset)) where.column = *column;
+      diag.add(p.code, std::move(where), path, p.message);
+    }
+    text = std::move(result.value);
+  } else if (v.is_array()) {
+    for (auto& item : v.as_array()) walk(item, path, env, diag);
+  } else if (v.is_table()) {
+    for (auto& [key, child] : v.as_table()) walk(child, path.empty() ? key : path + "." + key, env, diag);
+  }
+}
+
+}  // namespace
+
+void interpolate_tree(toml::value& root, const Environment& env, Diagnostics& diag) { walk(root, "", env, diag); }
+
+}  // namespace procd::config_detail
