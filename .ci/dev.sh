@@ -35,6 +35,7 @@ PACKAGES=(
   g++ meson ninja-build pkg-config cmake
   libuv1-dev libspdlog-dev libtoml11-dev libcli11-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev
   python3 util-linux procps man-db groff-base
+  prometheus chromium   # test_http: promtool check metrics; the dashboard in headless Chromium
 )
 # Only `fuzz` needs these (CI's `test` path builds with g++ alone). Debian
 # bookworm's `clang` is 14; libFuzzer 15 goes with clang-15.

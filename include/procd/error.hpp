@@ -35,6 +35,7 @@ namespace procd {
   X(ConfigInvalidRegex, 1019, "invalid regular expression")                               \
   X(ConfigOutOfRange, 1020, "value out of range")                                         \
   X(ConfigUnknownUser, 1021, "unknown user or group")                                     \
+  X(ConfigTokenFile, 1022, "http_token_file is not a readable regular file")                \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \
@@ -62,6 +63,7 @@ namespace procd {
   X(IoPipe, 5004, "cannot create pipe")                                                   \
   X(IoRotate, 5005, "cannot rotate log file")                                             \
   X(IoSocket, 5006, "socket error")                                                       \
+  X(IoHttpListen, 5007, "cannot listen on the HTTP address")                              \
   /* 6000-6999 runtime */                                                                \
   X(RuntimeLoop, 6001, "event loop error")                                                \
   X(RuntimeInternal, 6002, "internal error")                                              \
@@ -73,12 +75,16 @@ namespace procd {
   X(ProtocolPermission, 6008, "control peer not permitted")                               \
   X(ControlSocketUnsafe, 6009, "control socket path is not a socket")                     \
   X(ControlUnreachable, 6010, "supervisor not reachable")                                 \
+  X(HttpBadRequest, 6011, "bad HTTP request")                                              \
+  X(MetricsDisabled, 6012, "metrics are disabled ([monitoring].enable_metrics = false)") \
+  X(ProbeFailed, 6013, "HTTP probe failed")                                                \
   /* 7000-7999 resource exhaustion */                                                    \
   X(ResourceMemoryLimit, 7001, "service above its memory limit")                          \
   X(ResourceFds, 7002, "out of file descriptors")                                         \
   X(ResourceDiskFull, 7003, "disk full")                                                  \
   X(ResourceProcesses, 7004, "out of processes")                                          \
   X(ResourceControlConnections, 7005, "too many control connections")                     \
+  X(ResourceHttpConnections, 7006, "too many HTTP connections")                           \
   /* 8000-8999 timeout */                                                                \
   X(TimeoutStart, 8001, "service not ready before start_timeout_ms")                      \
   X(TimeoutStop, 8002, "service did not stop in time; killed")                            \

@@ -81,10 +81,10 @@ TEST_CASE("metrics: service families") {
 
   CHECK(has_line(text, "# TYPE procd_service_cpu_seconds_total counter"));
   CHECK(has_line(text, "procd_service_cpu_seconds_total{service=\"web\"} 1.25"));
-  CHECK(has_line(text, "procd_service_memory_rss_bytes{service=\"web\"} 1048576"));
+  CHECK(has_line(text, "procd_service_memory_bytes{service=\"web\"} 1048576"));
   // Unknown resources (null, missing) give no sample at all.
   CHECK(text.find("procd_service_cpu_seconds_total{service=\"db\"}") == std::string::npos);
-  CHECK(text.find("procd_service_memory_rss_bytes{service=\"job\"}") == std::string::npos);
+  CHECK(text.find("procd_service_memory_bytes{service=\"job\"}") == std::string::npos);
 
   CHECK(has_line(text, "procd_service_healthy{service=\"web\"} 1"));
   CHECK(has_line(text, "procd_service_healthy{service=\"db\"} 0"));
