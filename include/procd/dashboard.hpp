@@ -3,10 +3,14 @@
 // /status and /history and follows /events; it changes nothing.
 #pragma once
 
+#include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
 namespace procd {
 
 std::string_view dashboard_html();
+// The page with `initial` ({"status": /status, "history": /history}) in it.
+std::string dashboard_page(const nlohmann::json& initial);
 
 }  // namespace procd

@@ -2,7 +2,8 @@
 // /status (on load, on every /events message, and every 5 s for uptime),
 // the CPU and memory sparklines from /history (the supervisor's bounded
 // per-service history of its resource samples). Every service name is
-// inserted as text, never as HTML.
+// inserted as text, never as HTML. The page carries the state at the time
+// it was served, so its first paint needs no request.
 #include "procd/dashboard.hpp"
 
 namespace procd {
@@ -114,6 +115,10 @@ const events = new EventSource("events");
 events.onopen = () => { document.getElementById("live").textContent = "live"; soon(); };
 events.onmessage = soon;
 events.onerror = () => { document.getElementById("live").textContent = "reconnecting…"; };
+// The first paint needs no request: procd puts the state it had when it
+// served the page here (dashboard_page()).
+const initial = /*PROCD_INITIAL*/null;
+if (initial) { history = initial.history; render(initial.status); }
 refresh();
 setInterval(refresh, 5000);
 </script>
@@ -123,5 +128,18 @@ setInterval(refresh, 5000);
 }  // namespace
 
 std::string_view dashboard_html() { return kPage; }
+
+std::string dashboard_page(const nlohmann::json& initial) {
+  constexpr std::string_view kSlot = "/*PROCD_INITIAL*/null";
+  std::string data = initial.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Inside a <script>, "</script>" in a service name must not end it: '<'
+  // occurs only inside JSON strings, where \u003c means the same.
+  std::string safe;
+  safe.reserve(data.size());
+  for (char c : data) safe += c == '<' ? std::string("\\u003c") : std::string(1, c);
+  std::string page(kPage);
+  page.replace(page.find(kSlot), kSlot.size(), safe);
+  return page;
+}
 
 }  // namespace procd

@@ -200,7 +200,11 @@ void Supervisor::http_service_action(HttpConnection& conn, const HttpRequest& re
 void Supervisor::handle_http(HttpConnection& conn, const HttpRequest& req) {
   HttpRoute route = route_request(req.method, req.path);
   switch (route.kind) {
-    case HttpRouteKind::Dashboard: return conn.reply(200, "text/html; charset=utf-8", dashboard_html());
+    case HttpRouteKind::Dashboard: {
+      auto all = select(Request{}, true);
+      nlohmann::json initial = {{"status", status_body(status_view(*all))}, {"history", history_json()}};
+      return conn.reply(200, "text/html; charset=utf-8", dashboard_page(initial));
+    }
     case HttpRouteKind::Healthz: return conn.reply(200, kText, "ok\n");
     case HttpRouteKind::Readyz: return http_readyz(conn);
     case HttpRouteKind::Metrics:

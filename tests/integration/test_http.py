@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -356,6 +357,45 @@ def test_ipv6_loopback():
         check(get(port, "/status/web", host="::1")[0] == 200)
 
 
+def test_probe_command():
+    p, port = start()
+    with p:
+        ok = subprocess.run([PROCD, "probe", "http://127.0.0.1:%d/healthz" % port], capture_output=True, text=True,
+                            timeout=20)
+        check(ok.returncode == 0 and ok.stderr == "", (ok.returncode, ok.stderr))
+        for url in ("http://127.0.0.1:%d/nope" % port, "http://127.0.0.1:%d/healthz" % free_port()):
+            bad = subprocess.run([PROCD, "probe", url], capture_output=True, text=True, timeout=20)
+            check(bad.returncode == 1 and "error[6013]" in bad.stderr, (url, bad.returncode, bad.stderr))
+    # a server that accepts and never answers: the timeout bounds the probe
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(1)
+    try:
+        t0 = time.monotonic()
+        r = subprocess.run([PROCD, "probe", "--timeout", "500", "http://127.0.0.1:%d/" % mute.getsockname()[1]],
+                           capture_output=True, text=True, timeout=20)
+        check(r.returncode == 1 and "no answer within 500 ms" in r.stderr, (r.returncode, r.stderr))
+        check(time.monotonic() - t0 < 5, "probe not bounded")
+    finally:
+        mute.close()
+
+
+def chromium_run(argv, timeout=120):
+    """Chromium in its own process group, ended as a group (it forks helpers)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # helpers that outlived the browser
+        except ProcessLookupError:
+            pass
+    return out, err
+
+
 def test_dashboard_in_headless_chromium():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
@@ -369,20 +409,22 @@ def test_dashboard_in_headless_chromium():
         os.makedirs(art, exist_ok=True)
         profile = tempfile.mkdtemp(prefix="procd-chromium-")
         try:
+            # --timeout (real time), not --virtual-time-budget: virtual time
+            # stands still while a request is pending, and /events always is.
+            # The page carries the state it was served with, and then follows
+            # /status and /events.
             base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--user-data-dir=" + profile, "--virtual-time-budget=3000"]
+                    "--user-data-dir=" + profile, "--timeout=5000"]
             url = "http://127.0.0.1:%d/" % port
-            r = subprocess.run(base + ["--dump-dom", url], capture_output=True, text=True, timeout=90)
-            dom = r.stdout
+            dom, err = chromium_run(base + ["--dump-dom", url])
             for name, state in (("web", "running"), ("worker", "running"), ("idle", "stopped")):
                 row = dom.find('data-service="%s"' % name)
-                check(row >= 0, "no row for %s in\n%s\n%s" % (name, dom[:3000], r.stderr[-2000:]))
+                check(row >= 0, "no row for %s in\n%s\n%s" % (name, dom[:3000], err[-2000:]))
                 check('st-%s">%s</span>' % (state, state) in dom[row:row + 600], (name, dom[row:row + 600]))
             shot = os.path.join(art, "dashboard.png")
-            subprocess.run(base + ["--window-size=1200,400", "--screenshot=" + shot, url], capture_output=True,
-                           timeout=90)
-            check(os.path.getsize(shot) > 1000, "no screenshot")
+            chromium_run(base + ["--window-size=1200,400", "--screenshot=" + shot, url])
+            check(os.path.exists(shot) and os.path.getsize(shot) > 1000, "no screenshot")
             print("dashboard screenshot: %s" % shot)
         finally:
             shutil.rmtree(profile, ignore_errors=True)
@@ -401,5 +443,6 @@ if __name__ == "__main__":
         test_address_in_use_is_an_error,
         test_reload_rebinds_live,
         test_ipv6_loopback,
+        test_probe_command,
         test_dashboard_in_headless_chromium,
     ])
