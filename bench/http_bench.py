@@ -50,8 +50,12 @@ class Client:
             k, _, v = line.partition(b":")
             if k.strip().lower() == b"content-length":
                 length = int(v)
-        while len(rest) < length:
-            rest += self.s.recv(1 << 20)
+        chunks, have = [rest], len(rest)
+        while have < length:
+            chunk = self.s.recv(1 << 20)
+            chunks.append(chunk)
+            have += len(chunk)
+        rest = b"".join(chunks)
         self.buf = rest[length:]
         return int(head.split(b" ")[1]), rest[:length]
 

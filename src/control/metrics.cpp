@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <iterator>
 #include <cmath>
 #include <string_view>
 
@@ -69,7 +70,7 @@ class Exposition {
       out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name_, help_, name_, type_);
       header_written_ = true;
     }
-    out_ += fmt::format("{}{} {}\n", name_, labels, format_value(value));
+    fmt::format_to(std::back_inserter(out_), "{}{} {}\n", name_, labels, format_value(value));
   }
   // A histogram's samples: name + suffix (_bucket, _sum, _count).
   void sample_suffix(std::string_view suffix, std::string_view labels, double value) {
@@ -77,7 +78,7 @@ class Exposition {
       out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name_, help_, name_, type_);
       header_written_ = true;
     }
-    out_ += fmt::format("{}{}{} {}\n", name_, suffix, labels, format_value(value));
+    fmt::format_to(std::back_inserter(out_), "{}{}{} {}\n", name_, suffix, labels, format_value(value));
   }
   std::string take() { return std::move(out_); }
 
@@ -93,7 +94,10 @@ void histogram(Exposition& x, const std::vector<ServiceMetricsExtra>& services,
                const DurationHistogram* ServiceMetricsExtra::*which) {
   for (const auto& s : services) {
     const DurationHistogram* h = s.*which;
-    if (!h) continue;
+    // As a labelled histogram in the Prometheus client libraries: a
+    // service's series appear with its first observation (and the
+    // exposition of 1000 never-stopped services stays small).
+    if (!h || h->count == 0) continue;
     std::string name = escape_label(s.name);
     for (std::size_t i = 0; i < DurationHistogram::kBounds.size(); ++i)
       x.sample_suffix("_bucket", fmt::format("{{service=\"{}\",le=\"{}\"}}", name, format_value(DurationHistogram::kBounds[i])),
