@@ -120,6 +120,37 @@ def test_read_only_endpoints():
         c.close()
 
 
+def test_logs_follow_stream():
+    services = SERVICES + '''
+[services.ticker]
+command = ["bash", "-c", "i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.2; done", "MARKER"]
+'''
+    p, port = start(services)
+    with p:
+        p.wait_state("ticker", "running")
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /logs?service=ticker&n=1&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        f = s.makefile("rb")
+        head = f.readline()
+        check(head.startswith(b"HTTP/1.1 200"), head)
+        headers = []
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            headers.append(line.lower())
+        check(not any(h.startswith(b"content-length") for h in headers), headers)
+        seen = []
+        deadline = time.monotonic() + 10
+        while len(seen) < 4 and time.monotonic() < deadline:
+            item = json.loads(f.readline())
+            check(item["service"] == "ticker", item)
+            seen.append(int(item["line"].split("-")[1]))
+        check(len(seen) == 4 and seen == sorted(seen) and seen[-1] - seen[0] == 3, seen)  # recent, then new, in order
+        s.close()
+        check(get(port, "/healthz")[0] == 200)
+
+
 def test_readyz_turns_ready():
     services = '''
 [services.fast]
@@ -433,6 +464,7 @@ def test_dashboard_in_headless_chromium():
 if __name__ == "__main__":
     run_tests([
         test_read_only_endpoints,
+        test_logs_follow_stream,
         test_readyz_turns_ready,
         test_metrics_names_and_promtool,
         test_metrics_disabled,
