@@ -40,6 +40,9 @@ PACKAGES=(
   libuv1-dev libspdlog-dev libtoml11-dev libcli11-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev
   python3 util-linux procps man-db groff-base
 )
+# Only `test` needs these (test_http: `promtool check metrics`, the dashboard
+# in headless Chromium); the test skips with a reason where they are absent.
+TEST_PACKAGES=(prometheus chromium)
 # Only `fuzz` needs these (CI's `test` path builds with g++ alone). Debian
 # bookworm's `clang` is 14; libFuzzer 15 goes with clang-15.
 FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev)
@@ -278,6 +281,7 @@ case "$cmd" in
     ;;
   test)
     SUMMARY_ON_FAIL=1
+    PACKAGES+=("${TEST_PACKAGES[@]}")
     ensure_packages || fail_before_tests "installing packages"
     configure "$BUILD_DIR" || fail_before_tests "meson setup"
     build "$BUILD_DIR" || fail_before_tests "build"

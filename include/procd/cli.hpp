@@ -46,6 +46,8 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
 int cmd_events(const GlobalOptions& g, bool json);
 int cmd_reload(const GlobalOptions& g);
 int cmd_metrics(const GlobalOptions& g);
+// GET URL; 0 on a 2xx answer within timeout_ms, else 1 with the reason (probe.cpp).
+int cmd_probe(const std::string& url, int timeout_ms);
 
 // The socket path: --socket, else [control].socket of the config.
 // Fails (config errors) only when --socket is not given.

@@ -51,6 +51,7 @@ struct ControlConfig {
   unsigned mode = 0600;
   std::string group;              // empty = none
   std::string http;               // "host:port" or empty
+  std::string http_token_file;    // resolved; empty = no mutating HTTP endpoints
 };
 
 enum class SighupAction { Reload, Forward, Ignore };

@@ -35,6 +35,7 @@ namespace procd {
   X(ConfigInvalidRegex, 1019, "invalid regular expression")                               \
   X(ConfigOutOfRange, 1020, "value out of range")                                         \
   X(ConfigUnknownUser, 1021, "unknown user or group")                                     \
+  X(ConfigTokenFile, 1022, "http_token_file is not a readable regular file")                \
   X(ConfigInvalidCpuMax, 1028, "invalid cpu_max")                                        \
   X(ConfigVariableUnset, 1034, "variable in ${...} is not set and has no default")       \
   X(ConfigVariableRequired, 1035, "variable required by ${VAR:?message} is unset or empty") \
@@ -73,6 +74,7 @@ namespace procd {
   X(IoPipe, 5004, "cannot create pipe")                                                   \
   X(IoRotate, 5005, "cannot rotate log file")                                             \
   X(IoSocket, 5006, "socket error")                                                       \
+  X(IoHttpListen, 5007, "cannot listen on the HTTP address")                              \
   /* 6000-6999 runtime */                                                                \
   X(RuntimeLoop, 6001, "event loop error")                                                \
   X(RuntimeInternal, 6002, "internal error")                                              \
@@ -84,12 +86,16 @@ namespace procd {
   X(ProtocolPermission, 6008, "control peer not permitted")                               \
   X(ControlSocketUnsafe, 6009, "control socket path is not a socket")                     \
   X(ControlUnreachable, 6010, "supervisor not reachable")                                 \
+  X(HttpBadRequest, 6011, "bad HTTP request")                                              \
+  X(MetricsDisabled, 6012, "metrics are disabled ([monitoring].enable_metrics = false)") \
+  X(ProbeFailed, 6013, "HTTP probe failed")                                                \
   /* 7000-7999 resource exhaustion */                                                    \
   X(ResourceMemoryLimit, 7001, "service above its memory limit")                          \
   X(ResourceFds, 7002, "out of file descriptors")                                         \
   X(ResourceDiskFull, 7003, "disk full")                                                  \
   X(ResourceProcesses, 7004, "out of processes")                                          \
   X(ResourceControlConnections, 7005, "too many control connections")                     \
+  X(ResourceHttpConnections, 7006, "too many HTTP connections")                           \
   X(ResourceOomKilled, 7007, "killed by its cgroup memory limit (OOM)")                    \
   /* 8000-8999 timeout */                                                                \
   X(TimeoutStart, 8001, "service not ready before start_timeout_ms")                      \

@@ -17,6 +17,8 @@
 
 #include "procd/config.hpp"
 #include "procd/health.hpp"
+#include "procd/histogram.hpp"
+#include "procd/resource_history.hpp"
 #include "procd/output.hpp"
 #include "procd/run_drain.hpp"
 #include "procd/service_machine.hpp"
@@ -73,6 +75,13 @@ struct ServiceRunner {
   std::uint64_t cpu_ticks = 0;
   double cpu_percent = 0;
   std::uint64_t rss_bytes = 0;
+
+  // Metrics and dashboard (supervisor_http.cpp: observe_phase).
+  std::uint64_t spawns = 0;
+  Millis stop_began = 0;               // Stopping published at; 0 = not stopping
+  DurationHistogram start_seconds;     // spawn -> ready (Running)
+  DurationHistogram stop_seconds;      // Stopping -> the run over
+  ResourceHistory history;
 
   // Fleet bookkeeping (start gating, shutdown, reload).
   bool removing = false;               // dropped by a reload: forgotten once idle

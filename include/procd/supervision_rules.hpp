@@ -36,6 +36,11 @@ struct SettleView {
 // broken service must not hold the whole start; status and the log say so).
 bool autostart_settled(const std::vector<SettleView>& services);
 
+// /readyz: the positions of the autostart services that hold READY=1 back,
+// and of those that failed for good (settled for READY=1, but a readiness
+// probe must not call a replica with a failed service ready).
+std::vector<std::size_t> not_ready(const std::vector<SettleView>& services);
+
 // Signals procd watches: the base set plus every forwarded signal, sorted,
 // without duplicates.
 std::vector<int> watched_signals(const SignalsConfig& signals);

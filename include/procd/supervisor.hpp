@@ -31,6 +31,7 @@
 #include "procd/config_watcher.hpp"
 #include "procd/control_server.hpp"
 #include "procd/dep_graph.hpp"
+#include "procd/http_server.hpp"
 #include "procd/metrics.hpp"
 #include "procd/notify.hpp"
 #include "procd/pid_lock.hpp"
@@ -42,6 +43,8 @@
 #include "procd/uv_handle.hpp"
 
 namespace procd {
+
+struct SettleView;
 
 struct ReloadOutcome {
   bool ok = false;
@@ -172,9 +175,26 @@ class Supervisor : public ChildReaper {
   // Recent lines as a stream; with "follow" the connection stays a log stream.
   void send_recent_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRunner*>& which);
   std::string metrics_text();
+  bool metrics_enabled() const { return cfg_.monitoring.enable_metrics; }
+  // Recent lines of `which` as log items (protocol.hpp), oldest first, at most n.
+  std::vector<std::string> recent_log_items(const std::vector<ServiceRunner*>& which, std::size_t n);
+
+  // The HTTP endpoint ([control].http): its routes (supervisor_http.cpp).
+  void handle_http(HttpConnection& conn, const HttpRequest& req);
 
 
  private:
+  // supervisor_http.cpp: listener lifetime, metrics bookkeeping, fan-out.
+  Result<void> start_http();
+  void reload_http(const ControlConfig& next);
+  void observe_phase(ServiceRunner& svc, Phase phase);
+  void publish_http(HttpConnection::Stream kind, const std::string& service, std::string_view item);
+  std::vector<SettleView> settle_views() const;
+  nlohmann::json history_json();
+  void http_readyz(HttpConnection& conn);
+  void http_logs(HttpConnection& conn, const HttpRequest& req);
+  void http_service_action(HttpConnection& conn, const HttpRequest& req, HttpRouteKind kind);
+
   // reload.cpp.
   void apply_reload(Config next, const ConfigDiff& diff);
   void take_config(ServiceRunner& svc, const ServiceConfig& sc);
@@ -197,6 +217,9 @@ class Supervisor : public ChildReaper {
   UvHandle<uv_check_t> after_poll_;     // settle() after I/O callbacks
   PidLock lock_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HttpServer> http_retired_;  // replaced by a reload; destroyed at the next one (never inside its handler)
+  std::string http_token_;                    // empty: no mutating HTTP endpoints
   std::unique_ptr<ConfigWatcher> watcher_;
   void watch_config_files();  // (re)point watcher_ at cfg_.sources and include_globs
   std::unique_ptr<NotifyServer> notify_;

@@ -6,7 +6,7 @@
 # and --socket already typed; nothing is offered when none runs) and signal
 # names for `procd signal`.
 
-_procd_commands="run start stop restart status reload signal logs events check metrics exec version help"
+_procd_commands="run start stop restart status reload signal logs events check metrics probe exec version help"
 _procd_signals="TERM HUP INT QUIT KILL USR1 USR2 WINCH ALRM CONT STOP TSTP TTIN TTOU PIPE PWR SYS URG IO PROF VTALRM XCPU XFSZ TRAP ABRT BUS FPE SEGV ILL"
 
 # Service names of the running supervisor; silent when none answers.
@@ -49,7 +49,7 @@ _procd() {
             COMPREPLY=($(compgen -f -- "$cur"))
             compopt -o filenames 2>/dev/null
             return ;;
-        -n | --lines | --rewrite)
+        -n | --lines | --rewrite | --timeout)
             return ;;
     esac
 
@@ -94,6 +94,7 @@ _procd() {
         restart) opts+=" --all" ;;
         status | events) opts+=" --json" ;;
         logs) opts+=" -f --follow -n --lines --raw" ;;
+        probe) opts+=" --timeout" ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -110,6 +110,11 @@ int cli_main(int argc, char** argv) {
       ->allow_extra_args(false);  // one FROM:TO per --rewrite; otherwise it would swallow `-- CMD`
   exec->add_flag("--wait-all", exec_opts.wait_all, "After the child exits, wait for its remaining descendants");
   exec->add_option("command", exec_opts.command, "-- CMD ARGS...")->required();
+  auto* probe = app.add_subcommand("probe", "GET a URL: exit 0 on a 2xx answer (container HEALTHCHECK, no curl needed)");
+  std::string probe_url;
+  int probe_timeout_ms = 5000;
+  probe->add_option("url", probe_url, "http://HOST:PORT/PATH")->required();
+  probe->add_option("--timeout", probe_timeout_ms, "Milliseconds for the whole request")->capture_default_str()->check(CLI::Range(1, 600000));
   auto* version = app.add_subcommand("version", "Version and build information");
   auto* help = app.add_subcommand("help", "Help for a command: procd help CMD");
   std::string help_topic;
@@ -138,6 +143,7 @@ int cli_main(int argc, char** argv) {
     }
   }
   if (*check) return cmd_check(g);
+  if (*probe) return cmd_probe(probe_url, probe_timeout_ms);
   if (*version) return cmd_version();
   if (*run) return cmd_run(g);
   if (*start) return names.empty() ? cmd_start_supervisor(g) : cmd_service_action(g, "start", names, false);

@@ -16,6 +16,7 @@
 #include "src/config/config_internal.hpp"
 #include "procd/health_target.hpp"
 #include "procd/signal_names.hpp"
+#include "procd/token_file.hpp"
 
 namespace procd::config_detail {
 namespace fs = std::filesystem;
@@ -90,6 +91,11 @@ void read_control(TableReader t, ControlConfig& out, const std::string& dir) {
   if (auto v = t.string("http")) {
     if (auto hp = parse_host_port(*v)) out.http = *v;
     else t.error(hp.error().code, "http", hp.error().message + " (like \"127.0.0.1:9100\" or \"[::1]:9100\")");
+  }
+  if (auto v = t.string("http_token_file")) {
+    out.http_token_file = resolve_path(dir, *v);
+    if (auto token = read_token_file(out.http_token_file); !token.ok())
+      t.error(token.error().code, "http_token_file", token.error().message);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <iterator>
 #include <cmath>
 #include <string_view>
 
@@ -69,7 +70,15 @@ class Exposition {
       out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name_, help_, name_, type_);
       header_written_ = true;
     }
-    out_ += fmt::format("{}{} {}\n", name_, labels, format_value(value));
+    fmt::format_to(std::back_inserter(out_), "{}{} {}\n", name_, labels, format_value(value));
+  }
+  // A histogram's samples: name + suffix (_bucket, _sum, _count).
+  void sample_suffix(std::string_view suffix, std::string_view labels, double value) {
+    if (!header_written_) {
+      out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name_, help_, name_, type_);
+      header_written_ = true;
+    }
+    fmt::format_to(std::back_inserter(out_), "{}{}{} {}\n", name_, suffix, labels, format_value(value));
   }
   std::string take() { return std::move(out_); }
 
@@ -81,10 +90,51 @@ class Exposition {
 
 std::string service_label(const std::string& name) { return fmt::format("{{service=\"{}\"}}", escape_label(name)); }
 
+void histogram(Exposition& x, const std::vector<ServiceMetricsExtra>& services,
+               const DurationHistogram* ServiceMetricsExtra::*which) {
+  for (const auto& s : services) {
+    const DurationHistogram* h = s.*which;
+    // As a labelled histogram in the Prometheus client libraries: a
+    // service's series appear with its first observation (and the
+    // exposition of 1000 never-stopped services stays small).
+    if (!h || h->count == 0) continue;
+    std::string name = escape_label(s.name);
+    for (std::size_t i = 0; i < DurationHistogram::kBounds.size(); ++i)
+      x.sample_suffix("_bucket", fmt::format("{{service=\"{}\",le=\"{}\"}}", name, format_value(DurationHistogram::kBounds[i])),
+                      static_cast<double>(h->cumulative(i)));
+    x.sample_suffix("_bucket", fmt::format("{{service=\"{}\",le=\"+Inf\"}}", name), static_cast<double>(h->count));
+    x.sample_suffix("_sum", service_label(s.name), h->sum);
+    x.sample_suffix("_count", service_label(s.name), static_cast<double>(h->count));
+  }
+}
+
+void render_extras(Exposition& x, const MetricsExtras& e) {
+  x.family("procd_service_spawns_total", "counter", "Processes spawned for the service since procd started.");
+  for (const auto& s : e.services) x.sample(service_label(s.name), static_cast<double>(s.spawns));
+  x.family("procd_service_last_exit_code", "gauge", "Exit code of the service's last run (128+N for signal N); absent before one ended.");
+  for (const auto& s : e.services)
+    if (s.last_exit_code) x.sample(service_label(s.name), *s.last_exit_code);
+  x.family("procd_service_start_duration_seconds", "histogram", "Seconds from spawn to ready, per start.");
+  histogram(x, e.services, &ServiceMetricsExtra::start);
+  x.family("procd_service_stop_duration_seconds", "histogram", "Seconds from the stop request to the end of the run, per stop.");
+  histogram(x, e.services, &ServiceMetricsExtra::stop);
+  if (!e.process) return;
+  x.family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+  x.sample("", e.process->cpu_seconds);
+  x.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  x.sample("", static_cast<double>(e.process->resident_bytes));
+  x.family("process_open_fds", "gauge", "Number of open file descriptors.");
+  x.sample("", static_cast<double>(e.process->open_fds));
+  x.family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+  x.sample("", e.process->start_time_seconds);
+}
+
 }  // namespace
 
-std::string render_metrics(const nlohmann::json& status, const SupervisorCounters& counters) {
+std::string render_metrics(const nlohmann::json& status, const SupervisorCounters& counters, const MetricsExtras& extras) {
   Exposition x;
+  x.family("procd_build_info", "gauge", "procd's version; always 1.");
+  x.sample(fmt::format("{{version=\"{}\"}}", escape_label(extras.version.empty() ? "unknown" : extras.version)), 1);
   x.family("procd_up", "gauge", "Whether the procd supervisor is up (1 when it answers).");
   x.sample("", 1);
   if (auto up = number_of(status, "uptime_ms")) {
@@ -137,7 +187,7 @@ std::string render_metrics(const nlohmann::json& status, const SupervisorCounter
     if (auto v = number_of(s, "cpu_seconds")) x.sample(l, *v);
   });
 
-  x.family("procd_service_memory_rss_bytes", "gauge", "Resident memory of the service's process group.");
+  x.family("procd_service_memory_bytes", "gauge", "Resident memory (RSS) of the service's process group.");
   per_service([&](const json& s, const std::string& l) {
     if (auto v = number_of(s, "rss_bytes")) x.sample(l, *v);
   });
@@ -148,6 +198,7 @@ std::string render_metrics(const nlohmann::json& status, const SupervisorCounter
     if (h == "healthy" || h == "unhealthy") x.sample(l, h == "healthy" ? 1 : 0);
   });
 
+  render_extras(x, extras);
   return x.take();
 }
 

@@ -25,7 +25,8 @@ bool operator==(const SignalsConfig& a, const SignalsConfig& b) {
   return a.sighup == b.sighup && a.forward == b.forward;
 }
 bool operator==(const ControlConfig& a, const ControlConfig& b) {
-  return std::tie(a.socket, a.mode, a.group, a.http) == std::tie(b.socket, b.mode, b.group, b.http);
+  return std::tie(a.socket, a.mode, a.group, a.http, a.http_token_file) ==
+         std::tie(b.socket, b.mode, b.group, b.http, b.http_token_file);
 }
 
 ConfigDiff diff_configs(const Config& before, const Config& after) {
@@ -42,7 +43,10 @@ ConfigDiff diff_configs(const Config& before, const Config& after) {
   d.shutdown_changed = !(before.shutdown == after.shutdown);
   d.signals_changed = !(before.signals == after.signals);
   d.monitoring_changed = !(before.monitoring == after.monitoring);
-  if (!(before.control == after.control)) d.needs_procd_restart.push_back("control");
+  // [control].http and http_token_file apply live (Supervisor::reload_http).
+  if (std::tie(before.control.socket, before.control.mode, before.control.group) !=
+      std::tie(after.control.socket, after.control.mode, after.control.group))
+    d.needs_procd_restart.push_back("control");
   if (before.pid_file != after.pid_file) d.needs_procd_restart.push_back("pid_file");
   if (before.name != after.name) d.needs_procd_restart.push_back("name");
   return d;

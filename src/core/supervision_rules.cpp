@@ -14,12 +14,27 @@ HealthReaction react_to_health(Phase phase, ReadyKind ready, bool healthy) {
   return HealthReaction::None;
 }
 
+namespace {
+
+bool start_pending(const SettleView& s) {
+  if (!s.autostart || s.removing) return false;
+  return s.waiting || s.phase == Phase::Starting || s.phase == Phase::Restarting ||
+         (s.phase == Phase::Stopped && s.want == Want::Up && !s.has_run);
+}
+
+}  // namespace
+
 bool autostart_settled(const std::vector<SettleView>& services) {
-  return std::none_of(services.begin(), services.end(), [](const SettleView& s) {
-    if (!s.autostart || s.removing) return false;
-    return s.waiting || s.phase == Phase::Starting || s.phase == Phase::Restarting ||
-           (s.phase == Phase::Stopped && s.want == Want::Up && !s.has_run);
-  });
+  return std::none_of(services.begin(), services.end(), start_pending);
+}
+
+std::vector<std::size_t> not_ready(const std::vector<SettleView>& services) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    const SettleView& s = services[i];
+    if (start_pending(s) || (s.autostart && !s.removing && s.phase == Phase::Failed)) out.push_back(i);
+  }
+  return out;
 }
 
 std::vector<int> watched_signals(const SignalsConfig& signals) {

@@ -70,6 +70,8 @@ void verb_events(Supervisor& sup, ControlConnection& conn, const Request& req) {
 }
 
 void verb_metrics(Supervisor& sup, ControlConnection& conn, const Request&) {
+  if (!sup.metrics_enabled())
+    return conn.send(reply_error(make_error(Code::MetricsDisabled, "metrics are disabled ([monitoring].enable_metrics = false)")));
   conn.send(reply_ok({{"text", sup.metrics_text()}}));
 }
 

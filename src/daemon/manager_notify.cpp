@@ -51,8 +51,6 @@ void Supervisor::manager_start() {
 void Supervisor::manager_update() {
   if (!manager_active_) return;
   int running = 0, starting = 0, stopped = 0, failed = 0;
-  std::vector<SettleView> views;
-  views.reserve(services_.size());
   for (auto& s : services_) {
     switch (s->state.phase) {
       case Phase::Running: ++running; break;
@@ -60,8 +58,8 @@ void Supervisor::manager_update() {
       case Phase::Stopped: ++stopped; break;
       default: ++starting; break;
     }
-    views.push_back({s->cfg.autostart, s->removing, s->waiting, s->state.phase, s->state.want, s->state.last_exit.has_value()});
   }
+  std::vector<SettleView> views = settle_views();
   std::string status = fmt::format("STATUS={} running, {} starting, {} stopped, {} failed", running, starting, stopped, failed);
   if (!manager_ready_sent_ && !ladder_.active() && autostart_settled(views)) {
     manager_ready_sent_ = true;
@@ -70,6 +68,14 @@ void Supervisor::manager_update() {
   }
   if (status != manager_last_status_) send(status);
   manager_last_status_ = status;
+}
+
+std::vector<SettleView> Supervisor::settle_views() const {
+  std::vector<SettleView> views;
+  views.reserve(services_.size());
+  for (auto& s : services_)
+    views.push_back({s->cfg.autostart, s->removing, s->waiting, s->state.phase, s->state.want, s->state.last_exit.has_value()});
+  return views;
 }
 
 void Supervisor::manager_reloading() {

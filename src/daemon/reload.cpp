@@ -74,7 +74,9 @@ void Supervisor::watch_config_files() {
 }
 
 void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
-  // What cannot change while running stays as it is.
+  // What cannot change while running stays as it is; [control].http and
+  // http_token_file apply live when they can (a failed rebind keeps the old).
+  reload_http(next.control);
   next.control = cfg_.control;
   next.pid_file = cfg_.pid_file;
   next.name = cfg_.name;

@@ -50,6 +50,8 @@ Supervisor::~Supervisor() {
   after_poll_.close();
   sample_timer_.close();
   control_.reset();
+  http_.reset();
+  http_retired_.reset();
   watcher_.reset();
   Log::detach();
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -88,6 +90,13 @@ int Supervisor::run() {
   if (auto r = control_->listen(cfg_.control); !r.ok()) {
     fmt::print(stderr, "{}\n", r.error().format());
     Log::error(r.error());
+    control_.reset();
+    return 2;
+  }
+  if (auto r = start_http(); !r.ok()) {
+    fmt::print(stderr, "{}\n", r.error().format());
+    Log::error(r.error());
+    control_->close();
     control_.reset();
     return 2;
   }
@@ -175,6 +184,7 @@ void Supervisor::perform(ServiceRunner& svc, const Action& action) {
 
 void Supervisor::publish(ServiceRunner& svc, Phase phase) {
   Log::write(LogLevel::Info, fmt::format("state {}", phase_name(phase)), svc_fields(svc.cfg.name, svc.state.pid));
+  observe_phase(svc, phase);
   publish_event(svc, phase);
   on_phase(svc, phase);
   if (phase == Phase::Failed && svc.cfg.critical && !ladder_.active()) {

@@ -14,6 +14,8 @@
 
 #include "procd/logging.hpp"
 #include "procd/resources.hpp"
+#include "procd/self_stats.hpp"
+#include "procd_build_info.h"
 #include "procd/signal_names.hpp"
 #include "procd/spawn.hpp"
 #include "procd/supervisor.hpp"
@@ -74,14 +76,18 @@ void Supervisor::signal_service(ServiceRunner& svc, int signum) {
 
 std::string Supervisor::metrics_text() {
   std::vector<ServiceRunner*> all;
-  for (auto& s : services_) all.push_back(s.get());
-  return render_metrics(status_body(status_view(all)), counters_);
+  MetricsExtras extras{PROCD_VERSION, {}, read_self_metrics()};
+  extras.services.reserve(services_.size());
+  for (auto& s : services_) {
+    all.push_back(s.get());
+    std::optional<int> code;
+    if (s->state.last_exit) code = exit_code_of(*s->state.last_exit);
+    extras.services.push_back({s->cfg.name, s->spawns, code, &s->start_seconds, &s->stop_seconds});
+  }
+  return render_metrics(status_body(status_view(all)), counters_, extras);
 }
 
-void Supervisor::send_recent_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRunner*>& which) {
-  std::size_t n = 100;
-  if (req.args.contains("lines") && req.args["lines"].is_number_integer())
-    n = static_cast<std::size_t>(std::max<std::int64_t>(0, req.args["lines"].get<std::int64_t>()));
+std::vector<std::string> Supervisor::recent_log_items(const std::vector<ServiceRunner*>& which, std::size_t n) {
   // The last n lines across the chosen services, in time order.
   std::vector<std::pair<const LogLine*, const std::string*>> lines;
   std::vector<std::vector<LogLine>> keep;
@@ -92,8 +98,18 @@ void Supervisor::send_recent_logs(ControlConnection& conn, const Request& req, c
   }
   std::stable_sort(lines.begin(), lines.end(), [](auto& a, auto& b) { return a.first->ts_ms < b.first->ts_ms; });
   if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
+  std::vector<std::string> out;
+  out.reserve(lines.size());
+  for (auto& [l, name] : lines) out.push_back(log_item({l->ts_ms, *name, l->is_stderr, l->text}));
+  return out;
+}
+
+void Supervisor::send_recent_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRunner*>& which) {
+  std::size_t n = 100;
+  if (req.args.contains("lines") && req.args["lines"].is_number_integer())
+    n = static_cast<std::size_t>(std::max<std::int64_t>(0, req.args["lines"].get<std::int64_t>()));
   conn.send(stream_header());
-  for (auto& [l, name] : lines) conn.send(log_item({l->ts_ms, *name, l->is_stderr, l->text}));
+  for (const auto& item : recent_log_items(which, n)) conn.send(item);
   bool follow = req.args.contains("follow") && req.args["follow"].is_boolean() && req.args["follow"].get<bool>();
   if (follow) {
     conn.stream = ControlConnection::Stream::Logs;
@@ -103,19 +119,28 @@ void Supervisor::send_recent_logs(ControlConnection& conn, const Request& req, c
   }
 }
 
+// One item for both kinds of streaming clients: control socket and HTTP.
 void Supervisor::publish_event(ServiceRunner& svc, Phase phase) {
-  if (!control_ || !control_->has_streams(ControlConnection::Stream::Events)) return;
+  bool to_control = control_ && control_->has_streams(ControlConnection::Stream::Events);
+  bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Events);
+  if (!to_control && !to_http) return;
   ServiceEventView ev{wall_clock_ms(), svc.cfg.name, phase_name(phase), svc.state.pid > 0 ? svc.state.pid : 0, {}};
   if (svc.health && svc.health->status() != HealthStatus::Unknown) ev.health = health_status_name(svc.health->status());
   std::string item = event_item(ev);
+  if (to_http) publish_http(HttpConnection::Stream::Events, svc.cfg.name, item);
+  if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Events, [&](ControlConnection& c) {
     if (wants(c.stream_names, svc.cfg.name)) c.send(item);
   });
 }
 
 void Supervisor::publish_log_line(ServiceRunner& svc, const LogLine& line) {
-  if (!control_ || !control_->has_streams(ControlConnection::Stream::Logs)) return;
+  bool to_control = control_ && control_->has_streams(ControlConnection::Stream::Logs);
+  bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Logs);
+  if (!to_control && !to_http) return;
   std::string item = log_item({line.ts_ms, svc.cfg.name, line.is_stderr, line.text});
+  if (to_http) publish_http(HttpConnection::Stream::Logs, svc.cfg.name, item);
+  if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Logs, [&](ControlConnection& c) {
     if (wants(c.stream_names, svc.cfg.name)) c.send(item);
   });
@@ -155,6 +180,7 @@ void Supervisor::sample_resources() {
     s->cpu_percent = sampled_at_ > 0 && u.cpu_ticks >= s->cpu_ticks ? cpu_percent(s->cpu_ticks, u.cpu_ticks, elapsed) : 0.0;
     s->cpu_ticks = u.cpu_ticks;
     s->rss_bytes = u.rss_bytes;
+    s->history.add({t, s->cpu_percent, s->rss_bytes});
     check_memory(*s);
   }
   sampled_at_ = t;

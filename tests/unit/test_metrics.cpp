@@ -47,7 +47,7 @@ json snapshot() {
 
 TEST_CASE("metrics: supervisor families") {
   std::string text = render_metrics(snapshot(), SupervisorCounters{7, 3, 1});
-  CHECK(text.rfind("# HELP procd_up ", 0) == 0);
+  CHECK(text.rfind("# HELP procd_build_info ", 0) == 0);
   CHECK(has_line(text, "# TYPE procd_up gauge"));
   CHECK(has_line(text, "procd_up 1"));
   CHECK(has_line(text, "# TYPE procd_uptime_seconds gauge"));
@@ -81,10 +81,10 @@ TEST_CASE("metrics: service families") {
 
   CHECK(has_line(text, "# TYPE procd_service_cpu_seconds_total counter"));
   CHECK(has_line(text, "procd_service_cpu_seconds_total{service=\"web\"} 1.25"));
-  CHECK(has_line(text, "procd_service_memory_rss_bytes{service=\"web\"} 1048576"));
+  CHECK(has_line(text, "procd_service_memory_bytes{service=\"web\"} 1048576"));
   // Unknown resources (null, missing) give no sample at all.
   CHECK(text.find("procd_service_cpu_seconds_total{service=\"db\"}") == std::string::npos);
-  CHECK(text.find("procd_service_memory_rss_bytes{service=\"job\"}") == std::string::npos);
+  CHECK(text.find("procd_service_memory_bytes{service=\"job\"}") == std::string::npos);
 
   CHECK(has_line(text, "procd_service_healthy{service=\"web\"} 1"));
   CHECK(has_line(text, "procd_service_healthy{service=\"db\"} 0"));
@@ -111,7 +111,7 @@ TEST_CASE("metrics: every family is one block with HELP then TYPE first") {
     CHECK(l.rfind(current, 0) == 0);
     CHECK((l[current.size()] == ' ' || l[current.size()] == '{'));
   }
-  CHECK(seen.size() == 11);
+  CHECK(seen.size() == 12);  // with procd_build_info
 }
 
 TEST_CASE("metrics: label escaping and odd snapshots") {
@@ -128,4 +128,33 @@ TEST_CASE("metrics: label escaping and odd snapshots") {
   std::string bare = render_metrics(json::object(), SupervisorCounters{});
   CHECK(has_line(bare, "procd_up 1"));
   CHECK(bare.find("procd_service_") == std::string::npos);
+}
+
+TEST_CASE("metrics: build info, spawns, last exit, histograms, process series") {
+  DurationHistogram started, none;
+  started.observe(0.002);
+  started.observe(3);
+  MetricsExtras extras{"1.2.3",
+                       {{"web", 4, 143, &started, &none}, {"job", 0, std::nullopt, &none, &none}},
+                       ProcessMetrics{1.5, 4096, 12, 1700000000.5}};
+  std::string text = render_metrics(snapshot(), SupervisorCounters{}, extras);
+  CHECK(has_line(text, "procd_build_info{version=\"1.2.3\"} 1"));
+  CHECK(has_line(text, "# TYPE procd_service_spawns_total counter"));
+  CHECK(has_line(text, "procd_service_spawns_total{service=\"web\"} 4"));
+  CHECK(has_line(text, "procd_service_last_exit_code{service=\"web\"} 143"));
+  CHECK(text.find("procd_service_last_exit_code{service=\"job\"}") == std::string::npos);
+  CHECK(has_line(text, "# TYPE procd_service_start_duration_seconds histogram"));
+  CHECK(has_line(text, "procd_service_start_duration_seconds_bucket{service=\"web\",le=\"0.005\"} 1"));
+  CHECK(has_line(text, "procd_service_start_duration_seconds_bucket{service=\"web\",le=\"2.5\"} 1"));
+  CHECK(has_line(text, "procd_service_start_duration_seconds_bucket{service=\"web\",le=\"5\"} 2"));
+  CHECK(has_line(text, "procd_service_start_duration_seconds_bucket{service=\"web\",le=\"+Inf\"} 2"));
+  CHECK(has_line(text, "procd_service_start_duration_seconds_sum{service=\"web\"} 3.002"));
+  CHECK(has_line(text, "procd_service_start_duration_seconds_count{service=\"web\"} 2"));
+  // no observation yet: no series (and no family at all for stop durations)
+  CHECK(text.find("procd_service_start_duration_seconds_count{service=\"job\"}") == std::string::npos);
+  CHECK(text.find("procd_service_stop_duration_seconds") == std::string::npos);
+  CHECK(has_line(text, "process_cpu_seconds_total 1.5"));
+  CHECK(has_line(text, "process_resident_memory_bytes 4096"));
+  CHECK(has_line(text, "process_open_fds 12"));
+  CHECK(has_line(text, "process_start_time_seconds 1700000000.5"));
 }

@@ -1,0 +1,136 @@
+// The HTTP listener of [control].http on procd's loop: the uv edge of the
+// endpoint. Owns the listening TCP socket (IPv4 or IPv6) and every client
+// connection; what a request gets is the Handler's business
+// (Supervisor::handle_http), the pure parsing, routing and response text
+// are in http_request.hpp.
+//
+// Bounds (SPEC Part 2): at most kMaxConnections open connections (the next
+// one gets a 503 and is closed); one Timer per connection gives a client
+// kHeaderTimeoutMs to send a request's headers, and closes a keep-alive
+// connection idle that long; request headers are at most 8 KiB; at most
+// kMaxRequestsPerTurn pipelined requests of one peer are answered per loop
+// turn (the rest resumes next turn, after every other peer and timer); a
+// client whose unread responses or stream pass kMaxQueuedBytes is dropped.
+//
+// Lifetimes, as in the control server: a connection's memory is freed only
+// in its socket's close callback, so a handler may close its connection
+// (or the whole server) and the reference stays valid until it returns.
+// A server must not be destroyed from inside its handler: retire it
+// (close()) and destroy it later.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "procd/error.hpp"
+#include "procd/http_request.hpp"
+#include "procd/timer.hpp"
+#include "procd/uv_handle.hpp"
+
+namespace procd {
+
+class HttpServer;
+
+class HttpConnection {
+ public:
+  HttpConnection(HttpServer* server, std::uint64_t id) : server_(server), id_(id) {}
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // The answer to the request being handled (Content-Length framing;
+  // nothing after the headers for HEAD). Closes unless keep-alive.
+  void reply(int status, std::string_view content_type, std::string_view body, std::string_view extra_headers = {});
+  // Start a stream (SSE, followed logs): the body runs until either side
+  // closes. A HEAD request gets the head only and the connection closes.
+  void begin_stream(std::string_view content_type);
+  void send(std::string_view bytes);   // queued; never blocks
+  void close();                        // after what is queued has been written
+  bool closing() const { return closing_; }
+  std::uint64_t id() const { return id_; }
+
+  enum class Stream { None, Logs, Events } stream = Stream::None;
+  std::vector<std::string> stream_names;  // empty = every service
+
+ private:
+  friend class HttpServer;
+  uv_stream_t* handle() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  void close_socket();
+  static void on_closed(uv_handle_t* h);
+
+  HttpServer* server_;
+  std::uint64_t id_;
+  uv_tcp_t tcp_{};
+  bool tcp_initialized_ = false;
+  bool tcp_closing_ = false;
+  bool closing_ = false;
+  bool paused_ = false;
+  bool keep_alive_ = false;  // of the request being handled
+  bool head_ = false;
+  Timer deadline_;
+  HttpRequestParser parser_;
+  std::string inbuf_;
+};
+
+class HttpServer {
+ public:
+  using Handler = std::function<void(HttpConnection&, const HttpRequest&)>;
+
+  static constexpr std::size_t kMaxConnections = 256;
+  static constexpr std::int64_t kHeaderTimeoutMs = 10000;
+  static constexpr int kMaxRequestsPerTurn = 16;
+  static constexpr std::size_t kMaxQueuedBytes = 4u << 20;
+
+  HttpServer(uv_loop_t* loop, Handler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // "127.0.0.1:9100", "0.0.0.0:9100", "[::1]:9100". Errors carry HttpListen
+  // (address in use, not an address of this host, ...).
+  Result<void> listen(const std::string& address);
+  void close();  // stop listening and close every connection
+  const std::string& address() const { return address_; }
+  int port() const;  // the bound port (useful with port 0)
+  std::size_t connection_count() const;
+
+  template <typename F>
+  void for_each_stream(HttpConnection::Stream kind, F&& f) {
+    for (auto& c : conns_)
+      if (c->stream == kind && !c->closing_) f(*c);
+  }
+  bool has_streams(HttpConnection::Stream kind) const {
+    for (auto& c : conns_)
+      if (c->stream == kind && !c->closing_) return true;
+    return false;
+  }
+
+ private:
+  friend class HttpConnection;
+  void on_connection(int status);
+  void on_read(HttpConnection& c, ssize_t nread, const uv_buf_t* buf);
+  void process(HttpConnection& c);
+  void start_reading(HttpConnection& c);
+  void resume_paused();
+  void refuse(HttpConnection& c, int status, const std::string& why);
+  void forget(HttpConnection* c);
+
+  uv_loop_t* loop_;
+  Handler handler_;
+  std::string address_;
+  UvHandle<uv_tcp_t> listener_;
+  UvHandle<uv_idle_t> resume_;
+  std::list<std::unique_ptr<HttpConnection>> conns_;
+  std::uint64_t next_id_ = 1;
+  bool full_told_ = false;
+};
+
+// "host:port" / "[v6]:port" to a socket address; false when it is not one.
+bool http_sockaddr(const std::string& address, sockaddr_storage& out);
+
+}  // namespace procd

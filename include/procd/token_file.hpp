@@ -1,0 +1,17 @@
+// The bearer token of the HTTP endpoint's mutating requests
+// ([control].http_token_file). Read like every file procd may open as root
+// in a place others can write: without following a symlink, non-blocking
+// (a FIFO cannot hang the loop), a regular file only, at most 4 KiB.
+#pragma once
+
+#include <string>
+
+#include "procd/error.hpp"
+
+namespace procd {
+
+// The token: the file's content without surrounding whitespace. Errors
+// (ConfigTokenFile): unreadable, a symlink, not a regular file, too large, empty.
+Result<std::string> read_token_file(const std::string& path);
+
+}  // namespace procd

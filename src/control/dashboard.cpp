@@ -1,0 +1,145 @@
+// The dashboard page (see procd/dashboard.hpp). The table is rendered from
+// /status (on load, on every /events message, and every 5 s for uptime),
+// the CPU and memory sparklines from /history (the supervisor's bounded
+// per-service history of its resource samples). Every service name is
+// inserted as text, never as HTML. The page carries the state at the time
+// it was served, so its first paint needs no request.
+#include "procd/dashboard.hpp"
+
+namespace procd {
+namespace {
+
+constexpr std::string_view kPage = R"procd_html(<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>procd</title>
+<style>
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f5f6f8;color:#1d2330}
+header{background:#1d2330;color:#fff;padding:12px 20px;display:flex;gap:16px;align-items:baseline}
+header h1{font-size:18px;margin:0}
+header span{opacity:.75}
+#live{margin-left:auto;font-size:12px}
+main{padding:16px 20px}
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+th,td{text-align:left;padding:8px 10px;border-bottom:1px solid #e6e8ec;white-space:nowrap}
+th{font-size:12px;text-transform:uppercase;color:#5b6270;background:#fafbfc}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.state{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px;color:#fff}
+.st-running{background:#1f9d55}.st-starting{background:#d69e2e}.st-restarting{background:#dd6b20}
+.st-stopping{background:#718096}.st-stopped{background:#a0aec0}.st-failed{background:#e53e3e}
+.h-healthy{color:#1f9d55}.h-unhealthy{color:#e53e3e;font-weight:600}
+svg{display:block}
+.chart polyline{fill:none;stroke-width:1.5}
+.cpu polyline{stroke:#3182ce}.mem polyline{stroke:#805ad5}
+.chart text{font-size:9px;fill:#5b6270}
+</style></head>
+<body>
+<header><h1 id="title">procd</h1><span id="meta"></span><span id="live">connecting…</span></header>
+<main>
+<table id="services"><thead><tr>
+<th>service</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th><th>last exit</th><th>health</th>
+<th>cpu (10 min)</th><th>memory (10 min)</th></tr></thead><tbody></tbody></table>
+</main>
+<script>
+"use strict";
+const tbody = document.querySelector("#services tbody");
+let history = {services: {}, window_ms: 600000};
+function uptime(ms) {
+  let s = Math.floor(ms / 1000), d = Math.floor(s / 86400); s %= 86400;
+  const h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60); s %= 60;
+  return (d ? d + "d " : "") + (d || h ? h + "h " : "") + (d || h || m ? m + "m " : "") + s + "s";
+}
+function bytes(n) {
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : n) + " " + u[i];
+}
+function cell(row, text, cls) {
+  const td = document.createElement("td");
+  if (cls) td.className = cls;
+  td.textContent = text;
+  row.appendChild(td);
+  return td;
+}
+function chart(points, idx, cls, label) {
+  const W = 140, H = 28, NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("width", W); svg.setAttribute("height", H); svg.setAttribute("class", "chart " + cls);
+  const max = Math.max(1e-9, ...points.map(p => p[idx]));
+  const line = document.createElementNS(NS, "polyline");
+  line.setAttribute("points", points.map(p =>
+    ((1 - p[0] / history.window_ms) * W).toFixed(1) + "," + (H - 2 - (p[idx] / max) * (H - 4)).toFixed(1)).join(" "));
+  svg.appendChild(line);
+  const t = document.createElementNS(NS, "text");
+  t.setAttribute("x", 2); t.setAttribute("y", 9);
+  t.textContent = points.length ? label(points[points.length - 1][idx]) : "no samples";
+  svg.appendChild(t);
+  return svg;
+}
+function render(status) {
+  document.getElementById("title").textContent = status.name;
+  document.getElementById("meta").textContent = "pid " + status.pid + " · up " + uptime(status.uptime_ms);
+  tbody.textContent = "";
+  for (const s of status.services) {
+    const tr = document.createElement("tr");
+    tr.dataset.service = s.name;
+    cell(tr, s.name);
+    const st = document.createElement("span");
+    st.className = "state st-" + s.state; st.textContent = s.state;
+    cell(tr, "").appendChild(st);
+    cell(tr, s.pid === null ? "-" : String(s.pid), "num");
+    cell(tr, s.pid === null ? "-" : uptime(s.uptime_ms), "num");
+    cell(tr, String(s.restarts), "num");
+    const le = s.last_exit;
+    cell(tr, le ? (le.signal ? le.signal : "code " + le.code) : "-");
+    cell(tr, s.health || "-", s.health ? "h-" + s.health : "");
+    const pts = history.services[s.name] || [];
+    cell(tr, "").appendChild(chart(pts, 1, "cpu", v => v.toFixed(1) + " %"));
+    cell(tr, "").appendChild(chart(pts, 2, "mem", bytes));
+    tbody.appendChild(tr);
+  }
+}
+async function refresh() {
+  try {
+    const h = await fetch("history", {cache: "no-store"});
+    if (h.ok) history = await h.json();
+    const r = await fetch("status", {cache: "no-store"});
+    if (r.ok) render(await r.json());
+  } catch (e) {
+    document.getElementById("live").textContent = "procd not reachable";
+  }
+}
+let pending = null;
+function soon() { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 100); }
+const events = new EventSource("events");
+events.onopen = () => { document.getElementById("live").textContent = "live"; soon(); };
+events.onmessage = soon;
+events.onerror = () => { document.getElementById("live").textContent = "reconnecting…"; };
+// The first paint needs no request: procd puts the state it had when it
+// served the page here (dashboard_page()).
+const initial = /*PROCD_INITIAL*/null;
+if (initial) { history = initial.history; render(initial.status); }
+refresh();
+setInterval(refresh, 5000);
+</script>
+</body></html>
+)procd_html";
+
+}  // namespace
+
+std::string_view dashboard_html() { return kPage; }
+
+std::string dashboard_page(const nlohmann::json& initial) {
+  constexpr std::string_view kSlot = "/*PROCD_INITIAL*/null";
+  std::string data = initial.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Inside a <script>, "</script>" in a service name must not end it: '<'
+  // occurs only inside JSON strings, where \u003c means the same.
+  std::string safe;
+  safe.reserve(data.size());
+  for (char c : data) safe += c == '<' ? std::string("\\u003c") : std::string(1, c);
+  std::string page(kPage);
+  page.replace(page.find(kSlot), kSlot.size(), safe);
+  return page;
+}
+
+}  // namespace procd

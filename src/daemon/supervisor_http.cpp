@@ -1,0 +1,248 @@
+// The HTTP endpoint at the Supervisor: the listener's lifetime (started
+// with [control].http, rebound live by a reload; a failed rebind keeps the
+// old listener), what each route answers, the SSE / followed-logs fan-out,
+// and the bookkeeping the metrics need (spawns, start and stop durations).
+// Routes reach services only through the members the control verbs use
+// (select, status_view, start/stop/restart_service, reload): an HTTP
+// request can do nothing the control socket could not, and never changes
+// the set of services while something iterates over it. JSON shapes come
+// from protocol.cpp, so /status is byte for byte `procd status --json`.
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "procd/dashboard.hpp"
+#include "procd/logging.hpp"
+#include "procd/supervision_rules.hpp"
+#include "procd/supervisor.hpp"
+#include "procd/token_file.hpp"
+
+namespace procd {
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kText = "text/plain; charset=utf-8";
+
+void reply_json(HttpConnection& conn, int status, const nlohmann::json& body) {
+  conn.reply(status, kJson, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+void reply_err(HttpConnection& conn, int status, const Error& err) { conn.reply(status, kJson, reply_error(err)); }
+
+std::vector<std::string> split_names(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto comma = list.find(',', start);
+    std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!name.empty()) out.push_back(name);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// SSE: each item (one JSON line) becomes one `data:` event.
+std::string sse_event(std::string_view item) {
+  while (!item.empty() && item.back() == '\n') item.remove_suffix(1);
+  return fmt::format("data: {}\n\n", item);
+}
+
+}  // namespace
+
+Result<void> Supervisor::start_http() {
+  if (!cfg_.control.http_token_file.empty()) {
+    auto token = read_token_file(cfg_.control.http_token_file);
+    if (!token.ok()) return token.error();
+    http_token_ = *token;
+  }
+  if (cfg_.control.http.empty()) return {};
+  auto server = std::make_unique<HttpServer>(&loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
+  if (auto r = server->listen(cfg_.control.http); !r.ok()) return r;
+  Log::write(LogLevel::Info, fmt::format("HTTP endpoint on {} (port {})", cfg_.control.http, server->port()));
+  http_ = std::move(server);
+  return {};
+}
+
+// Called by apply_reload before the new config is taken: what fails keeps
+// the old value in cfg_.control, which the new config then inherits.
+void Supervisor::reload_http(const ControlConfig& next) {
+  if (next.http_token_file != cfg_.control.http_token_file || !next.http_token_file.empty()) {
+    // The file is read again on every reload: `procd reload` rotates the token.
+    std::string token;
+    if (!next.http_token_file.empty()) {
+      auto t = read_token_file(next.http_token_file);
+      if (!t.ok()) {
+        Log::error(t.error());
+        return;
+      }
+      token = *t;
+    }
+    cfg_.control.http_token_file = next.http_token_file;
+    http_token_ = token;
+  }
+  if (next.http == cfg_.control.http) return;
+  http_retired_.reset();  // retired by the previous rebind: its connections are closed by now
+  if (next.http.empty()) {
+    if (http_) http_->close();
+    http_retired_ = std::move(http_);
+    cfg_.control.http.clear();
+    Log::write(LogLevel::Info, "HTTP endpoint closed");
+    return;
+  }
+  auto server = std::make_unique<HttpServer>(&loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
+  if (auto r = server->listen(next.http); !r.ok()) {
+    Log::write(LogLevel::Error, r.error().message + (http_ ? fmt::format("; still listening on {}", cfg_.control.http) : ""),
+               code_fields(r.error().code));
+    return;
+  }
+  if (http_) http_->close();  // this very request may be one of its connections: retire, do not destroy
+  http_retired_ = std::move(http_);
+  http_ = std::move(server);
+  cfg_.control.http = next.http;
+  Log::write(LogLevel::Info, fmt::format("HTTP endpoint now on {} (port {})", next.http, http_->port()));
+}
+
+void Supervisor::observe_phase(ServiceRunner& svc, Phase phase) {
+  Millis t = now();
+  if (phase == Phase::Starting) ++svc.spawns;
+  if (phase == Phase::Running && svc.state.spawned_at > 0) svc.start_seconds.observe(static_cast<double>(t - svc.state.spawned_at) / 1000.0);
+  if (phase == Phase::Stopping) {
+    svc.stop_began = t;
+  } else if (svc.stop_began > 0) {
+    svc.stop_seconds.observe(static_cast<double>(t - svc.stop_began) / 1000.0);
+    svc.stop_began = 0;
+  }
+}
+
+void Supervisor::publish_http(HttpConnection::Stream kind, const std::string& service, std::string_view item) {
+  std::string event = kind == HttpConnection::Stream::Events ? sse_event(item) : std::string(item);
+  http_->for_each_stream(kind, [&](HttpConnection& c) {
+    if (c.stream_names.empty() || std::find(c.stream_names.begin(), c.stream_names.end(), service) != c.stream_names.end())
+      c.send(event);
+  });
+}
+
+// The dashboard's charts: per service, [age_ms, cpu_percent, rss_bytes]
+// oldest first (age: how long ago, so the page needs no clock of procd's).
+nlohmann::json Supervisor::history_json() {
+  Millis t = now();
+  nlohmann::json services = nlohmann::json::object();
+  for (auto& s : services_) {
+    nlohmann::json points = nlohmann::json::array();
+    for (const auto& p : s->history.samples()) points.push_back({t - p.t_ms, p.cpu_percent, p.rss_bytes});
+    services[s->cfg.name] = std::move(points);
+  }
+  return {{"window_ms", ResourceHistory::kCapacity * ResourceHistory::kDefaultSpacingMs}, {"services", std::move(services)}};
+}
+
+void Supervisor::http_readyz(HttpConnection& conn) {
+  std::vector<SettleView> views = settle_views();
+  std::vector<std::size_t> pending = not_ready(views);
+  if (pending.empty() && !shutting_down()) return reply_json(conn, 200, {{"ready", true}});
+  nlohmann::json names = nlohmann::json::array();
+  for (std::size_t i : pending)
+    names.push_back({{"name", services_[i]->cfg.name}, {"state", phase_name(services_[i]->state.phase)}});
+  reply_json(conn, 503, {{"ready", false}, {"shutting_down", shutting_down()}, {"not_ready", names}});
+}
+
+void Supervisor::http_logs(HttpConnection& conn, const HttpRequest& req) {
+  Request sel;
+  sel.verb = "logs";
+  if (auto it = req.query.find("service"); it != req.query.end()) sel.names = split_names(it->second);
+  auto which = select(sel, true);
+  if (!which.ok()) return reply_err(conn, 404, which.error());
+  std::size_t n = 100;
+  if (auto it = req.query.find("n"); it != req.query.end()) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0' || it->second[0] == '-')
+      return reply_err(conn, 400, make_error(Code::HttpBadRequest, "n must be a non-negative integer"));
+    n = static_cast<std::size_t>(std::min<unsigned long long>(v, 1000000));
+  }
+  auto items = recent_log_items(*which, n);
+  auto f = req.query.find("follow");
+  if (f == req.query.end() || f->second == "0" || f->second == "false") {
+    std::string body;
+    for (const auto& i : items) body += i;
+    return conn.reply(200, "application/x-ndjson", body);
+  }
+  conn.begin_stream("application/x-ndjson");
+  if (conn.closing()) return;
+  for (const auto& i : items) conn.send(i);
+  conn.stream = HttpConnection::Stream::Logs;
+  conn.stream_names = sel.names;
+}
+
+void Supervisor::http_service_action(HttpConnection& conn, const HttpRequest& req, HttpRouteKind kind) {
+  if (http_token_.empty())
+    return reply_err(conn, 403, make_error(Code::ProtocolPermission, "mutating HTTP requests need [control].http_token_file"));
+  if (!bearer_matches(req.authorization, http_token_))
+    return reply_err(conn, 403, make_error(Code::ProtocolPermission, "missing or wrong bearer token"));
+  if (shutting_down()) return reply_err(conn, 503, make_error(Code::StateShuttingDown, "procd is shutting down"));
+  if (kind == HttpRouteKind::Reload) {
+    ReloadOutcome r = reload("HTTP", false);
+    if (r.skipped) return reply_err(conn, 503, make_error(Code::StateShuttingDown, "procd is shutting down"));
+    return conn.reply(r.ok ? 200 : 422, kJson, r.ok ? reload_ok_reply(r.diff) : reload_error_reply(r.errors));
+  }
+  Request sel;
+  sel.verb = "http";
+  sel.names = {route_request(req.method, req.path).name};
+  auto which = select(sel, false);
+  if (!which.ok()) return reply_err(conn, 404, which.error());
+  ServiceRunner& s = *which->front();
+  if (kind == HttpRouteKind::ServiceStart) start_service(s);
+  else if (kind == HttpRouteKind::ServiceStop) stop_service(s);
+  else restart_service(s);
+  conn.reply(200, kJson, reply_ok(service_states_body({{s.cfg.name, phase_name(s.state.phase)}})));
+}
+
+void Supervisor::handle_http(HttpConnection& conn, const HttpRequest& req) {
+  HttpRoute route = route_request(req.method, req.path);
+  switch (route.kind) {
+    case HttpRouteKind::Dashboard: {
+      auto all = select(Request{}, true);
+      nlohmann::json initial = {{"status", status_body(status_view(*all))}, {"history", history_json()}};
+      return conn.reply(200, "text/html; charset=utf-8", dashboard_page(initial));
+    }
+    case HttpRouteKind::Healthz: return conn.reply(200, kText, "ok\n");
+    case HttpRouteKind::Readyz: return http_readyz(conn);
+    case HttpRouteKind::Metrics:
+      if (!metrics_enabled())
+        return reply_err(conn, 404, make_error(Code::MetricsDisabled, "metrics are disabled ([monitoring].enable_metrics = false)"));
+      return conn.reply(200, "text/plain; version=0.0.4; charset=utf-8", metrics_text());
+    case HttpRouteKind::Status:
+    case HttpRouteKind::StatusOne: {
+      Request sel;
+      sel.verb = "status";
+      if (route.kind == HttpRouteKind::StatusOne) sel.names = {route.name};
+      auto which = select(sel, true);
+      if (!which.ok()) return reply_err(conn, 404, which.error());
+      return reply_json(conn, 200, status_body(status_view(*which)));
+    }
+    case HttpRouteKind::History: return reply_json(conn, 200, history_json());
+    case HttpRouteKind::Events: {
+      Request sel;
+      sel.verb = "events";
+      if (auto it = req.query.find("service"); it != req.query.end()) sel.names = split_names(it->second);
+      if (auto which = select(sel, true); !which.ok()) return reply_err(conn, 404, which.error());
+      conn.begin_stream("text/event-stream");
+      if (conn.closing()) return;
+      conn.send(": procd events\n\n");  // a comment: the client sees the stream open before the first change
+      conn.stream = HttpConnection::Stream::Events;
+      conn.stream_names = sel.names;
+      return;
+    }
+    case HttpRouteKind::Logs: return http_logs(conn, req);
+    case HttpRouteKind::ServiceStart:
+    case HttpRouteKind::ServiceStop:
+    case HttpRouteKind::ServiceRestart:
+    case HttpRouteKind::Reload: return http_service_action(conn, req, route.kind);
+    case HttpRouteKind::MethodNotAllowed:
+      return conn.reply(405, kText, "method not allowed\n", fmt::format("Allow: {}\r\n", route.allow));
+    case HttpRouteKind::NotFound: break;
+  }
+  conn.reply(404, kText, "not found\n");
+}
+
+}  // namespace procd

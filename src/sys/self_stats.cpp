@@ -1,0 +1,66 @@
+// read_self_metrics (procd/self_stats.hpp).
+#include "procd/self_stats.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "procd/proc_reader.hpp"
+#include "procd/resources.hpp"
+
+namespace procd {
+namespace {
+
+std::string slurp(const char* path) {
+  std::ifstream in(path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Field 22 of /proc/self/stat (starttime, in clock ticks after boot) plus
+// the boot time: seconds since the epoch. Fixed for the process's life.
+double start_time_seconds() {
+  std::string stat = slurp("/proc/self/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+  }
+  std::istringstream boot(slurp("/proc/stat"));
+  std::string key;
+  long long btime = 0;
+  while (boot >> key)
+    if (key == "btime" && boot >> btime) break;
+  return static_cast<double>(btime) + ticks_to_seconds(std::stoull(field.empty() ? "0" : field));
+}
+
+std::uint64_t open_fds() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return 0;
+  std::uint64_t n = 0;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n > 0 ? n - 1 : 0;  // the descriptor opendir itself holds
+}
+
+}  // namespace
+
+std::optional<ProcessMetrics> read_self_metrics() {
+  auto st = read_proc_stat(::getpid());
+  if (!st) return std::nullopt;
+  static const double started = start_time_seconds();
+  ProcessMetrics m;
+  m.cpu_seconds = ticks_to_seconds(st->utime_ticks + st->stime_ticks);
+  m.resident_bytes = st->rss_pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  m.open_fds = open_fds();
+  m.start_time_seconds = started;
+  return m;
+}
+
+}  // namespace procd

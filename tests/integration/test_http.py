@@ -1,0 +1,480 @@
+"""The HTTP endpoint ([control].http) against a live procd over real
+sockets: every route, keep-alive and HEAD, /readyz 503 -> 200, metrics
+(promtool where installed), SSE for a restart, bearer-token POSTs, 300
+connections plus a slowloris client, bad requests, address in use, a live
+rebind on reload, IPv6, and the dashboard in headless Chromium."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from procdtest import PROCD, Procd, check, run_tests
+
+SERVICES = '''
+[services.web]
+command = ["bash", "-c", "echo web-up; exec -a MARKER-web sleep 1000", "MARKER"]
+[services.worker]
+command = ["bash", "-c", "echo worker-up; exec -a MARKER-worker sleep 1000", "MARKER"]
+[services.idle]
+command = ["sleep", "1000"]
+autostart = false
+'''
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_top(port, host="127.0.0.1", extra=""):
+    return '[control]\nhttp = "%s:%d"\n%s' % (host, port, extra)
+
+
+def get(port, path, method="GET", headers=None, host="127.0.0.1", timeout=5, body=None):
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, dict(r.getheaders()), data
+
+
+def wait_http(p, port, host="127.0.0.1"):
+    def answers():
+        try:
+            return get(port, "/healthz", host=host, timeout=1)[0] == 200
+        except OSError:
+            return False
+    p.wait_for(answers, 10, "HTTP endpoint answering")
+
+
+def start(services=SERVICES, extra="", env=None, track=False):
+    port = free_port()
+    p = Procd(services, top=http_top(port, extra=extra), track=track)
+    p.start(extra_env=env)
+    p.start = lambda *a, **k: p  # started here; `with p:` only cleans up
+    wait_http(p, port)
+    return p, port
+
+
+def cli(p, *args, timeout=20):
+    return subprocess.run([PROCD, "-c", p.config] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout, text=True)
+
+
+def test_read_only_endpoints():
+    p, port = start()
+    with p:
+        p.wait_state("web", "running")
+        p.wait_state("worker", "running")
+        status, hdr, body = get(port, "/healthz")
+        check(status == 200 and body == b"ok\n", (status, body))
+        # HEAD: the same headers, no body
+        status, hdr, body = get(port, "/healthz", method="HEAD")
+        check(status == 200 and body == b"" and hdr["Content-Length"] == "3", (status, hdr, body))
+        # /status is `procd status --json`, but for the clocks
+        status, hdr, body = get(port, "/status")
+        check(status == 200 and hdr["Content-Type"] == "application/json", (status, hdr))
+        mine = json.loads(body)
+        theirs = json.loads(cli(p, "status", "--json").stdout)
+        check(sorted(mine.keys()) == sorted(theirs.keys()), (mine.keys(), theirs.keys()))
+        strip = lambda d: [{k: v for k, v in s.items() if k not in ("uptime_ms", "cpu_percent", "cpu_seconds", "rss_bytes")}
+                           for s in d["services"]]
+        check(strip(mine) == strip(theirs), (mine, theirs))
+        status, _, body = get(port, "/status/web")
+        one = json.loads(body)
+        check(status == 200 and [s["name"] for s in one["services"]] == ["web"], body)
+        status, _, body = get(port, "/status/nope")
+        check(status == 404 and json.loads(body)["error"]["code"] == 4009, (status, body))
+        # logs: recent lines as JSON lines
+        status, hdr, body = get(port, "/logs?service=web&n=5")
+        lines = [json.loads(l) for l in body.decode().splitlines()]
+        check(status == 200 and any(l["line"] == "web-up" for l in lines), (status, body))
+        check(all(l["service"] == "web" for l in lines), lines)
+        check(get(port, "/logs?service=nope")[0] == 404)
+        check(get(port, "/logs?n=-1")[0] == 400)
+        # routes that do not exist, methods that do not apply
+        check(get(port, "/nope")[0] == 404)
+        status, hdr, _ = get(port, "/metrics", method="POST")
+        check(status == 405 and hdr.get("Allow") == "GET, HEAD", (status, hdr))
+        check(get(port, "/reload")[0] == 405)
+        status, _, body = get(port, "/history")
+        check(status == 200 and "web" in json.loads(body)["services"], body)
+        status, hdr, body = get(port, "/")
+        check(status == 200 and hdr["Content-Type"].startswith("text/html") and b"<table" in body, (status, hdr))
+        # keep-alive: several requests on one connection
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        for path in ("/healthz", "/status", "/metrics", "/healthz"):
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            check(r.status == 200, (path, r.status))
+        c.close()
+
+
+def test_logs_follow_stream():
+    services = SERVICES + '''
+[services.ticker]
+command = ["bash", "-c", "i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.2; done", "MARKER"]
+'''
+    p, port = start(services)
+    with p:
+        p.wait_state("ticker", "running")
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /logs?service=ticker&n=1&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        f = s.makefile("rb")
+        head = f.readline()
+        check(head.startswith(b"HTTP/1.1 200"), head)
+        headers = []
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            headers.append(line.lower())
+        check(not any(h.startswith(b"content-length") for h in headers), headers)
+        seen = []
+        deadline = time.monotonic() + 10
+        while len(seen) < 4 and time.monotonic() < deadline:
+            item = json.loads(f.readline())
+            check(item["service"] == "ticker", item)
+            seen.append(int(item["line"].split("-")[1]))
+        check(len(seen) == 4 and seen == sorted(seen) and seen[-1] - seen[0] == 3, seen)  # recent, then new, in order
+        s.close()
+        check(get(port, "/healthz")[0] == 200)
+
+
+def test_readyz_turns_ready():
+    services = '''
+[services.fast]
+command = ["bash", "-c", "exec -a MARKER-fast sleep 1000", "MARKER"]
+[services.slow]
+command = ["bash", "-c", "exec -a MARKER-slow sleep 1000", "MARKER"]
+ready = { min_uptime_ms = 2500 }
+[services.manual]
+command = ["sleep", "1000"]
+autostart = false
+'''
+    p, port = start(services)
+    with p:
+        status, _, body = get(port, "/readyz")
+        doc = json.loads(body)
+        check(status == 503 and doc["ready"] is False, (status, body))
+        names = [s["name"] for s in doc["not_ready"]]
+        check(names == ["slow"], doc)
+        p.wait_for(lambda: get(port, "/readyz")[0] == 200, 10, "/readyz 200")
+        check(json.loads(get(port, "/readyz")[2]) == {"ready": True})
+
+
+def test_metrics_names_and_promtool():
+    p, port = start(track=True)
+    with p:
+        p.wait_state("web", "running")
+        p.wait_state("worker", "running")
+        check(cli(p, "restart", "worker").returncode == 0)
+        p.wait_state("worker", "running", count=2)
+        time.sleep(0.5)  # a resource sample or two
+        status, hdr, body = get(port, "/metrics")
+        text = body.decode()
+        check(status == 200 and hdr["Content-Type"].startswith("text/plain; version=0.0.4"), hdr)
+        for family, kind in [("procd_build_info", "gauge"), ("procd_service_up", "gauge"),
+                             ("procd_service_state", "gauge"), ("procd_service_restarts_total", "counter"),
+                             ("procd_service_spawns_total", "counter"), ("procd_service_last_exit_code", "gauge"),
+                             ("procd_service_uptime_seconds", "gauge"), ("procd_service_cpu_seconds_total", "counter"),
+                             ("procd_service_memory_bytes", "gauge"),
+                             ("procd_service_start_duration_seconds", "histogram"),
+                             ("procd_service_stop_duration_seconds", "histogram"),
+                             ("process_cpu_seconds_total", "counter"), ("process_resident_memory_bytes", "gauge"),
+                             ("process_open_fds", "gauge"), ("process_start_time_seconds", "gauge")]:
+            check("# TYPE %s %s\n" % (family, kind) in text, "%s missing\n%s" % (family, text))
+            check("# HELP %s " % family in text, family)
+        check('procd_service_spawns_total{service="worker"} 2' in text, text)
+        check('procd_service_stop_duration_seconds_count{service="worker"} 1' in text, text)
+        check('procd_service_start_duration_seconds_bucket{service="web",le="+Inf"} 1' in text, text)
+        check('procd_service_state{service="web",state="running"} 1' in text, text)
+        # `procd metrics` prints the same families
+        out = cli(p, "metrics").stdout
+        check([l for l in out.splitlines() if l.startswith("# ")] == [l for l in text.splitlines() if l.startswith("# ")])
+        promtool = shutil.which("promtool")
+        if not promtool:
+            print("SKIP promtool check: promtool not installed (Debian package prometheus)")
+            return
+        r = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0 and r.stdout.strip() == "" and r.stderr.strip() == "", (r.returncode, r.stdout, r.stderr))
+
+
+def test_metrics_disabled():
+    p, port = start(env={"PROCD_MONITORING__ENABLE_METRICS": "false"})
+    with p:
+        status, _, body = get(port, "/metrics")
+        check(status == 404 and json.loads(body)["error"]["code"] == 6012, (status, body))
+        r = cli(p, "metrics")
+        check(r.returncode != 0 and "6012" in r.stderr, (r.returncode, r.stdout, r.stderr))
+        check(get(port, "/healthz")[0] == 200)
+
+
+def read_sse_until(sock_file, predicate, deadline):
+    """Reads `data:` events until one satisfies predicate; returns it or None."""
+    while time.monotonic() < deadline:
+        line = sock_file.readline()
+        if not line:
+            return None
+        line = line.decode().rstrip("\r\n")
+        if line.startswith("data: "):
+            ev = json.loads(line[6:])
+            if predicate(ev):
+                return ev
+    return None
+
+
+def test_token_posts_and_sse_restart():
+    d = tempfile.mkdtemp(prefix="procd-token-")
+    try:
+        token_path = os.path.join(d, "token")
+        with open(token_path, "w") as fh:
+            fh.write("  s3cret-token\n")
+        p, port = start(extra='http_token_file = "%s"\n' % token_path)
+        with p:
+            p.wait_state("web", "running")
+            pid = p.running_pid("web")
+            check(get(port, "/services/web/restart", method="POST")[0] == 403)
+            check(get(port, "/services/web/restart", method="POST", headers={"Authorization": "Bearer wrong"})[0] == 403)
+            check(get(port, "/services/web/restart", method="POST",
+                      headers={"Authorization": "Bearer s3cret-token-and-more"})[0] == 403)
+            # follow events, then restart with the right token
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /events?service=web HTTP/1.1\r\nHost: x\r\n\r\n")
+            f = s.makefile("rb")
+            head = f.readline()
+            check(head.startswith(b"HTTP/1.1 200"), head)
+            while f.readline() not in (b"\r\n", b""):
+                pass
+            auth = {"Authorization": "Bearer s3cret-token"}
+            status, _, body = get(port, "/services/web/restart", method="POST", headers=auth)
+            check(status == 200 and json.loads(body)["ok"] is True, (status, body))
+            ev = read_sse_until(f, lambda e: e["service"] == "web" and e["state"] == "running", time.monotonic() + 10)
+            check(ev is not None and ev["pid"] != pid, ev)
+            s.close()
+            check(get(port, "/services/nope/stop", method="POST", headers=auth)[0] == 404)
+            status, _, body = get(port, "/reload", method="POST", headers=auth)
+            check(status == 200 and "kept" in json.loads(body), (status, body))
+            status, _, _ = get(port, "/services/idle/start", method="POST", headers=auth)
+            check(status == 200)
+            p.wait_state("idle", "running")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_post_forbidden_without_token_file():
+    p, port = start()
+    with p:
+        for path in ("/services/web/stop", "/reload"):
+            status, _, body = get(port, path, method="POST", headers={"Authorization": "Bearer x"})
+            check(status == 403, (path, status, body))
+        status, _, body = get(port, "/status/web")
+        check(json.loads(body)["services"][0]["state"] == "running", body)
+
+
+def test_many_connections_and_slowloris():
+    p, port = start()
+    with p:
+        socks = []
+        try:
+            for _ in range(300):
+                socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            slow = socket.create_connection(("127.0.0.1", port), timeout=5)
+            socks.append(slow)
+            slow.sendall(b"GET /status HTTP/1.1\r\nX-Slow: ")
+            t0 = time.monotonic()
+            for i in range(5):
+                slow.sendall(b"a")
+                status, _, body = get(port, "/healthz", timeout=3)
+                check(status == 200, (i, status, body))
+            check(time.monotonic() - t0 < 5, "healthz slow under load")
+            # the slowloris gets nothing but a close once its 10 s are over
+            slow.settimeout(15)
+            check(slow.recv(100) == b"", "slowloris connection still open")
+            check(time.monotonic() - t0 < 14, "slowloris not cut at 10 s")
+        finally:
+            for s in socks:
+                s.close()
+        check(get(port, "/healthz")[0] == 200)
+
+
+def test_bad_requests():
+    p, port = start()
+    with p:
+        for raw in (b"GARBAGE\r\n\r\n", b"GET /x HTTP/1.1\r\nBad Header\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", b"\x00\x01\x02\r\n\r\n"):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(raw)
+            out = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+            s.close()
+            check(out.startswith(b"HTTP/1.1 400") or out.startswith(b"HTTP/1.1 431"), (raw[:20], out[:80]))
+        check(p.proc.poll() is None, "procd died")
+        check(get(port, "/healthz")[0] == 200)
+        check(json.loads(get(port, "/status/web")[2])["services"][0]["name"] == "web")
+
+
+def test_address_in_use_is_an_error():
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        p = Procd(SERVICES, top=http_top(port))
+        with p:
+            rc = p.wait_exit(15)
+            with open(p.stderr_path) as fh:
+                err = fh.read()
+            check(rc == 2 and "error[5007]" in err and str(port) in err, (rc, err))
+            check(p.live_marked_pids() == [], "services left running")
+    finally:
+        blocker.close()
+
+
+def test_reload_rebinds_live():
+    port = free_port()
+    p = Procd(SERVICES, top=http_top(port))
+    with p:
+        wait_http(p, port)
+        new_port = free_port()
+        p.rewrite(SERVICES, top=http_top(new_port))
+        check(cli(p, "reload").returncode == 0)
+        wait_http(p, new_port)
+        try:
+            get(port, "/healthz", timeout=1)
+            check(False, "old port still answering")
+        except OSError:
+            pass
+        # a port in use: the reload keeps the listener it has and says why
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        busy = blocker.getsockname()[1]
+        try:
+            p.rewrite(SERVICES, top=http_top(busy))
+            cli(p, "reload")
+            p.wait_for(lambda: "5007" in p.log_text() and str(busy) in p.log_text(), 5, "rebind error logged")
+            check(get(port=new_port, path="/healthz")[0] == 200)
+        finally:
+            blocker.close()
+
+
+def test_ipv6_loopback():
+    if not socket.has_ipv6:
+        print("SKIP ipv6: no IPv6 support")
+        return
+    try:
+        port = free_port(socket.AF_INET6, "::1")
+    except OSError as e:
+        print("SKIP ipv6: ::1 not usable (%s)" % e)
+        return
+    p = Procd(SERVICES, top='[control]\nhttp = "[::1]:%d"\n' % port)
+    with p:
+        wait_http(p, port, host="::1")
+        check(get(port, "/status/web", host="::1")[0] == 200)
+
+
+def test_probe_command():
+    p, port = start()
+    with p:
+        ok = subprocess.run([PROCD, "probe", "http://127.0.0.1:%d/healthz" % port], capture_output=True, text=True,
+                            timeout=20)
+        check(ok.returncode == 0 and ok.stderr == "", (ok.returncode, ok.stderr))
+        for url in ("http://127.0.0.1:%d/nope" % port, "http://127.0.0.1:%d/healthz" % free_port()):
+            bad = subprocess.run([PROCD, "probe", url], capture_output=True, text=True, timeout=20)
+            check(bad.returncode == 1 and "error[6013]" in bad.stderr, (url, bad.returncode, bad.stderr))
+    # a server that accepts and never answers: the timeout bounds the probe
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(1)
+    try:
+        t0 = time.monotonic()
+        r = subprocess.run([PROCD, "probe", "--timeout", "500", "http://127.0.0.1:%d/" % mute.getsockname()[1]],
+                           capture_output=True, text=True, timeout=20)
+        check(r.returncode == 1 and "no answer within 500 ms" in r.stderr, (r.returncode, r.stderr))
+        check(time.monotonic() - t0 < 5, "probe not bounded")
+    finally:
+        mute.close()
+
+
+def chromium_run(argv, timeout=120):
+    """Chromium in its own process group, ended as a group (it forks helpers)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # helpers that outlived the browser
+        except ProcessLookupError:
+            pass
+    return out, err
+
+
+def test_dashboard_in_headless_chromium():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        print("SKIP dashboard: chromium not installed (Debian package chromium)")
+        return
+    p, port = start(track=True)
+    with p:
+        p.wait_state("web", "running")
+        p.wait_state("worker", "running")
+        art = os.path.join(os.environ.get("PROCD_TEST_ARTIFACTS", tempfile.gettempdir()), "procd-dashboard")
+        os.makedirs(art, exist_ok=True)
+        profile = tempfile.mkdtemp(prefix="procd-chromium-")
+        try:
+            # --timeout (real time), not --virtual-time-budget: virtual time
+            # stands still while a request is pending, and /events always is.
+            # The page carries the state it was served with, and then follows
+            # /status and /events.
+            base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--user-data-dir=" + profile, "--timeout=5000"]
+            url = "http://127.0.0.1:%d/" % port
+            dom, err = chromium_run(base + ["--dump-dom", url])
+            for name, state in (("web", "running"), ("worker", "running"), ("idle", "stopped")):
+                row = dom.find('data-service="%s"' % name)
+                check(row >= 0, "no row for %s in\n%s\n%s" % (name, dom[:3000], err[-2000:]))
+                check('st-%s">%s</span>' % (state, state) in dom[row:row + 600], (name, dom[row:row + 600]))
+            shot = os.path.join(art, "dashboard.png")
+            chromium_run(base + ["--window-size=1200,400", "--screenshot=" + shot, url])
+            check(os.path.exists(shot) and os.path.getsize(shot) > 1000, "no screenshot")
+            print("dashboard screenshot: %s" % shot)
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_read_only_endpoints,
+        test_logs_follow_stream,
+        test_readyz_turns_ready,
+        test_metrics_names_and_promtool,
+        test_metrics_disabled,
+        test_token_posts_and_sse_restart,
+        test_post_forbidden_without_token_file,
+        test_many_connections_and_slowloris,
+        test_bad_requests,
+        test_address_in_use_is_an_error,
+        test_reload_rebinds_live,
+        test_ipv6_loopback,
+        test_probe_command,
+        test_dashboard_in_headless_chromium,
+    ])
