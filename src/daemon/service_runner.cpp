@@ -117,7 +117,11 @@ void Supervisor::on_stream_closed(ServiceRunner& svc) {
 }
 
 void Supervisor::judge_drain(ServiceRunner& svc) {
-  apply_drain(svc, svc.drain.check(run_alive(svc), now(), drain_budget(svc.spec.stop_timeout_ms)));
+  // Whether the group lives matters only once the exit is reaped and the
+  // output drained; asking earlier (an EOF before the exit) would cost a
+  // /proc scan per service, quadratic in a shutdown of many services.
+  bool ask = svc.drain.exit_pending() && svc.drain.open_streams() == 0;
+  apply_drain(svc, svc.drain.check(ask && run_alive(svc), now(), drain_budget(svc.spec.stop_timeout_ms)));
 }
 
 void Supervisor::apply_drain(ServiceRunner& svc, const DrainVerdict& verdict) {

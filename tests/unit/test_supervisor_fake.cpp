@@ -5,6 +5,7 @@
 // ladder's SIGKILL after graceful, the ceiling's exit code 3, and no
 // respawn once shutdown began.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -36,6 +37,15 @@ struct FakeSystem final : SystemCalls {
   uv_loop_t* loop = nullptr;
   std::vector<std::unique_ptr<Timer>> later;
   std::vector<std::string> trace;  // "spawn db", "signal web 15", ...
+  // with_pipes: a run gets real output pipes; SIGTERM closes them at once and
+  // the exit follows 20 ms later (EOF before the exit is reaped, as a dying
+  // process often shows). early_group_checks counts group_alive asked about
+  // a group whose leader was not reaped yet: that question costs a /proc
+  // scan on the real system, and its answer cannot matter then.
+  bool with_pipes = false;
+  std::map<pid_t, std::vector<int>> write_ends;
+  std::set<pid_t> unreaped;
+  int early_group_checks = 0;
 
   Result<SpawnedProcess> spawn(const SpawnRequest& req) override {
     std::string name = "?";
@@ -44,15 +54,29 @@ struct FakeSystem final : SystemCalls {
     pid_t pid = next_pid++;
     name_of[pid] = name;
     alive.insert(pid);
+    unreaped.insert(pid);
     trace.push_back("spawn " + name);
-    return SpawnedProcess{pid, -1, -1};
+    if (!with_pipes) return SpawnedProcess{pid, -1, -1};
+    int out[2], err[2];
+    REQUIRE(::pipe2(out, O_NONBLOCK | O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(err, O_NONBLOCK | O_CLOEXEC) == 0);
+    write_ends[pid] = {out[1], err[1]};
+    return SpawnedProcess{pid, out[0], err[0]};
+  }
+  void close_pipes(pid_t pid) {
+    for (int fd : write_ends[pid]) ::close(fd);
+    write_ends.erase(pid);
   }
   Result<void> signal_group(pid_t pgid, int sig) override {
     if (!alive.count(pgid)) return {};
     const std::string& name = name_of[pgid];
     trace.push_back("signal " + name + " " + std::to_string(sig));
     bool dies = sig == SIGKILL ? !immortal.count(name) : (sig == SIGTERM && !ignores_term.count(name));
-    if (dies && sig == SIGTERM && slow_term.count(name)) {
+    if (dies && with_pipes) {
+      close_pipes(pgid);
+      later.push_back(std::make_unique<Timer>(loop, [this, pgid, sig] { end(pgid, sig); }));
+      later.back()->schedule(20);
+    } else if (dies && sig == SIGTERM && slow_term.count(name)) {
       later.push_back(std::make_unique<Timer>(loop, [this, pgid, sig] { end(pgid, sig); }));
       later.back()->schedule(50);
     } else if (dies) {
@@ -67,11 +91,15 @@ struct FakeSystem final : SystemCalls {
     exited.push_back(Reaped{pid, 0, sig});
     ::raise(SIGCHLD);  // the supervisor's SIGCHLD watcher runs its reap path
   }
-  bool group_alive(pid_t pgid) override { return alive.count(pgid) > 0; }
+  bool group_alive(pid_t pgid) override {
+    if (unreaped.count(pgid)) ++early_group_checks;
+    return alive.count(pgid) > 0;
+  }
   std::optional<Reaped> reap_one() override {
     if (exited.empty()) return std::nullopt;
     Reaped r = exited.front();
     exited.pop_front();
+    unreaped.erase(r.pid);
     return r;
   }
   Result<void> become_subreaper() override { return {}; }
@@ -187,5 +215,19 @@ depends_on = { db = "started" }
   });
   CHECK(code == 0);
   CHECK(sys.count("spawn db") == 1);
+  CHECK(sys.alive.empty());
+}
+
+// 1000 services took 27 s to stop: every output EOF that came before its
+// exit was reaped asked whether the group lived, and each answer scanned /proc.
+TEST_CASE("fake processes: output EOF before the exit is reaped does not ask whether the group lives") {
+  TempDir dir;
+  FakeSystem sys;
+  sys.with_pipes = true;
+  int code = run_with(sys, config_of(dir, kStack, "graceful = 1000\nforce = 1500\nkill = 2000"), 30,
+                      [](Supervisor& s) { s.begin_shutdown(ShutdownReason::Requested); });
+  CHECK(code == 0);
+  CHECK(sys.count("exit db") == 1);
+  CHECK(sys.early_group_checks == 0);
   CHECK(sys.alive.empty());
 }
