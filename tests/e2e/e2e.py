@@ -34,6 +34,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -182,6 +183,9 @@ def containers_can_run(image):
 SUPERVISOR_TOML = """
 hot_reload = false
 
+[control]
+http = "127.0.0.1:9100"   # the image's HEALTHCHECK probes /healthz here
+
 [shutdown]
 graceful = 3000
 force = 5000
@@ -223,13 +227,14 @@ def rm_ctr(name):
 
 def test_docker_build():
     with timed("podman build packaging/docker/Dockerfile"):
-        podman("build", *LIMITS, "--pull=never", "--layers", "-f", "packaging/docker/Dockerfile",
+        # --format docker: the OCI image format has no HEALTHCHECK (podman drops it).
+        podman("build", *LIMITS, "--pull=never", "--layers", "--format", "docker", "-f", "packaging/docker/Dockerfile",
                "--ignorefile", "packaging/docker/Dockerfile.dockerignore", "-t", IMAGE,
                "-t", LAYER_CACHE, ".", timeout=1800, cwd=ROOT)
     images.append(IMAGE)
     # Every layer is cached now: this only names the build stage, so that its
     # layers survive the removal of this run's untagged images.
-    podman("build", *LIMITS, "--pull=never", "--layers", "-f", "packaging/docker/Dockerfile",
+    podman("build", *LIMITS, "--pull=never", "--layers", "--format", "docker", "-f", "packaging/docker/Dockerfile",
            "--ignorefile", "packaging/docker/Dockerfile.dockerignore", "--target", "build", "-t", LAYER_CACHE_BUILD,
            ".", timeout=600, cwd=ROOT)
     size = int(podman("image", "inspect", "--format", "{{.Size}}", IMAGE).stdout.strip())
@@ -237,6 +242,8 @@ def test_docker_build():
     needed = sorted(set(re.findall(r"^\s*(lib\S+\.so\S*)", libs, re.M)))
     print("image %s: %.1f MB; procd needs %s" % (IMAGE, size / 1e6, " ".join(needed)))
     check("not found" not in libs, libs)
+    hc = podman("image", "inspect", "--format", "{{json .Config.Healthcheck}}", IMAGE).stdout
+    check("procd" in hc and "probe" in hc and "/healthz" in hc, "the image has no procd probe HEALTHCHECK: %r" % hc)
 
 
 def test_docker_supervisor():
@@ -245,6 +252,11 @@ def test_docker_supervisor():
     try:
         cfg = os.path.join(d, "procd.toml")
         open(cfg, "w").write(SUPERVISOR_TOML)
+        with socket.socket() as probe:  # --network host: the HEALTHCHECK's port must be free here
+            try:
+                probe.bind(("127.0.0.1", 9100))
+            except OSError as e:
+                check(False, "port 9100 is taken on this host (%s); the HEALTHCHECK test needs it" % e)
         run_ctr("-v", cfg + ":/etc/procd/procd.toml:ro", IMAGE, name=name)
         logs = lambda: podman("logs", name, ok=False)  # noqa: E731
         check(wait_until(lambda: "spawned-200" in (lambda r: r.stdout + r.stderr)(logs()), 20),
@@ -256,6 +268,10 @@ def test_docker_supervisor():
         st = podman("exec", name, "procd", "status", ok=False)
         check(st.returncode == 0 and "web" in st.stdout and "orphans" in st.stdout and "running" in st.stdout,
               "procd status: rc %d\n%s%s" % (st.returncode, st.stdout, st.stderr))
+        # The image's HEALTHCHECK (procd probe .../healthz) passes once the listener is up.
+        healthy = lambda: podman("healthcheck", "run", name, ok=False).returncode == 0  # noqa: E731
+        check(wait_until(healthy, 15), "podman healthcheck run never passed: %r" %
+              (lambda r: r.stdout + r.stderr)(podman("healthcheck", "run", name, ok=False)))
         # every `sleep 0.3` orphan has exited after 0.3 s; PID 1 reaped them
         time.sleep(1.0)
         z = zombies(name)
