@@ -27,7 +27,8 @@ std::string describe_cpus(const cpu_set_t& set) {
     if (!CPU_ISSET(cpu, &set)) continue;
     int last = cpu;
     while (last + 1 < kMaxCpu && CPU_ISSET(last + 1, &set)) ++last;
-    out += (out.empty() ? "" : ",") + (last == cpu ? std::to_string(cpu) : fmt::format("{}-{}", cpu, last));
+    if (!out.empty()) out += ',';
+    out += last == cpu ? fmt::format("{}", cpu) : fmt::format("{}-{}", cpu, last);
     cpu = last;
   }
   return out;
