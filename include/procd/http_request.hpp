@@ -93,6 +93,9 @@ HttpRoute route_request(std::string_view method, std::string_view path);
 std::string_view http_reason(int status);
 
 // A whole response with Content-Length. HEAD: the same headers, no body.
+// The status line and headers of a Content-Length framed response.
+std::string http_response_head(int status, std::string_view content_type, std::size_t content_length, bool keep_alive,
+                               std::string_view extra_headers = {});
 std::string http_response(int status, std::string_view content_type, std::string_view body, bool keep_alive,
                           bool head = false, std::string_view extra_headers = {});
 // The head of a stream response: no Content-Length, the body runs until

@@ -46,6 +46,9 @@ class HttpConnection {
   // The answer to the request being handled (Content-Length framing;
   // nothing after the headers for HEAD). Closes unless keep-alive.
   void reply(int status, std::string_view content_type, std::string_view body, std::string_view extra_headers = {});
+  // The same for a large body its producer keeps and reuses (the metrics
+  // text): written without a copy, shared until the write is done.
+  void reply(int status, std::string_view content_type, std::shared_ptr<const std::string> body);
   // Start a stream (SSE, followed logs): the body runs until either side
   // closes. A HEAD request gets the head only and the connection closes.
   void begin_stream(std::string_view content_type);
@@ -60,6 +63,7 @@ class HttpConnection {
  private:
   friend class HttpServer;
   uv_stream_t* handle() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  void write(std::string bytes, std::shared_ptr<const std::string> body);
   void close_socket();
   static void on_closed(uv_handle_t* h);
 

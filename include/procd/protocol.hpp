@@ -98,8 +98,7 @@ struct LogItemView {
   std::string_view line;
 };
 
-// {"name","pid","uptime_ms","services":[...]}: the body of a status reply
-// and the input of render_metrics().
+// {"name","pid","uptime_ms","services":[...]}: the body of a status reply.
 nlohmann::json status_body(const StatusView& status);
 // {"services":[{"name","state"}]}: the answer to start / stop / restart.
 nlohmann::json service_states_body(const std::vector<std::pair<std::string, std::string>>& name_state);

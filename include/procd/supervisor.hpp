@@ -175,6 +175,7 @@ class Supervisor : public ChildReaper {
   // Recent lines as a stream; with "follow" the connection stays a log stream.
   void send_recent_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRunner*>& which);
   std::string metrics_text();
+  std::shared_ptr<const std::string> metrics_body();  // the same text, for HTTP
   bool metrics_enabled() const { return cfg_.monitoring.enable_metrics; }
   // Recent lines of `which` as log items (protocol.hpp), oldest first, at most n.
   std::vector<std::string> recent_log_items(const std::vector<ServiceRunner*>& which, std::size_t n);
@@ -194,6 +195,7 @@ class Supervisor : public ChildReaper {
   void http_readyz(HttpConnection& conn);
   void http_logs(HttpConnection& conn, const HttpRequest& req);
   void http_service_action(HttpConnection& conn, const HttpRequest& req, HttpRouteKind kind);
+  MetricsSnapshot metrics_snapshot();  // supervisor_control.cpp
 
   // reload.cpp.
   void apply_reload(Config next, const ConfigDiff& diff);
@@ -230,6 +232,7 @@ class Supervisor : public ChildReaper {
   Millis sampled_at_ = 0;
   Millis started_at_ = 0;
   SupervisorCounters counters_;
+  std::shared_ptr<std::string> metrics_buf_;  // reused by metrics_body()
   std::size_t applied_hash_ = 0;
   bool manager_active_ = false;
   bool manager_ready_sent_ = false;

@@ -229,11 +229,16 @@ std::string_view http_reason(int status) {
   }
 }
 
+std::string http_response_head(int status, std::string_view content_type, std::size_t content_length, bool keep_alive,
+                               std::string_view extra_headers) {
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n{}\r\n",
+      status, http_reason(status), content_type, content_length, keep_alive ? "keep-alive" : "close", extra_headers);
+}
+
 std::string http_response(int status, std::string_view content_type, std::string_view body, bool keep_alive, bool head,
                           std::string_view extra_headers) {
-  std::string out = fmt::format(
-      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: {}\r\n{}\r\n",
-      status, http_reason(status), content_type, body.size(), keep_alive ? "keep-alive" : "close", extra_headers);
+  std::string out = http_response_head(status, content_type, body.size(), keep_alive, extra_headers);
   if (!head) out += body;
   return out;
 }

@@ -18,9 +18,11 @@ char g_read_buf[16 * 1024];
 
 void alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buf, sizeof g_read_buf); }
 
+// One write: its bytes, and a shared body written after them without a copy.
 struct WriteReq {
   uv_write_t req;
   std::string data;
+  std::shared_ptr<const std::string> body;
 };
 
 }  // namespace
@@ -54,7 +56,15 @@ void HttpConnection::begin_stream(std::string_view content_type) {
   inbuf_.clear();
 }
 
-void HttpConnection::send(std::string_view bytes) {
+void HttpConnection::reply(int status, std::string_view content_type, std::shared_ptr<const std::string> body) {
+  std::string head = http_response_head(status, content_type, body->size(), keep_alive_ && !closing_);
+  write(std::move(head), head_ ? nullptr : std::move(body));
+  if (!keep_alive_) close();
+}
+
+void HttpConnection::send(std::string_view bytes) { write(std::string(bytes), nullptr); }
+
+void HttpConnection::write(std::string bytes, std::shared_ptr<const std::string> body) {
   if (closing_ || !tcp_initialized_) return;
   if (uv_stream_get_write_queue_size(handle()) > HttpServer::kMaxQueuedBytes) {
     Log::write(LogLevel::Warn,
@@ -63,9 +73,11 @@ void HttpConnection::send(std::string_view bytes) {
     close_socket();
     return;
   }
-  auto* w = new WriteReq{{}, std::string(bytes)};
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, handle(), &buf, 1, [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
+  auto* w = new WriteReq{{}, std::move(bytes), std::move(body)};
+  uv_buf_t bufs[2] = {uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size())), {}};
+  unsigned n = 1;
+  if (w->body) bufs[n++] = uv_buf_init(const_cast<char*>(w->body->data()), static_cast<unsigned>(w->body->size()));
+  int rc = uv_write(&w->req, handle(), bufs, n, [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
   if (rc != 0) {
     delete w;
     close_socket();

@@ -74,17 +74,42 @@ void Supervisor::signal_service(ServiceRunner& svc, int signum) {
   if (svc.state.pid > 0) signal_run(svc, signum);
 }
 
-std::string Supervisor::metrics_text() {
-  std::vector<ServiceRunner*> all;
-  MetricsExtras extras{PROCD_VERSION, {}, read_self_metrics()};
-  extras.services.reserve(services_.size());
+MetricsSnapshot Supervisor::metrics_snapshot() {
+  Millis t = now();
+  const bool tracked = cfg_.monitoring.track_resources;
+  MetricsSnapshot m{PROCD_VERSION, static_cast<double>(t - started_at_) / 1000.0, counters_, {}, read_self_metrics()};
+  m.services.reserve(services_.size());
   for (auto& s : services_) {
-    all.push_back(s.get());
-    std::optional<int> code;
-    if (s->state.last_exit) code = exit_code_of(*s->state.last_exit);
-    extras.services.push_back({s->cfg.name, s->spawns, code, &s->start_seconds, &s->stop_seconds});
+    const ServiceState& st = s->state;
+    const bool alive = st.pid > 0;
+    ServiceMetrics v;
+    v.name = s->cfg.name;
+    v.state = phase_name(st.phase);
+    v.restarts = st.restarts;
+    v.uptime_seconds = alive ? static_cast<double>(t - st.spawned_at) / 1000.0 : 0.0;
+    if (tracked) {
+      v.cpu_seconds = ticks_to_seconds(s->cpu_ticks);
+      v.memory_bytes = alive ? s->rss_bytes : 0;
+    }
+    if (s->health && s->health->status() != HealthStatus::Unknown) v.healthy = s->health->status() == HealthStatus::Healthy;
+    v.spawns = s->spawns;
+    if (st.last_exit) v.last_exit_code = exit_code_of(*st.last_exit);
+    v.start = &s->start_seconds;
+    v.stop = &s->stop_seconds;
+    m.services.push_back(v);
   }
-  return render_metrics(status_body(status_view(all)), counters_, extras);
+  return m;
+}
+
+std::string Supervisor::metrics_text() { return render_metrics(metrics_snapshot()); }
+
+// The buffer is reused while no write holds it (one scrape at a time, the
+// usual case): a 2 MB text at N = 1000 is then not faulted in afresh.
+std::shared_ptr<const std::string> Supervisor::metrics_body() {
+  if (!metrics_buf_ || metrics_buf_.use_count() > 1) metrics_buf_ = std::make_shared<std::string>();
+  metrics_buf_->clear();
+  render_metrics(metrics_snapshot(), *metrics_buf_);
+  return metrics_buf_;
 }
 
 std::vector<std::string> Supervisor::recent_log_items(const std::vector<ServiceRunner*>& which, std::size_t n) {

@@ -210,7 +210,7 @@ void Supervisor::handle_http(HttpConnection& conn, const HttpRequest& req) {
     case HttpRouteKind::Metrics:
       if (!metrics_enabled())
         return reply_err(conn, 404, make_error(Code::MetricsDisabled, "metrics are disabled ([monitoring].enable_metrics = false)"));
-      return conn.reply(200, "text/plain; version=0.0.4; charset=utf-8", metrics_text());
+      return conn.reply(200, "text/plain; version=0.0.4; charset=utf-8", metrics_body());
     case HttpRouteKind::Status:
     case HttpRouteKind::StatusOne: {
       Request sel;

@@ -3,6 +3,9 @@
 // escaping, and samples left out when the snapshot does not know a value.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <iterator>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -10,7 +13,6 @@
 #include "procd/metrics.hpp"
 
 using namespace procd;
-using json = nlohmann::json;
 
 namespace {
 
@@ -28,25 +30,36 @@ bool has_line(const std::string& text, const std::string& line) {
   return false;
 }
 
-json snapshot() {
-  return json::parse(R"({
-    "name": "stack", "pid": 100, "uptime_ms": 5500,
-    "services": [
-      {"name": "web", "state": "running", "pid": 101, "restarts": 2, "uptime_ms": 4000,
-       "last_exit": {"code": 1, "signal": null}, "health": "healthy",
-       "cpu_percent": 0.5, "rss_bytes": 1048576, "cpu_seconds": 1.25},
-      {"name": "db", "state": "failed", "pid": null, "restarts": 5, "uptime_ms": null,
-       "last_exit": {"code": null, "signal": 9}, "health": "unhealthy",
-       "cpu_percent": null, "rss_bytes": null, "cpu_seconds": null},
-      {"name": "job", "state": "stopped", "pid": null, "restarts": 0, "uptime_ms": 0,
-       "last_exit": null, "health": null}
-    ]})");
+MetricsSnapshot snapshot(SupervisorCounters counters = {}) {
+  MetricsSnapshot m;
+  m.uptime_seconds = 5.5;
+  m.counters = counters;
+  ServiceMetrics web;
+  web.name = "web";
+  web.state = "running";
+  web.restarts = 2;
+  web.uptime_seconds = 4;
+  web.last_exit_code = 1;
+  web.healthy = true;
+  web.cpu_seconds = 1.25;
+  web.memory_bytes = 1048576;
+  ServiceMetrics db;
+  db.name = "db";
+  db.state = "failed";
+  db.restarts = 5;
+  db.last_exit_code = 137;
+  db.healthy = false;
+  ServiceMetrics job;
+  job.name = "job";
+  job.state = "stopped";
+  m.services = {web, db, job};
+  return m;
 }
 
 }  // namespace
 
 TEST_CASE("metrics: supervisor families") {
-  std::string text = render_metrics(snapshot(), SupervisorCounters{7, 3, 1});
+  std::string text = render_metrics(snapshot(SupervisorCounters{7, 3, 1}));
   CHECK(text.rfind("# HELP procd_build_info ", 0) == 0);
   CHECK(has_line(text, "# TYPE procd_up gauge"));
   CHECK(has_line(text, "procd_up 1"));
@@ -61,7 +74,7 @@ TEST_CASE("metrics: supervisor families") {
 }
 
 TEST_CASE("metrics: service families") {
-  std::string text = render_metrics(snapshot(), SupervisorCounters{});
+  std::string text = render_metrics(snapshot());
   CHECK(has_line(text, "# TYPE procd_service_up gauge"));
   CHECK(has_line(text, "procd_service_up{service=\"web\"} 1"));
   CHECK(has_line(text, "procd_service_up{service=\"db\"} 0"));
@@ -92,7 +105,7 @@ TEST_CASE("metrics: service families") {
 }
 
 TEST_CASE("metrics: every family is one block with HELP then TYPE first") {
-  std::string text = render_metrics(snapshot(), SupervisorCounters{});
+  std::string text = render_metrics(snapshot());
   std::vector<std::string> seen;
   std::string current;
   auto lines = lines_of(text);
@@ -111,33 +124,82 @@ TEST_CASE("metrics: every family is one block with HELP then TYPE first") {
     CHECK(l.rfind(current, 0) == 0);
     CHECK((l[current.size()] == ' ' || l[current.size()] == '{'));
   }
-  CHECK(seen.size() == 12);  // with procd_build_info
+  CHECK(seen.size() == 14);  // with procd_build_info; histograms and process_* are absent here
 }
 
 TEST_CASE("metrics: label escaping and odd snapshots") {
-  json s = {{"services", json::array({json{{"name", "a\"b\\c\nd"}, {"state", "weird"}, {"restarts", 0}}})}};
-  std::string text = render_metrics(s, SupervisorCounters{});
+  MetricsSnapshot m;
+  ServiceMetrics odd;
+  odd.name = "a\"b\\c\nd";
+  odd.state = "we\"ird";
+  m.services = {odd};
+  std::string text = render_metrics(m);
   CHECK(has_line(text, "procd_service_up{service=\"a\\\"b\\\\c\\nd\"} 0"));
   // A state this version does not know is still reported.
-  CHECK(has_line(text, "procd_service_state{service=\"a\\\"b\\\\c\\nd\",state=\"weird\"} 1"));
+  CHECK(has_line(text, "procd_service_state{service=\"a\\\"b\\\\c\\nd\",state=\"we\\\"ird\"} 1"));
   // No uptime in the snapshot: no procd_uptime_seconds family at all.
   CHECK(text.find("procd_uptime_seconds") == std::string::npos);
   CHECK(text.find("procd_service_healthy") == std::string::npos);
+  CHECK(has_line(text, "procd_build_info{version=\"unknown\"} 1"));
 
-  // Not even a services array: supervisor families only, no throw.
-  std::string bare = render_metrics(json::object(), SupervisorCounters{});
+  // No service at all: supervisor families only.
+  std::string bare = render_metrics(MetricsSnapshot{});
   CHECK(has_line(bare, "procd_up 1"));
   CHECK(bare.find("procd_service_") == std::string::npos);
+}
+
+TEST_CASE("metrics: numbers in Prometheus spellings") {
+  MetricsSnapshot m;
+  ServiceMetrics s;
+  s.name = "n";
+  s.state = "running";
+  m.services = {s};
+  const double values[] = {100000, 0.1, 1e21, -2.5, 1700000000.5, std::nan(""),
+                           std::numeric_limits<double>::infinity()};
+  const char* texts[] = {"100000", "0.1", "1e+21", "-2.5", "1700000000.5", "NaN", "+Inf"};
+  for (std::size_t i = 0; i < std::size(values); ++i) {
+    m.services[0].uptime_seconds = values[i];
+    CAPTURE(texts[i]);
+    CHECK(has_line(render_metrics(m), std::string("procd_service_uptime_seconds{service=\"n\"} ") + texts[i]));
+  }
+}
+
+TEST_CASE("metrics: 1000 services render every series") {
+  std::vector<std::string> names;
+  for (int i = 0; i < 1000; ++i) names.push_back("svc-" + std::to_string(i));
+  DurationHistogram started;
+  started.observe(0.02);
+  MetricsSnapshot m;
+  for (const auto& n : names) {
+    ServiceMetrics s;
+    s.name = n;
+    s.state = "running";
+    s.start = &started;
+    m.services.push_back(s);
+  }
+  std::string text = render_metrics(m);
+  std::size_t buckets = 0;
+  for (const auto& l : lines_of(text)) buckets += l.rfind("procd_service_start_duration_seconds_bucket{", 0) == 0;
+  CHECK(buckets == 1000 * (DurationHistogram::kBounds.size() + 1));
+  CHECK(has_line(text, "procd_service_start_duration_seconds_bucket{service=\"svc-999\",le=\"0.025\"} 1"));
+  CHECK(has_line(text, "procd_service_start_duration_seconds_bucket{service=\"svc-999\",le=\"0.01\"} 0"));
+  CHECK(has_line(text, "procd_service_state{service=\"svc-0\",state=\"restarting\"} 0"));
 }
 
 TEST_CASE("metrics: build info, spawns, last exit, histograms, process series") {
   DurationHistogram started, none;
   started.observe(0.002);
   started.observe(3);
-  MetricsExtras extras{"1.2.3",
-                       {{"web", 4, 143, &started, &none}, {"job", 0, std::nullopt, &none, &none}},
-                       ProcessMetrics{1.5, 4096, 12, 1700000000.5}};
-  std::string text = render_metrics(snapshot(), SupervisorCounters{}, extras);
+  MetricsSnapshot m = snapshot();
+  m.version = "1.2.3";
+  m.services[0].spawns = 4;
+  m.services[0].last_exit_code = 143;
+  m.services[0].start = &started;
+  m.services[0].stop = &none;
+  m.services[2].last_exit_code.reset();
+  m.services[2].start = &none;
+  m.process = ProcessMetrics{1.5, 4096, 12, 1700000000.5};
+  std::string text = render_metrics(m);
   CHECK(has_line(text, "procd_build_info{version=\"1.2.3\"} 1"));
   CHECK(has_line(text, "# TYPE procd_service_spawns_total counter"));
   CHECK(has_line(text, "procd_service_spawns_total{service=\"web\"} 4"));
