@@ -118,6 +118,13 @@ def test_read_only_endpoints():
             r.read()
             check(r.status == 200, (path, r.status))
         c.close()
+        # no [monitoring] track_resources: no cpu/memory series rather than a misleading 0
+        status, _, body = get(port, "/metrics")
+        check(status == 200 and b"procd_service_cpu_seconds_total" not in body
+              and b"procd_service_memory_bytes" not in body, body)
+        # HEAD of the shared (zero-copy) body: its length, no bytes
+        status, hdr, none = get(port, "/metrics", method="HEAD")
+        check(status == 200 and none == b"" and abs(int(hdr["Content-Length"]) - len(body)) < 100, (hdr, len(body)))
 
 
 def test_logs_follow_stream():
