@@ -14,14 +14,8 @@
 // iteration: past that, reading that peer stops and its backlog resumes on
 // the next iteration, after every other peer and timer had its turn.
 //
-// Lifetimes: a ControlConnection's memory (its uv pipe is a member) is freed
-// only in its pipe's close callback, never synchronously: close() and
-// drop() mark it closing and hand the pipe to uv_close, so a handler may
-// close its own connection or the whole server and the caller's reference
-// stays valid until it returns to the loop. A cancelled uv_shutdown
-// (UV_ECANCELED) runs before that close callback, so it still finds its
-// connection. The server must not be destroyed from inside its handler;
-// when it is destroyed, connections still closing free themselves.
+// Lifetimes: as every StreamConnection (stream_connection.hpp). The server
+// must not be destroyed from inside its handler.
 #pragma once
 
 #include <uv.h>
@@ -37,6 +31,7 @@
 #include "procd/control_listener.hpp"
 #include "procd/error.hpp"
 #include "procd/protocol.hpp"
+#include "procd/stream_connection.hpp"
 #include "procd/timer.hpp"
 #include "procd/uv_handle.hpp"
 
@@ -44,39 +39,17 @@ namespace procd {
 
 class ControlServer;
 
-class ControlConnection {
+class ControlConnection final : public StreamConnection {
  public:
-  ControlConnection(ControlServer* server, std::uint64_t id) : server_(server), id_(id) {}
-  ControlConnection(const ControlConnection&) = delete;
-  ControlConnection& operator=(const ControlConnection&) = delete;
-  void send(const std::string& line);   // queued; never blocks
-  void close();                          // after what is queued has been written
-  std::uint64_t id() const { return id_; }
+  ControlConnection(ConnectionOwner* owner, std::uint64_t id, ControlServer* server);
   uid_t peer_uid() const { return peer_uid_; }
-  bool closing() const { return closing_; }
-
-  // Set by the handler for `logs -f` / `events` connections.
-  enum class Stream { None, Logs, Events } stream = Stream::None;
-  std::vector<std::string> stream_names;  // empty = every service
 
  private:
   friend class ControlServer;
-  uv_stream_t* stream_handle() { return reinterpret_cast<uv_stream_t*>(&pipe_); }
-  // uv_close the pipe now (queued writes are cancelled); idempotent. The
-  // close callback frees this connection.
-  void close_pipe();
-  static void on_pipe_closed(uv_handle_t* h);
+  void on_read(ssize_t nread, const uv_buf_t* buf) override;
 
-  ControlServer* server_;   // null once the server is gone: the close callback then deletes this
-  std::uint64_t id_;
-  uv_pipe_t pipe_{};
-  bool pipe_initialized_ = false;
-  bool pipe_closing_ = false;
-  Timer idle_;
-  std::string inbuf_;
+  ControlServer* server_;  // used only while attached()
   uid_t peer_uid_ = 0;
-  bool closing_ = false;
-  bool paused_ = false;     // reading stopped: complete requests wait for the next turn
 };
 
 class ControlServer {
@@ -104,14 +77,9 @@ class ControlServer {
   // Connections currently streaming (for events / logs -f fan-out).
   template <typename F>
   void for_each_stream(ControlConnection::Stream kind, F&& f) {
-    for (auto& c : conns_)
-      if (c->stream == kind && !c->closing_) f(*c);
+    conns_.for_each_stream(kind, std::forward<F>(f));
   }
-  bool has_streams(ControlConnection::Stream kind) const {
-    for (auto& c : conns_)
-      if (c->stream == kind && !c->closing_) return true;
-    return false;
-  }
+  bool has_streams(ControlConnection::Stream kind) const { return conns_.has_streams(kind); }
 
  private:
   friend class ControlConnection;
@@ -122,8 +90,6 @@ class ControlServer {
   void process_lines(ControlConnection& c);
   void resume_paused();
   void fail(ControlConnection& c, const Error& err);
-  void drop(ControlConnection& c);
-  void forget(ControlConnection* c);
   bool peer_allowed(uid_t uid, gid_t gid) const;
 
   uv_loop_t* loop_;
@@ -136,8 +102,7 @@ class ControlServer {
   UvHandle<uv_idle_t> resume_;
   gid_t group_gid_ = static_cast<gid_t>(-1);
   std::vector<uid_t> group_member_uids_;
-  std::list<std::unique_ptr<ControlConnection>> conns_;
-  std::uint64_t next_id_ = 1;
+  ConnectionSet<ControlConnection> conns_;  // last member: its connections go before the rest
 };
 
 }  // namespace procd

@@ -1,8 +1,5 @@
-// Control socket server: see control_server.hpp for what it guarantees.
-// Connection memory: a ControlConnection (its uv_pipe_t is a member) lives in
-// conns_ until its pipe's close callback has run; only that callback erases
-// it, so no read, write, shutdown or timer callback sees a dangling pointer,
-// and no loop over conns_ sees it change.
+// Control socket server: see control_server.hpp for what it guarantees;
+// connection lifetimes are StreamConnection's (stream_connection.hpp).
 #include "procd/control_server.hpp"
 
 #include <fmt/core.h>
@@ -17,73 +14,11 @@
 #include "procd/logging.hpp"
 
 namespace procd {
-namespace {
 
-char g_read_buf[16 * 1024];
+ControlConnection::ControlConnection(ConnectionOwner* owner, std::uint64_t id, ControlServer* server)
+    : StreamConnection(owner, id, ControlServer::kMaxQueuedBytes, "control"), server_(server) {}
 
-void alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buf, sizeof g_read_buf); }
-
-struct WriteReq {
-  uv_write_t req;
-  std::string data;
-};
-
-}  // namespace
-
-void ControlConnection::send(const std::string& line) {
-  if (closing_ || !pipe_initialized_) return;
-  if (uv_stream_get_write_queue_size(stream_handle()) > ControlServer::kMaxQueuedBytes) {
-    Log::write(LogLevel::Warn, fmt::format("control client {} is not reading; dropping it", id_),
-               code_fields(Code::IoSocket));
-    server_->drop(*this);
-    return;
-  }
-  auto* w = new WriteReq{{}, line};
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  // The write callback touches only its own request: a cancelled write
-  // (the pipe closed first) must not reach the connection.
-  int rc = uv_write(&w->req, stream_handle(), &buf, 1, [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
-  if (rc != 0) {
-    delete w;
-    server_->drop(*this);
-  }
-}
-
-void ControlConnection::close() {
-  if (closing_ || !pipe_initialized_) return;
-  closing_ = true;
-  idle_.close();
-  // uv_shutdown runs after queued writes; then the pipe is closed.
-  auto* req = new uv_shutdown_t;
-  req->data = this;
-  int rc = uv_shutdown(req, stream_handle(), [](uv_shutdown_t* r, int status) {
-    auto* c = static_cast<ControlConnection*>(r->data);
-    delete r;
-    // UV_ECANCELED: the pipe is being closed (the server closed, the peer
-    // went); the connection is still alive until that close callback.
-    if (status != UV_ECANCELED) c->close_pipe();
-  });
-  if (rc != 0) {
-    delete req;
-    close_pipe();
-  }
-}
-
-void ControlConnection::close_pipe() {
-  closing_ = true;
-  stream = Stream::None;
-  idle_.close();
-  if (!pipe_initialized_ || pipe_closing_) return;
-  pipe_closing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), &ControlConnection::on_pipe_closed);
-}
-
-// The one place a connection is freed: no libuv callback can reach it after this.
-void ControlConnection::on_pipe_closed(uv_handle_t* h) {
-  auto* c = static_cast<ControlConnection*>(h->data);
-  if (c->server_) c->server_->forget(c);
-  else delete c;
-}
+void ControlConnection::on_read(ssize_t nread, const uv_buf_t* buf) { server_->on_read(*this, nread, buf); }
 
 ControlServer::ControlServer(uv_loop_t* loop, Handler handler, std::uint64_t idle_timeout_ms)
     : loop_(loop), handler_(std::move(handler)), idle_timeout_ms_(idle_timeout_ms), listener_(loop) {
@@ -91,14 +26,7 @@ ControlServer::ControlServer(uv_loop_t* loop, Handler handler, std::uint64_t idl
   uv_idle_init(loop_, resume_.get());
 }
 
-ControlServer::~ControlServer() {
-  close();
-  // Connections still closing outlive the server: their close callbacks free them.
-  for (auto& c : conns_) {
-    c->server_ = nullptr;
-    c.release();
-  }
-}
+ControlServer::~ControlServer() { close(); }
 
 bool ControlServer::peer_allowed(uid_t uid, gid_t gid) const {
   if (uid == 0 || uid == ::geteuid()) return true;
@@ -125,25 +53,18 @@ Result<void> ControlServer::listen(const ControlConfig& cfg) {
 void ControlServer::close() {
   listener_.close();
   if (resume_) uv_idle_stop(resume_.get());
-  for (auto& c : conns_) c->close_pipe();
+  conns_.close_all();
 }
 
-std::size_t ControlServer::connection_count() const {
-  std::size_t n = 0;
-  for (auto& c : conns_)
-    if (!c->closing_) ++n;
-  return n;
-}
+std::size_t ControlServer::connection_count() const { return conns_.open_count(); }
 
 void ControlServer::on_connection(int fd) {
-  conns_.push_back(std::make_unique<ControlConnection>(this, next_id_++));
-  ControlConnection& c = *conns_.back();
-  uv_pipe_init(loop_, &c.pipe_, 0);
-  c.pipe_.data = &c;
-  c.pipe_initialized_ = true;
-  if (uv_pipe_open(&c.pipe_, fd) != 0) {
+  ControlConnection& c = conns_.add(this);
+  uv_pipe_init(loop_, c.pipe(), 0);
+  c.handle_ready();
+  if (uv_pipe_open(c.pipe(), fd) != 0) {
     ::close(fd);
-    c.close_pipe();
+    c.close_now();
     return;
   }
   ucred cred{};
@@ -164,20 +85,17 @@ void ControlServer::on_connection(int fd) {
     return;
   }
   c.peer_uid_ = cred.uid;
-  c.idle_.init(loop_, [this, &c] { fail(c, make_error(Code::ProtocolMalformed, "no complete request in time; closing")); });
-  c.idle_.schedule(static_cast<std::int64_t>(idle_timeout_ms_));
-  uv_read_start(c.stream_handle(), alloc_cb, [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-    auto* conn = static_cast<ControlConnection*>(s->data);
-    if (conn->server_) conn->server_->on_read(*conn, n, b);
-  });
+  c.deadline_.init(loop_, [this, &c] { fail(c, make_error(Code::ProtocolMalformed, "no complete request in time; closing")); });
+  c.deadline_.schedule(static_cast<std::int64_t>(idle_timeout_ms_));
+  c.start_reading();
 }
 
 void ControlServer::on_read(ControlConnection& c, ssize_t nread, const uv_buf_t* buf) {
   if (nread < 0) {  // EOF or error: the client is gone
-    drop(c);
+    c.close_now();
     return;
   }
-  if (c.closing_) return;
+  if (c.closing()) return;
   c.inbuf_.append(buf->base, static_cast<size_t>(nread));
   process_lines(c);
 }
@@ -188,7 +106,7 @@ void ControlServer::process_lines(ControlConnection& c) {
   for (size_t nl; (nl = c.inbuf_.find('\n', start)) != std::string::npos; start = nl + 1) {
     if (handled == kMaxRequestsPerTurn) {
       // A flood: the rest waits for the next turn, and so does reading.
-      if (!c.paused_) uv_read_stop(c.stream_handle());
+      if (!c.paused_) c.stop_reading();
       c.paused_ = true;
       c.inbuf_.erase(0, start);
       uv_idle_start(resume_.get(), [](uv_idle_t* h) { owner_of<ControlServer>(h)->resume_paused(); });
@@ -202,20 +120,17 @@ void ControlServer::process_lines(ControlConnection& c) {
       return;
     }
     ++handled;
-    if (c.stream == ControlConnection::Stream::None) c.idle_.schedule(static_cast<std::int64_t>(idle_timeout_ms_));
+    if (c.stream == ControlConnection::Stream::None) c.deadline_.schedule(static_cast<std::int64_t>(idle_timeout_ms_));
     handler_(c, std::move(req.value()));
     // The handler may have closed c or the whole server: c is still valid
     // memory (freed only in its close callback) but must not be used further.
-    if (c.closing_) return;
-    if (c.stream != ControlConnection::Stream::None) c.idle_.cancel();  // streams live until the client goes
+    if (c.closing()) return;
+    if (c.stream != ControlConnection::Stream::None) c.deadline_.cancel();  // streams live until the client goes
   }
   c.inbuf_.erase(0, start);
   if (c.paused_) {
     c.paused_ = false;
-    uv_read_start(c.stream_handle(), alloc_cb, [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-      auto* conn = static_cast<ControlConnection*>(s->data);
-      if (conn->server_) conn->server_->on_read(*conn, n, b);
-    });
+    c.start_reading();
   }
   if (c.inbuf_.size() > kMaxRequestBytes)
     fail(c, make_error(Code::ProtocolTooLarge, fmt::format("request larger than {} bytes", kMaxRequestBytes)));
@@ -225,20 +140,15 @@ void ControlServer::process_lines(ControlConnection& c) {
 // under this loop (connections are erased only in close callbacks).
 void ControlServer::resume_paused() {
   uv_idle_stop(resume_.get());  // process_lines re-starts it for a peer still paused
-  for (auto& c : conns_)
-    if (c->paused_ && !c->closing_) process_lines(*c);
+  conns_.for_each([this](ControlConnection& c) {
+    if (c.paused_ && !c.closing()) process_lines(c);
+  });
 }
 
 void ControlServer::fail(ControlConnection& c, const Error& err) {
-  Log::write(LogLevel::Debug, fmt::format("control client {}: {}", c.id_, err.message), code_fields(err.code));
+  Log::write(LogLevel::Debug, fmt::format("control client {}: {}", c.id(), err.message), code_fields(err.code));
   c.send(reply_error(err));
   c.close();
-}
-
-void ControlServer::drop(ControlConnection& c) { c.close_pipe(); }
-
-void ControlServer::forget(ControlConnection* c) {
-  conns_.remove_if([c](const std::unique_ptr<ControlConnection>& p) { return p.get() == c; });
 }
 
 }  // namespace procd

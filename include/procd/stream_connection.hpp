@@ -1,0 +1,158 @@
+// What the control socket's and the HTTP endpoint's client connections
+// share: a uv stream (unix pipe or TCP socket), writes that never block and
+// drop a peer that stops reading, a graceful close (after what is queued)
+// and an immediate one, the streaming role (events, followed logs), and the
+// one rule that keeps every callback safe:
+//
+//   a connection's memory is freed only in its handle's close callback.
+//
+// close() and close_now() only mark it closing and hand the handle to
+// uv_close, so a request handler may close its own connection (or the whole
+// server) and its reference stays valid until it returns to the loop. A
+// cancelled uv_shutdown (UV_ECANCELED) runs before that close callback, so
+// it still finds its connection. ConnectionSet owns the connections of one
+// server; it erases one only from that close callback, so no loop over the
+// set sees it change. When a server (and its set) goes first, connections
+// still closing free themselves.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "procd/timer.hpp"
+
+namespace procd {
+
+class StreamConnection;
+
+class ConnectionOwner {
+ public:
+  virtual void forget(StreamConnection* c) = 0;
+
+ protected:
+  ~ConnectionOwner() = default;
+};
+
+class StreamConnection {
+ public:
+  enum class Stream { None, Logs, Events };
+
+  StreamConnection(const StreamConnection&) = delete;
+  StreamConnection& operator=(const StreamConnection&) = delete;
+  virtual ~StreamConnection() = default;
+
+  // Queued; never blocks. A peer with more than max_queued bytes unwritten
+  // is not reading: it is logged and dropped (close_now).
+  void send(std::string_view bytes) { write(std::string(bytes), nullptr); }
+  // `bytes`, then `body` without a copy: the body is shared until written.
+  void write(std::string bytes, std::shared_ptr<const std::string> body);
+  void close();      // after what is queued has been written
+  void close_now();  // now: queued writes are cancelled; idempotent
+  bool closing() const { return closing_; }
+  std::uint64_t id() const { return id_; }
+
+  // Set by the handler for `events` / followed-logs connections.
+  Stream stream = Stream::None;
+  std::vector<std::string> stream_names;  // empty = every service
+
+ protected:
+  // `kind` names the peer in log lines ("control", "HTTP").
+  StreamConnection(ConnectionOwner* owner, std::uint64_t id, std::size_t max_queued, const char* kind)
+      : owner_(owner), id_(id), max_queued_(max_queued), kind_(kind) {}
+
+  // Call once the handle is initialised (uv_pipe_init / uv_tcp_init on
+  // pipe() / tcp()): from then on the close callback frees this connection.
+  void handle_ready();
+  uv_stream_t* stream_handle() { return &handle_.stream; }
+  uv_pipe_t* pipe() { return &handle_.pipe; }
+  uv_tcp_t* tcp() { return &handle_.tcp; }
+  std::size_t unwritten() { return uv_stream_get_write_queue_size(stream_handle()); }
+  // Reading into a shared buffer; on_read runs only while a server owns
+  // this connection.
+  void start_reading();
+  void stop_reading() { uv_read_stop(stream_handle()); }
+  virtual void on_read(ssize_t nread, const uv_buf_t* buf) = 0;
+  bool attached() const { return owner_ != nullptr; }
+
+  Timer deadline_;      // the server's idle / header bound; closed with the connection
+  std::string inbuf_;   // bytes read, not yet a whole request
+  bool paused_ = false; // reading stopped: whole requests wait for the next turn
+
+ private:
+  template <typename Conn>
+  friend class ConnectionSet;
+  static void on_closed(uv_handle_t* h);
+
+  union Handle {
+    uv_stream_t stream;
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+  } handle_{};
+  ConnectionOwner* owner_;  // null once the server is gone: the close callback then deletes this
+  std::uint64_t id_;
+  std::size_t max_queued_;
+  const char* kind_;
+  bool handle_ready_ = false;
+  bool handle_closing_ = false;
+  bool closing_ = false;
+};
+
+// The connections of one server, in the order they came.
+template <typename Conn>
+class ConnectionSet final : public ConnectionOwner {
+ public:
+  ConnectionSet() = default;
+  ConnectionSet(const ConnectionSet&) = delete;
+  ConnectionSet& operator=(const ConnectionSet&) = delete;
+  ~ConnectionSet() {
+    // Connections still closing outlive their server: their close callbacks free them.
+    for (auto& c : conns_) {
+      c->owner_ = nullptr;
+      c.release();
+    }
+  }
+
+  template <typename... Args>
+  Conn& add(Args&&... args) {
+    conns_.push_back(std::make_unique<Conn>(this, next_id_++, std::forward<Args>(args)...));
+    return *conns_.back();
+  }
+  void forget(StreamConnection* c) override {
+    conns_.remove_if([c](const std::unique_ptr<Conn>& p) { return p.get() == c; });
+  }
+  void close_all() {
+    for (auto& c : conns_) c->close_now();
+  }
+  std::size_t open_count() const {
+    std::size_t n = 0;
+    for (auto& c : conns_)
+      if (!c->closing()) ++n;
+    return n;
+  }
+  template <typename F>
+  void for_each(F&& f) {
+    for (auto& c : conns_) f(*c);
+  }
+  template <typename F>
+  void for_each_stream(StreamConnection::Stream kind, F&& f) {
+    for (auto& c : conns_)
+      if (c->stream == kind && !c->closing()) f(*c);
+  }
+  bool has_streams(StreamConnection::Stream kind) const {
+    for (auto& c : conns_)
+      if (c->stream == kind && !c->closing()) return true;
+    return false;
+  }
+
+ private:
+  std::list<std::unique_ptr<Conn>> conns_;
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace procd

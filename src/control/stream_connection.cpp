@@ -1,0 +1,98 @@
+// StreamConnection (procd/stream_connection.hpp): writes, the two ways to
+// close, and the close callback that is the one place a connection's
+// memory is freed.
+#include "procd/stream_connection.hpp"
+
+#include <fmt/core.h>
+
+#include "procd/logging.hpp"
+
+namespace procd {
+namespace {
+
+// Every connection reads into this one buffer: a read callback consumes
+// its bytes before the loop reads anything else.
+char g_read_buf[16 * 1024];
+
+void alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buf, sizeof g_read_buf); }
+
+// One write: its bytes, and a shared body written after them without a copy.
+struct WriteReq {
+  uv_write_t req;
+  std::string data;
+  std::shared_ptr<const std::string> body;
+};
+
+}  // namespace
+
+void StreamConnection::handle_ready() {
+  handle_.stream.data = this;
+  handle_ready_ = true;
+}
+
+void StreamConnection::start_reading() {
+  uv_read_start(stream_handle(), alloc_cb, [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+    auto* c = static_cast<StreamConnection*>(s->data);
+    if (c->attached()) c->on_read(n, b);
+  });
+}
+
+void StreamConnection::write(std::string bytes, std::shared_ptr<const std::string> body) {
+  if (closing_ || !handle_ready_) return;
+  if (unwritten() > max_queued_) {
+    Log::write(LogLevel::Warn, fmt::format("{} client {} is not reading ({} bytes unsent); dropping it", kind_, id_, max_queued_),
+               code_fields(Code::IoSocket));
+    close_now();
+    return;
+  }
+  auto* w = new WriteReq{{}, std::move(bytes), std::move(body)};
+  uv_buf_t bufs[2] = {uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size())), {}};
+  unsigned n = 1;
+  if (w->body) bufs[n++] = uv_buf_init(const_cast<char*>(w->body->data()), static_cast<unsigned>(w->body->size()));
+  // The write callback touches only its own request: a cancelled write
+  // (the handle closed first) must not reach the connection.
+  int rc = uv_write(&w->req, stream_handle(), bufs, n, [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
+  if (rc != 0) {
+    delete w;
+    close_now();
+  }
+}
+
+void StreamConnection::close() {
+  if (closing_ || !handle_ready_) return;
+  closing_ = true;
+  stream = Stream::None;
+  deadline_.close();
+  // uv_shutdown runs after the queued writes; then the handle is closed.
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  int rc = uv_shutdown(req, stream_handle(), [](uv_shutdown_t* r, int status) {
+    auto* c = static_cast<StreamConnection*>(r->data);
+    delete r;
+    // UV_ECANCELED: the handle is being closed (the server closed, the peer
+    // went); the connection lives until that close callback.
+    if (status != UV_ECANCELED) c->close_now();
+  });
+  if (rc != 0) {
+    delete req;
+    close_now();
+  }
+}
+
+void StreamConnection::close_now() {
+  closing_ = true;
+  stream = Stream::None;
+  deadline_.close();
+  if (!handle_ready_ || handle_closing_) return;
+  handle_closing_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), &StreamConnection::on_closed);
+}
+
+// The one place a connection is freed: no libuv callback can reach it after this.
+void StreamConnection::on_closed(uv_handle_t* h) {
+  auto* c = static_cast<StreamConnection*>(h->data);
+  if (c->owner_) c->owner_->forget(c);
+  else delete c;
+}
+
+}  // namespace procd
