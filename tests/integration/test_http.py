@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from procdtest import PROCD, Procd, check, run_tests
+from procdtest import ANSWER_S, PROCD, Procd, check, run_tests
 
 SERVICES = '''
 [services.web]
@@ -461,6 +461,129 @@ def test_dashboard_in_headless_chromium():
             shutil.rmtree(profile, ignore_errors=True)
 
 
+# --- a streaming client that stops reading ----------------------------------
+
+FLOOD_LINE = 1000  # bytes per line, newline included
+FLOOD_N = 120000   # 120 MB: far past every queue bound (4 MiB HTTP, 8 MiB control) and the RSS bound
+
+
+def flood_services(n=FLOOD_N):
+    """`flood` waits for TMPDIR/go, then writes n numbered lines and a sentinel
+    as fast as it can, into its own log file (not procd's log)."""
+    script = ("import os, sys, time\n"
+              "while not os.path.exists('TMPDIR/go'): time.sleep(0.02)\n"
+              "w = sys.stdout.write\n"
+              "pad = 'y' * %d\n"
+              "for i in range(%d): w('%%08d %%s\\n' %% (i, pad))\n"
+              "w('FLOOD-DONE %%d\\n' %% %d)\n"
+              "sys.stdout.flush()\n"
+              "time.sleep(1000)\n") % (FLOOD_LINE - 10, n, n)
+    return SERVICES + (
+        '[services.flood]\ncommand = ["python3", "-c", %s, "MARKER"]\n'
+        '[services.flood.log]\nfile = "TMPDIR/flood.log"\nmax_file_size = "4G"\n' % json.dumps(script))
+
+
+def vm_rss(pid):
+    with open("/proc/%d/status" % pid) as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def drop_warnings(p, prefix):
+    return [e for e in p.events() if e.get("code") == 5006 and e.get("msg", "").startswith(prefix)
+            and "is not reading" in e["msg"]]
+
+
+def flood_lines(p):
+    try:
+        with open(os.path.join(p.dir, "flood.log"), "rb") as fh:
+            return fh.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def stall_then_check_dropped(p, port, stalled, prefix):
+    """`stalled` has asked for the flood's followed logs and never reads. While
+    the flood runs: procd drops it (warning 5006), /healthz answers promptly,
+    procd's RSS stays bounded; then `stalled` reads to its end (EOF or reset:
+    closed by procd, far short of the flood) and the flood's file has every line."""
+    pid = p.proc.pid
+    stalled.settimeout(10)
+    check(len(stalled.recv(1, socket.MSG_PEEK)) == 1, "no stream head")  # following before the flood starts
+    base = vm_rss(pid)
+    bound = base + (64 << 20)
+    open(os.path.join(p.dir, "go"), "w").close()
+    worst = peak = 0
+    deadline = time.monotonic() + 90
+    while not drop_warnings(p, prefix):
+        check(time.monotonic() < deadline, "no drop warning within 90 s\n" + p.tail())
+        t0 = time.monotonic()
+        check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+        worst = max(worst, time.monotonic() - t0)
+        peak = max(peak, vm_rss(pid))
+        check(peak < bound, "procd RSS %d MB (base %d MB) beside a stalled client" % (peak >> 20, base >> 20))
+        time.sleep(0.05)
+    check(worst < ANSWER_S, "healthz took %.2fs beside a stalled client" % worst)
+    drained = 0
+    t0 = time.monotonic()
+    try:
+        while True:
+            chunk = stalled.recv(1 << 16)
+            if not chunk:
+                break
+            drained += len(chunk)
+            check(time.monotonic() - t0 < 30, "stalled socket still open after 30 s of reading (%d bytes)" % drained)
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        check(False, "the stalled socket is still open: nothing for 10 s after %d bytes" % drained)
+    check(drained < FLOOD_N * FLOOD_LINE // 2, "the stalled client got %d bytes: not dropped" % drained)
+    # the service's output is not lost, and procd stays light and answering until it is all written
+    while not (flood_lines(p)[-1:] == [b"FLOOD-DONE %d" % FLOOD_N]):
+        check(time.monotonic() < deadline, "flood sentinel not in its file within 90 s\n" + p.tail())
+        check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+        peak = max(peak, vm_rss(pid))
+        check(peak < bound, "procd RSS %d MB (base %d MB) during the flood" % (peak >> 20, base >> 20))
+        time.sleep(0.1)
+    lines = flood_lines(p)
+    check(len(lines) == FLOOD_N + 1 and lines[FLOOD_N - 1].startswith(b"%08d " % (FLOOD_N - 1)), len(lines))
+    check(len(drop_warnings(p, prefix)) == 1, drop_warnings(p, prefix))
+    print("  stalled %s: %d bytes drained after the drop, RSS %d -> peak %d MB, healthz worst %.3fs"
+          % (prefix, drained, base >> 20, peak >> 20, worst))
+
+
+def test_stalled_http_logs_follower_is_dropped():
+    p, port = start(flood_services())
+    with p:
+        p.wait_state("flood", "running")
+        stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(("127.0.0.1", port))
+            stalled.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+            stall_then_check_dropped(p, port, stalled, "HTTP client")
+        finally:
+            stalled.close()
+
+
+def test_stalled_control_logs_follower_is_dropped():
+    p, port = start(flood_services())
+    with p:
+        p.wait_state("flood", "running")
+        sock = os.path.join(p.dir, ".procd.sock")
+        p.wait_for(lambda: os.path.exists(sock), 5, "control socket")
+        stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(sock)
+            stalled.sendall(b'{"cmd":"logs","follow":true,"lines":0,"names":["flood"]}\n')  # and never read
+            stall_then_check_dropped(p, port, stalled, "control client")
+        finally:
+            stalled.close()
+
+
 if __name__ == "__main__":
     run_tests([
         test_read_only_endpoints,
@@ -477,4 +600,6 @@ if __name__ == "__main__":
         test_ipv6_loopback,
         test_probe_command,
         test_dashboard_in_headless_chromium,
+        test_stalled_http_logs_follower_is_dropped,
+        test_stalled_control_logs_follower_is_dropped,
     ])
