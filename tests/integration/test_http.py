@@ -584,6 +584,100 @@ def test_stalled_control_logs_follower_is_dropped():
             stalled.close()
 
 
+# --- a reload that moves the address ------------------------------------------
+
+def open_sse(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    f = s.makefile("rb")
+    check(f.readline().startswith(b"HTTP/1.1 200"), "SSE head")
+    while f.readline() not in (b"\r\n", b""):
+        pass
+    return s, f
+
+
+def check_closed_cleanly(sock_file, what, timeout=5):
+    """The stream ends in EOF (procd shut it down after its queued bytes), within timeout."""
+    deadline = time.monotonic() + timeout
+    try:
+        while sock_file.readline():
+            check(time.monotonic() < deadline, "%s still open" % what)
+    except socket.timeout:
+        check(False, "%s still open after %ss" % (what, timeout))
+    except ConnectionResetError:
+        check(False, "%s reset, not closed" % what)
+
+
+def check_refused(port):
+    try:
+        get(port, "/healthz", timeout=1)
+        check(False, "old port %d still answering" % port)
+    except ConnectionRefusedError:
+        pass
+
+
+def test_post_reload_moving_the_address_gets_its_reply():
+    d = tempfile.mkdtemp(prefix="procd-token-")
+    try:
+        token_path = os.path.join(d, "token")
+        with open(token_path, "w") as fh:
+            fh.write("s3cret\n")
+        extra = 'http_token_file = "%s"\n' % token_path
+        p, port = start(extra=extra)
+        with p:
+            sse, sse_f = open_sse(port)
+            idle = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # keep-alive, idle at the rebind
+            idle.request("GET", "/healthz")
+            check(idle.getresponse().read() == b"ok\n")
+            new_port = free_port()
+            p.rewrite(SERVICES, top=http_top(new_port, extra=extra))
+            try:
+                status, hdr, body = get(port, "/reload", method="POST", headers={"Authorization": "Bearer s3cret"})
+            except (http.client.HTTPException, OSError) as e:
+                raise AssertionError("POST /reload that moves the address got no reply: %r" % e)
+            doc = json.loads(body)
+            check(status == 200 and doc["ok"] is True and sorted(doc["kept"]) == ["idle", "web", "worker"], (status, body))
+            check(hdr.get("Connection") == "close", hdr)
+            wait_http(p, new_port)
+            check_refused(port)
+            check_closed_cleanly(sse_f, "SSE stream on the old address")
+            check(idle.sock.recv(1) == b"", "idle keep-alive connection on the old address still open")
+            sse.close()
+            idle.close()
+            # and back again, through the new address: the retired server of the first move goes
+            p.rewrite(SERVICES, top=http_top(port, extra=extra))
+            status, _, body = get(new_port, "/reload", method="POST", headers={"Authorization": "Bearer s3cret"})
+            check(status == 200 and json.loads(body)["ok"] is True, (status, body))
+            wait_http(p, port)
+            check_refused(new_port)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_hot_reload_moving_the_address_closes_old_streams():
+    port = free_port()
+    p = Procd(SERVICES, top=http_top(port), hot_reload=True)
+    with p:
+        wait_http(p, port)
+        sse, sse_f = open_sse(port)
+        try:
+            new_port = free_port()
+            p.rewrite(SERVICES, top=http_top(new_port), how="rename")
+            wait_http(p, new_port)
+            check_refused(port)
+            check_closed_cleanly(sse_f, "SSE stream on the old address")
+        finally:
+            sse.close()
+        # the new address streams
+        sse, sse_f = open_sse(new_port)
+        try:
+            check(cli(p, "restart", "web").returncode == 0)
+            ev = read_sse_until(sse_f, lambda e: e["service"] == "web" and e["state"] == "running", time.monotonic() + 10)
+            check(ev is not None, "no event on the new address")
+        finally:
+            sse.close()
+
+
 if __name__ == "__main__":
     run_tests([
         test_read_only_endpoints,
@@ -602,4 +696,6 @@ if __name__ == "__main__":
         test_dashboard_in_headless_chromium,
         test_stalled_http_logs_follower_is_dropped,
         test_stalled_control_logs_follower_is_dropped,
+        test_post_reload_moving_the_address_gets_its_reply,
+        test_hot_reload_moving_the_address_closes_old_streams,
     ])
