@@ -463,8 +463,13 @@ def test_dashboard_in_headless_chromium():
 
 # --- a streaming client that stops reading ----------------------------------
 
+HttpServer_kHeaderTimeoutS = 10  # HttpServer::kHeaderTimeoutMs
 FLOOD_LINE = 1000  # bytes per line, newline included
 FLOOD_N = 120000   # 120 MB: far past every queue bound (4 MiB HTTP, 8 MiB control) and the RSS bound
+# procd's RSS may grow this much beside a stalled client (without the drop
+# bound it grows by the whole flood); under ASan (slowdown > 1) freed memory
+# sits in its 256 MB quarantine, so only the drop and the close are checked.
+RSS_SLACK = (64 << 20) if ANSWER_S <= 1.0 else (1 << 40)
 
 
 def flood_services(n=FLOOD_N):
@@ -513,12 +518,12 @@ def stall_then_check_dropped(p, port, stalled, prefix):
     stalled.settimeout(10)
     check(len(stalled.recv(1, socket.MSG_PEEK)) == 1, "no stream head")  # following before the flood starts
     base = vm_rss(pid)
-    bound = base + (64 << 20)
+    bound = base + RSS_SLACK
     open(os.path.join(p.dir, "go"), "w").close()
     worst = peak = 0
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 90 * ANSWER_S
     while not drop_warnings(p, prefix):
-        check(time.monotonic() < deadline, "no drop warning within 90 s\n" + p.tail())
+        check(time.monotonic() < deadline, "no drop warning in time\n" + p.tail())
         t0 = time.monotonic()
         check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
         worst = max(worst, time.monotonic() - t0)
@@ -542,7 +547,7 @@ def stall_then_check_dropped(p, port, stalled, prefix):
     check(drained < FLOOD_N * FLOOD_LINE // 2, "the stalled client got %d bytes: not dropped" % drained)
     # the service's output is not lost, and procd stays light and answering until it is all written
     while not (flood_lines(p)[-1:] == [b"FLOOD-DONE %d" % FLOOD_N]):
-        check(time.monotonic() < deadline, "flood sentinel not in its file within 90 s\n" + p.tail())
+        check(time.monotonic() < deadline, "flood sentinel not in its file in time\n" + p.tail())
         check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
         peak = max(peak, vm_rss(pid))
         check(peak < bound, "procd RSS %d MB (base %d MB) during the flood" % (peak >> 20, base >> 20))
@@ -678,6 +683,50 @@ def test_hot_reload_moving_the_address_closes_old_streams():
             sse.close()
 
 
+def test_retired_address_cuts_a_client_that_does_not_read():
+    """A follower on the old address that does not read keeps unsent bytes in
+    procd (5.5 MB: more than the kernel's socket buffers hold, less than the
+    drop bound): the retired server waits for them 10 s, then cuts it."""
+    n = 5500
+    port = free_port()
+    p = Procd(flood_services(n), top=http_top(port), hot_reload=True)
+    with p:
+        wait_http(p, port)
+        p.wait_state("flood", "running")
+        stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(("127.0.0.1", port))
+            stalled.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            stalled.settimeout(10)
+            check(len(stalled.recv(1, socket.MSG_PEEK)) == 1, "no stream head")
+            open(os.path.join(p.dir, "go"), "w").close()
+            p.wait_for(lambda: flood_lines(p)[-1:] == [b"FLOOD-DONE %d" % n], 30 * ANSWER_S, "the flood written")
+            check(not drop_warnings(p, "HTTP client"), "dropped at 5.5 MB: the kernel buffered less than expected")
+            new_port = free_port()
+            p.rewrite(flood_services(n), top=http_top(new_port), how="rename")
+            wait_http(p, new_port)
+            t0 = time.monotonic()
+            time.sleep(HttpServer_kHeaderTimeoutS + 1)
+            drained = 0
+            try:
+                while True:
+                    chunk = stalled.recv(1 << 16)
+                    if not chunk:
+                        break
+                    drained += len(chunk)
+                    check(time.monotonic() - t0 < 30, "still open after 30 s")
+            except ConnectionResetError:
+                pass
+            except socket.timeout:
+                check(False, "the old address's stalled client is still open (%d bytes read)" % drained)
+            check(drained < n * FLOOD_LINE, "the stalled client got all %d bytes: not cut" % drained)
+            print("  cut after the retire: %d bytes read of the stream" % drained)
+            check(get(new_port, "/healthz")[0] == 200)
+        finally:
+            stalled.close()
+
+
 if __name__ == "__main__":
     run_tests([
         test_read_only_endpoints,
@@ -698,4 +747,5 @@ if __name__ == "__main__":
         test_stalled_control_logs_follower_is_dropped,
         test_post_reload_moving_the_address_gets_its_reply,
         test_hot_reload_moving_the_address_closes_old_streams,
+        test_retired_address_cuts_a_client_that_does_not_read,
     ])
