@@ -727,6 +727,75 @@ def test_retired_address_cuts_a_client_that_does_not_read():
             stalled.close()
 
 
+# --- HEAD and a pipeline on one connection -------------------------------------
+
+def read_responses(raw, methods):
+    """Split a byte string of back-to-back responses (Content-Length framed;
+    no body for HEAD) into [(status, headers, body)]; the rest must be empty."""
+    out = []
+    for method in methods:
+        end = raw.find(b"\r\n\r\n")
+        check(end > 0, "response %d of %d missing: %r" % (len(out) + 1, len(methods), raw[:200]))
+        head = raw[:end].decode().split("\r\n")
+        raw = raw[end + 4:]
+        headers = {k.lower(): v.strip() for k, v in (h.split(":", 1) for h in head[1:])}
+        n = int(headers["content-length"])
+        body = b"" if method == "HEAD" else raw[:n]
+        raw = raw[len(body):]
+        out.append((int(head[0].split()[1]), headers, body))
+    check(raw == b"", "bytes after the last response: %r" % raw[:200])
+    return out
+
+
+def test_head_metrics_and_a_pipeline_answered_in_order():
+    p, port = start()
+    with p:
+        p.wait_state("web", "running")
+        p.wait_state("worker", "running")
+        # 20 requests in one write (more than the 16 answered per loop turn), the last closes
+        names = ["web", "worker", "idle"]
+        reqs = []
+        for i in range(20):
+            if i == 7:
+                reqs.append(("HEAD", "/metrics"))
+            elif i == 12:
+                reqs.append(("GET", "/metrics"))
+            else:
+                reqs.append(("GET", "/status/%s" % names[i % 3]))
+        wire = b"".join(b"%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (m.encode(), path.encode(),
+                        b"Connection: close\r\n" if i == len(reqs) - 1 else b"") for i, (m, path) in enumerate(reqs))
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(wire)
+            raw = b""
+            while True:
+                try:
+                    chunk = s.recv(1 << 16)
+                except socket.timeout:
+                    check(False, "pipeline: no more after %d responses" % raw.count(b"HTTP/1.1 "))
+                if not chunk:
+                    break
+                raw += chunk
+        finally:
+            s.close()
+        answers = read_responses(raw, [m for m, _ in reqs])
+        for i, ((method, path), (status, hdr, body)) in enumerate(zip(reqs, answers)):
+            check(status == 200, (i, path, status))
+            if path == "/metrics":
+                check(hdr["content-type"].startswith("text/plain; version=0.0.4") and int(hdr["content-length"]) > 100,
+                      (i, method, hdr))
+                if method == "GET":
+                    check(b"# TYPE procd_service_up gauge" in body, body[:200])
+            else:
+                svc = json.loads(body)["services"]
+                check([x["name"] for x in svc] == [path.rsplit("/", 1)[1]], (i, path, body))
+            want = "close" if i == len(reqs) - 1 else "keep-alive"
+            check(hdr.get("connection") == want, (i, hdr))
+        # HEAD /metrics announces the length GET sends (the figures may move in between: same families)
+        head_len, get_len = int(answers[7][1]["content-length"]), len(answers[12][2])
+        check(abs(head_len - get_len) < 200, (head_len, get_len))
+
+
 if __name__ == "__main__":
     run_tests([
         test_read_only_endpoints,
@@ -748,4 +817,5 @@ if __name__ == "__main__":
         test_post_reload_moving_the_address_gets_its_reply,
         test_hot_reload_moving_the_address_closes_old_streams,
         test_retired_address_cuts_a_client_that_does_not_read,
+        test_head_metrics_and_a_pipeline_answered_in_order,
     ])
