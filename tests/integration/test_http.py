@@ -655,6 +655,12 @@ def test_post_reload_moving_the_address_gets_its_reply():
             check(status == 200 and json.loads(body)["ok"] is True, (status, body))
             wait_http(p, port)
             check_refused(new_port)
+            # and off: the POST that closes the endpoint gets its answer too
+            p.rewrite(SERVICES, top='[control]\n' + extra)
+            status, _, body = get(port, "/reload", method="POST", headers={"Authorization": "Bearer s3cret"})
+            check(status == 200 and json.loads(body)["ok"] is True, (status, body))
+            p.wait_log("HTTPendpointclosed")
+            check_refused(port)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
