@@ -2,7 +2,10 @@
 sockets: every route, keep-alive and HEAD, /readyz 503 -> 200, metrics
 (promtool where installed), SSE for a restart, bearer-token POSTs, 300
 connections plus a slowloris client, bad requests, address in use, a live
-rebind on reload, IPv6, and the dashboard in headless Chromium."""
+rebind on reload, IPv6, the dashboard in headless Chromium; a followed-logs
+client that stops reading under a 120 MB flood (HTTP and control socket:
+dropped, procd unhurt), a reload that moves the address (the POST /reload
+gets its reply, old streams end, a non-reader is cut), HEAD and a pipeline."""
 import http.client
 import json
 import os
