@@ -16,7 +16,7 @@
 // in its socket's close callback, so a handler may close its connection
 // (or the whole server) and the reference stays valid until it returns.
 // A server must not be destroyed from inside its handler: retire it
-// (close()) and destroy it later.
+// (retire() or close()) and destroy it later.
 #pragma once
 
 #include <uv.h>
@@ -99,6 +99,12 @@ class HttpServer {
   // (address in use, not an address of this host, ...).
   Result<void> listen(const std::string& address);
   void close();  // stop listening and close every connection
+  // Stop listening; every connection ends once what it has queued is
+  // written: the request being handled gets its reply (Connection: close),
+  // a stream what it was sent. What is unwritten after kHeaderTimeoutMs
+  // (a client that does not read) is cut. A rebind from inside a handler
+  // (POST /reload) answers its client this way.
+  void retire();
   const std::string& address() const { return address_; }
   int port() const;  // the bound port (useful with port 0)
   std::size_t connection_count() const;
@@ -132,6 +138,9 @@ class HttpServer {
   std::list<std::unique_ptr<HttpConnection>> conns_;
   std::uint64_t next_id_ = 1;
   bool full_told_ = false;
+  HttpConnection* handling_ = nullptr;  // whose request the handler is answering
+  bool retired_ = false;
+  Timer retire_deadline_;
 };
 
 // "host:port" / "[v6]:port" to a socket address; false when it is not one.

@@ -163,6 +163,20 @@ void HttpServer::close() {
   for (auto& c : conns_) c->close_socket();
 }
 
+void HttpServer::retire() {
+  listener_.close();
+  if (resume_) uv_idle_stop(resume_.get());
+  retired_ = true;
+  for (auto& c : conns_) {
+    if (c.get() == handling_) c->keep_alive_ = false;  // its reply closes it
+    else c->close();
+  }
+  retire_deadline_.init(loop_, [this] {
+    for (auto& c : conns_) c->close_socket();
+  });
+  retire_deadline_.schedule(kHeaderTimeoutMs);
+}
+
 std::size_t HttpServer::connection_count() const {
   std::size_t n = 0;
   for (auto& c : conns_)
@@ -247,10 +261,13 @@ void HttpServer::process(HttpConnection& c) {
     HttpRequest req = c.parser_.take();
     c.keep_alive_ = req.keep_alive;
     c.head_ = req.head();
+    handling_ = &c;
     handler_(c, req);
+    handling_ = nullptr;
     // The handler may have closed c or this server: c's memory is still
     // valid (freed in its close callback) but nothing more is done with it.
     if (c.closing_) return;
+    if (retired_) return c.close();
     if (c.stream == HttpConnection::Stream::None) c.deadline_.schedule(kHeaderTimeoutMs);
   }
   if (c.paused_ && !c.closing_) {

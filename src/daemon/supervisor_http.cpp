@@ -82,9 +82,12 @@ void Supervisor::reload_http(const ControlConfig& next) {
     http_token_ = token;
   }
   if (next.http == cfg_.control.http) return;
-  http_retired_.reset();  // retired by the previous rebind: its connections are closed by now
+  // Retired by the previous rebind: its connections have had their replies
+  // by now, or are cut here. The current one is retired, not closed: the
+  // client of POST /reload is one of its connections and gets its answer.
+  http_retired_.reset();
   if (next.http.empty()) {
-    if (http_) http_->close();
+    if (http_) http_->retire();
     http_retired_ = std::move(http_);
     cfg_.control.http.clear();
     Log::write(LogLevel::Info, "HTTP endpoint closed");
@@ -96,7 +99,7 @@ void Supervisor::reload_http(const ControlConfig& next) {
                code_fields(r.error().code));
     return;
   }
-  if (http_) http_->close();  // this very request may be one of its connections: retire, do not destroy
+  if (http_) http_->retire();  // this very request may be one of its connections: retire, do not destroy
   http_retired_ = std::move(http_);
   http_ = std::move(server);
   cfg_.control.http = next.http;

@@ -2,7 +2,10 @@
 sockets: every route, keep-alive and HEAD, /readyz 503 -> 200, metrics
 (promtool where installed), SSE for a restart, bearer-token POSTs, 300
 connections plus a slowloris client, bad requests, address in use, a live
-rebind on reload, IPv6, and the dashboard in headless Chromium."""
+rebind on reload, IPv6, the dashboard in headless Chromium; a followed-logs
+client that stops reading under a 120 MB flood (HTTP and control socket:
+dropped, procd unhurt), a reload that moves the address (the POST /reload
+gets its reply, old streams end, a non-reader is cut), HEAD and a pipeline."""
 import http.client
 import json
 import os
@@ -13,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-from procdtest import PROCD, Procd, check, run_tests
+from procdtest import ANSWER_S, PROCD, Procd, check, run_tests
 
 SERVICES = '''
 [services.web]
@@ -468,6 +471,347 @@ def test_dashboard_in_headless_chromium():
             shutil.rmtree(profile, ignore_errors=True)
 
 
+# --- a streaming client that stops reading ----------------------------------
+
+HttpServer_kHeaderTimeoutS = 10  # HttpServer::kHeaderTimeoutMs
+FLOOD_LINE = 1000  # bytes per line, newline included
+FLOOD_N = 120000   # 120 MB: far past every queue bound (4 MiB HTTP, 8 MiB control) and the RSS bound
+# procd's RSS may grow this much beside a stalled client (without the drop
+# bound it grows by the whole flood); under ASan (slowdown > 1) freed memory
+# sits in its 256 MB quarantine, so only the drop and the close are checked.
+RSS_SLACK = (64 << 20) if ANSWER_S <= 1.0 else (1 << 40)
+
+
+def flood_services(n=FLOOD_N):
+    """`flood` waits for TMPDIR/go, then writes n numbered lines and a sentinel
+    as fast as it can, into its own log file (not procd's log)."""
+    script = ("import os, sys, time\n"
+              "while not os.path.exists('TMPDIR/go'): time.sleep(0.02)\n"
+              "w = sys.stdout.write\n"
+              "pad = 'y' * %d\n"
+              "for i in range(%d): w('%%08d %%s\\n' %% (i, pad))\n"
+              "w('FLOOD-DONE %%d\\n' %% %d)\n"
+              "sys.stdout.flush()\n"
+              "time.sleep(1000)\n") % (FLOOD_LINE - 10, n, n)
+    return SERVICES + (
+        '[services.flood]\ncommand = ["python3", "-c", %s, "MARKER"]\n'
+        '[services.flood.log]\nfile = "TMPDIR/flood.log"\nmax_file_size = "4G"\n' % json.dumps(script))
+
+
+def vm_rss(pid):
+    with open("/proc/%d/status" % pid) as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def drop_warnings(p, prefix):
+    return [e for e in p.events() if e.get("code") == 5006 and e.get("msg", "").startswith(prefix)
+            and "is not reading" in e["msg"]]
+
+
+def flood_lines(p):
+    try:
+        with open(os.path.join(p.dir, "flood.log"), "rb") as fh:
+            return fh.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def stall_then_check_dropped(p, port, stalled, prefix):
+    """`stalled` has asked for the flood's followed logs and never reads. While
+    the flood runs: procd drops it (warning 5006), /healthz answers promptly,
+    procd's RSS stays bounded; then `stalled` reads to its end (EOF or reset:
+    closed by procd, far short of the flood) and the flood's file has every line."""
+    pid = p.proc.pid
+    stalled.settimeout(10)
+    check(len(stalled.recv(1, socket.MSG_PEEK)) == 1, "no stream head")  # following before the flood starts
+    base = vm_rss(pid)
+    bound = base + RSS_SLACK
+    open(os.path.join(p.dir, "go"), "w").close()
+    worst = peak = 0
+    deadline = time.monotonic() + 90 * ANSWER_S
+    while not drop_warnings(p, prefix):
+        check(time.monotonic() < deadline, "no drop warning in time\n" + p.tail())
+        t0 = time.monotonic()
+        check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+        worst = max(worst, time.monotonic() - t0)
+        peak = max(peak, vm_rss(pid))
+        check(peak < bound, "procd RSS %d MB (base %d MB) beside a stalled client" % (peak >> 20, base >> 20))
+        time.sleep(0.05)
+    check(worst < ANSWER_S, "healthz took %.2fs beside a stalled client" % worst)
+    drained = 0
+    t0 = time.monotonic()
+    try:
+        while True:
+            chunk = stalled.recv(1 << 16)
+            if not chunk:
+                break
+            drained += len(chunk)
+            check(time.monotonic() - t0 < 30, "stalled socket still open after 30 s of reading (%d bytes)" % drained)
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        check(False, "the stalled socket is still open: nothing for 10 s after %d bytes" % drained)
+    check(drained < FLOOD_N * FLOOD_LINE // 2, "the stalled client got %d bytes: not dropped" % drained)
+    # the service's output is not lost, and procd stays light and answering until it is all written
+    while not (flood_lines(p)[-1:] == [b"FLOOD-DONE %d" % FLOOD_N]):
+        check(time.monotonic() < deadline, "flood sentinel not in its file in time\n" + p.tail())
+        check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+        peak = max(peak, vm_rss(pid))
+        check(peak < bound, "procd RSS %d MB (base %d MB) during the flood" % (peak >> 20, base >> 20))
+        time.sleep(0.1)
+    lines = flood_lines(p)
+    check(len(lines) == FLOOD_N + 1 and lines[FLOOD_N - 1].startswith(b"%08d " % (FLOOD_N - 1)), len(lines))
+    check(len(drop_warnings(p, prefix)) == 1, drop_warnings(p, prefix))
+    print("  stalled %s: %d bytes drained after the drop, RSS %d -> peak %d MB, healthz worst %.3fs"
+          % (prefix, drained, base >> 20, peak >> 20, worst))
+
+
+def test_stalled_http_logs_follower_is_dropped():
+    p, port = start(flood_services())
+    with p:
+        p.wait_state("flood", "running")
+        stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(("127.0.0.1", port))
+            stalled.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+            stall_then_check_dropped(p, port, stalled, "HTTP client")
+        finally:
+            stalled.close()
+
+
+def test_stalled_control_logs_follower_is_dropped():
+    p, port = start(flood_services())
+    with p:
+        p.wait_state("flood", "running")
+        sock = os.path.join(p.dir, ".procd.sock")
+        p.wait_for(lambda: os.path.exists(sock), 5, "control socket")
+        stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(sock)
+            stalled.sendall(b'{"cmd":"logs","follow":true,"lines":0,"names":["flood"]}\n')  # and never read
+            stall_then_check_dropped(p, port, stalled, "control client")
+        finally:
+            stalled.close()
+
+
+# --- a reload that moves the address ------------------------------------------
+
+def open_sse(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    f = s.makefile("rb")
+    check(f.readline().startswith(b"HTTP/1.1 200"), "SSE head")
+    while f.readline() not in (b"\r\n", b""):
+        pass
+    return s, f
+
+
+def check_closed_cleanly(sock_file, what, timeout=5):
+    """The stream ends in EOF (procd shut it down after its queued bytes), within timeout."""
+    deadline = time.monotonic() + timeout
+    try:
+        while sock_file.readline():
+            check(time.monotonic() < deadline, "%s still open" % what)
+    except socket.timeout:
+        check(False, "%s still open after %ss" % (what, timeout))
+    except ConnectionResetError:
+        check(False, "%s reset, not closed" % what)
+
+
+def check_refused(port):
+    try:
+        get(port, "/healthz", timeout=1)
+        check(False, "old port %d still answering" % port)
+    except ConnectionRefusedError:
+        pass
+
+
+def test_post_reload_moving_the_address_gets_its_reply():
+    d = tempfile.mkdtemp(prefix="procd-token-")
+    try:
+        token_path = os.path.join(d, "token")
+        with open(token_path, "w") as fh:
+            fh.write("s3cret\n")
+        extra = 'http_token_file = "%s"\n' % token_path
+        p, port = start(extra=extra)
+        with p:
+            sse, sse_f = open_sse(port)
+            idle = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # keep-alive, idle at the rebind
+            idle.request("GET", "/healthz")
+            check(idle.getresponse().read() == b"ok\n")
+            new_port = free_port()
+            p.rewrite(SERVICES, top=http_top(new_port, extra=extra))
+            try:
+                status, hdr, body = get(port, "/reload", method="POST", headers={"Authorization": "Bearer s3cret"})
+            except (http.client.HTTPException, OSError) as e:
+                raise AssertionError("POST /reload that moves the address got no reply: %r" % e)
+            doc = json.loads(body)
+            check(status == 200 and doc["ok"] is True and sorted(doc["kept"]) == ["idle", "web", "worker"], (status, body))
+            check(hdr.get("Connection") == "close", hdr)
+            wait_http(p, new_port)
+            check_refused(port)
+            check_closed_cleanly(sse_f, "SSE stream on the old address")
+            check(idle.sock.recv(1) == b"", "idle keep-alive connection on the old address still open")
+            sse.close()
+            idle.close()
+            # and back again, through the new address: the retired server of the first move goes
+            p.rewrite(SERVICES, top=http_top(port, extra=extra))
+            status, _, body = get(new_port, "/reload", method="POST", headers={"Authorization": "Bearer s3cret"})
+            check(status == 200 and json.loads(body)["ok"] is True, (status, body))
+            wait_http(p, port)
+            check_refused(new_port)
+            # and off: the POST that closes the endpoint gets its answer too
+            p.rewrite(SERVICES, top='[control]\n' + extra)
+            status, _, body = get(port, "/reload", method="POST", headers={"Authorization": "Bearer s3cret"})
+            check(status == 200 and json.loads(body)["ok"] is True, (status, body))
+            p.wait_log("HTTPendpointclosed")
+            check_refused(port)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_hot_reload_moving_the_address_closes_old_streams():
+    port = free_port()
+    p = Procd(SERVICES, top=http_top(port), hot_reload=True)
+    with p:
+        wait_http(p, port)
+        sse, sse_f = open_sse(port)
+        try:
+            new_port = free_port()
+            p.rewrite(SERVICES, top=http_top(new_port), how="rename")
+            wait_http(p, new_port)
+            check_refused(port)
+            check_closed_cleanly(sse_f, "SSE stream on the old address")
+        finally:
+            sse.close()
+        # the new address streams
+        sse, sse_f = open_sse(new_port)
+        try:
+            check(cli(p, "restart", "web").returncode == 0)
+            ev = read_sse_until(sse_f, lambda e: e["service"] == "web" and e["state"] == "running", time.monotonic() + 10)
+            check(ev is not None, "no event on the new address")
+        finally:
+            sse.close()
+
+
+def test_retired_address_cuts_a_client_that_does_not_read():
+    """A follower on the old address that does not read keeps unsent bytes in
+    procd (5.5 MB: more than the kernel's socket buffers hold, less than the
+    drop bound): the retired server waits for them 10 s, then cuts it."""
+    n = 5500
+    port = free_port()
+    p = Procd(flood_services(n), top=http_top(port), hot_reload=True)
+    with p:
+        wait_http(p, port)
+        p.wait_state("flood", "running")
+        stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(("127.0.0.1", port))
+            stalled.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            stalled.settimeout(10)
+            check(len(stalled.recv(1, socket.MSG_PEEK)) == 1, "no stream head")
+            open(os.path.join(p.dir, "go"), "w").close()
+            p.wait_for(lambda: flood_lines(p)[-1:] == [b"FLOOD-DONE %d" % n], 30 * ANSWER_S, "the flood written")
+            check(not drop_warnings(p, "HTTP client"), "dropped at 5.5 MB: the kernel buffered less than expected")
+            new_port = free_port()
+            p.rewrite(flood_services(n), top=http_top(new_port), how="rename")
+            wait_http(p, new_port)
+            t0 = time.monotonic()
+            time.sleep(HttpServer_kHeaderTimeoutS + 1)
+            drained = 0
+            try:
+                while True:
+                    chunk = stalled.recv(1 << 16)
+                    if not chunk:
+                        break
+                    drained += len(chunk)
+                    check(time.monotonic() - t0 < 30, "still open after 30 s")
+            except ConnectionResetError:
+                pass
+            except socket.timeout:
+                check(False, "the old address's stalled client is still open (%d bytes read)" % drained)
+            check(drained < n * FLOOD_LINE, "the stalled client got all %d bytes: not cut" % drained)
+            print("  cut after the retire: %d bytes read of the stream" % drained)
+            check(get(new_port, "/healthz")[0] == 200)
+        finally:
+            stalled.close()
+
+
+# --- HEAD and a pipeline on one connection -------------------------------------
+
+def read_responses(raw, methods):
+    """Split a byte string of back-to-back responses (Content-Length framed;
+    no body for HEAD) into [(status, headers, body)]; the rest must be empty."""
+    out = []
+    for method in methods:
+        end = raw.find(b"\r\n\r\n")
+        check(end > 0, "response %d of %d missing: %r" % (len(out) + 1, len(methods), raw[:200]))
+        head = raw[:end].decode().split("\r\n")
+        raw = raw[end + 4:]
+        headers = {k.lower(): v.strip() for k, v in (h.split(":", 1) for h in head[1:])}
+        n = int(headers["content-length"])
+        body = b"" if method == "HEAD" else raw[:n]
+        raw = raw[len(body):]
+        out.append((int(head[0].split()[1]), headers, body))
+    check(raw == b"", "bytes after the last response: %r" % raw[:200])
+    return out
+
+
+def test_head_metrics_and_a_pipeline_answered_in_order():
+    p, port = start()
+    with p:
+        p.wait_state("web", "running")
+        p.wait_state("worker", "running")
+        # 20 requests in one write (more than the 16 answered per loop turn), the last closes
+        names = ["web", "worker", "idle"]
+        reqs = []
+        for i in range(20):
+            if i == 7:
+                reqs.append(("HEAD", "/metrics"))
+            elif i == 12:
+                reqs.append(("GET", "/metrics"))
+            else:
+                reqs.append(("GET", "/status/%s" % names[i % 3]))
+        wire = b"".join(b"%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (m.encode(), path.encode(),
+                        b"Connection: close\r\n" if i == len(reqs) - 1 else b"") for i, (m, path) in enumerate(reqs))
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(wire)
+            raw = b""
+            while True:
+                try:
+                    chunk = s.recv(1 << 16)
+                except socket.timeout:
+                    check(False, "pipeline: no more after %d responses" % raw.count(b"HTTP/1.1 "))
+                if not chunk:
+                    break
+                raw += chunk
+        finally:
+            s.close()
+        answers = read_responses(raw, [m for m, _ in reqs])
+        for i, ((method, path), (status, hdr, body)) in enumerate(zip(reqs, answers)):
+            check(status == 200, (i, path, status))
+            if path == "/metrics":
+                check(hdr["content-type"].startswith("text/plain; version=0.0.4") and int(hdr["content-length"]) > 100,
+                      (i, method, hdr))
+                if method == "GET":
+                    check(b"# TYPE procd_service_up gauge" in body, body[:200])
+            else:
+                svc = json.loads(body)["services"]
+                check([x["name"] for x in svc] == [path.rsplit("/", 1)[1]], (i, path, body))
+            want = "close" if i == len(reqs) - 1 else "keep-alive"
+            check(hdr.get("connection") == want, (i, hdr))
+        # HEAD /metrics announces the length GET sends (the figures may move in between: same families)
+        head_len, get_len = int(answers[7][1]["content-length"]), len(answers[12][2])
+        check(abs(head_len - get_len) < 200, (head_len, get_len))
+
+
 if __name__ == "__main__":
     run_tests([
         test_read_only_endpoints,
@@ -484,4 +828,10 @@ if __name__ == "__main__":
         test_ipv6_loopback,
         test_probe_command,
         test_dashboard_in_headless_chromium,
+        test_stalled_http_logs_follower_is_dropped,
+        test_stalled_control_logs_follower_is_dropped,
+        test_post_reload_moving_the_address_gets_its_reply,
+        test_hot_reload_moving_the_address_closes_old_streams,
+        test_retired_address_cuts_a_client_that_does_not_read,
+        test_head_metrics_and_a_pipeline_answered_in_order,
     ])
