@@ -30,6 +30,7 @@
 
 #include "procd/error.hpp"
 #include "procd/http_request.hpp"
+#include "procd/stream_connection.hpp"
 #include "procd/timer.hpp"
 #include "procd/uv_handle.hpp"
 
@@ -37,11 +38,9 @@ namespace procd {
 
 class HttpServer;
 
-class HttpConnection {
+class HttpConnection final : public StreamConnection {
  public:
-  HttpConnection(HttpServer* server, std::uint64_t id) : server_(server), id_(id) {}
-  HttpConnection(const HttpConnection&) = delete;
-  HttpConnection& operator=(const HttpConnection&) = delete;
+  HttpConnection(ConnectionOwner* owner, std::uint64_t id, HttpServer* server);
 
   // The answer to the request being handled (Content-Length framing;
   // nothing after the headers for HEAD). Closes unless keep-alive.
@@ -52,33 +51,15 @@ class HttpConnection {
   // Start a stream (SSE, followed logs): the body runs until either side
   // closes. A HEAD request gets the head only and the connection closes.
   void begin_stream(std::string_view content_type);
-  void send(std::string_view bytes);   // queued; never blocks
-  void close();                        // after what is queued has been written
-  bool closing() const { return closing_; }
-  std::uint64_t id() const { return id_; }
-
-  enum class Stream { None, Logs, Events } stream = Stream::None;
-  std::vector<std::string> stream_names;  // empty = every service
 
  private:
   friend class HttpServer;
-  uv_stream_t* handle() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
-  void write(std::string bytes, std::shared_ptr<const std::string> body);
-  void close_socket();
-  static void on_closed(uv_handle_t* h);
+  void on_read(ssize_t nread, const uv_buf_t* buf) override;
 
-  HttpServer* server_;
-  std::uint64_t id_;
-  uv_tcp_t tcp_{};
-  bool tcp_initialized_ = false;
-  bool tcp_closing_ = false;
-  bool closing_ = false;
-  bool paused_ = false;
+  HttpServer* server_;       // used only while attached()
   bool keep_alive_ = false;  // of the request being handled
   bool head_ = false;
-  Timer deadline_;
   HttpRequestParser parser_;
-  std::string inbuf_;
 };
 
 class HttpServer {
@@ -101,8 +82,8 @@ class HttpServer {
   void close();  // stop listening and close every connection
   // Stop listening; every connection ends once what it has queued is
   // written: the request being handled gets its reply (Connection: close),
-  // a stream what it was sent. What is unwritten after kHeaderTimeoutMs
-  // (a client that does not read) is cut. A rebind from inside a handler
+  // a stream what it was sent. What is unwritten after kLingerMs (a client
+  // that does not read) is cut, as after every close(). A rebind from inside a handler
   // (POST /reload) answers its client this way.
   void retire();
   const std::string& address() const { return address_; }
@@ -111,36 +92,27 @@ class HttpServer {
 
   template <typename F>
   void for_each_stream(HttpConnection::Stream kind, F&& f) {
-    for (auto& c : conns_)
-      if (c->stream == kind && !c->closing_) f(*c);
+    conns_.for_each_stream(kind, std::forward<F>(f));
   }
-  bool has_streams(HttpConnection::Stream kind) const {
-    for (auto& c : conns_)
-      if (c->stream == kind && !c->closing_) return true;
-    return false;
-  }
+  bool has_streams(HttpConnection::Stream kind) const { return conns_.has_streams(kind); }
 
  private:
   friend class HttpConnection;
   void on_connection(int status);
   void on_read(HttpConnection& c, ssize_t nread, const uv_buf_t* buf);
   void process(HttpConnection& c);
-  void start_reading(HttpConnection& c);
   void resume_paused();
   void refuse(HttpConnection& c, int status, const std::string& why);
-  void forget(HttpConnection* c);
 
   uv_loop_t* loop_;
   Handler handler_;
   std::string address_;
   UvHandle<uv_tcp_t> listener_;
   UvHandle<uv_idle_t> resume_;
-  std::list<std::unique_ptr<HttpConnection>> conns_;
-  std::uint64_t next_id_ = 1;
   bool full_told_ = false;
   HttpConnection* handling_ = nullptr;  // whose request the handler is answering
   bool retired_ = false;
-  Timer retire_deadline_;
+  ConnectionSet<HttpConnection> conns_;  // last member: its connections go before the rest
 };
 
 // "host:port" / "[v6]:port" to a socket address; false when it is not one.

@@ -42,6 +42,9 @@ class ConnectionOwner {
 class StreamConnection {
  public:
   enum class Stream { None, Logs, Events };
+  // How long close() waits for the peer to take what is queued: a peer
+  // that never reads its last bytes must not hold the connection forever.
+  static constexpr std::int64_t kLingerMs = 10000;
 
   StreamConnection(const StreamConnection&) = delete;
   StreamConnection& operator=(const StreamConnection&) = delete;
@@ -52,7 +55,7 @@ class StreamConnection {
   void send(std::string_view bytes) { write(std::string(bytes), nullptr); }
   // `bytes`, then `body` without a copy: the body is shared until written.
   void write(std::string bytes, std::shared_ptr<const std::string> body);
-  void close();      // after what is queued has been written
+  void close();      // after what is queued has been written, at most kLingerMs
   void close_now();  // now: queued writes are cancelled; idempotent
   bool closing() const { return closing_; }
   std::uint64_t id() const { return id_; }

@@ -1,8 +1,6 @@
 // HTTP listener and connections on procd's loop: see http_server.hpp for
-// the bounds it keeps. A connection lives in conns_ until its socket's close
-// callback has run; only that callback erases it, so no read, write,
-// shutdown or timer callback sees a dangling pointer and no loop over
-// conns_ sees it change.
+// the bounds it keeps; connection lifetimes are StreamConnection's
+// (stream_connection.hpp).
 #include "procd/http_server.hpp"
 
 #include <fmt/core.h>
@@ -12,21 +10,6 @@
 #include "procd/logging.hpp"
 
 namespace procd {
-namespace {
-
-char g_read_buf[16 * 1024];
-
-void alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buf, sizeof g_read_buf); }
-
-// One write: its bytes, and a shared body written after them without a copy.
-struct WriteReq {
-  uv_write_t req;
-  std::string data;
-  std::shared_ptr<const std::string> body;
-};
-
-}  // namespace
-
 bool http_sockaddr(const std::string& address, sockaddr_storage& out) {
   std::memset(&out, 0, sizeof out);
   auto colon = address.rfind(':');
@@ -44,8 +27,13 @@ bool http_sockaddr(const std::string& address, sockaddr_storage& out) {
   return uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&out)) == 0;
 }
 
+HttpConnection::HttpConnection(ConnectionOwner* owner, std::uint64_t id, HttpServer* server)
+    : StreamConnection(owner, id, HttpServer::kMaxQueuedBytes, "HTTP"), server_(server) {}
+
+void HttpConnection::on_read(ssize_t nread, const uv_buf_t* buf) { server_->on_read(*this, nread, buf); }
+
 void HttpConnection::reply(int status, std::string_view content_type, std::string_view body, std::string_view extra) {
-  send(http_response(status, content_type, body, keep_alive_ && !closing_, head_, extra));
+  send(http_response(status, content_type, body, keep_alive_ && !closing(), head_, extra));
   if (!keep_alive_) close();
 }
 
@@ -57,64 +45,9 @@ void HttpConnection::begin_stream(std::string_view content_type) {
 }
 
 void HttpConnection::reply(int status, std::string_view content_type, std::shared_ptr<const std::string> body) {
-  std::string head = http_response_head(status, content_type, body->size(), keep_alive_ && !closing_);
+  std::string head = http_response_head(status, content_type, body->size(), keep_alive_ && !closing());
   write(std::move(head), head_ ? nullptr : std::move(body));
   if (!keep_alive_) close();
-}
-
-void HttpConnection::send(std::string_view bytes) { write(std::string(bytes), nullptr); }
-
-void HttpConnection::write(std::string bytes, std::shared_ptr<const std::string> body) {
-  if (closing_ || !tcp_initialized_) return;
-  if (uv_stream_get_write_queue_size(handle()) > HttpServer::kMaxQueuedBytes) {
-    Log::write(LogLevel::Warn,
-               fmt::format("HTTP client {} is not reading ({} bytes unsent); dropping it", id_, HttpServer::kMaxQueuedBytes),
-               code_fields(Code::IoSocket));
-    close_socket();
-    return;
-  }
-  auto* w = new WriteReq{{}, std::move(bytes), std::move(body)};
-  uv_buf_t bufs[2] = {uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size())), {}};
-  unsigned n = 1;
-  if (w->body) bufs[n++] = uv_buf_init(const_cast<char*>(w->body->data()), static_cast<unsigned>(w->body->size()));
-  int rc = uv_write(&w->req, handle(), bufs, n, [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
-  if (rc != 0) {
-    delete w;
-    close_socket();
-  }
-}
-
-void HttpConnection::close() {
-  if (closing_ || !tcp_initialized_) return;
-  closing_ = true;
-  stream = Stream::None;
-  deadline_.close();
-  auto* req = new uv_shutdown_t;
-  req->data = this;
-  int rc = uv_shutdown(req, handle(), [](uv_shutdown_t* r, int status) {
-    auto* c = static_cast<HttpConnection*>(r->data);
-    delete r;
-    if (status != UV_ECANCELED) c->close_socket();
-  });
-  if (rc != 0) {
-    delete req;
-    close_socket();
-  }
-}
-
-void HttpConnection::close_socket() {
-  closing_ = true;
-  stream = Stream::None;
-  deadline_.close();
-  if (!tcp_initialized_ || tcp_closing_) return;
-  tcp_closing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &HttpConnection::on_closed);
-}
-
-void HttpConnection::on_closed(uv_handle_t* h) {
-  auto* c = static_cast<HttpConnection*>(h->data);
-  if (c->server_) c->server_->forget(c);
-  else delete c;
 }
 
 HttpServer::HttpServer(uv_loop_t* loop, Handler handler) : loop_(loop), handler_(std::move(handler)) {
@@ -122,13 +55,7 @@ HttpServer::HttpServer(uv_loop_t* loop, Handler handler) : loop_(loop), handler_
   uv_idle_init(loop_, resume_.get());
 }
 
-HttpServer::~HttpServer() {
-  close();
-  for (auto& c : conns_) {
-    c->server_ = nullptr;
-    c.release();
-  }
-}
+HttpServer::~HttpServer() { close(); }
 
 Result<void> HttpServer::listen(const std::string& address) {
   auto fail = [&](const std::string& why) {
@@ -160,56 +87,47 @@ int HttpServer::port() const {
 void HttpServer::close() {
   listener_.close();
   if (resume_) uv_idle_stop(resume_.get());
-  for (auto& c : conns_) c->close_socket();
+  conns_.close_all();
 }
 
 void HttpServer::retire() {
   listener_.close();
   if (resume_) uv_idle_stop(resume_.get());
   retired_ = true;
-  for (auto& c : conns_) {
-    if (c.get() == handling_) c->keep_alive_ = false;  // its reply closes it
-    else c->close();
-  }
-  retire_deadline_.init(loop_, [this] {
-    for (auto& c : conns_) c->close_socket();
+  conns_.for_each([this](HttpConnection& c) {
+    if (&c == handling_) c.keep_alive_ = false;  // its reply closes it
+    else c.close();
   });
-  retire_deadline_.schedule(kHeaderTimeoutMs);
 }
 
-std::size_t HttpServer::connection_count() const {
-  std::size_t n = 0;
-  for (auto& c : conns_)
-    if (!c->closing_) ++n;
-  return n;
-}
+std::size_t HttpServer::connection_count() const { return conns_.open_count(); }
 
 void HttpServer::on_connection(int status) {
   if (status < 0) {
     Log::write(LogLevel::Warn, fmt::format("HTTP accept failed: {}", uv_strerror(status)), code_fields(Code::IoSocket));
     return;
   }
-  conns_.push_back(std::make_unique<HttpConnection>(this, next_id_++));
-  HttpConnection& c = *conns_.back();
-  uv_tcp_init(loop_, &c.tcp_);
-  c.tcp_.data = &c;
-  c.tcp_initialized_ = true;
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_.get()), c.handle()) != 0) {
-    c.close_socket();
+  HttpConnection& c = conns_.add(this);
+  uv_tcp_init(loop_, c.tcp());
+  c.handle_ready();
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_.get()), c.stream_handle()) != 0) {
+    c.close_now();
     return;
   }
-  uv_tcp_nodelay(&c.tcp_, 1);
+  uv_tcp_nodelay(c.tcp(), 1);
   // c itself is counted: the cap is on connections besides this one. At
   // the cap, the oldest connection with no request under way makes room
   // (an idle keep-alive client costs nothing to reconnect); only when all
   // are mid-request or streaming is the newcomer refused.
   if (connection_count() > kMaxConnections) {
-    for (auto& other : conns_)
-      if (other.get() != &c && !other->closing_ && other->stream == HttpConnection::Stream::None &&
-          other->inbuf_.empty() && !other->parser_.busy() && uv_stream_get_write_queue_size(other->handle()) == 0) {
-        other->close_socket();
-        break;
+    bool made_room = false;
+    conns_.for_each([&](HttpConnection& other) {
+      if (!made_room && &other != &c && !other.closing() && other.stream == HttpConnection::Stream::None &&
+          other.inbuf_.empty() && !other.parser_.busy() && other.unwritten() == 0) {
+        other.close_now();
+        made_room = true;
       }
+    });
   }
   if (connection_count() > kMaxConnections) {
     if (!full_told_)
@@ -220,33 +138,26 @@ void HttpServer::on_connection(int status) {
                                       static_cast<int>(Code::ResourceHttpConnections), kMaxConnections));
   }
   full_told_ = false;
-  c.deadline_.init(loop_, [&c] { c.close_socket(); });
+  c.deadline_.init(loop_, [&c] { c.close_now(); });
   c.deadline_.schedule(kHeaderTimeoutMs);
-  start_reading(c);
-}
-
-void HttpServer::start_reading(HttpConnection& c) {
-  uv_read_start(c.handle(), alloc_cb, [](uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-    auto* conn = static_cast<HttpConnection*>(s->data);
-    if (conn->server_) conn->server_->on_read(*conn, n, b);
-  });
+  c.start_reading();
 }
 
 void HttpServer::on_read(HttpConnection& c, ssize_t nread, const uv_buf_t* buf) {
   if (nread < 0) {  // EOF or error: the client is gone (a stream ends here)
-    c.close_socket();
+    c.close_now();
     return;
   }
-  if (c.closing_ || c.stream != HttpConnection::Stream::None) return;  // input on a stream is ignored
+  if (c.closing() || c.stream != HttpConnection::Stream::None) return;  // input on a stream is ignored
   c.inbuf_.append(buf->base, static_cast<size_t>(nread));
   process(c);
 }
 
 void HttpServer::process(HttpConnection& c) {
   int handled = 0;
-  while (!c.inbuf_.empty() && !c.closing_ && c.stream == HttpConnection::Stream::None) {
+  while (!c.inbuf_.empty() && !c.closing() && c.stream == HttpConnection::Stream::None) {
     if (handled == kMaxRequestsPerTurn) {
-      if (!c.paused_) uv_read_stop(c.handle());
+      if (!c.paused_) c.stop_reading();
       c.paused_ = true;
       uv_idle_start(resume_.get(), [](uv_idle_t* h) { owner_of<HttpServer>(h)->resume_paused(); });
       return;
@@ -266,31 +177,28 @@ void HttpServer::process(HttpConnection& c) {
     handling_ = nullptr;
     // The handler may have closed c or this server: c's memory is still
     // valid (freed in its close callback) but nothing more is done with it.
-    if (c.closing_) return;
+    if (c.closing()) return;
     if (retired_) return c.close();
     if (c.stream == HttpConnection::Stream::None) c.deadline_.schedule(kHeaderTimeoutMs);
   }
-  if (c.paused_ && !c.closing_) {
+  if (c.paused_ && !c.closing()) {
     c.paused_ = false;
-    start_reading(c);
+    c.start_reading();
   }
 }
 
 void HttpServer::resume_paused() {
   uv_idle_stop(resume_.get());  // process() re-starts it for a peer still paused
-  for (auto& c : conns_)
-    if (c->paused_ && !c->closing_) process(*c);
+  conns_.for_each([this](HttpConnection& c) {
+    if (c.paused_ && !c.closing()) process(c);
+  });
 }
 
 void HttpServer::refuse(HttpConnection& c, int status, const std::string& why) {
-  Log::write(LogLevel::Debug, fmt::format("HTTP client {}: {} {}", c.id_, status, why), code_fields(Code::HttpBadRequest));
+  Log::write(LogLevel::Debug, fmt::format("HTTP client {}: {} {}", c.id(), status, why), code_fields(Code::HttpBadRequest));
   c.keep_alive_ = false;
   c.head_ = false;
   c.reply(status, "text/plain; charset=utf-8", why);
-}
-
-void HttpServer::forget(HttpConnection* c) {
-  conns_.remove_if([c](const std::unique_ptr<HttpConnection>& p) { return p.get() == c; });
 }
 
 }  // namespace procd

@@ -62,7 +62,8 @@ void StreamConnection::close() {
   if (closing_ || !handle_ready_) return;
   closing_ = true;
   stream = Stream::None;
-  deadline_.close();
+  deadline_.init(handle_.stream.loop, [this] { close_now(); });
+  deadline_.schedule(kLingerMs);
   // uv_shutdown runs after the queued writes; then the handle is closed.
   auto* req = new uv_shutdown_t;
   req->data = this;

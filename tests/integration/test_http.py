@@ -474,6 +474,7 @@ def test_dashboard_in_headless_chromium():
 # --- a streaming client that stops reading ----------------------------------
 
 HttpServer_kHeaderTimeoutS = 10  # HttpServer::kHeaderTimeoutMs
+LINGER_S = 10  # StreamConnection::kLingerMs: how long a close waits for the peer to read
 FLOOD_LINE = 1000  # bytes per line, newline included
 FLOOD_N = 120000   # 120 MB: far past every queue bound (4 MiB HTTP, 8 MiB control) and the RSS bound
 # procd's RSS may grow this much beside a stalled client (without the drop
@@ -743,6 +744,54 @@ def test_retired_address_cuts_a_client_that_does_not_read():
             stalled.close()
 
 
+def test_close_cuts_a_client_that_does_not_read_its_reply():
+    """A reply with Connection: close, bigger than the socket buffers, to a
+    client that never reads: procd waits LINGER_S for it to be taken, then
+    cuts the connection instead of holding it and its bytes for ever."""
+    width, lines = 5500, 1000  # ~5.6 MB of JSON: more than the kernel buffers, less than the drop bound
+    script = ("import sys, time\n"
+              "for i in range(%d): sys.stdout.write('%%06d ' %% i + 'z' * %d + '\\n')\n"
+              "sys.stdout.write('BIG-DONE\\n')\n"
+              "sys.stdout.flush()\n"
+              "time.sleep(1000)\n") % (lines - 1, width)
+    services = SERVICES + ('[services.big]\ncommand = ["python3", "-c", %s]\n'
+                           '[services.big.log]\nfile = "TMPDIR/big.log"\n' % json.dumps(script))
+    p, port = start(services)
+    with p:
+        def ring_full():
+            status, _, body = get(port, "/logs?service=big&n=1")
+            return status == 200 and b"BIG-DONE" in body
+        p.wait_for(ring_full, 30 * ANSWER_S, "the big service's lines in the ring")
+        request = b"GET /logs?service=big&n=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % lines
+        _, _, whole = get(port, "/logs?service=big&n=%d" % lines, timeout=30)
+        stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(("127.0.0.1", port))
+            stalled.sendall(request)
+            t0 = time.monotonic()
+            time.sleep(LINGER_S + 2 * ANSWER_S)
+            stalled.settimeout(10)
+            drained = 0
+            try:
+                while True:
+                    chunk = stalled.recv(1 << 16)
+                    if not chunk:
+                        break
+                    drained += len(chunk)
+                    check(time.monotonic() - t0 < 60, "still open after 60 s")
+            except ConnectionResetError:
+                pass
+            except socket.timeout:
+                check(False, "the client that did not read is still connected (%d bytes read)" % drained)
+            check(not drop_warnings(p, "HTTP client"), "dropped: the kernel buffered less than expected")
+            check(drained < len(whole), "the client got the whole %d-byte reply: the connection was not cut" % len(whole))
+            print("  cut after %.0f s: %d of %d bytes read" % (LINGER_S, drained, len(whole)))
+            check(get(port, "/healthz")[0] == 200)
+        finally:
+            stalled.close()
+
+
 # --- HEAD and a pipeline on one connection -------------------------------------
 
 def read_responses(raw, methods):
@@ -833,5 +882,6 @@ if __name__ == "__main__":
         test_post_reload_moving_the_address_gets_its_reply,
         test_hot_reload_moving_the_address_closes_old_streams,
         test_retired_address_cuts_a_client_that_does_not_read,
+        test_close_cuts_a_client_that_does_not_read_its_reply,
         test_head_metrics_and_a_pipeline_answered_in_order,
     ])
