@@ -9,6 +9,16 @@
 // - All signals are blocked in the parent across fork(), so no handler of
 //   procd (libuv's signal pipe) can run in the child before its dispositions
 //   are reset to SIG_DFL; the parent restores its own mask right after fork().
+// - With a cgroup, the child is created by clone3(CLONE_INTO_CGROUP) in
+//   that cgroup (no migration: writing cgroup.procs takes the cgroup
+//   threadgroup rwsem for writing, an RCU grace period per child) and is
+//   otherwise a fork() child: own copy of memory, SIGCHLD at exit. Where
+//   clone3 fails (ENOSYS on old kernels and under docker's seccomp, EPERM
+//   under others) that spawn is retried with fork() + cgroup.procs, whose
+//   error is the one reported (4013 for the cgroup); if the fork path then
+//   placed the child, clone3 is not tried again in this process. Likewise
+//   when the kernel kills a clone3 child before it runs (see spawn.hpp):
+//   the child's first byte on the status pipe tells that apart.
 // - Every fd this file creates is O_CLOEXEC; only 0, 1, 2 and 3.. (extra
 //   fds) survive exec, or with Inherit procd's fds as they are.
 // - Any child-side failure comes back as {stage, errno, detail} on a
@@ -22,6 +32,8 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -31,7 +43,12 @@
 #include <fmt/format.h>
 
 #ifdef __linux__
+#include <linux/sched.h>  // struct clone_args, CLONE_INTO_CGROUP (Linux >= 5.7)
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
+#if defined(__linux__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+#define PROCD_HAVE_CLONE3 1
 #endif
 
 #include "spawn_internal.hpp"
@@ -65,7 +82,23 @@ void set_nonblock(int fd) {
 
 // Waits for the child's report on the status pipe: EOF = exec succeeded.
 // Bounded: the child is between fork and exec, making a few syscalls.
-Result<void> await_exec(pid_t pid, Fd& st_r, const SpawnRequest& req, const std::string& exe, int* exec_errno) {
+// With `announced`, the child's first byte comes first; EOF before it means
+// the child never ran: it is reaped and *unborn set.
+Result<void> await_exec(pid_t pid, Fd& st_r, const SpawnRequest& req, const std::string& exe, int* exec_errno,
+                        bool announced, bool* unborn) {
+  if (announced) {
+    char first;
+    ssize_t n;
+    do n = ::read(st_r.get(), &first, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      int st;
+      while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+      }
+      *unborn = true;
+      return {};
+    }
+  }
   ChildReport report{};
   std::size_t got = 0;
   while (got < sizeof report) {
@@ -80,6 +113,45 @@ Result<void> await_exec(pid_t pid, Fd& st_r, const SpawnRequest& req, const std:
   }
   if (got < sizeof report) return make_error(Code::SpawnFailed, fmt::format("{}: child setup failed", req.argv[0]));
   return child_error(req, exe, report, exec_errno);
+}
+
+// ---- process creation ------------------------------------------------------
+
+CgroupSpawnPath& cgroup_path() {
+  static CgroupSpawnPath path = [] {
+    const char* off = ::getenv("PROCD_NO_CLONE3");
+    return off && *off ? CgroupSpawnPath{CgroupSpawnPath::CgroupProcs, 0} : CgroupSpawnPath{};
+  }();
+  return path;
+}
+
+// fork(), or with a cgroup directory fd clone3(CLONE_INTO_CGROUP): no
+// CLONE_VM, exit signal SIGCHLD, so the child is a fork() child born in the
+// cgroup. glibc's fork-time child bookkeeping (its thread list, atfork
+// handlers) does not run there: run_child() only makes plain syscalls (its
+// credential changes are raw syscalls for that reason). -1 with *err.
+pid_t create_child(const ChildPlan& plan, int cgroup_dir, int* err) {
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = -1;
+  if (cgroup_dir < 0) {
+    pid = ::fork();
+  } else {
+#ifdef PROCD_HAVE_CLONE3
+    struct clone_args args {};
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<std::uint64_t>(cgroup_dir);
+    pid = static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+#else
+    errno = ENOSYS;
+#endif
+  }
+  if (pid == 0) run_child(plan);
+  *err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return pid;
 }
 
 // ---- environment -----------------------------------------------------------
@@ -170,27 +242,37 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
     sources.insert(sources.end(), req.extra_fds.begin(), req.extra_fds.end());
   }
 
-  Fd cgroup_procs;
-  if (!req.cgroup.empty()) {
-    cgroup_procs.reset(::open((req.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (cgroup_procs.get() < 0)
-      return errno_error(Code::ServiceCgroupFailed, errno, fmt::format("{}: cannot open {}/cgroup.procs", req.argv[0], req.cgroup));
-  }
-
   pid_t pid = -1;
+  int clone3_err = 0;     // clone3 into the cgroup failed with this; the fork path took over
+  bool announced = false;  // clone3 created the child: its first byte comes first
   if (fast) {
     auto spawned = spawn_fast(req, *exe, argv.data(), envp.data(), sources, exec_errno);
     if (!spawned) return spawned.error();
     pid = *spawned;
   } else {
-    ChildPlan plan{&req, &*cred, exe->c_str(), argv.data(), envp.data(), std::move(sources), st_w.get(), cgroup_procs.get()};
-    sigset_t all, old;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = ::fork();
-    if (pid == 0) run_child(plan);
-    int fork_err = errno;
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ChildPlan plan{&req, &*cred, exe->c_str(), argv.data(), envp.data(), std::move(sources), st_w.get(), -1};
+    Fd cgroup;  // the cgroup directory (clone3), or its cgroup.procs (fork)
+    int fork_err = 0;
+    if (!req.cgroup.empty() && cgroup_path().kind != CgroupSpawnPath::CgroupProcs) {
+      cgroup.reset(::open(req.cgroup.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+      if (cgroup.get() < 0)
+        return errno_error(Code::ServiceCgroupFailed, errno, fmt::format("{}: cannot open cgroup {}", req.argv[0], req.cgroup));
+      plan.announce = true;
+      pid = create_child(plan, cgroup.get(), &fork_err);
+      plan.announce = false;
+      if (pid > 0) announced = true;
+      else if (fork_err != EAGAIN && fork_err != ENOMEM) clone3_err = fork_err;  // retried with fork below
+    }
+    if (pid < 0 && (req.cgroup.empty() || clone3_err != 0 || cgroup_path().kind == CgroupSpawnPath::CgroupProcs)) {
+      if (!req.cgroup.empty()) {
+        cgroup.reset(::open((req.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (cgroup.get() < 0)
+          return errno_error(Code::ServiceCgroupFailed, errno,
+                             fmt::format("{}: cannot open {}/cgroup.procs", req.argv[0], req.cgroup));
+        plan.cgroup_fd = cgroup.get();
+      }
+      pid = create_child(plan, -1, &fork_err);
+    }
     if (pid < 0) {
       Code code = fork_err == EAGAIN ? Code::ResourceProcesses : Code::SpawnFailed;
       return make_error(code, fmt::format("{}: cannot fork: {}", req.argv[0], std::strerror(fork_err)));
@@ -199,13 +281,27 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
   }
   out_w.reset();  // likewise for the output pipes
   err_w.reset();
-  if (!fast)
-    if (auto r = await_exec(pid, st_r, req, *exe, exec_errno); !r) return r.error();
+  if (!fast) {
+    bool unborn = false;
+    auto r = await_exec(pid, st_r, req, *exe, exec_errno, announced, &unborn);
+    if (unborn) {  // killed before its first instruction: by fork from now on, this one too
+      cgroup_path() = {CgroupSpawnPath::CgroupProcs, 0, true};
+      return spawn_process(req, exec_errno);
+    }
+    if (announced && cgroup_path().kind == CgroupSpawnPath::Unknown) cgroup_path() = {CgroupSpawnPath::Clone3, 0};
+    // The fork path placed the child where clone3 failed: clone3 is what
+    // does not work here (not the cgroup), so stop trying it.
+    if (clone3_err != 0 && (r.ok() || r.error().code != Code::ServiceCgroupFailed))
+      cgroup_path() = {CgroupSpawnPath::CgroupProcs, clone3_err};
+    if (!r) return r.error();
+  }
 
   set_nonblock(out_r.get());
   set_nonblock(err_r.get());
   return SpawnedProcess{pid, out_r.release(), err_r.release()};
 }
+
+CgroupSpawnPath cgroup_spawn_path() { return cgroup_path(); }
 
 std::optional<Reaped> reap_one() {
   int st = 0;

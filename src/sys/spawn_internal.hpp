@@ -67,6 +67,9 @@ struct ChildPlan {
   std::vector<int> sources;  // fd to land on 0, 1, 2, 3.. in order; empty = keep procd's (Inherit)
   int status_fd;
   int cgroup_fd = -1;  // the cgroup.procs to write "0" into first; -1 = none
+  // clone3 into a cgroup: the child's first act is one byte on the status
+  // pipe, so EOF without it means the child never ran (the kernel killed it).
+  bool announce = false;
 };
 
 Error errno_error(Code fallback, int err, const std::string& what);
