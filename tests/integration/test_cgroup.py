@@ -460,7 +460,8 @@ def test_children_start_in_their_cgroup_on_every_path():
             r = cli(p, "start", "c0")
             check(r.returncode == 0, "%s: start c0: %s" % (label, r.stdout + r.stderr))
             p.wait_state("c0", "running", count=2)
-            p.wait_for(lambda: len([m for m in printed(p, "c0") or [] if m.startswith("0::")]) == 2, 10, "c0 again")
+            again = p.wait_for(lambda: [m[3:] for m in printed(p, "c0") or [] if m.startswith("0::")][1:], 10, "c0 again")
+            check(st["c0"]["cgroup"].endswith(again[0]), "%s: c0 restarted in %s, not in its cgroup" % (label, again))
             time.sleep(0.3)
             check(status(p)["c0"]["state"] == "running", "%s: c0 runs after its cgroup was killed\n%s" % (label, p.tail()))
             told = [e["msg"] for e in p.events() if e.get("msg", "").startswith("cgroups: each child")]
