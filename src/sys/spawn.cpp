@@ -1,7 +1,8 @@
 // spawn_process(), the one spawn (see spawn.hpp), its fork path's parent
 // side, the service environment, and the small process-group and reaping
-// syscalls. The child side is spawn_child.cpp; the posix_spawn path, taken
-// whenever the request needs nothing more, is spawn_posix.cpp.
+// syscalls. The child side is spawn_child.cpp, the process creation step
+// (fork or clone3) spawn_clone.cpp; the posix_spawn path, taken whenever the
+// request needs nothing more, is spawn_posix.cpp.
 //
 // Invariants:
 // - Everything the child needs (argv/envp arrays, resolved executable path,
@@ -10,9 +11,8 @@
 //   procd (libuv's signal pipe) can run in the child before its dispositions
 //   are reset to SIG_DFL; the parent restores its own mask right after fork().
 // - With a cgroup, the child is created by clone3(CLONE_INTO_CGROUP) in
-//   that cgroup (no migration: writing cgroup.procs takes the cgroup
-//   threadgroup rwsem for writing, an RCU grace period per child) and is
-//   otherwise a fork() child: own copy of memory, SIGCHLD at exit. Where
+//   that cgroup (spawn_clone.cpp: no migration, and on x86_64 no copy of
+//   procd's page tables either). Where
 //   clone3 fails (ENOSYS on old kernels and under docker's seccomp, EPERM
 //   under others) that spawn is retried with fork() + cgroup.procs, whose
 //   error is the one reported (4013 for the cgroup); if the fork path then
@@ -32,8 +32,6 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -43,12 +41,7 @@
 #include <fmt/format.h>
 
 #ifdef __linux__
-#include <linux/sched.h>  // struct clone_args, CLONE_INTO_CGROUP (Linux >= 5.7)
 #include <sys/prctl.h>
-#include <sys/syscall.h>
-#endif
-#if defined(__linux__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
-#define PROCD_HAVE_CLONE3 1
 #endif
 
 #include "spawn_internal.hpp"
@@ -113,45 +106,6 @@ Result<void> await_exec(pid_t pid, Fd& st_r, const SpawnRequest& req, const std:
   }
   if (got < sizeof report) return make_error(Code::SpawnFailed, fmt::format("{}: child setup failed", req.argv[0]));
   return child_error(req, exe, report, exec_errno);
-}
-
-// ---- process creation ------------------------------------------------------
-
-CgroupSpawnPath& cgroup_path() {
-  static CgroupSpawnPath path = [] {
-    const char* off = ::getenv("PROCD_NO_CLONE3");
-    return off && *off ? CgroupSpawnPath{CgroupSpawnPath::CgroupProcs, 0} : CgroupSpawnPath{};
-  }();
-  return path;
-}
-
-// fork(), or with a cgroup directory fd clone3(CLONE_INTO_CGROUP): no
-// CLONE_VM, exit signal SIGCHLD, so the child is a fork() child born in the
-// cgroup. glibc's fork-time child bookkeeping (its thread list, atfork
-// handlers) does not run there: run_child() only makes plain syscalls (its
-// credential changes are raw syscalls for that reason). -1 with *err.
-pid_t create_child(const ChildPlan& plan, int cgroup_dir, int* err) {
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = -1;
-  if (cgroup_dir < 0) {
-    pid = ::fork();
-  } else {
-#ifdef PROCD_HAVE_CLONE3
-    struct clone_args args {};
-    args.flags = CLONE_INTO_CGROUP;
-    args.exit_signal = SIGCHLD;
-    args.cgroup = static_cast<std::uint64_t>(cgroup_dir);
-    pid = static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
-#else
-    errno = ENOSYS;
-#endif
-  }
-  if (pid == 0) run_child(plan);
-  *err = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return pid;
 }
 
 // ---- environment -----------------------------------------------------------
@@ -300,8 +254,6 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
   set_nonblock(err_r.get());
   return SpawnedProcess{pid, out_r.release(), err_r.release()};
 }
-
-CgroupSpawnPath cgroup_spawn_path() { return cgroup_path(); }
 
 std::optional<Reaped> reap_one() {
   int st = 0;
