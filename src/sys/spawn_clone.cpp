@@ -4,15 +4,16 @@
 // cgroup threadgroup rwsem for writing), and the per-process memory of
 // which of the two works here (cgroup_spawn_path(), see spawn.hpp).
 //
-// On x86_64 the clone3 child also shares procd's memory and procd waits
-// until it has exec'd (CLONE_VM | CLONE_VFORK on a stack of its own, as
-// glibc's posix_spawn does): no copy of procd's page tables, no
-// copy-on-write faults in procd afterwards. That is safe because run_child()
-// only reads the plan and writes its own stack: plain syscalls, no malloc, no
-// locks, credentials by raw syscalls (glibc's setuid would walk procd's
-// thread list), signals all blocked until every disposition is SIG_DFL. Its
-// errno writes land in the calling thread's errno, which is read only when
-// clone3 failed. Elsewhere the clone3 child is a copy, like a fork() child.
+// On x86_64 (not under a sanitizer) the clone3 child also shares procd's
+// memory and procd waits until it has exec'd (CLONE_VM | CLONE_VFORK on a
+// stack of its own, as glibc's posix_spawn does): no copy of procd's page
+// tables, no copy-on-write faults in procd afterwards. That is safe because
+// run_child() only reads the plan and writes its own stack: plain syscalls,
+// no malloc, no locks, credentials by raw syscalls (glibc's setuid would
+// walk procd's thread list), signals all blocked until every disposition is
+// SIG_DFL. Its errno writes land in the calling thread's errno, which is
+// read only when clone3 failed. Elsewhere the clone3 child is a copy, like a
+// fork() child.
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -28,6 +29,20 @@
 #if defined(__linux__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
 #define PROCD_HAVE_CLONE3 1
 #endif
+// A sanitizer's instrumentation and interceptors keep per-thread state that a
+// child sharing procd's memory on another stack would update: copy instead.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PROCD_CLONE_VM 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define PROCD_CLONE_VM 0
+#endif
+#endif
+#if !defined(PROCD_CLONE_VM) && defined(PROCD_HAVE_CLONE3) && defined(__x86_64__)
+#define PROCD_CLONE_VM 1
+#elif !defined(PROCD_CLONE_VM)
+#define PROCD_CLONE_VM 0
+#endif
 
 #include "spawn_internal.hpp"
 
@@ -35,7 +50,7 @@ namespace procd {
 namespace spawn_detail {
 namespace {
 
-#if defined(PROCD_HAVE_CLONE3) && defined(__x86_64__)
+#if PROCD_CLONE_VM
 // run_child's deepest frame is a few KiB; the page below is a guard, so an
 // overflow faults instead of writing into procd's memory.
 constexpr std::size_t kChildStack = 64 * 1024;
@@ -105,7 +120,7 @@ pid_t create_child(const ChildPlan& plan, int cgroup_dir, int* err) {
     args.flags = CLONE_INTO_CGROUP;
     args.exit_signal = SIGCHLD;
     args.cgroup = static_cast<std::uint64_t>(cgroup_dir);
-#ifdef __x86_64__
+#if PROCD_CLONE_VM
     if (void* stack = child_stack()) {
       args.flags |= CLONE_VM | CLONE_VFORK;
       args.stack = reinterpret_cast<std::uint64_t>(stack);
