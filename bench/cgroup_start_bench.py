@@ -9,11 +9,13 @@ are running (from the fork of procd; `status` is asked every 20 ms on one
 connection), then SIGTERMed and timed until it exited (every service
 stopped). Modes: "cgroup" (procd's default where it may create cgroups:
 root with cgroup v2) and "no-cgroup" (PROCD_CGROUP_ROOT=/nonexistent, the
-documented way to point discovery at nothing). Runs alternate binaries and
+documented way to point discovery at nothing); "cgroup-fork" is "cgroup"
+with PROCD_NO_CLONE3=1 (fork, then cgroup.procs: what procd does where
+clone3 fails, and what it always did before). Runs alternate binaries and
 modes within each repetition; medians (min-max) are printed as markdown.
 
     python3 bench/cgroup_start_bench.py --procd /tmp/procd-base --procd build/procd \
-        [--n 1000 --n 200] [--reps 3] [--modes cgroup,no-cgroup] [--env K=V]
+        [--n 1000 --n 200] [--reps 3] [--modes cgroup,cgroup-fork,no-cgroup] [--env K=V]
 
 Everything it starts is stopped by PID: procd by SIGTERM (SIGKILL after
 60 s), then any service PID it reported that is still alive, and a cgroup
@@ -102,6 +104,8 @@ def one_run(procd, n, mode, extra_env):
     env.update(extra_env)
     if mode == "no-cgroup":
         env["PROCD_CGROUP_ROOT"] = "/nonexistent/procd-cgbench"
+    elif mode == "cgroup-fork":
+        env["PROCD_NO_CLONE3"] = "1"
     sock_path = os.path.join(d, ".procd.sock")
     pids = set()
     t0 = time.monotonic()
@@ -124,7 +128,7 @@ def one_run(procd, n, mode, extra_env):
             time.sleep(0.02)
         if start is None:
             raise RuntimeError("%s: %d services not running after 120 s" % (procd, n))
-        if mode == "cgroup" and not cgroup_base(log):
+        if mode.startswith("cgroup") and not cgroup_base(log):
             raise RuntimeError("%s: cgroup mode asked but procd uses no cgroups here (see %s)" % (procd, log))
         t1 = time.monotonic()
         proc.send_signal(signal.SIGTERM)

@@ -12,13 +12,13 @@
 //   are reset to SIG_DFL; the parent restores its own mask right after fork().
 // - With a cgroup, the child is created by clone3(CLONE_INTO_CGROUP) in
 //   that cgroup (spawn_clone.cpp: no migration, and on x86_64 no copy of
-//   procd's page tables either). Where
-//   clone3 fails (ENOSYS on old kernels and under docker's seccomp, EPERM
-//   under others) that spawn is retried with fork() + cgroup.procs, whose
-//   error is the one reported (4013 for the cgroup); if the fork path then
-//   placed the child, clone3 is not tried again in this process. Likewise
-//   when the kernel kills a clone3 child before it runs (see spawn.hpp):
-//   the child's first byte on the status pipe tells that apart.
+//   procd's page tables either). Where clone3 fails (ENOSYS on old kernels
+//   and under docker's seccomp, EPERM under others; not EAGAIN / ENOMEM,
+//   which fork would meet too) that spawn is retried with fork() and
+//   cgroup.procs, whose error is the one reported (4013 for the cgroup); if
+//   the fork path then placed the child, clone3 is not tried again in this
+//   process. Likewise when the kernel kills a clone3 child before it runs
+//   (see spawn.hpp): the child's first byte on the status pipe tells that.
 // - Every fd this file creates is O_CLOEXEC; only 0, 1, 2 and 3.. (extra
 //   fds) survive exec, or with Inherit procd's fds as they are.
 // - Any child-side failure comes back as {stage, errno, detail} on a
@@ -207,7 +207,8 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
     ChildPlan plan{&req, &*cred, exe->c_str(), argv.data(), envp.data(), std::move(sources), st_w.get(), -1};
     Fd cgroup;  // the cgroup directory (clone3), or its cgroup.procs (fork)
     int fork_err = 0;
-    if (!req.cgroup.empty() && cgroup_path().kind != CgroupSpawnPath::CgroupProcs) {
+    const bool via_clone3 = !req.cgroup.empty() && cgroup_path().kind != CgroupSpawnPath::CgroupProcs;
+    if (via_clone3) {
       cgroup.reset(::open(req.cgroup.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
       if (cgroup.get() < 0)
         return errno_error(Code::ServiceCgroupFailed, errno, fmt::format("{}: cannot open cgroup {}", req.argv[0], req.cgroup));
@@ -217,7 +218,7 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
       if (pid > 0) announced = true;
       else if (fork_err != EAGAIN && fork_err != ENOMEM) clone3_err = fork_err;  // retried with fork below
     }
-    if (pid < 0 && (req.cgroup.empty() || clone3_err != 0 || cgroup_path().kind == CgroupSpawnPath::CgroupProcs)) {
+    if (!via_clone3 || clone3_err != 0) {
       if (!req.cgroup.empty()) {
         cgroup.reset(::open((req.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
         if (cgroup.get() < 0)
