@@ -50,10 +50,28 @@ struct SpawnRequest {
   // terminal on stdin before exec (the caller checked that procd's group
   // owns it; procd takes it back with tcsetpgrp once the child is gone).
   bool take_terminal = false;
-  // A cgroup v2 directory: the child moves itself into it (cgroup.procs)
-  // before anything else, so nothing it forks escapes. Empty = procd's.
+  // A cgroup v2 directory the child runs in from its first instruction
+  // (clone3 CLONE_INTO_CGROUP), or, where clone3 cannot do that, moves
+  // itself into (cgroup.procs) before anything else: either way nothing it
+  // forks escapes. Empty = procd's.
   std::string cgroup;
 };
+
+// How a child reaches its request's cgroup in this process. Unknown until
+// the first spawn with a cgroup; Clone3 once clone3(CLONE_INTO_CGROUP)
+// created one; CgroupProcs (fork, then the child writes cgroup.procs) for
+// good from the start with PROCD_NO_CLONE3 set, or once clone3 failed where
+// the fork path then placed the child (old kernel, a seccomp filter: `err`
+// is clone3's errno), or once the kernel killed a child clone3 created
+// before it ran its first instruction (`killed_at_birth`; seen on Linux
+// 6.18: once a cgroup was killed through cgroup.kill, every child created
+// straight into it is SIGKILLed; the spawn is then redone by fork).
+struct CgroupSpawnPath {
+  enum Kind { Unknown, Clone3, CgroupProcs } kind = Unknown;
+  int err = 0;
+  bool killed_at_birth = false;
+};
+CgroupSpawnPath cgroup_spawn_path();
 
 struct SpawnedProcess {
   pid_t pid = -1;       // also the child's process group id

@@ -11,6 +11,7 @@
 // semantics), SIGKILL through cgroup.kill.
 #include <fmt/core.h>
 #include <signal.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -24,6 +25,23 @@ CgroupLimits limits_of(const ServiceConfig& c) { return {c.memory_max, c.cpu_max
 
 std::string limits_key(const ServiceConfig& c) {
   return fmt::format("{} {} {} {}", c.memory_max, c.cpu_max, c.pids_max, c.cpu_weight);
+}
+
+// Once per change (the spawn path is per process, Unknown -> Clone3 ->
+// CgroupProcs at most): how children reach their cgroup.
+void log_cgroup_spawn_path() {
+  static CgroupSpawnPath::Kind told = CgroupSpawnPath::Unknown;
+  CgroupSpawnPath path = cgroup_spawn_path();
+  if (path.kind == told) return;
+  told = path.kind;
+  if (path.kind == CgroupSpawnPath::Clone3)
+    return Log::write(LogLevel::Info, "cgroups: each child is created in its cgroup (clone3 CLONE_INTO_CGROUP)");
+  Log::write(LogLevel::Info,
+             fmt::format("cgroups: each child moves itself into its cgroup (cgroup.procs) before exec: clone3 into a "
+                         "cgroup {}",
+                         path.killed_at_birth ? std::string("had its child killed by the kernel before it ran")
+                         : path.err           ? fmt::format("failed ({})", std::strerror(path.err))
+                                              : std::string("is off (PROCD_NO_CLONE3)")));
 }
 
 }  // namespace
@@ -139,6 +157,7 @@ std::optional<CgroupUsage> Supervisor::cgroup_usage(ServiceRunner& svc) {
 
 void Supervisor::cgroup_run_started(ServiceRunner& svc) {
   if (!cgroups_ || svc.cgroup.empty()) return;
+  log_cgroup_spawn_path();
   svc.oom_kills = cgroups_->oom_kills(svc.cgroup);
   svc.cpu_usec_at_start = cgroups_->usage(svc.cgroup).cpu_usec.value_or(0);
 }

@@ -1,7 +1,8 @@
 // spawn_process(), the one spawn (see spawn.hpp), its fork path's parent
 // side, the service environment, and the small process-group and reaping
-// syscalls. The child side is spawn_child.cpp; the posix_spawn path, taken
-// whenever the request needs nothing more, is spawn_posix.cpp.
+// syscalls. The child side is spawn_child.cpp, the process creation step
+// (fork or clone3) spawn_clone.cpp; the posix_spawn path, taken whenever the
+// request needs nothing more, is spawn_posix.cpp.
 //
 // Invariants:
 // - Everything the child needs (argv/envp arrays, resolved executable path,
@@ -9,6 +10,15 @@
 // - All signals are blocked in the parent across fork(), so no handler of
 //   procd (libuv's signal pipe) can run in the child before its dispositions
 //   are reset to SIG_DFL; the parent restores its own mask right after fork().
+// - With a cgroup, the child is created by clone3(CLONE_INTO_CGROUP) in
+//   that cgroup (spawn_clone.cpp: no migration, and on x86_64 no copy of
+//   procd's page tables either). Where clone3 fails (ENOSYS on old kernels
+//   and under docker's seccomp, EPERM under others; not EAGAIN / ENOMEM,
+//   which fork would meet too) that spawn is retried with fork() and
+//   cgroup.procs, whose error is the one reported (4013 for the cgroup); if
+//   the fork path then placed the child, clone3 is not tried again in this
+//   process. Likewise when the kernel kills a clone3 child before it runs
+//   (see spawn.hpp): the child's first byte on the status pipe tells that.
 // - Every fd this file creates is O_CLOEXEC; only 0, 1, 2 and 3.. (extra
 //   fds) survive exec, or with Inherit procd's fds as they are.
 // - Any child-side failure comes back as {stage, errno, detail} on a
@@ -65,7 +75,23 @@ void set_nonblock(int fd) {
 
 // Waits for the child's report on the status pipe: EOF = exec succeeded.
 // Bounded: the child is between fork and exec, making a few syscalls.
-Result<void> await_exec(pid_t pid, Fd& st_r, const SpawnRequest& req, const std::string& exe, int* exec_errno) {
+// With `announced`, the child's first byte comes first; EOF before it means
+// the child never ran: it is reaped and *unborn set.
+Result<void> await_exec(pid_t pid, Fd& st_r, const SpawnRequest& req, const std::string& exe, int* exec_errno,
+                        bool announced, bool* unborn) {
+  if (announced) {
+    char first;
+    ssize_t n;
+    do n = ::read(st_r.get(), &first, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      int st;
+      while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+      }
+      *unborn = true;
+      return {};
+    }
+  }
   ChildReport report{};
   std::size_t got = 0;
   while (got < sizeof report) {
@@ -170,27 +196,38 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
     sources.insert(sources.end(), req.extra_fds.begin(), req.extra_fds.end());
   }
 
-  Fd cgroup_procs;
-  if (!req.cgroup.empty()) {
-    cgroup_procs.reset(::open((req.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (cgroup_procs.get() < 0)
-      return errno_error(Code::ServiceCgroupFailed, errno, fmt::format("{}: cannot open {}/cgroup.procs", req.argv[0], req.cgroup));
-  }
-
   pid_t pid = -1;
+  int clone3_err = 0;     // clone3 into the cgroup failed with this; the fork path took over
+  bool announced = false;  // clone3 created the child: its first byte comes first
   if (fast) {
     auto spawned = spawn_fast(req, *exe, argv.data(), envp.data(), sources, exec_errno);
     if (!spawned) return spawned.error();
     pid = *spawned;
   } else {
-    ChildPlan plan{&req, &*cred, exe->c_str(), argv.data(), envp.data(), std::move(sources), st_w.get(), cgroup_procs.get()};
-    sigset_t all, old;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = ::fork();
-    if (pid == 0) run_child(plan);
-    int fork_err = errno;
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ChildPlan plan{&req, &*cred, exe->c_str(), argv.data(), envp.data(), std::move(sources), st_w.get(), -1};
+    Fd cgroup;  // the cgroup directory (clone3), or its cgroup.procs (fork)
+    int fork_err = 0;
+    const bool via_clone3 = !req.cgroup.empty() && cgroup_path().kind != CgroupSpawnPath::CgroupProcs;
+    if (via_clone3) {
+      cgroup.reset(::open(req.cgroup.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+      if (cgroup.get() < 0)
+        return errno_error(Code::ServiceCgroupFailed, errno, fmt::format("{}: cannot open cgroup {}", req.argv[0], req.cgroup));
+      plan.announce = true;
+      pid = create_child(plan, cgroup.get(), &fork_err);
+      plan.announce = false;
+      if (pid > 0) announced = true;
+      else if (fork_err != EAGAIN && fork_err != ENOMEM) clone3_err = fork_err;  // retried with fork below
+    }
+    if (!via_clone3 || clone3_err != 0) {
+      if (!req.cgroup.empty()) {
+        cgroup.reset(::open((req.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (cgroup.get() < 0)
+          return errno_error(Code::ServiceCgroupFailed, errno,
+                             fmt::format("{}: cannot open {}/cgroup.procs", req.argv[0], req.cgroup));
+        plan.cgroup_fd = cgroup.get();
+      }
+      pid = create_child(plan, -1, &fork_err);
+    }
     if (pid < 0) {
       Code code = fork_err == EAGAIN ? Code::ResourceProcesses : Code::SpawnFailed;
       return make_error(code, fmt::format("{}: cannot fork: {}", req.argv[0], std::strerror(fork_err)));
@@ -199,8 +236,20 @@ Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
   }
   out_w.reset();  // likewise for the output pipes
   err_w.reset();
-  if (!fast)
-    if (auto r = await_exec(pid, st_r, req, *exe, exec_errno); !r) return r.error();
+  if (!fast) {
+    bool unborn = false;
+    auto r = await_exec(pid, st_r, req, *exe, exec_errno, announced, &unborn);
+    if (unborn) {  // killed before its first instruction: by fork from now on, this one too
+      cgroup_path() = {CgroupSpawnPath::CgroupProcs, 0, true};
+      return spawn_process(req, exec_errno);
+    }
+    if (announced && cgroup_path().kind == CgroupSpawnPath::Unknown) cgroup_path() = {CgroupSpawnPath::Clone3, 0};
+    // The fork path placed the child where clone3 failed: clone3 is what
+    // does not work here (not the cgroup), so stop trying it.
+    if (clone3_err != 0 && (r.ok() || r.error().code != Code::ServiceCgroupFailed))
+      cgroup_path() = {CgroupSpawnPath::CgroupProcs, clone3_err};
+    if (!r) return r.error();
+  }
 
   set_nonblock(out_r.get());
   set_nonblock(err_r.get());

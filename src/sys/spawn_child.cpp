@@ -6,7 +6,8 @@
 //   async-signal-safe, so the credentials are ready before the child exists.
 // - run_child() runs between fork and exec with every signal blocked (the
 //   parent blocked them across fork): only async-signal-safe calls, in this
-//   order: dispositions to SIG_DFL, fds onto 0, 1, 2, 3.. (or procd's kept
+//   order: dispositions to SIG_DFL, the cgroup (unless clone3 created the
+//   child in it), fds onto 0, 1, 2, 3.. (or procd's kept
 //   as they are for Inherit), session or group (and the terminal), umask,
 //   rlimits and nice (while still root: raising them needs it), groups / gid
 //   / uid, chdir (as the user, like systemd), an empty signal mask, exec.
@@ -24,6 +25,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -33,6 +35,13 @@
 
 namespace procd::spawn_detail {
 namespace {
+
+// 32-bit ids: on i386 / arm the plain numbers are the 16-bit legacy calls.
+#ifdef SYS_setgroups32
+constexpr long kSetgroups = SYS_setgroups32, kSetgid = SYS_setgid32, kSetuid = SYS_setuid32;
+#else
+constexpr long kSetgroups = SYS_setgroups, kSetgid = SYS_setgid, kSetuid = SYS_setuid;
+#endif
 
 Code errno_code(int err, Code fallback) {
   switch (err) {
@@ -142,6 +151,7 @@ Result<Credentials> resolve_user(const std::string& user) {
 }
 
 [[noreturn]] void run_child(const ChildPlan& p) {
+  if (p.announce && ::write(p.status_fd, "+", 1) != 1) ::_exit(127);  // EOF then: the parent redoes it by fork
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; ++s)
@@ -175,9 +185,13 @@ Result<Credentials> resolve_user(const std::string& user) {
     if (::sched_setaffinity(0, sizeof cpus, &cpus) != 0) child_fail(status_fd, Stage::Affinity, errno);
   }
   if (p.cred->change) {
-    if (::setgroups(p.cred->groups.size(), p.cred->groups.data()) != 0) child_fail(status_fd, Stage::Groups, errno);
-    if (::setgid(p.cred->gid) != 0) child_fail(status_fd, Stage::Setgid, errno);
-    if (::setuid(p.cred->uid) != 0) child_fail(status_fd, Stage::Setuid, errno);
+    // Raw syscalls: glibc's wrappers would make every thread of its thread
+    // list change too (setxid), a list a clone3() child inherits from procd
+    // unpruned; the child has one thread, so the kernel call is the change.
+    if (::syscall(kSetgroups, p.cred->groups.size(), p.cred->groups.data()) != 0)
+      child_fail(status_fd, Stage::Groups, errno);
+    if (::syscall(kSetgid, p.cred->gid) != 0) child_fail(status_fd, Stage::Setgid, errno);
+    if (::syscall(kSetuid, p.cred->uid) != 0) child_fail(status_fd, Stage::Setuid, errno);
   }
   if (!p.req->working_dir.empty() && ::chdir(p.req->working_dir.c_str()) != 0)
     child_fail(status_fd, Stage::Chdir, errno);

@@ -1,7 +1,8 @@
-// Shared between the three parts of the one spawn (src/sys only):
+// Shared between the four parts of the one spawn (src/sys only):
 // spawn.cpp (spawn_process: preparation in the parent, the fork path's
-// parent side), spawn_child.cpp (what runs between fork and exec, and turning
-// a child's report into an Error), spawn_posix.cpp (the posix_spawn path).
+// parent side), spawn_clone.cpp (its process creation step: fork or clone3),
+// spawn_child.cpp (what runs between fork and exec, and turning a child's
+// report into an Error), spawn_posix.cpp (the posix_spawn path).
 // Everything a child needs is resolved here in the parent before fork():
 // between fork and exec only async-signal-safe calls are made.
 #pragma once
@@ -67,6 +68,9 @@ struct ChildPlan {
   std::vector<int> sources;  // fd to land on 0, 1, 2, 3.. in order; empty = keep procd's (Inherit)
   int status_fd;
   int cgroup_fd = -1;  // the cgroup.procs to write "0" into first; -1 = none
+  // clone3 into a cgroup: the child's first act is one byte on the status
+  // pipe, so EOF without it means the child never ran (the kernel killed it).
+  bool announce = false;
 };
 
 Error errno_error(Code fallback, int err, const std::string& what);
@@ -75,6 +79,13 @@ Error errno_error(Code fallback, int err, const std::string& what);
 Result<std::string> resolve_command(const SpawnRequest& req, int* exec_errno);
 // getpwnam/getgrouplist (not async-signal-safe), for the user to switch to.
 Result<Credentials> resolve_user(const std::string& user);
+
+// This process's way into a cgroup (PROCD_NO_CLONE3 read on first use).
+CgroupSpawnPath& cgroup_path();
+// fork(), or with a cgroup directory fd clone3(CLONE_INTO_CGROUP) (see
+// spawn_clone.cpp); the child runs run_child(plan). All signals are blocked
+// across it. -1 with *err.
+pid_t create_child(const ChildPlan& plan, int cgroup_dir, int* err);
 
 // Runs in the child between fork and exec: execs or _exit(127)s.
 [[noreturn]] void run_child(const ChildPlan& plan);

@@ -12,6 +12,7 @@ its stop. Every cgroup a test leaves is removed in a finally.
 """
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -378,6 +379,104 @@ def test_fallback_without_usable_cgroups():
         p.cleanup()
 
 
+# Runs argv[2:] under a seccomp filter that fails clone3 with errno argv[1]
+# (docker's default profile answers ENOSYS). glibc itself falls back to
+# clone for its threads and posix_spawn on ENOSYS only: under a filter
+# answering EPERM, pthread_create fails and procd cannot start at all, so
+# EPERM (handled like ENOSYS by procd's spawn) is not tested here.
+SECCOMP_WRAPPER = r"""
+import ctypes, os, platform, sys
+err = int(sys.argv[1])
+arch = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}[platform.machine()]
+nr = 435  # clone3: the same number on x86_64 and aarch64
+class Insn(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Insn))]
+code = [(0x20, 0, 0, 4),             # A = arch
+        (0x15, 0, 3, arch),          # other arch: allow
+        (0x20, 0, 0, 0),             # A = syscall nr
+        (0x15, 0, 1, nr),
+        (0x06, 0, 0, 0x00050000 | err),  # SECCOMP_RET_ERRNO
+        (0x06, 0, 0, 0x7FFF0000)]    # SECCOMP_RET_ALLOW
+insns = (Insn * len(code))(*[Insn(*c) for c in code])
+prog = Prog(len(code), insns)
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:
+    sys.exit("seccomp: %s" % os.strerror(ctypes.get_errno()))
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def printed(p, name):
+    """The service's output lines once it printed its cgroup and its uid."""
+    out = [e["msg"] for e in p.events() if e.get("service") == name and not e.get("msg", "").startswith("state ")]
+    return out if any(m.startswith("0::") for m in out) and any(m.isdigit() for m in out) else None
+
+
+def test_children_start_in_their_cgroup_on_every_path():
+    """clone3(CLONE_INTO_CGROUP) where the kernel allows it; fork + cgroup.procs
+    with PROCD_NO_CLONE3, or where a seccomp filter fails clone3 (remembered:
+    said once, with clone3's errno), or once the kernel killed a clone3 child
+    in a cgroup that was killed. Either way each service, also one that
+    switches user, prints its own cgroup as its first act."""
+    if not USABLE:
+        return
+    import errno
+    nobody = 'user = "nobody"\nworking_dir = "/"\n'
+    paths = [
+        ("clone3", {}, (), "(clone3 CLONE_INTO_CGROUP)"),
+        ("PROCD_NO_CLONE3", {"PROCD_NO_CLONE3": "1"}, (), "is off (PROCD_NO_CLONE3)"),
+        ("seccomp ENOSYS", {}, ("python3", "-c", SECCOMP_WRAPPER, str(errno.ENOSYS)),
+         "failed (%s)" % os.strerror(errno.ENOSYS)),
+    ]
+    for label, env, prefix, said in paths:
+        names = ["c%d" % i for i in range(4)]
+        toml = "".join('[services.%s]\ncommand = ["sh", "-c", "cat /proc/self/cgroup; id -u; exec sleep 3600"]\n%s'
+                       % (n, nobody if n == "c3" else "") for n in names)
+        p = Procd(toml)
+        base = None
+        try:
+            p.start(extra_env=env, prefix=prefix)
+            for n in names:
+                p.wait_state(n, "running")
+            base = base_of(p)
+            st = status(p)
+            uid = str(pwd.getpwnam("nobody").pw_uid)
+            for n in names:
+                out = p.wait_for(lambda: printed(p, n), 10, n + "'s cgroup and uid")
+                where = [m[3:] for m in out if m.startswith("0::")][0]
+                check(st[n]["cgroup"].endswith(where) and where.endswith("/svc-" + n),
+                      "%s: %s printed %s, its cgroup is %s\n%s" % (label, n, where, st[n]["cgroup"], p.tail()))
+                check((uid if n == "c3" else "0") in out, "%s: %s's uid: %s" % (label, n, out))
+            told = [e["msg"] for e in p.events() if e.get("msg", "").startswith("cgroups: each child")]
+            check(len(told) == 1 and told[0].endswith(said), "%s: spawn path said once, %r: %s" % (label, said, told))
+            # A cgroup killed through cgroup.kill: the kernel (6.18 here)
+            # SIGKILLs every child clone3 creates in it before it runs; procd
+            # redoes that spawn by fork and keeps to fork from then on.
+            with open(os.path.join(st["c0"]["cgroup"], "cgroup.kill"), "w") as fh:
+                fh.write("1")
+            p.wait_state("c0", "failed")
+            r = cli(p, "start", "c0")
+            check(r.returncode == 0, "%s: start c0: %s" % (label, r.stdout + r.stderr))
+            p.wait_state("c0", "running", count=2)
+            again = p.wait_for(lambda: [m[3:] for m in printed(p, "c0") or [] if m.startswith("0::")][1:], 10, "c0 again")
+            check(st["c0"]["cgroup"].endswith(again[0]), "%s: c0 restarted in %s, not in its cgroup" % (label, again))
+            time.sleep(0.3)
+            check(status(p)["c0"]["state"] == "running", "%s: c0 runs after its cgroup was killed\n%s" % (label, p.tail()))
+            told = [e["msg"] for e in p.events() if e.get("msg", "").startswith("cgroups: each child")]
+            if label == "clone3":
+                check(len(told) == 2 and told[1].endswith("killed by the kernel before it ran"),
+                      "clone3 given up once the kernel killed its child: %s" % told)
+            else:
+                check(len(told) == 1, "%s: the path did not change: %s" % (label, told))
+            p.signal(signal.SIGTERM)
+            check(p.wait_exit() == 0, "%s: clean exit\n%s" % (label, p.tail()))
+        finally:
+            p.cleanup()
+            remove_tree(base)
+
+
 if __name__ == "__main__":
     run_tests([
         test_stop_kills_a_setsid_daemon,
@@ -387,4 +486,5 @@ if __name__ == "__main__":
         test_crash_recovery_never_two_copies,
         test_limits_applied_or_one_warning,
         test_fallback_without_usable_cgroups,
+        test_children_start_in_their_cgroup_on_every_path,
     ])
