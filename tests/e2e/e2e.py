@@ -35,8 +35,10 @@ import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import sys
+import tarfile
 import tempfile
 import textwrap
 import time
@@ -133,19 +135,64 @@ def mirror():
     return "http://deb.debian.org/debian"
 
 
-def base_tarball(name, include):
-    """CACHE/NAME-HASH.tar, built by mmdebstrap when missing."""
-    key = hashlib.sha256(("bookworm minbase " + ",".join(include)).encode()).hexdigest()[:12]
-    path = os.path.join(CACHE, "%s-%s.tar" % (name, key))
-    if os.path.isfile(path):
-        return path, False
-    os.makedirs(CACHE, exist_ok=True)
-    tmp = path + ".part"
-    args = ["mmdebstrap", "--variant=minbase", "--mode=root"]
+def tarball_is_whole(path):
+    """True when PATH is a regular file that reads as a tar archive to its end.
+
+    A directory (mmdebstrap writes one when it cannot tell the format), an
+    empty or cut-short file (an interrupted copy) and a symlink are not."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return False
+    try:
+        with tarfile.open(path, "r:") as tf:
+            return len(tf.getmembers()) > 0
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+
+
+def remove_path(path):
+    """Removes whatever is at PATH: a file, a symlink or a directory tree."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def mmdebstrap_args(include, target):
+    # --format=tar: mmdebstrap picks its output format from the target's
+    # extension and writes a directory for one it does not know (".part").
+    args = ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar"]
     if include:
         args.append("--include=" + ",".join(include))
-    sh(args + ["bookworm", tmp, mirror()], timeout=900)
-    os.replace(tmp, path)
+    return args + ["bookworm", target, mirror()]
+
+
+def base_tarball(name, include, cache=None):
+    """CACHE/NAME-HASH.tar, built by mmdebstrap when missing.
+
+    Anything at the cache path that is not a whole tar file (a directory, a
+    partial file) counts as absent: it is removed and rebuilt, so an
+    interrupted run cannot poison the cache. The build writes NAME.tar.part
+    and is checked before it is renamed into place."""
+    cache = cache or CACHE
+    key = hashlib.sha256(("bookworm minbase " + ",".join(include)).encode()).hexdigest()[:12]
+    path = os.path.join(cache, "%s-%s.tar" % (name, key))
+    if tarball_is_whole(path):
+        return path, False
+    os.makedirs(cache, exist_ok=True)
+    tmp = path + ".part"
+    remove_path(path)
+    remove_path(tmp)
+    try:
+        sh(mmdebstrap_args(include, tmp), timeout=900)
+        check(tarball_is_whole(tmp), "mmdebstrap did not write a tar file at %s (%s)" % (
+            tmp, "a directory" if os.path.isdir(tmp) else "not a whole tar archive"))
+        os.replace(tmp, path)
+    finally:
+        remove_path(tmp)
     return path, True
 
 
