@@ -254,6 +254,19 @@ run_fuzzers() {
   say "fuzz: no crashes in ${FUZZ_TARGETS[*]}"
 }
 
+# Wall time per tier of `test`, printed before the summary (README quotes a
+# cold run's figures). tier_done LABEL: the time since the previous mark.
+TIER_TIMES=()
+TIER_MARK=$SECONDS
+tier_done() {
+  TIER_TIMES+=("$(printf 'time: %-34s %5d s' "$1" $((SECONDS - TIER_MARK)))")
+  TIER_MARK=$SECONDS
+}
+print_tier_times() {
+  local t
+  for t in "${TIER_TIMES[@]}"; do echo "$t"; done
+}
+
 # A step that fails before any test runs still ends with the summary line.
 fail_before_tests() { die "$1 failed"; }
 
@@ -283,10 +296,12 @@ case "$cmd" in
     SUMMARY_ON_FAIL=1
     PACKAGES+=("${TEST_PACKAGES[@]}")
     ensure_packages || fail_before_tests "installing packages"
+    tier_done "install (apt-get)"
     configure "$BUILD_DIR" || fail_before_tests "meson setup"
     build "$BUILD_DIR" || fail_before_tests "build"
     run_suite "$BUILD_DIR" "$@"
     results=("build" "$BUILD_DIR/meson-logs/testlog.json" "$SUITE_RC")
+    tier_done "plain build + tests"
     # The same suites under AddressSanitizer + UBSan (halt on the first
     # report): a memory error fails CI. PROCD_SANITIZE=0 skips this run.
     # -O0 with line tables only (-g1): this build is most of CI's time, and
@@ -305,6 +320,7 @@ case "$cmd" in
       else
         results+=("sanitizers (address,undefined): build failed" "/nonexistent" "$san_rc")
       fi
+      tier_done "ASan+UBSan build + tests"
     fi
     # The end-to-end tier (tests/e2e/e2e.py): the Docker image under podman,
     # the .deb under systemd. Not when ARGS pick tests; PROCD_E2E=0 skips it.
@@ -319,7 +335,12 @@ case "$cmd" in
         e2e_rc=1
       fi
       results+=("e2e (podman, systemd)" "$e2e_log" "$e2e_rc")
+      tier_done "e2e (install + podman + systemd)"
     fi
+    print_tier_times
+    TIER_MARK=0
+    tier_done "total"
+    print_tier_times | tail -n 1
     summarize "${results[@]}"
     ;;
   e2e)
