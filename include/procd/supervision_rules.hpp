@@ -16,10 +16,9 @@ namespace procd {
 enum class HealthReaction { None, Ready, Failed };
 
 // A health check reported a change. Healthy makes a health-gated start
-// ready. Unhealthy fails a running service, and a starting one unless its
-// readiness is the health check itself (then start_timeout bounds the wait):
-// a service held in starting (min_uptime, notify, log) is restarted as soon
-// as its probe fails, like a liveness probe.
+// ready. Unhealthy fails a running service only: a start (whatever its
+// readiness kind) is bounded by start_timeout_ms, as Docker's start_period
+// and Kubernetes' startupProbe.
 HealthReaction react_to_health(Phase phase, ReadyKind ready, bool healthy);
 
 // What readiness-of-the-whole sees of one service.

@@ -76,7 +76,11 @@ class Timer {
 
   void start(std::int64_t delay_ms, std::int64_t repeat_ms) {
     if (!box_) return;
-    auto clamp = [](std::int64_t v) { return static_cast<std::uint64_t>(v < 0 ? 0 : v); };
+    // At least 1 ms: libuv 1.44 runs, in the same pass, a timer that its own
+    // callback re-armed for 0 ms (the loop's time is not updated between
+    // them), so a restart at 0 ms whose spawn fails at once would never let
+    // the loop poll again (SIGTERM and the control socket unserved).
+    auto clamp = [](std::int64_t v, std::int64_t least) { return static_cast<std::uint64_t>(v < least ? least : v); };
     uv_timer_start(
         &box_->handle,
         [](uv_timer_t* t) {
@@ -86,7 +90,7 @@ class Timer {
             cb();
           }
         },
-        clamp(delay_ms), clamp(repeat_ms));
+        clamp(delay_ms, 1), clamp(repeat_ms, 0));
   }
 
   Box* box_ = nullptr;

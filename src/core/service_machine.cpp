@@ -341,9 +341,10 @@ class Transition {
       return enter(Phase::Failed);
     }
     enter(Phase::Restarting);
-    if (delay > 0) return arm(now_ + delay);
-    ++st_.restarts;
-    begin_run();
+    // Even at 0 ms the restart goes through the loop (a timer due now): a
+    // spawn that fails at once would otherwise restart inside this dispatch
+    // for ever, and SIGTERM and the control socket would never be served.
+    arm(now_ + delay);
   }
 
   void log_exit(bool failed, const std::optional<ExitStatus>& status, bool forced_failure, Level failure_level) {

@@ -9,9 +9,10 @@ namespace procd {
 
 HealthReaction react_to_health(Phase phase, ReadyKind ready, bool healthy) {
   if (healthy) return phase == Phase::Starting && ready == ReadyKind::Health ? HealthReaction::Ready : HealthReaction::None;
-  if (phase == Phase::Running) return HealthReaction::Failed;
-  if (phase == Phase::Starting && ready != ReadyKind::Health) return HealthReaction::Failed;
-  return HealthReaction::None;
+  // Only a running service is failed by its checks: a start, whatever its
+  // readiness kind, is bounded by start_timeout_ms alone (Docker's
+  // start_period, Kubernetes' startupProbe).
+  return phase == Phase::Running ? HealthReaction::Failed : HealthReaction::None;
 }
 
 namespace {

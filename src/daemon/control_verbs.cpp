@@ -37,6 +37,11 @@ void verb_service_action(Supervisor& sup, ControlConnection& conn, const Request
   if (sup.shutting_down()) return conn.send(reply_error(shutting_down_error()));
   auto which = sup.select(req, false);
   if (!which.ok()) return conn.send(reply_error(which.error()));
+  if (action != &Supervisor::stop_service)
+    for (ServiceRunner* s : *which)
+      if (s->removing)
+        return conn.send(reply_error(make_error(
+            Code::ServiceUnknown, fmt::format("service \"{}\" was removed by a reload (its last run is stopping)", s->cfg.name))));
   std::vector<std::pair<std::string, std::string>> states;
   for (ServiceRunner* s : *which) {
     (sup.*action)(*s);

@@ -145,11 +145,19 @@ void Supervisor::add_pending() {
   std::vector<std::string> names = std::move(pending_added_);
   pending_added_.clear();
   std::vector<ServiceRunner*> added;
-  for (const auto& name : names)
-    if (const ServiceConfig* sc = cfg_.find_service(name); sc && !find(name)) {
-      services_.push_back(make_runner(*sc));
-      added.push_back(services_.back().get());
+  for (const auto& name : names) {
+    const ServiceConfig* sc = cfg_.find_service(name);
+    if (!sc) continue;  // a later reload dropped it again
+    if (ServiceRunner* old = find(name)) {
+      // Re-added while its removed copy still stops: created once that copy
+      // is forgotten (forget_removed marks the settle dirty), so two copies
+      // never share a name, a cgroup or a log file.
+      if (old->removing) pending_added_.push_back(name);
+      continue;
     }
+    services_.push_back(make_runner(*sc));
+    added.push_back(services_.back().get());
+  }
   rebuild_index();
   for (ServiceRunner* s : added) {
     open_files(*s);

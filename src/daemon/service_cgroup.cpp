@@ -125,8 +125,15 @@ bool Supervisor::run_alive(ServiceRunner& svc) {
 
 void Supervisor::signal_run(ServiceRunner& svc, int sig) {
   if (!cgroups_ || svc.cgroup.empty()) {
-    if (svc.pgid > 0)
-      if (auto r = sys_.signal_group(svc.pgid, sig); !r.ok()) Log::error(r.error(), svc_fields(svc.cfg.name));
+    if (svc.pgid <= 0) return;
+    // The leader was reaped (the drain window): the id is ours only while a
+    // live member descending from procd is known; else it may be reused.
+    if (svc.drain.exit_pending() && !sys_.group_alive(svc.pgid)) {
+      Log::write(LogLevel::Debug, fmt::format("signal {} not sent: group {} has no member left", sig, svc.pgid),
+                 svc_fields(svc.cfg.name));
+      return;
+    }
+    if (auto r = sys_.signal_group(svc.pgid, sig); !r.ok()) Log::error(r.error(), svc_fields(svc.cfg.name));
     return;
   }
   if (sig != SIGKILL) return cgroups_->signal_members(svc.cgroup, sig);

@@ -69,8 +69,14 @@ void Supervisor::climb(const LadderMove& move, const std::string& why) {
   if (move.kill_all) {
     if (ladder_.stage() == LadderStage::Forced)
       Log::write(LogLevel::Warn, fmt::format("{}; killing:{}", why, stragglers()), code_fields(Code::ShutdownForced));
+    const bool first_kill = ladder_.stage() == LadderStage::Forced;
     for (auto& s : services_) {
       if (s->idle()) continue;
+      // A service still waiting for its dependents to stop (they used the
+      // whole graceful window) is not killed with them: its stop request
+      // goes out in dependency order once they are down (advance_shutdown),
+      // so it gets its stop signal first; the next rung bounds it.
+      if (first_kill && !s->stop_sent) continue;
       // The machine sends the first SIGKILL of a run (and stops expecting it
       // back); later rungs, and a draining group, are killed here.
       if (s->state.pid > 0 && !s->state.kill_sent) dispatch(*s, ev::ForceKill{});

@@ -12,7 +12,7 @@
 namespace procd {
 
 void Supervisor::request_start(ServiceRunner& svc) {
-  if (ladder_.active()) return;
+  if (ladder_.active() || svc.removing) return;  // a removed copy only stops, then is forgotten
   for (const auto& dep : svc.cfg.depends_on)
     if (ServiceRunner* d = find(dep.service); d && d->state.want == Want::Down && !d->waiting &&
                                               d->state.phase == Phase::Stopped && d->idle() && !d->state.last_exit)
@@ -52,6 +52,7 @@ void Supervisor::stop_service(ServiceRunner& svc) {
 // start); one that is not up (stopped, failed, waiting, in a restart delay)
 // is a start, so its dependencies come up first.
 void Supervisor::restart_service(ServiceRunner& svc) {
+  if (svc.removing) return;
   bool up = svc.state.phase == Phase::Starting || svc.state.phase == Phase::Running ||
             svc.state.phase == Phase::Stopping;
   if (up) return dispatch(svc, ev::RestartRequested{});

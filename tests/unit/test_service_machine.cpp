@@ -290,16 +290,34 @@ TEST_CASE("always: a clean exit restarts after delay_ms; the restart counts") {
                                         Phase::Running});
 }
 
-TEST_CASE("always with delay 0: restarting and starting in the same step, spawn at once") {
+TEST_CASE("always with delay 0: the restart still goes through the loop (a timer due now, no spawn in the step)") {
+  // A spawn that fails synchronously would otherwise restart inside the
+  // same dispatch for ever (SIGTERM and the socket never served).
   Harness h = with_policy(RestartPolicyKind::Always);
   h.spec.restart.delay_ms = 0;
   h.start(1000);
   h.exit_code(1, 2000);
+  CHECK(h.state.phase == Phase::Restarting);
+  CHECK(publishes(h.last) == std::vector<Phase>{Phase::Restarting});
+  CHECK(count_of<act::Spawn>(h.last) == 0);
+  CHECK(armed(h.last) == std::vector<Millis>{2000});
+  CHECK(h.fire() == 2000);
   CHECK(h.state.phase == Phase::Starting);
-  CHECK(publishes(h.last) == std::vector<Phase>{Phase::Restarting, Phase::Starting});
   CHECK(count_of<act::Spawn>(h.last) == 1);
-  CHECK(armed(h.last).empty());
   CHECK(h.state.restarts == 1);
+}
+
+TEST_CASE("delay 0 and a spawn that fails at once: each failure waits for the loop") {
+  Harness h = with_policy(RestartPolicyKind::OnFailure);
+  h.spec.restart.delay_ms = 0;
+  h.feed(ev::StartRequested{}, 1000);
+  for (int i = 0; i < 5; ++i) {
+    h.feed(ev::SpawnFailed{make_error(Code::SpawnFailed, "no such file")}, 1000 + i);
+    REQUIRE(h.state.phase == Phase::Restarting);
+    CHECK(count_of<act::Spawn>(h.last) == 0);
+    h.fire();
+    CHECK(count_of<act::Spawn>(h.last) == 1);
+  }
 }
 
 TEST_CASE("on-failure: a success code ends stopped") {

@@ -11,13 +11,13 @@
 using namespace procd;
 using R = HealthReaction;
 
-TEST_CASE("health: unhealthy fails a running or held-in-starting service") {
+TEST_CASE("health: unhealthy fails a running service; a start is bounded by start_timeout_ms alone") {
   CHECK(react_to_health(Phase::Running, ReadyKind::Started, false) == R::Failed);
-  CHECK(react_to_health(Phase::Starting, ReadyKind::MinUptime, false) == R::Failed);
-  CHECK(react_to_health(Phase::Starting, ReadyKind::Notify, false) == R::Failed);
-  CHECK(react_to_health(Phase::Starting, ReadyKind::LogMatch, false) == R::Failed);
-  // Health-gated: not ready yet is what start_timeout bounds.
-  CHECK(react_to_health(Phase::Starting, ReadyKind::Health, false) == R::None);
+  CHECK(react_to_health(Phase::Running, ReadyKind::Notify, false) == R::Failed);
+  // Still starting (Docker's start_period, Kubernetes' startupProbe): failed
+  // checks do not end the start, whatever the readiness kind.
+  for (ReadyKind k : {ReadyKind::MinUptime, ReadyKind::Notify, ReadyKind::LogMatch, ReadyKind::Health})
+    CHECK(react_to_health(Phase::Starting, k, false) == R::None);
   for (Phase p : {Phase::Stopping, Phase::Stopped, Phase::Failed, Phase::Restarting})
     CHECK(react_to_health(p, ReadyKind::Started, false) == R::None);
 }

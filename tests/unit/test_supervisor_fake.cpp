@@ -182,6 +182,10 @@ TEST_CASE("fake processes: a service ignoring SIGTERM gets SIGKILL at graceful, 
   CHECK(code == 0);
   CHECK(sys.count("signal web 9") >= 1);
   CHECK(sys.index("signal web 9") < sys.index("signal db 15"));  // db still waited for web
+  // db was not killed with web at the graceful deadline: it got its stop
+  // signal once web was gone, and never a SIGKILL (it obeys SIGTERM).
+  CHECK(sys.count("signal db 15") == 1);
+  CHECK(sys.count("signal db 9") == 0);
   CHECK(sys.alive.empty());
 }
 

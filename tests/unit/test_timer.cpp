@@ -56,3 +56,26 @@ TEST_CASE("Timer: closing itself from its callback is safe") {
   CHECK(tl.run_until([&] { return fired == 1; }, 1000));
   CHECK(t == nullptr);
 }
+
+// A restart at 0 ms whose spawn fails at once re-arms the service's timer
+// for 0 ms from inside its callback: libuv 1.44 would run it again in the
+// same pass for ever, and the loop would never poll (signals, sockets).
+TEST_CASE("Timer: re-armed for 0 ms from its own callback, it fires on a later loop turn") {
+  TestLoop tl;
+  int fired = 0, turns = 0;
+  Timer t(&tl.loop, [&] {
+    if (++fired < 20) t.schedule(0);
+  });
+  uv_check_t check;
+  uv_check_init(&tl.loop, &check);
+  check.data = &turns;
+  uv_check_start(&check, [](uv_check_t* h) { ++*static_cast<int*>(h->data); });
+  Timer guard(&tl.loop, [] {});  // so the one turn below never blocks for ever
+  guard.schedule(500);
+  t.schedule(0);
+  uv_run(&tl.loop, UV_RUN_ONCE);  // one turn: the timer runs at most once in it
+  CHECK(fired <= 1);
+  CHECK(tl.run_until([&] { return fired >= 20; }, 2000));
+  CHECK(turns >= 19);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+}
