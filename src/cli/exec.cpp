@@ -74,6 +74,7 @@
 #include "procd/error.hpp"
 #include "procd/proc_reader.hpp"
 #include "procd/signal_names.hpp"
+#include "procd/signal_state.hpp"
 #include "procd/spawn.hpp"
 
 #include "exec_faults.hpp"
@@ -288,6 +289,10 @@ class Entrypoint {
 }  // namespace
 
 int cmd_exec(const ExecOptions& opts) {
+  // Nothing inherited survives: a SIGCHLD left at SIG_IGN would make the
+  // kernel auto-reap the child and hide its status; a blocked fault signal
+  // would never be forwarded.
+  reset_signal_state();
   if (opts.command.empty() || opts.command[0].empty()) {
     print_error(Code::RuntimeUsage, "procd exec: no command given (usage: procd exec [OPTIONS] -- CMD ARGS...)");
     return kExitUsage;
@@ -300,13 +305,6 @@ int cmd_exec(const ExecOptions& opts) {
     auto r = become_subreaper();
     if (!r) fmt::print(stderr, "procd exec: warning: {} (orphans will not be reaped)\n", r.error().format());
   }
-  // A SIGCHLD inherited as SIG_IGN would make the kernel auto-reap the child
-  // and hide its exit status.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  ::sigaction(SIGCHLD, &dfl, nullptr);
-
   // Blocked for the rest of procd's life: a signal that arrives after the
   // child's exit must not kill procd with its default action on the way out.
   ::sigprocmask(SIG_BLOCK, &waited, nullptr);
