@@ -47,7 +47,9 @@
 //   still running are left to the kernel / namespace teardown), like tini.
 //   With --wait-all it then waits for every remaining descendant (they are
 //   all reparented to procd; done when waitpid reports ECHILD) along a
-//   ladder, G = $PROCD_EXEC_GRACE_MS (default 10000): up to G for them to
+//   ladder, G = $PROCD_EXEC_GRACE_MS (default 10000; digits only, at most
+//   31536000000 = one year, else error[1015] / error[1020] and exit 2
+//   before anything starts): up to G for them to
 //   exit on their own; then SIGTERM to the child's process group and to
 //   each child of procd (/proc/self/task/*/children, else a /proc scan),
 //   up to G more; then SIGKILL (repeated every 100 ms
@@ -61,16 +63,21 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/core.h>
 
 #include "procd/cli.hpp"
+#include "procd/config.hpp"
 #include "procd/error.hpp"
 #include "procd/proc_reader.hpp"
 #include "procd/signal_names.hpp"
@@ -87,9 +94,12 @@ using Ms = std::chrono::milliseconds;
 
 constexpr int kExitNotFound = 127;
 constexpr int kExitCannotExec = 126;
-constexpr long kDefaultGraceMs = 10000;
+constexpr std::int64_t kDefaultGraceMs = 10000;
 constexpr Ms kKillRepeat{100};
 constexpr Ms kKillCeiling{2000};
+// The ladder's deadlines (now + 2 G + the ceiling) in the clock's
+// nanoseconds: with G bounded they cannot overflow, however long procd ran.
+static_assert(Clock::duration::max() / 4 > Ms(2 * kMaxDurationMs) + kKillCeiling);
 
 void print_error(Code code, const std::string& msg) { fmt::print(stderr, "{}\n", make_error(code, msg).format()); }
 
@@ -131,16 +141,26 @@ bool parse_rewrites(const std::vector<std::string>& specs, const sigset_t& waite
   return true;
 }
 
-long grace_ms() {
+// PROCD_EXEC_GRACE_MS: digits only, 0..kMaxDurationMs (one year, the bound
+// of every duration in the config); unset or empty is the default. nullopt
+// after printing the error.
+std::optional<std::int64_t> grace_ms() {
   const char* v = std::getenv("PROCD_EXEC_GRACE_MS");
   if (!v || !*v) return kDefaultGraceMs;
-  char* end = nullptr;
-  errno = 0;
-  long ms = std::strtol(v, &end, 10);
-  if (errno || *end || ms < 0) {
-    fmt::print(stderr, "procd exec: warning: PROCD_EXEC_GRACE_MS=\"{}\" is not a number of milliseconds; using {}\n",
-               v, kDefaultGraceMs);
-    return kDefaultGraceMs;
+  std::string_view text(v);
+  std::int64_t ms = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  bool digits = text.find_first_not_of("0123456789") == std::string_view::npos;
+  if (digits && (ec == std::errc::result_out_of_range || ms > kMaxDurationMs)) {
+    print_error(Code::ConfigOutOfRange, fmt::format("PROCD_EXEC_GRACE_MS={}: above the maximum of {} ms (one year)",
+                                                    v, kMaxDurationMs));
+    return std::nullopt;
+  }
+  if (!digits || ec != std::errc() || end != text.data() + text.size()) {
+    print_error(Code::ConfigOverrideBadValue,
+                fmt::format("PROCD_EXEC_GRACE_MS=\"{}\": expected a whole number of milliseconds from 0 to {}", v,
+                            kMaxDurationMs));
+    return std::nullopt;
   }
   return ms;
 }
@@ -155,7 +175,8 @@ std::vector<pid_t> own_children() { return children_of(::getpid()); }
 
 class Entrypoint {
  public:
-  Entrypoint(const ExecOptions& o, const RewriteMap& m, const sigset_t& w) : opts_(o), map_(m), waited_(w) {}
+  Entrypoint(const ExecOptions& o, const RewriteMap& m, const sigset_t& w, std::int64_t grace_ms)
+      : opts_(o), map_(m), waited_(w), grace_(grace_ms) {}
 
   int run() {
     take_tty_ = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
@@ -255,10 +276,9 @@ class Entrypoint {
   }
 
   void wait_all() {
-    long g = grace_ms();
     reap();
     auto start = Clock::now();
-    auto term_at = start + Ms(g), kill_at = term_at + Ms(g), give_up = kill_at + kKillCeiling;
+    auto term_at = start + grace_, kill_at = term_at + grace_, give_up = kill_at + kKillCeiling;
     while (!no_children_ && Clock::now() < term_at) wait_one(&term_at);
     if (!no_children_) signal_rest(SIGTERM);
     while (!no_children_ && Clock::now() < kill_at) wait_one(&kill_at);
@@ -279,6 +299,7 @@ class Entrypoint {
   const ExecOptions& opts_;
   const RewriteMap& map_;
   sigset_t waited_;
+  Ms grace_;
   pid_t child_ = -1;
   bool take_tty_ = false;
   bool child_done_ = false;
@@ -300,6 +321,8 @@ int cmd_exec(const ExecOptions& opts) {
   sigset_t waited = wait_set();
   RewriteMap map;
   if (!parse_rewrites(opts.rewrites, waited, map)) return kExitUsage;
+  auto grace = opts.wait_all ? grace_ms() : std::optional<std::int64_t>(kDefaultGraceMs);
+  if (!grace) return kExitUsage;
 
   if (::getpid() != 1) {
     auto r = become_subreaper();
@@ -309,7 +332,7 @@ int cmd_exec(const ExecOptions& opts) {
   // child's exit must not kill procd with its default action on the way out.
   ::sigprocmask(SIG_BLOCK, &waited, nullptr);
   install_fault_forwarding(map, opts.kill_group);
-  Entrypoint ep(opts, map, waited);
+  Entrypoint ep(opts, map, waited, *grace);
   return ep.run();
 }
 
