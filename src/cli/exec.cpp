@@ -21,11 +21,13 @@
 // - Terminal (docker run -it): when stdin is a terminal whose foreground
 //   group is procd's, the child's group is made the foreground group
 //   (tcsetpgrp, like tini); procd takes it back once the child has exited.
-// - Job control (like dumb-init): SIGTSTP/SIGTTIN/SIGTTOU are forwarded,
-//   then procd stops itself with SIGSTOP, so the shell sees the job stopped;
-//   SIGCONT resumes procd (the kernel does that) and is forwarded, resuming
-//   the child. As PID 1 of a namespace the SIGSTOP is a no-op (the kernel
-//   protects init), so there only the child stops.
+// - Job control (like dumb-init in its setsid mode): SIGTSTP/SIGTTIN/SIGTTOU
+//   become SIGSTOP to the child's process group (unless --rewrite maps them
+//   elsewhere), so a child that catches or ignores SIGTSTP stops too; then
+//   procd stops itself with SIGSTOP, so the shell sees the job stopped.
+//   SIGCONT resumes procd (the kernel does that) and goes to the child's
+//   group, resuming it. As PID 1 of a namespace procd's SIGSTOP is a no-op
+//   (the kernel protects init), so there only the child stops.
 // - Not forwarded: SIGCHLD (reaping); signals procd raised on itself (SIGPIPE
 //   from writing to a closed stderr). The fault signals SIGSEGV, SIGBUS,
 //   SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT are forwarded when another
@@ -95,6 +97,7 @@ using Ms = std::chrono::milliseconds;
 constexpr int kExitNotFound = 127;
 constexpr int kExitCannotExec = 126;
 constexpr std::int64_t kDefaultGraceMs = 10000;
+constexpr int kJobStops[] = {SIGTSTP, SIGTTIN, SIGTTOU};
 constexpr Ms kKillRepeat{100};
 constexpr Ms kKillCeiling{2000};
 // The ladder's deadlines (now + 2 G + the ceiling) in the clock's
@@ -115,6 +118,10 @@ sigset_t wait_set() {
 
 bool parse_rewrites(const std::vector<std::string>& specs, const sigset_t& waited, RewriteMap& map) {
   for (int s = 0; s < NSIG; ++s) map[s] = s;
+  // dumb-init's setsid-mode default: a child that catches or ignores
+  // SIGTSTP must stop all the same when its job does (--rewrite TSTP:TSTP
+  // hands the signal itself over instead).
+  for (int s : kJobStops) map[s] = SIGSTOP;
   for (const auto& spec : specs) {
     auto colon = spec.find(':');
     if (colon == std::string::npos) {
@@ -252,13 +259,16 @@ class Entrypoint {
   void forward(int sig) {
     int to = map_[sig];
     if (to == 0) return;
+    bool stop = std::find(std::begin(kJobStops), std::end(kJobStops), sig) != std::end(kJobStops);
     if (!child_done_) {
-      if (opts_.kill_group)
+      // Job control stops and resumes the child's whole group, as a
+      // terminal does with a foreground job.
+      if (opts_.kill_group || stop || sig == SIGCONT)
         (void)signal_group(child_, to);
       else
         ::kill(child_, to);
-      // Job control: the child is stopped, now procd (the shell's job).
-      if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) ::kill(::getpid(), SIGSTOP);
+      // The child is stopped, now procd (the shell's job).
+      if (stop) ::kill(::getpid(), SIGSTOP);
     } else {
       signal_rest(to);
     }
