@@ -2,8 +2,9 @@
 //  - how a health status change acts on a service's machine;
 //  - when the supervisor as a whole is ready (READY=1 to its manager, and
 //    later /readyz): every autostart service has settled;
-//  - which signals procd watches for a [signals] section, and how the
-//    installed set changes on reload (removed forwards are uninstalled).
+//  - which signals procd watches for a [signals] section (every one that
+//    would otherwise end it), and how the installed set changes on reload
+//    (a removed forward of a harmless signal is uninstalled).
 #pragma once
 
 #include <vector>
@@ -40,8 +41,13 @@ bool autostart_settled(const std::vector<SettleView>& services);
 // probe must not call a replica with a failed service ready).
 std::vector<std::size_t> not_ready(const std::vector<SettleView>& services);
 
-// Signals procd watches: the base set plus every forwarded signal, sorted,
-// without duplicates.
+// Signals procd watches, sorted, without duplicates: every catchable signal
+// whose default action would end procd (the ones it acts on: CHLD, TERM,
+// INT, QUIT, HUP, USR1; the ones it logs and ignores: USR2, ALRM, XCPU,
+// PWR, SIGRTMIN..SIGRTMAX...), plus every forwarded signal. Left at their
+// default unless forwarded: KILL, STOP, the faults (SEGV, BUS, FPE, ILL,
+// TRAP, SYS, ABRT: a real crash still kills procd), PIPE (procd ignores
+// it), TSTP, TTIN, TTOU, CONT (job control), WINCH and URG (harmless).
 std::vector<int> watched_signals(const SignalsConfig& signals);
 
 struct SignalWatchChange {

@@ -13,6 +13,7 @@
 #include "procd/config.hpp"
 #include "procd/error.hpp"
 #include "procd/logging.hpp"
+#include "procd/signal_state.hpp"
 #include "procd/supervisor.hpp"
 #include "procd_build_info.h"
 
@@ -49,6 +50,9 @@ int cmd_version() {
 }
 
 int cmd_run(const GlobalOptions& g) {
+  // Nothing a parent blocked or ignored survives (a blocked SIGCHLD would
+  // stop all reaping, an ignored SIGTERM the shutdown); before any thread.
+  reset_signal_state();
   Log::setup_default();
   auto r = load(g);
   if (!r.ok()) {

@@ -21,11 +21,13 @@
 // - Terminal (docker run -it): when stdin is a terminal whose foreground
 //   group is procd's, the child's group is made the foreground group
 //   (tcsetpgrp, like tini); procd takes it back once the child has exited.
-// - Job control (like dumb-init): SIGTSTP/SIGTTIN/SIGTTOU are forwarded,
-//   then procd stops itself with SIGSTOP, so the shell sees the job stopped;
-//   SIGCONT resumes procd (the kernel does that) and is forwarded, resuming
-//   the child. As PID 1 of a namespace the SIGSTOP is a no-op (the kernel
-//   protects init), so there only the child stops.
+// - Job control (like dumb-init in its setsid mode): SIGTSTP/SIGTTIN/SIGTTOU
+//   become SIGSTOP to the child's process group (unless --rewrite maps them
+//   elsewhere), so a child that catches or ignores SIGTSTP stops too; then
+//   procd stops itself with SIGSTOP, so the shell sees the job stopped.
+//   SIGCONT resumes procd (the kernel does that) and goes to the child's
+//   group, resuming it. As PID 1 of a namespace procd's SIGSTOP is a no-op
+//   (the kernel protects init), so there only the child stops.
 // - Not forwarded: SIGCHLD (reaping); signals procd raised on itself (SIGPIPE
 //   from writing to a closed stderr). The fault signals SIGSEGV, SIGBUS,
 //   SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT are forwarded when another
@@ -47,7 +49,9 @@
 //   still running are left to the kernel / namespace teardown), like tini.
 //   With --wait-all it then waits for every remaining descendant (they are
 //   all reparented to procd; done when waitpid reports ECHILD) along a
-//   ladder, G = $PROCD_EXEC_GRACE_MS (default 10000): up to G for them to
+//   ladder, G = $PROCD_EXEC_GRACE_MS (default 10000; digits only, at most
+//   31536000000 = one year, else error[1015] / error[1020] and exit 2
+//   before anything starts): up to G for them to
 //   exit on their own; then SIGTERM to the child's process group and to
 //   each child of procd (/proc/self/task/*/children, else a /proc scan),
 //   up to G more; then SIGKILL (repeated every 100 ms
@@ -61,19 +65,25 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/core.h>
 
 #include "procd/cli.hpp"
+#include "procd/config.hpp"
 #include "procd/error.hpp"
 #include "procd/proc_reader.hpp"
 #include "procd/signal_names.hpp"
+#include "procd/signal_state.hpp"
 #include "procd/spawn.hpp"
 
 #include "exec_faults.hpp"
@@ -86,9 +96,13 @@ using Ms = std::chrono::milliseconds;
 
 constexpr int kExitNotFound = 127;
 constexpr int kExitCannotExec = 126;
-constexpr long kDefaultGraceMs = 10000;
+constexpr std::int64_t kDefaultGraceMs = 10000;
+constexpr int kJobStops[] = {SIGTSTP, SIGTTIN, SIGTTOU};
 constexpr Ms kKillRepeat{100};
 constexpr Ms kKillCeiling{2000};
+// The ladder's deadlines (now + 2 G + the ceiling) in the clock's
+// nanoseconds: with G bounded they cannot overflow, however long procd ran.
+static_assert(Clock::duration::max() / 4 > Ms(2 * kMaxDurationMs) + kKillCeiling);
 
 void print_error(Code code, const std::string& msg) { fmt::print(stderr, "{}\n", make_error(code, msg).format()); }
 
@@ -104,6 +118,10 @@ sigset_t wait_set() {
 
 bool parse_rewrites(const std::vector<std::string>& specs, const sigset_t& waited, RewriteMap& map) {
   for (int s = 0; s < NSIG; ++s) map[s] = s;
+  // dumb-init's setsid-mode default: a child that catches or ignores
+  // SIGTSTP must stop all the same when its job does (--rewrite TSTP:TSTP
+  // hands the signal itself over instead).
+  for (int s : kJobStops) map[s] = SIGSTOP;
   for (const auto& spec : specs) {
     auto colon = spec.find(':');
     if (colon == std::string::npos) {
@@ -130,16 +148,26 @@ bool parse_rewrites(const std::vector<std::string>& specs, const sigset_t& waite
   return true;
 }
 
-long grace_ms() {
+// PROCD_EXEC_GRACE_MS: digits only, 0..kMaxDurationMs (one year, the bound
+// of every duration in the config); unset or empty is the default. nullopt
+// after printing the error.
+std::optional<std::int64_t> grace_ms() {
   const char* v = std::getenv("PROCD_EXEC_GRACE_MS");
   if (!v || !*v) return kDefaultGraceMs;
-  char* end = nullptr;
-  errno = 0;
-  long ms = std::strtol(v, &end, 10);
-  if (errno || *end || ms < 0) {
-    fmt::print(stderr, "procd exec: warning: PROCD_EXEC_GRACE_MS=\"{}\" is not a number of milliseconds; using {}\n",
-               v, kDefaultGraceMs);
-    return kDefaultGraceMs;
+  std::string_view text(v);
+  std::int64_t ms = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  bool digits = text.find_first_not_of("0123456789") == std::string_view::npos;
+  if (digits && (ec == std::errc::result_out_of_range || ms > kMaxDurationMs)) {
+    print_error(Code::ConfigOutOfRange, fmt::format("PROCD_EXEC_GRACE_MS={}: above the maximum of {} ms (one year)",
+                                                    v, kMaxDurationMs));
+    return std::nullopt;
+  }
+  if (!digits || ec != std::errc() || end != text.data() + text.size()) {
+    print_error(Code::ConfigOverrideBadValue,
+                fmt::format("PROCD_EXEC_GRACE_MS=\"{}\": expected a whole number of milliseconds from 0 to {}", v,
+                            kMaxDurationMs));
+    return std::nullopt;
   }
   return ms;
 }
@@ -154,7 +182,8 @@ std::vector<pid_t> own_children() { return children_of(::getpid()); }
 
 class Entrypoint {
  public:
-  Entrypoint(const ExecOptions& o, const RewriteMap& m, const sigset_t& w) : opts_(o), map_(m), waited_(w) {}
+  Entrypoint(const ExecOptions& o, const RewriteMap& m, const sigset_t& w, std::int64_t grace_ms)
+      : opts_(o), map_(m), waited_(w), grace_(grace_ms) {}
 
   int run() {
     take_tty_ = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
@@ -230,13 +259,16 @@ class Entrypoint {
   void forward(int sig) {
     int to = map_[sig];
     if (to == 0) return;
+    bool stop = std::find(std::begin(kJobStops), std::end(kJobStops), sig) != std::end(kJobStops);
     if (!child_done_) {
-      if (opts_.kill_group)
+      // Job control stops and resumes the child's whole group, as a
+      // terminal does with a foreground job.
+      if (opts_.kill_group || stop || sig == SIGCONT)
         (void)signal_group(child_, to);
       else
         ::kill(child_, to);
-      // Job control: the child is stopped, now procd (the shell's job).
-      if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) ::kill(::getpid(), SIGSTOP);
+      // The child is stopped, now procd (the shell's job).
+      if (stop) ::kill(::getpid(), SIGSTOP);
     } else {
       signal_rest(to);
     }
@@ -254,10 +286,9 @@ class Entrypoint {
   }
 
   void wait_all() {
-    long g = grace_ms();
     reap();
     auto start = Clock::now();
-    auto term_at = start + Ms(g), kill_at = term_at + Ms(g), give_up = kill_at + kKillCeiling;
+    auto term_at = start + grace_, kill_at = term_at + grace_, give_up = kill_at + kKillCeiling;
     while (!no_children_ && Clock::now() < term_at) wait_one(&term_at);
     if (!no_children_) signal_rest(SIGTERM);
     while (!no_children_ && Clock::now() < kill_at) wait_one(&kill_at);
@@ -278,6 +309,7 @@ class Entrypoint {
   const ExecOptions& opts_;
   const RewriteMap& map_;
   sigset_t waited_;
+  Ms grace_;
   pid_t child_ = -1;
   bool take_tty_ = false;
   bool child_done_ = false;
@@ -288,6 +320,10 @@ class Entrypoint {
 }  // namespace
 
 int cmd_exec(const ExecOptions& opts) {
+  // Nothing inherited survives: a SIGCHLD left at SIG_IGN would make the
+  // kernel auto-reap the child and hide its status; a blocked fault signal
+  // would never be forwarded.
+  reset_signal_state();
   if (opts.command.empty() || opts.command[0].empty()) {
     print_error(Code::RuntimeUsage, "procd exec: no command given (usage: procd exec [OPTIONS] -- CMD ARGS...)");
     return kExitUsage;
@@ -295,23 +331,18 @@ int cmd_exec(const ExecOptions& opts) {
   sigset_t waited = wait_set();
   RewriteMap map;
   if (!parse_rewrites(opts.rewrites, waited, map)) return kExitUsage;
+  auto grace = opts.wait_all ? grace_ms() : std::optional<std::int64_t>(kDefaultGraceMs);
+  if (!grace) return kExitUsage;
 
   if (::getpid() != 1) {
     auto r = become_subreaper();
     if (!r) fmt::print(stderr, "procd exec: warning: {} (orphans will not be reaped)\n", r.error().format());
   }
-  // A SIGCHLD inherited as SIG_IGN would make the kernel auto-reap the child
-  // and hide its exit status.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  ::sigaction(SIGCHLD, &dfl, nullptr);
-
   // Blocked for the rest of procd's life: a signal that arrives after the
   // child's exit must not kill procd with its default action on the way out.
   ::sigprocmask(SIG_BLOCK, &waited, nullptr);
   install_fault_forwarding(map, opts.kill_group);
-  Entrypoint ep(opts, map, waited);
+  Entrypoint ep(opts, map, waited, *grace);
   return ep.run();
 }
 

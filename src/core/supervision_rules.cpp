@@ -38,8 +38,34 @@ std::vector<std::size_t> not_ready(const std::vector<SettleView>& services) {
   return out;
 }
 
+namespace {
+
+// Left at their default action unless forwarded: the uncatchable ones, the
+// faults (a real crash must still kill procd), SIGPIPE (ignored: EPIPE),
+// job control (stop and continue, never fatal) and those ignored by default.
+bool left_default(int s) {
+  switch (s) {
+    case SIGKILL: case SIGSTOP:
+    case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS: case SIGABRT:
+    case SIGPIPE:
+    case SIGTSTP: case SIGTTIN: case SIGTTOU: case SIGCONT:
+    case SIGWINCH: case SIGURG:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 std::vector<int> watched_signals(const SignalsConfig& signals) {
-  std::vector<int> out{SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1};
+  std::vector<int> out;
+  // Every catchable signal whose default would end procd: the ones it acts
+  // on (CHLD, TERM, INT, QUIT, HUP, USR1) and the ones it logs and ignores.
+  // Standard signals are 1..31 on Linux; the kernel's real-time ones start
+  // at 32, glibc reserves the first few and moves SIGRTMIN past them.
+  for (int s = 1; s <= SIGRTMAX; ++s)
+    if ((s < 32 || s >= SIGRTMIN) && !left_default(s)) out.push_back(s);
   out.insert(out.end(), signals.forward.begin(), signals.forward.end());
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

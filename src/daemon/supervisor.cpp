@@ -59,8 +59,9 @@ Supervisor::~Supervisor() {
   Log::flush();
 }
 
-// Handlers for the base set and every forwarded signal; a reload that drops
-// a forwarded signal uninstalls its handler (default disposition again).
+// Handlers for every signal that would otherwise end procd and every
+// forwarded one (watched_signals); a reload that drops the forward of a
+// harmless signal (WINCH, CONT...) uninstalls its handler (default again).
 void Supervisor::install_signals() {
   ::signal(SIGPIPE, SIG_IGN);  // a closed reader must be an EPIPE, not procd's death
   auto change = signal_watch_change(installed_, watched_signals(cfg_.signals));
@@ -211,6 +212,7 @@ void Supervisor::on_signal(int signum) {
     case SIGHUP:
       if (cfg_.signals.sighup == SighupAction::Forward) forward_signal(signum);
       else if (cfg_.signals.sighup == SighupAction::Reload) reload("SIGHUP", false);
+      else Log::write(LogLevel::Info, "ignored signal SIGHUP ([signals].sighup = \"ignore\")");
       return;
     default: break;
   }
@@ -226,6 +228,9 @@ void Supervisor::on_signal(int signum) {
         if (*f)
           if (auto r = f->file->reopen(); !r.ok()) Log::error(r.error(), svc_fields(s->cfg.name));
     }
+  } else {
+    // Watched only so that it cannot end procd (and orphan the services).
+    Log::write(LogLevel::Info, fmt::format("ignored signal {}", signal_name(signum)));
   }
 }
 

@@ -6,7 +6,8 @@
 //   async-signal-safe, so the credentials are ready before the child exists.
 // - run_child() runs between fork and exec with every signal blocked (the
 //   parent blocked them across fork): only async-signal-safe calls, in this
-//   order: dispositions to SIG_DFL, the cgroup (unless clone3 created the
+//   order: dispositions to SIG_DFL (every signal, glibc's reserved ones
+//   included), the cgroup (unless clone3 created the
 //   child in it), fds onto 0, 1, 2, 3.. (or procd's kept
 //   as they are for Inherit), session or group (and the terminal), umask,
 //   rlimits and nice (while still root: raising them needs it), groups / gid
@@ -31,6 +32,7 @@
 
 #include <fmt/format.h>
 
+#include "procd/signal_state.hpp"
 #include "spawn_internal.hpp"
 
 namespace procd::spawn_detail {
@@ -152,10 +154,7 @@ Result<Credentials> resolve_user(const std::string& user) {
 
 [[noreturn]] void run_child(const ChildPlan& p) {
   if (p.announce && ::write(p.status_fd, "+", 1) != 1) ::_exit(127);  // EOF then: the parent redoes it by fork
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; ++s)
-    if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);  // EINVAL on glibc-reserved ones: fine
+  reset_child_dispositions();  // glibc's reserved 32 and 33 too: exec would keep a SIG_IGN on them
 
   // Into the service's cgroup first ("0" = the writer), while still root.
   if (p.cgroup_fd >= 0 && ::write(p.cgroup_fd, "0", 1) != 1) child_fail(p.status_fd, Stage::Cgroup, errno);

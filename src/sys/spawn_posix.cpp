@@ -6,8 +6,9 @@
 // - The working_dir is checked in the parent first (stat, S_ISDIR, access
 //   X_OK), so a bad directory still reads as ChdirFailed and an error
 //   returned by posix_spawn is the exec's.
-// - The child gets an empty signal mask, every disposition at SIG_DFL and
-//   its own session or process group, exactly as run_child() gives it.
+// - The child gets an empty signal mask, every disposition at SIG_DFL
+//   (glibc's reserved 32 and 33 included) and its own session or process
+//   group, exactly as run_child() gives it.
 // - Only 0, 1, 2 and 3.. (extra fds) survive exec (addclosefrom_np); with
 //   Inherit no fd action at all, so the child has procd's fds as they are.
 // - glibc reaps a child whose exec failed before posix_spawn returns.
@@ -40,7 +41,10 @@ posix_spawnattr_t make_attr(SpawnGroup group) {
   posix_spawnattr_init(&attr);
   sigset_t none, dfl;
   sigemptyset(&none);
-  sigfillset(&dfl);
+  // Every bit set, not sigfillset(): that leaves out glibc's reserved 32 and
+  // 33, which glibc's posix_spawn then sets to SIG_IGN in the child, and
+  // exec keeps SIG_IGN. In the set they get SIG_DFL like the rest.
+  std::memset(&dfl, 0xff, sizeof dfl);
   sigdelset(&dfl, SIGKILL);
   sigdelset(&dfl, SIGSTOP);
   posix_spawnattr_setsigmask(&attr, &none);

@@ -83,13 +83,15 @@ class Procd:
         return pid
 
     # -- lifecycle
-    def start(self, extra_env=None, prefix=()):
-        """`prefix`: a wrapper that execs procd in its own process (prlimit, setpriv)."""
+    def start(self, extra_env=None, prefix=(), preexec_fn=None):
+        """`prefix`: a wrapper that execs procd in its own process (prlimit, setpriv);
+        `preexec_fn`: runs in the forked child before procd's exec (signal state)."""
         env = dict(os.environ)
         env.update(extra_env or {})
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(list(prefix) + [PROCD, "-c", self.config, "run"], stdin=subprocess.DEVNULL,
-                                     stdout=self._stderr, stderr=self._stderr, env=env, cwd=self.dir)
+                                     stdout=self._stderr, stderr=self._stderr, env=env, cwd=self.dir,
+                                     preexec_fn=preexec_fn)
         return self
 
     def __enter__(self):

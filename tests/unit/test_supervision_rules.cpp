@@ -50,16 +50,39 @@ TEST_CASE("readiness of the whole") {
 
 TEST_CASE("signals: a forward removed by reload is uninstalled") {
   SignalsConfig before;
-  before.forward = {SIGUSR2, SIGWINCH, SIGUSR1};
+  before.forward = {SIGUSR2, SIGWINCH, SIGUSR1, SIGTSTP};
   SignalsConfig after;
-  after.forward = {SIGWINCH};
+  after.forward = {SIGUSR2};
   auto was = watched_signals(before);
   auto now = watched_signals(after);
   CHECK(std::count(was.begin(), was.end(), SIGUSR1) == 1);  // base and forward: once
   auto c = signal_watch_change(was, now);
   CHECK(c.install.empty());
-  CHECK(c.uninstall == std::vector<int>{SIGUSR2});
+  CHECK(c.uninstall == std::vector<int>{SIGTSTP, SIGWINCH});
   auto back = signal_watch_change(now, was);
-  CHECK(back.install == std::vector<int>{SIGUSR2});
+  CHECK(back.install == std::vector<int>{SIGTSTP, SIGWINCH});
   CHECK(back.uninstall.empty());
+}
+
+TEST_CASE("signals: every signal that would end procd is watched, forwarded or not") {
+  SignalsConfig none;
+  none.forward = {};
+  auto w = watched_signals(none);
+  auto has = [&](int s) { return std::find(w.begin(), w.end(), s) != w.end(); };
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGSTKFLT, SIGXCPU, SIGXFSZ,
+                SIGVTALRM, SIGPROF, SIGIO, SIGPWR})
+    CHECK_MESSAGE(has(s), s);
+  for (int s = SIGRTMIN; s <= SIGRTMAX; ++s) CHECK_MESSAGE(has(s), s);
+  // Uncatchable, faults, ignored, job control, harmless: left at their default.
+  for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT, SIGPIPE, SIGTSTP, SIGTTIN,
+                SIGTTOU, SIGCONT, SIGWINCH, SIGURG})
+    CHECK_MESSAGE(!has(s), s);
+  for (int s = 32; s < SIGRTMIN; ++s) CHECK_MESSAGE(!has(s), s);  // glibc's reserved ones
+  CHECK(std::is_sorted(w.begin(), w.end()));
+  CHECK(std::adjacent_find(w.begin(), w.end()) == w.end());
+  // A forward of a harmless or job-control signal adds it.
+  SignalsConfig winch;
+  winch.forward = {SIGWINCH, SIGTSTP};
+  auto w2 = watched_signals(winch);
+  CHECK(w2.size() == w.size() + 2);
 }
