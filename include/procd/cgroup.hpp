@@ -56,6 +56,10 @@ class CgroupTree {
   // Creates the service's cgroup; processes still in it (left by a procd
   // that died) are killed: returns their PIDs.
   Result<std::vector<int>> prepare(const std::string& service);
+  // Kills the processes of an existing cgroup procd no longer uses (a
+  // service's cgroup under an older name) and removes it when empty; never
+  // creates it. Returns the PIDs killed.
+  Result<std::vector<int>> clean_leftover(const std::string& dir);
   // Writes the limits; one warning Error (PlatformCgroupLimit) per limit
   // that cannot be applied.
   std::vector<Error> apply_limits(const std::string& dir, const CgroupLimits& limits);
@@ -75,6 +79,8 @@ class CgroupTree {
  private:
   CgroupTree() = default;
   bool enable_controller(const std::string& controller);
+  // Kills what a populated cgroup holds; returns the PIDs it held.
+  Result<std::vector<int>> kill_leftovers(const std::string& dir);
 
   CgroupLayout layout_;
   std::string own_dir_;   // the cgroup procd started in

@@ -11,7 +11,12 @@
 // mode Shared, unique per procd instance and the same after a restart of
 // that instance (crash recovery finds its service cgroups again). Under the
 // base: `supervisor` (procd itself: the no-internal-process rule) and one
-// `svc-<service>` per service.
+// `svc-<service>` per service: the name as it is (a service name is at
+// most 64 of [A-Za-z0-9_.@-]), so `web.api`, `web_api` and `web@api` never
+// share a cgroup; any other byte, and '%', is written %XX. The mapping is
+// injective, never yields '.', '..', a '/' or a kernel file name (cpu.max),
+// and is at most 68 bytes for a valid name. An older procd wrote
+// '.' and '@' as '_'; such a directory is still cleaned as a leftover.
 #pragma once
 
 #include <cstdint>
@@ -36,11 +41,23 @@ std::optional<std::string> cgroup2_mount(std::string_view mountinfo);
 std::optional<std::string> own_cgroup(std::string_view proc_self_cgroup);
 // 8 hex digits (FNV-1a) of text: stable across runs and builds.
 std::string short_hash(std::string_view text);
-// A cgroup directory name part: [A-Za-z0-9_-], others become '_'.
+// A cgroup directory name part: [A-Za-z0-9_-], others become '_' (not
+// injective: the instance name, made unique by the PID file's hash).
 std::string cgroup_safe_name(std::string_view name);
 // `own_is_alone`: procd is the only process in its own cgroup.
 CgroupLayout choose_layout(const std::string& mount, const std::string& own, bool own_is_alone,
                            const std::string& instance_name, const std::string& pid_file);
+// The directory name of a service's cgroup ("svc-web.api"; see above).
+std::string service_cgroup_name(std::string_view service);
+// The service whose cgroup directory is `dir_name`; nullopt for any name
+// service_cgroup_name() does not make.
+std::optional<std::string> service_of_cgroup_name(std::string_view dir_name);
+// The name an older procd gave the service's cgroup ('.' and '@' as '_'); nullopt when it is today's.
+std::optional<std::string> legacy_service_cgroup_name(std::string_view service);
+// The service's old-name cgroup under base to clean as a leftover before it
+// starts; nullopt when there is none or it is the cgroup of a `configured` service.
+std::optional<std::string> legacy_leftover_cgroup(const std::string& base, const std::string& service,
+                                                  const std::vector<std::string>& configured);
 // The service's cgroup under the base.
 std::string service_cgroup(const std::string& base, const std::string& service);
 

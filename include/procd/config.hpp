@@ -52,6 +52,9 @@ struct ControlConfig {
   std::string group;              // empty = none
   std::string http;               // "host:port" or empty
   std::string http_token_file;    // resolved; empty = no mutating HTTP endpoints
+
+  // The sd_notify socket, made when the first service that uses it starts.
+  std::string notify_socket() const { return socket + ".notify"; }
 };
 
 enum class SighupAction { Reload, Forward, Ignore };
@@ -160,6 +163,8 @@ struct ServiceConfig {
   std::vector<int> cpu_affinity;           // CPU numbers (sched_setaffinity before exec); empty = inherit
 
   bool operator==(const ServiceConfig&) const = default;
+  // ready = "notify" or a watchdog: the service is given procd's notify socket.
+  bool uses_notify() const { return ready.kind == ReadyKind::Notify || watchdog_ms > 0; }
 };
 
 struct Config {
@@ -224,6 +229,12 @@ std::optional<Error> check_nesting(std::string_view text, const std::string& fil
 // Helpers shared with the CLI and the tests.
 Result<std::vector<std::string>> shell_split(const std::string& command);
 Result<std::uint64_t> parse_size(const std::string& text);  // "512M", "1G", "4096"
+// When a service needs the notify socket (ready = "notify", watchdog_ms)
+// and its path, control socket + ".notify", is longer than a unix socket
+// address holds: the message naming the path and the first such service.
+// Checked by validation (error ConfigSocketPathTooLong) and `run --socket`.
+std::optional<std::string> notify_socket_too_long(const Config& config);
+
 const char* log_level_name(LogLevel level);
 const char* restart_policy_name(RestartPolicyKind kind);
 // A Config warning as `FILE:LINE:COL: warning[CODE]: key: message`.

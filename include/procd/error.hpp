@@ -45,6 +45,8 @@ namespace procd {
   X(ConfigIncludeNotServices, 1039, "included file holds more than [services.*]")        \
   X(ConfigUnknownCpu, 1040, "cpu_affinity names a CPU that does not exist")              \
   X(ConfigNoEffect, 1041, "key accepted but has no effect (warning)")                    \
+  X(ConfigHealthChecksOff, 1042, "ready = \"health\" while [monitoring] health_checks = false") \
+  X(ConfigSocketPathTooLong, 1043, "socket path longer than a unix socket address holds")   \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \

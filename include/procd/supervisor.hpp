@@ -185,6 +185,8 @@ class Supervisor : public ChildReaper {
 
 
  private:
+  // supervisor.cpp: the control socket, then start_http(); both closed on failure.
+  Result<void> open_endpoints();
   // supervisor_http.cpp: listener lifetime, metrics bookkeeping, fan-out.
   Result<void> start_http();
   void reload_http(const ControlConfig& next);

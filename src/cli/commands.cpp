@@ -61,6 +61,10 @@ int cmd_run(const GlobalOptions& g) {
   }
   Config cfg = std::move(*r.config);
   if (!g.socket.empty()) cfg.control.socket = g.socket;
+  if (auto too_long = notify_socket_too_long(cfg)) {  // --socket bypasses validation
+    print_error(make_error(Code::ConfigSocketPathTooLong, "--socket: " + *too_long));
+    return kExitUsage;
+  }
   return run_supervisor(std::move(cfg));
 }
 

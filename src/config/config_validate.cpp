@@ -7,15 +7,48 @@
 // its table when the value is absent, and all of them run: errors collect.
 // cpu_affinity is checked against the CPUs procd itself may run on (its
 // own affinity: the CPUs that exist, within any cpuset it was given), since
-// those are the only ones a child can be moved to.
+// those are the only ones a child can be moved to. What a service's
+// readiness needs must exist: ready = "health" the health checks
+// ([monitoring] health_checks), ready = "notify" / watchdog_ms a notify
+// socket path (control socket + ".notify") that fits a unix socket address;
+// without a notify service that socket is never made, so it is not checked.
 #include <pwd.h>
 #include <sched.h>
+#include <sys/un.h>
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
 #include "src/config/config_internal.hpp"
 #include "procd/dep_graph.hpp"
 #include "procd/env_file.hpp"
+
+namespace procd {
+namespace {
+constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;  // the NUL takes the last byte
+
+// The first service that needs the notify socket when its path does not fit.
+const ServiceConfig* notify_user_over_limit(const Config& config) {
+  if (config.control.socket.size() > kMaxSocketPath) return nullptr;  // the control socket's own error says it
+  if (config.control.notify_socket().size() <= kMaxSocketPath) return nullptr;
+  auto user = std::find_if(config.services.begin(), config.services.end(), [](auto& s) { return s.uses_notify(); });
+  return user == config.services.end() ? nullptr : &*user;
+}
+
+}  // namespace
+
+std::optional<std::string> notify_socket_too_long(const Config& config) {
+  const ServiceConfig* user = notify_user_over_limit(config);
+  if (user == nullptr) return std::nullopt;
+  std::string path = config.control.notify_socket();
+  return fmt::format("notify socket path \"{}\" (the control socket + \".notify\", for service \"{}\": {}) is {} "
+                     "bytes; a unix socket path holds at most {}: shorten [control] socket",
+                     path, user->name, user->ready.kind == ReadyKind::Notify ? "ready = \"notify\"" : "watchdog_ms",
+                     path.size(), kMaxSocketPath);
+}
+
+}  // namespace procd
 
 namespace procd::config_detail {
 namespace {
@@ -32,6 +65,22 @@ std::string describe_cpus(const cpu_set_t& set) {
     cpu = last;
   }
   return out;
+}
+
+// The notify socket is made when the first notify service starts: a path
+// too long for sun_path would fail that service's every start.
+void check_notify_socket(const Config& config, const toml::value& root, Diagnostics& diag) {
+  auto message = notify_socket_too_long(config);
+  if (!message) return;
+  if (const toml::value* socket = child(child(&root, "control"), "socket"))
+    return diag.add(Code::ConfigSocketPathTooLong, *socket, "control.socket", std::move(*message));
+  const ServiceConfig& user = *notify_user_over_limit(config);
+  const char* key = user.ready.kind == ReadyKind::Notify ? "ready" : "watchdog_ms";
+  const toml::value* table = child(child(&root, "services"), user.name);
+  const toml::value* at = child(table, key);
+  std::string key_path = "services." + user.name + "." + key;
+  if (at != nullptr) diag.add(Code::ConfigSocketPathTooLong, *at, key_path, std::move(*message));
+  else diag.add(Code::ConfigSocketPathTooLong, Location{diag.file(), 0, 0}, key_path, std::move(*message));
 }
 
 }  // namespace
@@ -70,6 +119,11 @@ void validate_config(const Config& config, const toml::value& root, bool as_root
                              describe_cpus(usable)));
       }
     }
+    // The health checker is what makes such a service ready; it never runs.
+    if (svc.ready.kind == ReadyKind::Health && !config.monitoring.health_checks)
+      if (const toml::value* ready = child(table, "ready"))
+        diag.add(Code::ConfigHealthChecksOff, *ready, base + ".ready",
+                 "ready = \"health\" needs health checks, but [monitoring] health_checks = false");
     const toml::value* deps = child(table, "depends_on");
     for (const auto& dep : svc.depends_on) {
       if (config.find_service(dep.service) != nullptr) continue;
@@ -97,6 +151,8 @@ void validate_config(const Config& config, const toml::value& root, bool as_root
         diag.add(Code::ConfigUnknownUser, at, base + ".user", fmt::format("no such user \"{}\"", svc.user));
     }
   }
+
+  check_notify_socket(config, root, diag);
 
   if (auto cycle = DepGraph::from_services(config.services).find_cycle()) {
     const std::string& first = cycle->front();

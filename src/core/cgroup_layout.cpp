@@ -65,6 +65,12 @@ std::string join_path(const std::string& a, std::string_view b) {
   return out;
 }
 
+// Bytes a service name may hold ([A-Za-z0-9_.@-]): kept as they are.
+bool name_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         c == '@' || c == '-';
+}
+
 }  // namespace
 
 std::optional<std::string> cgroup2_mount(std::string_view mountinfo) {
@@ -131,8 +137,49 @@ CgroupLayout choose_layout(const std::string& mount, const std::string& own, boo
   return l;
 }
 
+std::string service_cgroup_name(std::string_view service) {
+  std::string out = "svc-";
+  for (unsigned char c : service) out += name_byte(c) ? std::string(1, static_cast<char>(c)) : fmt::format("%{:02X}", c);
+  return out;
+}
+
+std::optional<std::string> service_of_cgroup_name(std::string_view dir_name) {
+  if (!dir_name.starts_with("svc-")) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 4; i < dir_name.size(); ++i) {
+    if (dir_name[i] != '%') {
+      out += dir_name[i];
+      continue;
+    }
+    unsigned value = 0;
+    auto hex = dir_name.substr(i + 1, 2);
+    auto [p, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), value, 16);
+    if (hex.size() != 2 || ec != std::errc() || p != hex.data() + 2) return std::nullopt;
+    out += static_cast<char>(value);
+    i += 2;
+  }
+  // One spelling per name: "svc-%61" is not "a"'s directory.
+  if (out.empty() || service_cgroup_name(out) != dir_name) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> legacy_service_cgroup_name(std::string_view service) {
+  std::string old = "svc-" + cgroup_safe_name(service);  // '.' and '@' became '_'
+  if (old == service_cgroup_name(service)) return std::nullopt;
+  return old;
+}
+
+std::optional<std::string> legacy_leftover_cgroup(const std::string& base, const std::string& service,
+                                                  const std::vector<std::string>& configured) {
+  auto old = legacy_service_cgroup_name(service);
+  if (!old) return std::nullopt;
+  for (const auto& other : configured)
+    if (service_cgroup_name(other) == *old) return std::nullopt;  // today's cgroup of that service
+  return join_path(base, *old);
+}
+
 std::string service_cgroup(const std::string& base, const std::string& service) {
-  return join_path(base, "svc-" + cgroup_safe_name(service));
+  return join_path(base, service_cgroup_name(service));
 }
 
 std::optional<bool> parse_populated(std::string_view cgroup_events) {

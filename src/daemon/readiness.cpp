@@ -23,8 +23,6 @@ pid_t pgid_of(pid_t pid) {
   return st ? st->pgid : -1;
 }
 
-bool uses_notify(const ServiceConfig& c) { return c.ready.kind == ReadyKind::Notify || c.watchdog_ms > 0; }
-
 }  // namespace
 
 void Supervisor::watch_child(pid_t pid, std::function<void(int, int)> on_exit) { child_watchers_[pid] = std::move(on_exit); }
@@ -34,7 +32,7 @@ bool Supervisor::start_notify_server() {
   notify_ = std::make_unique<NotifyServer>(&loop_, [this](pid_t pid, const std::map<std::string, std::string>& f) {
     on_notify(pid, f);
   });
-  if (auto r = notify_->listen(cfg_.control.socket + ".notify"); !r.ok()) {
+  if (auto r = notify_->listen(cfg_.control.notify_socket()); !r.ok()) {
     Log::error(r.error());
     notify_.reset();
     return false;
@@ -51,14 +49,14 @@ void Supervisor::setup_readiness(ServiceRunner& svc) {
       Log::write(LogLevel::Error, fmt::format("ready.log regex: {}", e.what()), svc_fields(svc.cfg.name, 0, Code::ConfigInvalidRegex));
     }
   }
-  if (uses_notify(svc.cfg)) start_notify_server();
+  if (svc.cfg.uses_notify()) start_notify_server();
 }
 
 // NOTIFY_SOCKET is ours to give: notify services get procd's socket, the
 // others never see the one of the manager that started procd.
 void Supervisor::adjust_spawn_env(ServiceRunner& svc, std::vector<std::string>& env) {
   std::erase_if(env, [](const std::string& kv) { return kv.rfind("NOTIFY_SOCKET=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0; });
-  if (uses_notify(svc.cfg) && notify_) env.push_back("NOTIFY_SOCKET=" + notify_->path());
+  if (svc.cfg.uses_notify() && notify_) env.push_back("NOTIFY_SOCKET=" + notify_->path());
   if (svc.cfg.watchdog_ms > 0) env.push_back(fmt::format("WATCHDOG_USEC={}", std::min(svc.cfg.watchdog_ms, kMaxDurationMs) * 1000));
 }
 
@@ -109,7 +107,7 @@ ServiceRunner* Supervisor::service_of_pid(pid_t pid) {
 
 void Supervisor::on_notify(pid_t sender, const std::map<std::string, std::string>& fields) {
   ServiceRunner* svc = service_of_pid(sender);
-  if (!svc || !uses_notify(svc->cfg)) {
+  if (!svc || !svc->cfg.uses_notify()) {
     Log::write(LogLevel::Debug, fmt::format("notify message from pid {} ignored: no notify service owns it", sender));
     return;
   }

@@ -2,7 +2,8 @@
 // its subtree (cgroup.hpp; PROCD_CGROUP_ROOT points discovery elsewhere,
 // for tests) and logs once which mode is in use and why; each service gets
 // its cgroup before its first run (processes an earlier, killed procd left
-// there are killed: never two copies), limits are written, and its
+// there, or in the cgroup an older procd named differently, are killed:
+// never two copies), limits are written, and its
 // cgroup.events is watched with a uv_fs_event, so the end of a drain is an
 // event, never a poll. Without a usable cgroup v2 everything here falls back
 // to the process group (and the subreaper), and limits are one warning.
@@ -44,6 +45,14 @@ void log_cgroup_spawn_path() {
                                               : std::string("is off (PROCD_NO_CLONE3)")));
 }
 
+void report_leftovers(const ServiceConfig& svc, const std::string& dir, const std::vector<int>& left) {
+  if (left.empty()) return;
+  std::string pids;
+  for (int p : left) pids += fmt::format(" {}", p);
+  Log::write(LogLevel::Warn, fmt::format("killed {} process(es) an earlier procd left in {}:{}", left.size(), dir, pids),
+             svc_fields(svc.name, 0, Code::ServiceCgroupLeftover));
+}
+
 }  // namespace
 
 void Supervisor::setup_cgroups() {
@@ -76,16 +85,18 @@ void Supervisor::setup_cgroups() {
 void Supervisor::ensure_cgroup(ServiceRunner& svc) {
   if (!cgroups_) return;
   if (svc.cgroup.empty()) {
+    // The cgroup an older procd gave this service ('.' and '@' as '_'),
+    // unless it is the cgroup of a service configured now.
+    std::vector<std::string> names;
+    for (auto& s : services_) names.push_back(s->cfg.name);
+    if (auto old = legacy_leftover_cgroup(cgroups_->layout().base, svc.cfg.name, names)) {
+      if (auto left = cgroups_->clean_leftover(*old); left.ok()) report_leftovers(svc.cfg, *old, *left);
+      else Log::error(left.error(), svc_fields(svc.cfg.name));
+    }
     auto left = cgroups_->prepare(svc.cfg.name);
     if (!left.ok()) return Log::error(left.error(), svc_fields(svc.cfg.name));  // this service: process group only
     svc.cgroup = cgroups_->dir_of(svc.cfg.name);
-    if (!left->empty()) {
-      std::string pids;
-      for (int p : *left) pids += fmt::format(" {}", p);
-      Log::write(LogLevel::Warn,
-                 fmt::format("killed {} process(es) an earlier procd left in {}:{}", left->size(), svc.cgroup, pids),
-                 svc_fields(svc.cfg.name, 0, Code::ServiceCgroupLeftover));
-    }
+    report_leftovers(svc.cfg, svc.cgroup, *left);
     uv_fs_event_t* h = svc.cgroup_watch.reset(&svc);
     uv_fs_event_init(&loop_, h);
     int rc = uv_fs_event_start(

@@ -87,18 +87,12 @@ int Supervisor::run() {
   if (auto r = sys_.become_subreaper(); !r.ok()) Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
   setup_cgroups();
   started_at_ = now();
-  control_ = std::make_unique<ControlServer>(&loop_, [this](ControlConnection& c, Request r) { handle_request(c, std::move(r)); });
-  if (auto r = control_->listen(cfg_.control); !r.ok()) {
+  // The one exit for a startup failure after the cgroup setup: the subtree
+  // procd just made goes with it (add any later startup step before this).
+  if (auto r = open_endpoints(); !r.ok()) {
     fmt::print(stderr, "{}\n", r.error().format());
     Log::error(r.error());
-    control_.reset();
-    return 2;
-  }
-  if (auto r = start_http(); !r.ok()) {
-    fmt::print(stderr, "{}\n", r.error().format());
-    Log::error(r.error());
-    control_->close();
-    control_.reset();
+    teardown_cgroups();
     return 2;
   }
   install_signals();
@@ -146,6 +140,21 @@ int Supervisor::run() {
   Log::write(LogLevel::Info, fmt::format("procd \"{}\" exiting with code {}", cfg_.name, exit_code_));
   lock_.release();
   return exit_code_;
+}
+
+// The control socket, then the HTTP endpoint; after a failure neither is open.
+Result<void> Supervisor::open_endpoints() {
+  control_ = std::make_unique<ControlServer>(&loop_, [this](ControlConnection& c, Request r) { handle_request(c, std::move(r)); });
+  if (auto r = control_->listen(cfg_.control); !r.ok()) {
+    control_.reset();
+    return r;
+  }
+  if (auto r = start_http(); !r.ok()) {
+    control_->close();
+    control_.reset();
+    return r;
+  }
+  return {};
 }
 
 void Supervisor::dispatch(ServiceRunner& svc, Event event) {

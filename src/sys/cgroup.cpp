@@ -108,6 +108,19 @@ bool CgroupTree::enable_controller(const std::string& controller) {
 Result<std::vector<int>> CgroupTree::prepare(const std::string& service) {
   std::string dir = dir_of(service);
   if (!make_dir(dir)) return cg_error(Code::ServiceCgroupFailed, fmt::format("cannot create {}", dir), errno);
+  return kill_leftovers(dir);
+}
+
+Result<std::vector<int>> CgroupTree::clean_leftover(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::vector<int>{};
+  auto left = kill_leftovers(dir);
+  // Fails while the killed are still exiting; teardown removes it at the latest.
+  if (left.ok()) remove(dir);
+  return left;
+}
+
+Result<std::vector<int>> CgroupTree::kill_leftovers(const std::string& dir) {
   std::vector<int> left;
   if (populated(dir).value_or(false)) {
     auto procs = read_small_file(dir + "/cgroup.procs");

@@ -157,6 +157,35 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("env PROCD_SERVICES__WEB__WATCHDOG_MS: error[1020]", r.stderr)
 
+    def test_ready_health_with_health_checks_off(self):
+        # The service would be killed at start_timeout_ms on every start, its dependents never start.
+        self.assert_error('[monitoring]\nhealth_checks = false\n[services.web]\ncommand = "true"\nready = "health"\n'
+                          '[services.web.health]\ntcp = "127.0.0.1:5432"\n', 5, 9, 1042,
+                          'services.web.ready: ready = "health" needs health checks, but [monitoring] health_checks = false')
+
+    def test_notify_socket_path_at_the_sun_path_bound(self):
+        # sun_path holds 108 bytes with the NUL: a notify socket path (the
+        # control socket + ".notify") of 107 bytes passes, 108 fails.
+        for notify_len in (107, 108):
+            sock = "/tmp/" + "s" * (notify_len - len(".notify") - len("/tmp/"))
+            text = '[control]\nsocket = "%s"\n[services.web]\ncommand = "true"\nready = "notify"\n' % sock
+            self.assertEqual(len(sock + ".notify"), notify_len)
+            if notify_len == 107:
+                r = self.check(self.write(text))
+                self.assertEqual(r.returncode, 0, r.stderr)
+            else:
+                self.assert_error(text, 2, 10, 1043, 'control.socket: notify socket path "%s.notify"' % sock)
+
+    def test_run_with_a_socket_too_long_for_its_notify_socket(self):
+        # `run --socket` bypasses `check`: the same bound, before anything starts.
+        sock = os.path.join(self.dir, "s" * (108 - len(".notify") - len(self.dir) - 1))
+        path = self.write('[services.web]\ncommand = "true"\nready = "notify"\nautostart = false\n')
+        r = subprocess.run([PROCD_BIN, "-c", path, "--socket", sock, "run"], capture_output=True, text=True,
+                           timeout=TIMEOUT, env=clean_env({"PROCD_CGROUP_ROOT": "/nonexistent/procd-cgroup-root"}),
+                           cwd=self.dir, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('error[1043]: --socket: notify socket path "%s.notify"' % sock, r.stderr)
+
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "procd/cgroup.hpp"
 #include "procd/cgroup_layout.hpp"
@@ -88,8 +89,70 @@ TEST_CASE("cgroup: layout: a dedicated subtree per instance when shared, own cgr
   auto unit = choose_layout("/sys/fs/cgroup", "/system.slice/procd.service", true, "x", "/p");
   CHECK(unit.mode == CgroupMode::Dedicated);
   CHECK(unit.base == "/sys/fs/cgroup/system.slice/procd.service");
-  CHECK(service_cgroup(unit.base, "web.1") == "/sys/fs/cgroup/system.slice/procd.service/svc-web_1");
+  CHECK(service_cgroup(unit.base, "web.1") == "/sys/fs/cgroup/system.slice/procd.service/svc-web.1");
   CHECK(short_hash("/run/a.pid").size() == 8);
+}
+
+// Every valid service name of up to `len` characters over letters `a` and
+// the punctuation a name may hold (. @ _ -): names differing only there.
+std::vector<std::string> punctuation_names(std::size_t len) {
+  const std::string alphabet = "a.@_-";
+  std::vector<std::string> out, level = {""};
+  for (std::size_t n = 1; n <= len; ++n) {
+    std::vector<std::string> next;
+    for (const auto& prefix : level)
+      for (char c : alphabet) next.push_back(prefix + c);
+    for (const auto& name : next)
+      if (name[0] == 'a' || name[0] == '_') out.push_back(name);  // a name starts with [A-Za-z0-9_]
+    level = std::move(next);
+  }
+  return out;
+}
+
+TEST_CASE("cgroup: service name -> cgroup directory is injective; decode(encode(name)) == name") {
+  auto names = punctuation_names(5);
+  for (const char* n : {"web.api", "web_api", "web@api", "web-api", "webapi"}) names.push_back(n);
+  names.push_back(std::string(64, '_'));
+  names.push_back("a" + std::string(63, '.'));
+  names.push_back("a" + std::string(63, '@'));
+  std::set<std::string> dirs;
+  for (const auto& name : names) {
+    std::string dir = service_cgroup_name(name);
+    INFO(name << " -> " << dir);
+    CHECK(dirs.insert(dir).second);  // pairwise distinct
+    CHECK(dir.find('/') == std::string::npos);
+    CHECK(dir != ".");
+    CHECK(dir != "..");
+    CHECK(dir.starts_with("svc-"));  // never a kernel interface file (cgroup.*, cpu.*...) nor `supervisor`
+    CHECK(dir.size() <= 68);         // 64 chars of a name + "svc-"
+    CHECK(service_of_cgroup_name(dir) == name);
+  }
+  CHECK(service_cgroup_name("web.api") != service_cgroup_name("web_api"));
+  CHECK(service_cgroup_name("web@api") != service_cgroup_name("web_api"));
+  // Outside the service-name alphabet (config rejects such names) it stays injective and a valid name.
+  CHECK(service_cgroup_name("a/b") != service_cgroup_name("a%2Fb"));
+  CHECK(service_cgroup_name("a/b").find('/') == std::string::npos);
+  CHECK(service_of_cgroup_name(service_cgroup_name("a/b")) == "a/b");
+  CHECK(service_of_cgroup_name(service_cgroup_name("..")) == "..");
+  CHECK_FALSE(service_of_cgroup_name("supervisor"));
+  CHECK_FALSE(service_of_cgroup_name("svc-"));
+  CHECK_FALSE(service_of_cgroup_name("svc-a%zz"));
+  CHECK_FALSE(service_of_cgroup_name("svc-%61"));  // not what encoding "a" gives: no second spelling
+}
+
+TEST_CASE("cgroup: the old encoding's directory is a leftover unless a configured service owns it") {
+  const std::string base = "/sys/fs/cgroup/procd-x-01234567";
+  // procd up to this version wrote every byte outside [A-Za-z0-9_-] as '_'.
+  CHECK(legacy_service_cgroup_name("web.api") == "svc-web_api");
+  CHECK(legacy_service_cgroup_name("web@api") == "svc-web_api");
+  CHECK_FALSE(legacy_service_cgroup_name("web_api"));  // the same as today's
+  CHECK_FALSE(legacy_service_cgroup_name("web-api"));
+  CHECK(legacy_leftover_cgroup(base, "web.api", {"web.api"}) == base + "/svc-web_api");
+  CHECK(legacy_leftover_cgroup(base, "web@api", {"web@api", "web.api"}) == base + "/svc-web_api");
+  // svc-web_api is web_api's own cgroup now: never killed as web.api's leftover.
+  CHECK_FALSE(legacy_leftover_cgroup(base, "web.api", {"web.api", "web_api"}));
+  CHECK_FALSE(legacy_leftover_cgroup(base, "web_api", {"web_api", "web.api"}));
+  CHECK_FALSE(legacy_leftover_cgroup(base, "plain", {"plain"}));
 }
 
 TEST_CASE("cgroup: parsing cgroup.events, cpu.stat, memory.events, cgroup.procs, controllers") {
@@ -186,6 +249,25 @@ TEST_CASE("cgroup tree: kill writes cgroup.kill; prepare kills what an earlier p
   REQUIRE(none.ok());
   CHECK(none->empty());
   CHECK(get(empty + "/cgroup.kill") == "");  // an empty cgroup is not killed
+}
+
+TEST_CASE("cgroup tree: clean_leftover kills what an old-encoding cgroup holds and never creates one") {
+  FakeTree t;
+  auto tree = CgroupTree::setup_at(t.root, "/", t.opt);
+  REQUIRE(tree.ok());
+  std::string absent = t.layout.base + "/svc-db_1";
+  auto none = (*tree)->clean_leftover(absent);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  CHECK_FALSE(fs::exists(absent));  // nothing made where nothing was
+  std::string old = t.layout.base + "/svc-web_api";
+  put(old + "/cgroup.events", "populated 1\n");
+  put(old + "/cgroup.kill", "");
+  put(old + "/cgroup.procs", "999999998\n");  // not a live pid: nothing real is signalled
+  auto left = (*tree)->clean_leftover(old);
+  REQUIRE(left.ok());
+  CHECK(*left == std::vector<int>{999999998});
+  CHECK(get(old + "/cgroup.kill") == "1");
 }
 
 TEST_CASE("cgroup tree: without cgroup.kill (Linux < 5.14) freeze, kill each, thaw") {
