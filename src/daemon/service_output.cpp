@@ -106,7 +106,7 @@ void Supervisor::on_output(ServiceRunner& svc, bool is_stderr, const char* data,
   auto& splitter = is_stderr ? svc.err_split : svc.out_split;
   ServiceFile* dest = svc.to_file() ? &svc.file_for(is_stderr) : nullptr;
   const std::int64_t ts = wall_clock_ms();
-  const bool watch_ready = svc.ready_regex && svc.state.phase == Phase::Starting;  // as check_log_ready
+  const bool watch_ready = svc.ready_pattern && svc.state.phase == Phase::Starting;  // as check_log_ready
   const bool followed = (control_ && control_->has_streams(ControlConnection::Stream::Logs)) ||
                         (http_ && http_->has_streams(HttpConnection::Stream::Logs));
   if (dest && !svc.cfg.log.timestamps && dest->pending.empty() && !watch_ready && !followed) {
