@@ -11,7 +11,7 @@
 // services then block in write(2), as they would on a slow terminal.
 //
 // Fast path (file, timestamps = false, nobody needs each line: no ready
-// regex being watched, no `logs -f` follower): the complete-lines part of a
+// pattern being watched, no `logs -f` follower): the complete-lines part of a
 // read goes to the file as is (LineSplitter::feed_plain guarantees it is
 // byte for byte what the per-line path would write) and the ring copies only
 // the read's last lines.
