@@ -11,13 +11,13 @@
 
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "procd/config.hpp"
 #include "procd/health.hpp"
 #include "procd/histogram.hpp"
+#include "procd/log_pattern.hpp"
 #include "procd/resource_history.hpp"
 #include "procd/output.hpp"
 #include "procd/run_drain.hpp"
@@ -66,7 +66,7 @@ struct ServiceRunner {
   bool file_error_told = false;        // the failure was logged once
 
   // Readiness and health (readiness.cpp).
-  std::optional<std::regex> ready_regex;  // ready = { log = "..." }
+  std::optional<LogPattern> ready_pattern;  // ready = { log = "..." }, compiled once per config (RE2)
   std::string status_text;                // last STATUS= from sd_notify
   std::unique_ptr<HealthChecker> health;
   int over_memory_samples = 0;

@@ -18,7 +18,6 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <tuple>
 
@@ -36,23 +35,52 @@ namespace {
 // toml11 3.x puts the useful location in what(): the last annotated source
 // line (" 3 | text") and its marker line ("   |    ^--- why"). The
 // exception's own location() is where the parser stopped, often line 1.
+// Plain loops, no regex: both lines are as long as the offending source line
+// (a recursive matcher overflowed the stack on a 40 KB one).
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+// " 3 | text" -> 3; 0 when the line is not a source line.
+int source_line_number(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && is_blank(line[i])) ++i;
+  int number = 0;
+  std::size_t digits = 0;
+  for (; i < line.size() && line[i] >= '0' && line[i] <= '9' && digits < 9; ++i, ++digits) number = number * 10 + (line[i] - '0');
+  return digits > 0 && line.substr(i, 3) == " | " ? number : 0;
+}
+
+// "   |    ^--- why" -> column 5 (the first marker's, 1-based) and "why".
+std::optional<std::pair<int, std::string>> marker_of(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && is_blank(line[i])) ++i;
+  if (line.substr(i, 2) != "| ") return std::nullopt;
+  i += 2;
+  const std::size_t text_start = i;
+  while (i < line.size() && is_blank(line[i])) ++i;
+  const std::size_t marker = i;
+  while (i < line.size() && (line[i] == '^' || line[i] == '~')) ++i;
+  if (i == marker) return std::nullopt;
+  while (i < line.size() && line[i] == '-') ++i;
+  while (i < line.size() && is_blank(line[i])) ++i;
+  return std::make_pair(static_cast<int>(marker - text_start) + 1, std::string(line.substr(i)));
+}
+
 Error syntax_error_of(const toml::syntax_error& e, const std::string& file) {
   std::string what = e.what();
   std::istringstream lines(what);
   std::string line, first, note;
   int line_no = 0, column = 0;
   std::getline(lines, first);
-  static const std::regex source_line(R"(^\s*(\d+) \| )");
-  static const std::regex marker_line(R"(^(\s*\| )(\s*)[\^~]+-*\s*(.*)$)");
-  std::smatch m;
   int pending_line = 0;
   while (std::getline(lines, line)) {
-    if (std::regex_search(line, m, source_line)) {
-      pending_line = std::stoi(m[1]);
-    } else if (pending_line > 0 && std::regex_match(line, m, marker_line)) {
-      line_no = pending_line;
-      column = static_cast<int>(m[2].length()) + 1;
-      note = m[3];
+    if (int number = source_line_number(line); number > 0) {
+      pending_line = number;
+    } else if (pending_line > 0) {
+      if (auto marker = marker_of(line)) {
+        line_no = pending_line;
+        column = marker->first;
+        note = std::move(marker->second);
+      }
     }
   }
   // "[error] toml::parse_array: missing ..." -> "missing ..."

@@ -9,9 +9,9 @@
 #include <signal.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
-#include <regex>
 
 #include "src/config/config_internal.hpp"
 #include "procd/health_target.hpp"
@@ -28,9 +28,11 @@ std::string resolve_path(const std::string& dir, const std::string& path) {
 
 namespace {
 
+// [A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}
 bool valid_service_name(const std::string& name) {
-  static const std::regex pattern("[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}");
-  return std::regex_match(name, pattern);
+  auto word = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
+  if (name.empty() || name.size() > 64 || !word(name[0])) return false;
+  return std::all_of(name.begin() + 1, name.end(), [&](char c) { return word(c) || c == '.' || c == '@' || c == '-'; });
 }
 
 void read_logging(TableReader t, LoggingConfig& out, const std::string& dir) {

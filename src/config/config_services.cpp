@@ -9,11 +9,11 @@
 
 #include <algorithm>
 #include <fmt/format.h>
-#include <regex>
 
 #include "src/config/config_internal.hpp"
 #include "procd/cgroup_layout.hpp"
 #include "procd/health_target.hpp"
+#include "procd/log_pattern.hpp"
 
 namespace procd::config_detail {
 namespace {
@@ -40,12 +40,12 @@ void read_ready(TableReader& t, ReadyConfig& out) {
     out.min_uptime_ms = *ms;
   }
   if (auto pattern = r.string("log")) {
-    try {
-      std::regex check(*pattern, std::regex::ECMAScript);
+    if (auto compiled = LogPattern::compile(*pattern); compiled.ok()) {
       out.kind = ReadyKind::LogMatch;
       out.log_regex = *pattern;
-    } catch (const std::regex_error& e) {
-      r.error(Code::ConfigInvalidRegex, "log", fmt::format("invalid regular expression \"{}\": {}", *pattern, e.what()));
+    } else {
+      r.error(Code::ConfigInvalidRegex, "log",
+              fmt::format("invalid regular expression \"{}\" (RE2 syntax): {}", *pattern, compiled.error().message));
     }
   }
 }

@@ -1,7 +1,7 @@
 // Readiness and health at the Supervisor's edge: the sd_notify socket for
 // `ready = "notify"` services (READY=1, STATUS=, WATCHDOG=1 — each ping
 // moves the service's watchdog deadline), the log-line
-// readiness regex, health checkers (started with each run, stopped when it
+// readiness pattern (RE2, compiled once per config), health checkers (started with each run, stopped when it
 // stops), and the memory limit. Each turns into a machine event (Ready or
 // HealthFailed) through dispatch(); the policy decides what happens next.
 #include <fmt/core.h>
@@ -41,13 +41,13 @@ bool Supervisor::start_notify_server() {
 }
 
 void Supervisor::setup_readiness(ServiceRunner& svc) {
-  svc.ready_regex.reset();
+  svc.ready_pattern.reset();
   if (svc.cfg.ready.kind == ReadyKind::LogMatch) {
-    try {
-      svc.ready_regex.emplace(svc.cfg.ready.log_regex, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {  // validated at load; keep procd alive regardless
-      Log::write(LogLevel::Error, fmt::format("ready.log regex: {}", e.what()), svc_fields(svc.cfg.name, 0, Code::ConfigInvalidRegex));
-    }
+    if (auto compiled = LogPattern::compile(svc.cfg.ready.log_regex); compiled.ok())
+      svc.ready_pattern = std::move(compiled.value());
+    else  // validated at load; keep procd alive regardless
+      Log::write(LogLevel::Error, fmt::format("ready.log pattern: {}", compiled.error().message),
+                 svc_fields(svc.cfg.name, 0, Code::ConfigInvalidRegex));
   }
   if (svc.cfg.uses_notify()) start_notify_server();
 }
@@ -135,8 +135,8 @@ void Supervisor::on_health(ServiceRunner& svc, HealthStatus status, const std::s
 }
 
 void Supervisor::check_log_ready(ServiceRunner& svc, std::string_view line) {
-  if (!svc.ready_regex || svc.state.phase != Phase::Starting) return;
-  if (std::regex_search(line.begin(), line.end(), *svc.ready_regex)) dispatch(svc, ev::Ready{});
+  if (!svc.ready_pattern || svc.state.phase != Phase::Starting) return;
+  if (svc.ready_pattern->search(line)) dispatch(svc, ev::Ready{});  // RE2: linear, no recursion
 }
 
 // Restart when RSS stays above the limit for two consecutive samples.

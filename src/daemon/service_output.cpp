@@ -11,7 +11,7 @@
 // services then block in write(2), as they would on a slow terminal.
 //
 // Fast path (file, timestamps = false, nobody needs each line: no ready
-// regex being watched, no `logs -f` follower): the complete-lines part of a
+// pattern being watched, no `logs -f` follower): the complete-lines part of a
 // read goes to the file as is (LineSplitter::feed_plain guarantees it is
 // byte for byte what the per-line path would write) and the ring copies only
 // the read's last lines.
@@ -106,7 +106,7 @@ void Supervisor::on_output(ServiceRunner& svc, bool is_stderr, const char* data,
   auto& splitter = is_stderr ? svc.err_split : svc.out_split;
   ServiceFile* dest = svc.to_file() ? &svc.file_for(is_stderr) : nullptr;
   const std::int64_t ts = wall_clock_ms();
-  const bool watch_ready = svc.ready_regex && svc.state.phase == Phase::Starting;  // as check_log_ready
+  const bool watch_ready = svc.ready_pattern && svc.state.phase == Phase::Starting;  // as check_log_ready
   const bool followed = (control_ && control_->has_streams(ControlConnection::Stream::Logs)) ||
                         (http_ && http_->has_streams(HttpConnection::Stream::Logs));
   if (dest && !svc.cfg.log.timestamps && dest->pending.empty() && !watch_ready && !followed) {

@@ -186,6 +186,20 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn('error[1043]: --socket: notify socket path "%s.notify"' % sock, r.stderr)
 
+    def test_syntax_error_on_a_40k_line(self):
+        # toml11 quotes the offending line (and a marker as wide as it) in its
+        # message; turning that into line:col must not recurse per character.
+        text = 'name = "x"\nbig = "' + "a" * 40000 + '" junk\n'
+        r = self.assert_error(text, 2, 40010, 1001, "expected newline")
+        self.assertLess(len(r.stderr), 4096, "the long line is not echoed whole")
+
+    def test_bad_ready_log_pattern_names_re2_error(self):
+        # ready.log is RE2 syntax; RE2's own message says what is wrong.
+        self.assert_error('[services.web]\ncommand = "true"\nready = { log = "(" }\n', 3, 17, 1019,
+                          "missing )")
+        self.assert_error('[services.web]\ncommand = "true"\nready = { log = "(a)\\\\1" }\n', 3, 17, 1019,
+                          "invalid escape sequence")
+
 
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result

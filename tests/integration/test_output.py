@@ -135,6 +135,24 @@ command = ["bash", "-c", "exec -a MARKER-w sleep 1000", "MARKER"]
         check(not p.live_marked_pids(), "no service started")
 
 
+def test_ready_log_regex_on_a_40k_line_keeps_procd_alive():
+    # ready.log is RE2 (linear time, no recursion): a 40 KB line that does not
+    # match must neither overflow procd's stack (std::regex recursed once per
+    # character) nor hold the loop; the next line makes the service ready.
+    script = "import sys, time\nsys.stdout.write('ready ' + 'x' * 40000 + '\\n')\n" \
+             "sys.stdout.write('ready now\\n')\nsys.stdout.flush()\ntime.sleep(1000)\n"
+    with Procd('''
+[services.slow]
+command = ["python3", "-c", %s, "MARKER"]
+ready = { log = "ready.*now" }
+start_timeout_ms = 20000
+''' % json.dumps(script), level="info") as p:
+        p.wait_state("slow", "running", timeout=20)
+        check(p.proc.poll() is None, "procd alive (exit %s)" % p.proc.returncode)
+        longs = [e["msg"] for e in p.events() if e.get("service") == "slow" and e.get("stream") == "stdout"]
+        check(any(len(m) >= 40000 for m in longs), "the long line was read (%d lines)" % len(longs))
+
+
 if __name__ == "__main__":
     run_tests([
         test_planted_log_symlink_is_not_followed,
@@ -144,4 +162,5 @@ if __name__ == "__main__":
         test_partial_long_and_stderr_lines,
         test_text_log_format,
         test_sigusr1_reopens_log_files,
+        test_ready_log_regex_on_a_40k_line_keeps_procd_alive,
     ])

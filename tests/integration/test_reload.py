@@ -100,6 +100,28 @@ def test_deeply_nested_file_is_rejected_and_supervisor_lives():
         check(cli(p, "status").returncode == 0)
 
 
+def test_syntax_error_on_a_40k_line_is_refused_and_supervisor_lives():
+    # toml11 quotes a bad line in its message; reading line:col out of it ran
+    # std::regex per character and a 40 KB line overflowed the stack of the
+    # reloading supervisor (SIGHUP) and of the `procd reload` client (which
+    # reads the config for the socket path).
+    with Procd(A) as p:
+        p.wait_state("a", "running")
+        pa = p.running_pid("a")
+        with open(p.config, "a") as fh:
+            fh.write('big = "' + "a" * 40000 + '" junk\n')
+        p.signal(signal.SIGHUP)
+        p.wait_for(lambda: len(reloads(p, "SIGHUP")) >= 1, 5, "the SIGHUP reload logged")
+        check(any("rejected" in e["msg"] for e in reloads(p, "SIGHUP")), [e["msg"] for e in reloads(p, "SIGHUP")])
+        r = cli(p, "reload")
+        check(r.returncode == 2, "exit %d: %s" % (r.returncode, r.stdout[:300] + r.stderr[:300]))
+        check("%s:%d:" % (p.config, p.render(A).count("\n") + 1) in r.stderr and "error[1001]" in r.stderr,
+              r.stderr[:500])
+        check(p.proc.poll() is None, "supervisor still running (exit %s)" % p.proc.returncode)
+        check(alive(pa) and p.running_pid("a") == pa, "a kept its pid")
+        check(cli(p, "status").returncode == 0)
+
+
 def test_file_watch_in_place_and_rename():
     with Procd(A, hot_reload=True) as p:
         p.wait_state("a", "running")
@@ -199,6 +221,7 @@ if __name__ == "__main__":
         test_diff_cases_keep_change_add_remove,
         test_invalid_edit_keeps_everything,
         test_deeply_nested_file_is_rejected_and_supervisor_lives,
+        test_syntax_error_on_a_40k_line_is_refused_and_supervisor_lives,
         test_file_watch_in_place_and_rename,
         test_symlink_swap_configmap_style,
         test_burst_of_writes_is_one_reload,
