@@ -87,6 +87,13 @@ void Supervisor::on_run_started(ServiceRunner& svc) {
 // start timeout bounds the start); what belongs to an ending run stops.
 void Supervisor::on_phase(ServiceRunner& svc, Phase phase) {
   if (phase == Phase::Running && svc.cfg.watchdog_ms > 0) svc.watchdog_due = now() + svc.cfg.watchdog_ms;  // rearm() follows the step
+  // Checks that failed while it was starting did not count (start_timeout_ms
+  // bounds a start); now running, it is judged afresh: `retries` failures
+  // from here restart it (the checker reports changes only, so start over).
+  if (phase == Phase::Running && svc.health && svc.health->status() == HealthStatus::Unhealthy) {
+    svc.health->stop();
+    svc.health->start(static_cast<std::uint64_t>(svc.cfg.health.interval_ms));
+  }
   if (phase == Phase::Stopping || phase == Phase::Stopped || phase == Phase::Failed || phase == Phase::Restarting) {
     svc.watchdog_due = 0;
     if (svc.health) {

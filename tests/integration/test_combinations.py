@@ -12,7 +12,10 @@ layer 2", its defect list): each test here failed on 0.2's binary first.
 - the shutdown ladder x a dependent that uses the whole graceful window: its
   dependency still gets its stop signal before any SIGKILL;
 - no cgroups x a stop or `procd signal` in the drain window after the
-  leader was reaped: a reused group id is never signalled.
+  leader was reaped: a reused group id is never signalled;
+- a service's spawn request x its health command's: one builder, so the
+  health command runs with the service's cpu_affinity (0.2 dropped it) and
+  never sees the NOTIFY_SOCKET of procd's own manager.
 """
 import json
 import os
@@ -197,6 +200,35 @@ def test_stop_and_signal_in_the_drain_window_spare_a_reused_group_id():
         finally:
             innocent.kill()
             innocent.wait()
+    finally:
+        p.cleanup()
+
+
+def test_health_command_runs_with_the_services_cpu_affinity_and_no_manager_socket():
+    if len(os.sched_getaffinity(0)) < 2 or 1 not in os.sched_getaffinity(0):
+        print("  (skipped: needs CPUs 0 and 1)")
+        return
+    probe = "grep Cpus_allowed_list /proc/self/status > TMPDIR/hc.txt; env > TMPDIR/hc.env"
+    p = Procd('''
+[services.web]
+command = ["sh", "-c", "exec sleep 1000", "MARKER"]
+cpu_affinity = [1]
+ready = "health"
+[services.web.health]
+command = ["sh", "-c", %s]
+interval_ms = 100
+''' % json.dumps(probe), level="info")
+    # as under systemd: procd's own manager socket must reach no service process
+    p.start(extra_env={"NOTIFY_SOCKET": "/run/nonexistent/manager.sock", "WATCHDOG_USEC": "5000000"})
+    try:
+        p.wait_state("web", "running", timeout=10 * ANSWER_S)
+        with open(os.path.join(p.dir, "hc.txt")) as fh:
+            allowed = fh.read().split(":", 1)[1].strip()
+        check(allowed == "1", "the health command ran on CPUs %s, not the service's [1]" % allowed)
+        with open(os.path.join(p.dir, "hc.env")) as fh:
+            env = fh.read()
+        check("NOTIFY_SOCKET=" not in env and "WATCHDOG_USEC=" not in env, env)
+        check("PROCD_SERVICE=web" in env, env)
     finally:
         p.cleanup()
 

@@ -73,20 +73,24 @@ restart = { policy = "always", delay_ms = 100 }
         check(status(p)["wd"]["pid"] == pid, "same pid")
 
 
-def test_health_failing_from_first_probe_restarts():
+def test_health_judges_a_service_once_it_runs():
+    # Failing checks while min_uptime holds it in starting do not end the
+    # start (start_timeout_ms bounds it); once running, they restart it.
     with Procd('''
 [services.sick]
 command = ["bash", "-c", "exec -a MARKER-sick sleep 1000", "MARKER"]
-ready = { min_uptime_ms = 6000 }
+ready = { min_uptime_ms = 1500 }
 restart = { policy = "always", delay_ms = 100 }
 [services.sick.health]
 command = ["false"]
 interval_ms = 100
 retries = 1
 ''') as p:
-        # Unhealthy from the first probe, long before min_uptime holds it in starting.
-        p.wait_state("sick", "restarting", timeout=4)
-        check("running" not in p.states("sick"), p.states("sick"))
+        p.wait_state("sick", "restarting", timeout=6)
+        states = p.states("sick")
+        check(states[:3] == ["starting", "running", "stopping"], states)
+        started, running = p.first_ts("sick", "state starting"), p.first_ts("sick", "state running")
+        check(running - started >= 1.4, "running after %.2fs, before min_uptime" % (running - started))
 
 
 def test_restart_starts_stopped_dependencies():
@@ -139,7 +143,7 @@ if __name__ == "__main__":
     run_tests([
         test_reload_removes_idle_services,
         test_watchdog_pings_keep_the_service,
-        test_health_failing_from_first_probe_restarts,
+        test_health_judges_a_service_once_it_runs,
         test_restart_starts_stopped_dependencies,
         test_no_respawn_once_shutdown_began,
         test_reload_stops_forwarding_dropped_signal,
