@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "procd/config.hpp"
+#include "procd/spawn.hpp"
 #include "procd/uv_handle.hpp"
 
 namespace procd {
@@ -38,13 +39,9 @@ class ChildReaper {
 // What a command check runs with: the service's own identity and limits,
 // the same fields its SpawnRequest gets (SPEC Part 2: never procd's).
 struct HealthContext {
-  std::vector<std::string> env;  // full environment of the service ("K=V")
-  std::string working_dir;
-  std::string user;              // empty = procd's (only when procd is not root)
-  std::optional<unsigned> umask;
-  int nice = 0;
-  std::vector<Rlimit> rlimits;
-  std::string cgroup;            // the service's cgroup directory; empty = procd's
+  // The service's own run request (service_spawn_request): a command check
+  // runs with its identity, limits, CPUs, directory, cgroup and environment.
+  SpawnRequest run;
 };
 
 class HealthChecker {

@@ -79,9 +79,6 @@ struct SpawnedProcess {
   int stderr_fd = -1;   // -1 when merged, and for Null / Inherit
 };
 
-// Builds the environment: inherited `base` + env_file lines + env table + PROCD_SERVICE.
-Result<std::vector<std::string>> build_service_env(const ServiceConfig& svc, const std::vector<std::string>& base);
-
 // `exec_errno`, when given, receives the errno behind an ExecFailed error
 // (ENOENT: not found, EACCES: not executable, ...) and 0 otherwise, for a
 // caller that maps it to a shell's 127 / 126 exit codes.

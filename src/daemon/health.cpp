@@ -3,10 +3,11 @@
 // shared state health_checker.hpp (read its invariants first).
 //  * A command check is spawned by spawn_process(), the one spawn, with the
 //    service's own user, umask, rlimits, nice, working_dir and environment
-//    (HealthContext), never procd's privileges: SPEC Part 2. Its stdio is
-//    /dev/null, it gets a session of its own (so a timeout kills the whole
-//    group), and NOTIFY_SOCKET / WATCHDOG_* are removed from its
-//    environment: it must not speak for procd to procd's manager.
+//    and CPUs (HealthContext: the service's own request, one builder in
+//    service_request.hpp), never procd's privileges: SPEC Part 2. Its stdio
+//    is /dev/null, it gets a session of its own (so a timeout kills the whole
+//    group); like the service it never sees NOTIFY_SOCKET / WATCHDOG_* of
+//    procd's manager.
 //  * Child exits arrive through the ChildReaper, perhaps after the checker
 //    is gone: the callback holds a weak_ptr to `alive`.
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 
 #include "health_checker.hpp"
 #include "procd/signal_names.hpp"
+#include "procd/service_request.hpp"
 #include "procd/spawn.hpp"
 
 namespace procd {
@@ -35,19 +37,7 @@ namespace {
 
 // The request a command check runs with: the service's, but for argv and stdio.
 SpawnRequest command_request(const HealthConfig& cfg, const HealthContext& ctx) {
-  SpawnRequest req;
-  req.argv = cfg.command;
-  req.env = ctx.env;
-  std::erase_if(req.env, [](const std::string& kv) { return kv.starts_with("NOTIFY_SOCKET=") || kv.starts_with("WATCHDOG_"); });
-  req.working_dir = ctx.working_dir;
-  req.user = ctx.user;
-  req.umask = ctx.umask;
-  req.nice = ctx.nice;
-  req.rlimits = ctx.rlimits;
-  req.cgroup = ctx.cgroup;
-  req.stdio = SpawnStdio::Null;
-  req.group = SpawnGroup::NewSession;
-  return req;
+  return health_spawn_request(ctx.run, cfg.command);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "procd/logging.hpp"
 #include "procd/proc_reader.hpp"
+#include "procd/service_request.hpp"
 #include "procd/spawn.hpp"
 #include "procd/supervision_rules.hpp"
 #include "procd/supervisor.hpp"
@@ -55,7 +56,7 @@ void Supervisor::setup_readiness(ServiceRunner& svc) {
 // NOTIFY_SOCKET is ours to give: notify services get procd's socket, the
 // others never see the one of the manager that started procd.
 void Supervisor::adjust_spawn_env(ServiceRunner& svc, std::vector<std::string>& env) {
-  std::erase_if(env, [](const std::string& kv) { return kv.rfind("NOTIFY_SOCKET=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0; });
+  // The manager's NOTIFY_SOCKET / WATCHDOG_* were dropped by build_service_env.
   if (svc.cfg.uses_notify() && notify_) env.push_back("NOTIFY_SOCKET=" + notify_->path());
   if (svc.cfg.watchdog_ms > 0) env.push_back(fmt::format("WATCHDOG_USEC={}", std::min(svc.cfg.watchdog_ms, kMaxDurationMs) * 1000));
 }
@@ -66,13 +67,9 @@ void Supervisor::on_run_started(ServiceRunner& svc) {
   svc.watchdog_due = 0;  // armed once the run is ready (on_phase), as systemd does
   if (svc.cfg.health.kind != HealthKind::None && cfg_.monitoring.health_checks) {
     HealthContext ctx;
-    ctx.env = svc.run_env;  // built once per start, env_file included
-    ctx.working_dir = svc.cfg.working_dir.empty() ? cfg_.dir : svc.cfg.working_dir;
-    ctx.user = svc.cfg.user;  // the service's identity and limits, as in spawn(): never procd's
-    ctx.umask = svc.cfg.umask;
-    ctx.nice = svc.cfg.nice;
-    ctx.rlimits = svc.cfg.rlimits;
-    ctx.cgroup = svc.cgroup;
+    // The run's own request (its environment built once per start, env_file
+    // included): the service's identity, limits and CPUs, never procd's.
+    ctx.run = service_spawn_request(svc.cfg, cfg_.dir, svc.cgroup, svc.run_env);
     ServiceRunner* sp = &svc;
     svc.health = std::make_unique<HealthChecker>(&loop_, svc.cfg.health, std::move(ctx), *this,
                                                  [this, sp](HealthStatus st, const std::string& d) { on_health(*sp, st, d); });

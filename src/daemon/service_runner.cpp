@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "procd/logging.hpp"
+#include "procd/service_request.hpp"
 #include "procd/supervisor.hpp"
 
 namespace procd {
@@ -38,24 +39,12 @@ void Supervisor::spawn(ServiceRunner& svc) {
     dispatch(svc, ev::SpawnFailed{env.error()});
     return;
   }
-  // The manager's sd_notify variables are procd's, never a service's or its health command's.
-  std::erase_if(env.value(), [](const std::string& kv) { return kv.rfind("NOTIFY_SOCKET=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0; });
   // A command health check runs in the run's environment (env_file read once
   // per start); only then is a copy kept (~4 KiB a service otherwise).
   if (svc.cfg.health.kind == HealthKind::Command) svc.run_env = env.value();
   else svc.run_env.clear();
   ensure_cgroup(svc);
-  SpawnRequest req;
-  req.cgroup = svc.cgroup;
-  req.argv = svc.cfg.command;
-  req.working_dir = svc.cfg.working_dir.empty() ? cfg_.dir : svc.cfg.working_dir;
-  req.user = svc.cfg.user;
-  req.umask = svc.cfg.umask;
-  req.nice = svc.cfg.nice;
-  req.rlimits = svc.cfg.rlimits;
-  req.cpu_affinity = svc.cfg.cpu_affinity;
-  req.merge_stderr = false;  // every line keeps its stream; files merge them (or not) as configured
-  req.env = std::move(env.value());
+  SpawnRequest req = service_spawn_request(svc.cfg, cfg_.dir, svc.cgroup, std::move(env.value()));
   adjust_spawn_env(svc, req.env);
   auto proc = sys_.spawn(req);
   if (!proc.ok()) {

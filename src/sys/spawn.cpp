@@ -28,7 +28,6 @@
 #include "procd/spawn.hpp"
 #include "procd/proc_reader.hpp"
 
-#include "procd/env_file.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -108,42 +107,7 @@ Result<void> await_exec(pid_t pid, Fd& st_r, const SpawnRequest& req, const std:
   return child_error(req, exe, report, exec_errno);
 }
 
-// ---- environment -----------------------------------------------------------
-
-// Ordered "K=V" list where a later definition replaces an earlier one in place.
-class EnvList {
- public:
-  void set(std::string_view key, std::string_view value) {
-    std::string kv = fmt::format("{}={}", key, value);
-    auto [it, fresh] = index_.try_emplace(std::string(key), list_.size());
-    if (fresh) list_.push_back(std::move(kv));
-    else list_[it->second] = std::move(kv);
-  }
-  std::vector<std::string> take() { return std::move(list_); }
-
- private:
-  std::vector<std::string> list_;
-  std::map<std::string, std::size_t> index_;
-};
-
 }  // namespace
-
-Result<std::vector<std::string>> build_service_env(const ServiceConfig& svc, const std::vector<std::string>& base) {
-  EnvList env;
-  for (const auto& kv : base) {
-    std::size_t eq = kv.find('=');
-    if (eq != std::string::npos && eq > 0) env.set(std::string_view(kv).substr(0, eq), std::string_view(kv).substr(eq + 1));
-  }
-  if (!svc.env_file.empty()) {
-    auto vars = read_env_file(svc.env_file);
-    if (!vars) return vars.error();
-    for (const auto& [k, v] : *vars) env.set(k, v);
-  }
-  for (const auto& [k, v] : svc.env) env.set(k, v);
-  env.set("PROCD_SERVICE", svc.name);
-  return env.take();
-}
-
 
 Result<SpawnedProcess> spawn_process(const SpawnRequest& req, int* exec_errno) {
   if (exec_errno) *exec_errno = 0;

@@ -18,6 +18,7 @@
 #include "temp_dir.hpp"
 #include "procd/output.hpp"
 #include "procd/pid_lock.hpp"
+#include "procd/service_request.hpp"
 #include "procd/spawn.hpp"
 
 namespace fs = std::filesystem;
@@ -316,6 +317,33 @@ TEST_CASE("output: RotatingFile open error names the path") {
   REQUIRE(!r.ok());
   CHECK(r.error().code == Code::IoOpen);
   CHECK(r.error().message.find("/nonexistent-dir-procd/x.log") != std::string::npos);
+}
+
+TEST_CASE("service request: procd's manager's sd_notify variables never reach a service; a health check runs as its run") {
+  ServiceConfig svc;
+  svc.name = "web";
+  svc.command = {"server"};
+  svc.cpu_affinity = {1};
+  svc.nice = 5;
+  svc.env = {{"OWN", "1"}};
+  auto env = build_service_env(svc, {"NOTIFY_SOCKET=/run/systemd/notify", "WATCHDOG_USEC=5000000", "WATCHDOG_PID=1",
+                                     "PATH=/bin"});
+  REQUIRE(env.ok());
+  CHECK(*env == std::vector<std::string>{"PATH=/bin", "OWN=1", "PROCD_SERVICE=web"});
+  SpawnRequest run = service_spawn_request(svc, "/etc/app", "/sys/fs/cgroup/x", *env);
+  CHECK(run.working_dir == "/etc/app");
+  CHECK(run.cpu_affinity == std::vector<int>{1});
+  CHECK_FALSE(run.merge_stderr);
+  SpawnRequest hc = health_spawn_request(run, {"check", "--quick"});
+  CHECK(hc.argv == std::vector<std::string>{"check", "--quick"});
+  CHECK(hc.stdio == SpawnStdio::Null);
+  CHECK(hc.group == SpawnGroup::NewSession);
+  // everything else is the run's own
+  CHECK(hc.cpu_affinity == run.cpu_affinity);
+  CHECK(hc.nice == 5);
+  CHECK(hc.cgroup == run.cgroup);
+  CHECK(hc.env == run.env);
+  CHECK(hc.working_dir == run.working_dir);
 }
 
 TEST_CASE("spawn: build_service_env merges base, env_file, env table, PROCD_SERVICE") {
