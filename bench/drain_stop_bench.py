@@ -3,9 +3,15 @@
 process, without cgroups (Daemon layer 2, item 5: 200 such services took
 32 s to stop, every reap asking every draining service for a /proc pass).
 
-Service i is `sh -c 'trap "sleep D; exit 0" TERM; (trap "" TERM; exec sleep 1000 >/dev/null 2>&1) & wait'`
-with D = 5*i ms mod 1 s: the leader exits D after SIGTERM, its child (same group, reparented to procd,
-the subreaper) ignores SIGTERM, so every service drains: procd signals
+Service i is
+
+    sh -c 'trap "sleep D; exit 0" TERM; (trap "" TERM; exec sleep 1000 >/dev/null 2>&1) & wait'
+
+with D = 5*i ms mod 1 s: the leader exits D after SIGTERM (the reaps and
+drain deadlines spread over a second instead of one batch); its child
+(same group, reparented to procd, the subreaper) ignores SIGTERM and does
+not hold the output pipes (were it to, the drain would wait for their EOF
+and never ask about the group). So every service drains: procd signals
 what is left of the group, and SIGKILLs it at the drain deadline (1 s
 after the exit). For each binary (--procd, repeatable: a baseline copy and
 the new build, alternated run by run in the same session) and each N,
