@@ -40,12 +40,6 @@ std::optional<ProcStat> read_proc_stat(pid_t pid);
 // One pass over /proc/[0-9]*/stat, calling `visit` for each process read.
 void for_each_proc_stat(const std::function<void(const ProcStat&)>& visit);
 
-// Whether a live (not exited) process of group `pgid` descends from
-// `ancestor`. After a run's leader was reaped, this tells procd's own
-// leftovers (orphans are reparented to procd, the subreaper) from a new,
-// unrelated group that reused the id; a live member pins the id meanwhile.
-bool group_has_descendant_of(pid_t pgid, pid_t ancestor);
-
 // Children of `parent` (its own /proc/P/task/P/children where the kernel
 // has it, else a pass over every stat for ppid == parent).
 std::vector<pid_t> children_of(pid_t parent);

@@ -17,6 +17,7 @@
 
 #include "procd/config.hpp"
 #include "procd/error.hpp"
+#include "procd/group_census.hpp"
 
 namespace procd {
 
@@ -93,8 +94,12 @@ Result<void> become_subreaper();
 
 // kill(-pgid, sig); ESRCH is not an error.
 Result<void> signal_group(pid_t pgid, int sig);
-// After the group's leader was reaped: true while a live member of group
-// pgid descends from procd (a reused id is not ours: see proc_reader.hpp).
-bool group_alive(pid_t pgid);
+// kill(-pgid, 0): the group has a member (any, even a zombie or a process
+// of a group that reused the id). Cheap: asked before a census.
+bool group_exists(pid_t pgid);
+// One pass over /proc: every group with a live member descending from
+// procd (group_census.hpp). After a run's leader was reaped, this tells
+// procd's own leftovers from a new group that reused the id.
+GroupCensus group_census();
 
 }  // namespace procd

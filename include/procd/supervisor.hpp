@@ -107,6 +107,7 @@ class Supervisor : public ChildReaper {
   void ensure_cgroup(ServiceRunner& svc);
   void release_cgroup(ServiceRunner& svc);
   bool run_alive(ServiceRunner& svc);
+  bool group_alive(pid_t pgid);  // from census_, taken once per loop phase
   void signal_run(ServiceRunner& svc, int sig);
   void check_oom(ServiceRunner& svc, const ExitStatus& status);
   void cgroup_run_started(ServiceRunner& svc);
@@ -241,6 +242,10 @@ class Supervisor : public ChildReaper {
   std::string manager_last_status_;
   std::unordered_map<pid_t, std::function<void(int, int)>> child_watchers_;
   std::deque<std::pair<ServiceRunner*, Event>> queue_;
+  // Groups alive after their leader was reaped (group_census.hpp): taken
+  // when first asked, dropped at the next loop phase (prepare, check) and at
+  // every reap, so every draining service is answered from one /proc pass.
+  std::optional<GroupCensus> census_;
   bool dispatching_ = false;
   bool dirty_ = false;     // something settle() must look at
   bool settling_ = false;

@@ -22,7 +22,9 @@ class SystemCalls {
   virtual ~SystemCalls() = default;
   virtual Result<SpawnedProcess> spawn(const SpawnRequest& req) = 0;
   virtual Result<void> signal_group(pid_t pgid, int sig) = 0;
-  virtual bool group_alive(pid_t pgid) = 0;
+  // kill(-pgid, 0) and one /proc pass for every group (spawn.hpp).
+  virtual bool group_exists(pid_t pgid) = 0;
+  virtual GroupCensus group_census() = 0;
   virtual std::optional<Reaped> reap_one() = 0;
   virtual Result<void> become_subreaper() = 0;
   // Monotonic milliseconds; the real clock is the loop's (timers agree with it).

@@ -131,7 +131,13 @@ void Supervisor::on_cgroup_event(ServiceRunner& svc) {
 
 bool Supervisor::run_alive(ServiceRunner& svc) {
   if (cgroups_ && !svc.cgroup.empty() && cgroups_->populated(svc.cgroup).value_or(false)) return true;
-  return sys_.group_alive(svc.pgid);
+  return group_alive(svc.pgid);
+}
+
+bool Supervisor::group_alive(pid_t pgid) {
+  if (!sys_.group_exists(pgid)) return false;  // no member at all: no /proc pass
+  if (!census_) census_ = sys_.group_census();
+  return census_->alive(pgid);
 }
 
 void Supervisor::signal_run(ServiceRunner& svc, int sig) {
@@ -139,7 +145,7 @@ void Supervisor::signal_run(ServiceRunner& svc, int sig) {
     if (svc.pgid <= 0) return;
     // The leader was reaped (the drain window): the id is ours only while a
     // live member descending from procd is known; else it may be reused.
-    if (svc.drain.exit_pending() && !sys_.group_alive(svc.pgid)) {
+    if (svc.drain.exit_pending() && !group_alive(svc.pgid)) {
       Log::write(LogLevel::Debug, fmt::format("signal {} not sent: group {} has no member left", sig, svc.pgid),
                  svc_fields(svc.cfg.name));
       return;

@@ -115,6 +115,7 @@ int Supervisor::run() {
   before_poll_.reset(this);
   uv_prepare_init(&loop_, before_poll_.get());
   uv_prepare_start(before_poll_.get(), [](uv_prepare_t* h) {
+    owner_of<Supervisor>(h)->census_.reset();
     owner_of<Supervisor>(h)->settle();
     Log::flush();
     owner_of<Supervisor>(h)->settle();
@@ -122,7 +123,10 @@ int Supervisor::run() {
   uv_unref(reinterpret_cast<uv_handle_t*>(before_poll_.get()));
   after_poll_.reset(this);
   uv_check_init(&loop_, after_poll_.get());
-  uv_check_start(after_poll_.get(), [](uv_check_t* h) { owner_of<Supervisor>(h)->settle(); });
+  uv_check_start(after_poll_.get(), [](uv_check_t* h) {
+    owner_of<Supervisor>(h)->census_.reset();
+    owner_of<Supervisor>(h)->settle();
+  });
   uv_unref(reinterpret_cast<uv_handle_t*>(after_poll_.get()));
 
   for (auto& s : services_) open_files(*s);
@@ -250,7 +254,10 @@ void Supervisor::forward_signal(int signum) {
 }
 
 void Supervisor::on_sigchld() {
+  std::vector<ServiceRunner*> exited;
+  bool orphans = false;
   while (auto r = sys_.reap_one()) {
+    census_.reset();  // the process table changed
     if (auto w = child_watchers_.find(r->pid); w != child_watchers_.end()) {
       auto cb = std::move(w->second);
       child_watchers_.erase(w);
@@ -260,15 +267,24 @@ void Supervisor::on_sigchld() {
     auto it = by_pid_.find(r->pid);
     if (it == by_pid_.end()) {
       Log::write(LogLevel::Debug, fmt::format("reaped orphan {} (code {}, signal {})", r->pid, r->code, r->signal));
+      orphans = true;
       continue;
     }
     it->second->drain.exited(ExitStatus{r->code, r->signal});
+    exited.push_back(it->second);
     by_pid_.erase(it);
   }
   // Only now, with every exited child reaped (orphans of a run are zombies
-  // in its group until then), judge which runs are over. Judging dispatches
-  // events but never changes services_.
-  for (auto& s : services_)
+  // in its group until then), judge what changed: the runs whose leader
+  // exited, and, when an orphan (a leftover of some run's group: whose is
+  // not known once reaped) was reaped, every draining run. One census
+  // answers them all. Judging dispatches events but never changes services_.
+  if (orphans) {
+    for (auto& s : services_)
+      if (s->drain.exit_pending()) judge_drain(*s);
+    return;
+  }
+  for (ServiceRunner* s : exited)
     if (s->drain.exit_pending()) judge_drain(*s);
 }
 

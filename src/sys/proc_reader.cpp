@@ -126,25 +126,6 @@ void for_each_proc_stat(const std::function<void(const ProcStat&)>& visit) {
   ::closedir(dir);
 }
 
-bool group_has_descendant_of(pid_t pgid, pid_t ancestor) {
-  bool found = false;
-  for_each_proc_stat([&](const ProcStat& st) {
-    if (found || st.pgid != pgid || has_exited(st)) return;
-    pid_t p = st.ppid;
-    for (int depth = 0; depth < 64 && p > 1; ++depth) {  // bounded: ancestry is short
-      if (p == ancestor) {
-        found = true;
-        return;
-      }
-      auto up = read_proc_stat(p);
-      if (!up) return;
-      p = up->ppid;
-    }
-    if (p == ancestor) found = true;  // ancestor 1: procd as PID 1
-  });
-  return found;
-}
-
 std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> out;
   // One "children" file per thread; for a single-threaded parent tid == pid.

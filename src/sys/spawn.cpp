@@ -247,13 +247,15 @@ Result<void> signal_group(pid_t pgid, int sig) {
                     fmt::format("cannot send signal {} to process group {}: {}", sig, pgid, std::strerror(errno)));
 }
 
-bool group_alive(pid_t pgid) {
-  if (pgid <= 1) return false;
-  if (::kill(-pgid, 0) != 0 && errno != EPERM) return false;
-  // Only asked once the run's leader was reaped: the id may belong to a new
-  // group by now. It is ours only while one of its live members descends
-  // from procd (the leftovers were reparented to procd, the subreaper).
-  return group_has_descendant_of(pgid, ::getpid());
+bool group_exists(pid_t pgid) { return pgid > 1 && (::kill(-pgid, 0) == 0 || errno == EPERM); }
+
+GroupCensus group_census() {
+  // The id of a group whose leader was reaped may belong to a new group by
+  // now: it is ours only while one of its live members descends from procd
+  // (the leftovers were reparented to procd, the subreaper).
+  std::vector<ProcStat> procs;
+  for_each_proc_stat([&](const ProcStat& st) { procs.push_back(st); });
+  return GroupCensus::of(procs, ::getpid());
 }
 
 }  // namespace procd

@@ -8,7 +8,8 @@ class RealSystemCalls final : public SystemCalls {
  public:
   Result<SpawnedProcess> spawn(const SpawnRequest& req) override { return spawn_process(req); }
   Result<void> signal_group(pid_t pgid, int sig) override { return procd::signal_group(pgid, sig); }
-  bool group_alive(pid_t pgid) override { return procd::group_alive(pgid); }
+  bool group_exists(pid_t pgid) override { return procd::group_exists(pgid); }
+  GroupCensus group_census() override { return procd::group_census(); }
   std::optional<Reaped> reap_one() override { return procd::reap_one(); }
   Result<void> become_subreaper() override { return procd::become_subreaper(); }
   Millis now(uv_loop_t* loop) override {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "temp_dir.hpp"
@@ -39,13 +40,20 @@ struct FakeSystem final : SystemCalls {
   std::vector<std::string> trace;  // "spawn db", "signal web 15", ...
   // with_pipes: a run gets real output pipes; SIGTERM closes them at once and
   // the exit follows 20 ms later (EOF before the exit is reaped, as a dying
-  // process often shows). early_group_checks counts group_alive asked about
+  // process often shows). early_group_checks counts group_exists asked about
   // a group whose leader was not reaped yet: that question costs a /proc
   // scan on the real system, and its answer cannot matter then.
   bool with_pipes = false;
   std::map<pid_t, std::vector<int>> write_ends;
   std::set<pid_t> unreaped;
   int early_group_checks = 0;
+  // leaves_member: SIGTERM ends the leader at once, but a member of its
+  // group (a fake pid) lingers, reparented to procd, and exits
+  // member_ms + 1 ms per earlier one later (reaped as an orphan).
+  // group_passes counts what costs a /proc pass on the real system.
+  std::set<std::string> leaves_member;
+  std::map<pid_t, pid_t> members;  // member pid -> its group
+  int member_ms = 20, lingered = 0, group_passes = 0;
 
   Result<SpawnedProcess> spawn(const SpawnRequest& req) override {
     std::string name = "?";
@@ -68,9 +76,22 @@ struct FakeSystem final : SystemCalls {
     write_ends.erase(pid);
   }
   Result<void> signal_group(pid_t pgid, int sig) override {
+    if (sig == SIGKILL) {
+      for (auto it = members.begin(); it != members.end();) it = it->second == pgid ? end_member(it) : std::next(it);
+    }
     if (!alive.count(pgid)) return {};
     const std::string& name = name_of[pgid];
     trace.push_back("signal " + name + " " + std::to_string(sig));
+    if (sig == SIGTERM && leaves_member.count(name)) {
+      pid_t m = next_pid++;
+      members[m] = pgid;
+      later.push_back(std::make_unique<Timer>(loop, [this, m] {
+        if (auto it = members.find(m); it != members.end()) end_member(it);
+      }));
+      later.back()->schedule(member_ms + lingered++);
+      end(pgid, sig);
+      return {};
+    }
     bool dies = sig == SIGKILL ? !immortal.count(name) : (sig == SIGTERM && !ignores_term.count(name));
     if (dies && with_pipes) {
       close_pipes(pgid);
@@ -91,9 +112,23 @@ struct FakeSystem final : SystemCalls {
     exited.push_back(Reaped{pid, 0, sig});
     ::raise(SIGCHLD);  // the supervisor's SIGCHLD watcher runs its reap path
   }
-  bool group_alive(pid_t pgid) override {
+  std::map<pid_t, pid_t>::iterator end_member(std::map<pid_t, pid_t>::iterator it) {
+    exited.push_back(Reaped{it->first, 0, SIGTERM});
+    ::raise(SIGCHLD);
+    return members.erase(it);
+  }
+  bool group_has_member(pid_t pgid) const {
+    return std::any_of(members.begin(), members.end(), [&](const auto& m) { return m.second == pgid; });
+  }
+  bool group_exists(pid_t pgid) override {
     if (unreaped.count(pgid)) ++early_group_checks;
-    return alive.count(pgid) > 0;
+    return alive.count(pgid) > 0 || group_has_member(pgid);
+  }
+  GroupCensus group_census() override {
+    ++group_passes;
+    std::unordered_set<pid_t> groups(alive.begin(), alive.end());
+    for (const auto& m : members) groups.insert(m.second);
+    return GroupCensus::of_groups(std::move(groups));
   }
   std::optional<Reaped> reap_one() override {
     if (exited.empty()) return std::nullopt;
@@ -234,4 +269,28 @@ TEST_CASE("fake processes: output EOF before the exit is reaped does not ask whe
   CHECK(sys.count("exit db") == 1);
   CHECK(sys.early_group_checks == 0);
   CHECK(sys.alive.empty());
+}
+
+// 200 services whose groups outlived their leaders took 32 s to stop
+// without cgroups: every reap asked every draining service whether its group
+// lived, each answer a full /proc pass (O(N^2) passes). One pass per loop
+// turn now answers them all.
+TEST_CASE("fake processes: draining groups that outlive their leaders cost /proc passes linear in their number") {
+  TempDir dir;
+  FakeSystem sys;
+  constexpr int n = 50;
+  std::string services;
+  for (int i = 0; i < n; ++i) {
+    std::string name = "s" + std::to_string(i);
+    services += "[services." + name + "]\ncommand = [\"" + name + "\"]\n";
+    sys.leaves_member.insert(name);
+  }
+  int code = run_with(sys, config_of(dir, services, "graceful = 2000\nforce = 2500\nkill = 3000"), 30,
+                      [](Supervisor& s) { s.begin_shutdown(ShutdownReason::Requested); });
+  CHECK(code == 0);
+  CHECK(sys.lingered == n);
+  CHECK(sys.members.empty());  // each member exited by itself, within the drain
+  CHECK(sys.count("signal s0 9") == 0);
+  CHECK(sys.alive.empty());
+  CHECK(sys.group_passes <= 3 * n + 10);
 }
