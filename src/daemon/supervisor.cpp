@@ -35,6 +35,8 @@ LogLevel to_log_level(act::Level l) {
 Supervisor::Supervisor(Config cfg, PidLock lock, SystemCalls& sys)
     : cfg_(std::move(cfg)), sys_(sys), lock_(std::move(lock)) {
   uv_loop_init(&loop_);
+  // A simulated system owns time: every Timer on this loop is its (timer.hpp).
+  if (TimerHost* host = sys_.timer_host()) register_timer_host(&loop_, host);
   for (char** e = environ; e && *e; ++e) base_env_.emplace_back(*e);
   for (const auto& sc : cfg_.services) services_.push_back(make_runner(sc));
 }
@@ -56,6 +58,7 @@ Supervisor::~Supervisor() {
   Log::detach();
   uv_run(&loop_, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop_) != 0) Log::write(LogLevel::Debug, "event loop closed with handles still open");
+  if (sys_.timer_host()) register_timer_host(&loop_, nullptr);
   Log::flush();
 }
 
