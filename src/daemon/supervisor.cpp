@@ -86,6 +86,12 @@ void Supervisor::install_signals() {
 }
 
 int Supervisor::run() {
+  if (auto code = start()) return *code;
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return finish();
+}
+
+std::optional<int> Supervisor::start() {
   if (auto r = sys_.become_subreaper(); !r.ok()) Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
   setup_cgroups();
   started_at_ = now();
@@ -142,8 +148,10 @@ int Supervisor::run() {
     if (ServiceRunner* s = find(name); s && s->cfg.autostart) request_start(*s);
   manager_start();
   settle();
+  return std::nullopt;
+}
 
-  uv_run(&loop_, UV_RUN_DEFAULT);
+int Supervisor::finish() {
   teardown_cgroups();
   Log::write(LogLevel::Info, fmt::format("procd \"{}\" exiting with code {}", cfg_.name, exit_code_));
   lock_.release();
@@ -294,6 +302,15 @@ void Supervisor::forget_removed() {
   std::erase_if(services_, gone);
   rebuild_index();
   dirty_ = true;
+}
+
+std::vector<ServiceSnapshot> Supervisor::snapshot() const {
+  std::vector<ServiceSnapshot> out;
+  out.reserve(services_.size());
+  for (const auto& s : services_)
+    out.push_back(ServiceSnapshot{s->cfg.name, s->state.phase, s->state.want, s->state.pid, s->pgid, s->has_process(),
+                                  s->removing, s->waiting});
+  return out;
 }
 
 ServiceRunner* Supervisor::find(const std::string& name) {
