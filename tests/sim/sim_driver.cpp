@@ -113,7 +113,7 @@ class Sequence {
       }
       pump();
     }
-    world_.clock().set_now(until);
+    if (!sup_->stopped()) world_.clock().set_now(until);  // time ends with procd
   }
   void settle_now() {
     pump();
@@ -122,6 +122,8 @@ class Sequence {
 
   void check() {
     if (!sup_) return;
+    // procd stopped its loop: what its last signals ended is dead (init reaps it).
+    if (sup_->stopped()) world_.deliver_exits();
     auto services = sup_->snapshot();
     check_processes(world_, services);
     check_spawn_count(world_, sup_->counters());
@@ -159,7 +161,7 @@ class Sequence {
   void process_ends() {
     std::vector<pid_t> pids;
     for (const auto& [pid, p] : world_.processes())
-      if (!p.exited && !p.killed) pids.push_back(pid);
+      if (!p.exited && !p.killed && !p.is_child()) pids.push_back(pid);
     if (pids.empty()) return say_advance(between(1, 500));
     pid_t pid = pids[static_cast<std::size_t>(between(0, static_cast<std::int64_t>(pids.size()) - 1))];
     int how = static_cast<int>(between(0, 3));
@@ -205,11 +207,17 @@ class Sequence {
     std::vector<std::string> stopping;
     for (const auto& s : sup_->snapshot())
       if (s.removing) stopping.push_back(s.name);
+    SimConfig before = cfg_;
     std::string what = cfg_.mutate(rng_, stopping, !avoid("readd-while-stopping"));
     say("reload: " + what + " => " + cfg_.describe());
     write_config();
     world_.traits() = cfg_.traits();
     ReloadOutcome r = sup_->reload("sim", false);
+    if (r.skipped) {
+      cfg_ = std::move(before);  // procd keeps the config it runs
+      world_.traits() = cfg_.traits();
+      world_.note("reload ignored: procd is shutting down");
+    }
     if (!r.ok && !r.skipped)
       world_.violate("setup", "the generated config was rejected: " + (r.errors.empty() ? std::string("?") : r.errors.front().message));
     settle_now();
@@ -246,6 +254,7 @@ class Sequence {
     if (!sup_->stopped()) return world_.violate("shutdown-stuck", "procd did not exit by its [shutdown].kill ceiling");
     code_ = sup_->finish();
     say(fmt::format("procd exited with code {}", code_));
+    world_.deliver_exits();  // what procd's last SIGKILLs ended: zombies for init to reap
     check_exit(world_, code_);
   }
 

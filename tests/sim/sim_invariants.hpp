@@ -12,9 +12,10 @@
 
 namespace procd::sim {
 
-// Every live process belongs to the service of its name, whose current run
-// it is (no stray process, never two for one service); every run the
-// Supervisor believes in is alive in the world.
+// Every live process (or worker left in a group) belongs to the service of
+// its name, whose current run it is (no stray process, never two main
+// processes for one service); every run the Supervisor believes in is
+// alive in the world.
 void check_processes(SimWorld& world, const std::vector<ServiceSnapshot>& services);
 
 // The Supervisor counted every spawn the world saw.

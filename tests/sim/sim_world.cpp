@@ -81,6 +81,26 @@ void SimWorld::pick_behaviour(FakeProcess& p) {
   if (pct() < 3) p.stuck_after_kill = between(1000, 40000);
 }
 
+// A worker in the leader's group: ends on its own or runs on, obeys the
+// stop signal within 50 ms or ignores it; SIGKILL ends it.
+void SimWorld::pick_child(const FakeProcess& leader) {
+  auto pct = [this] { return std::uniform_int_distribution<int>(0, 99)(rng_); };
+  auto between = [this](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); };
+  FakeProcess c;
+  c.pid = next_pid_++;
+  c.pgid = leader.pid;
+  c.service = leader.service;
+  c.spawned_at = clock_.now();
+  if (pct() < 50) c.ends_after = between(1, 5000);
+  c.on_stop = pct() < 70 ? FakeProcess::OnStop::Exit : FakeProcess::OnStop::Ignore;
+  c.stop_delay = between(0, 50);
+  c.dies_of_stop_signal = true;
+  if (c.ends_after) exit_by(c, clock_.now() + *c.ends_after, c.natural);
+  note(fmt::format("  with a worker pid {} in its group: {}", c.pid, c.describe()));
+  groups_with_workers_.insert(c.pgid);
+  procs_.emplace(c.pid, std::move(c));
+}
+
 Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   std::string name = "?";
   for (const auto& kv : req.env)
@@ -111,6 +131,7 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   FakeProcess p;
   const pid_t pid = next_pid_++;
   p.pid = pid;
+  p.pgid = pid;
   p.service = name;
   p.spawned_at = clock_.now();
   if (!hung) pick_behaviour(p);
@@ -118,6 +139,7 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   ++spawned_;
   if (!hung) note(fmt::format("spawn {} pid {}: {}", name, p.pid, p.describe()));
   procs_.emplace(pid, std::move(p));
+  if (!hung && std::uniform_int_distribution<int>(0, 99)(rng_) < 8) pick_child(procs_.at(pid));
   return SpawnedProcess{pid, -1, -1};
 }
 
@@ -142,10 +164,11 @@ void SimWorld::check_kill(const FakeProcess& p) {
   if (p.first_stop_at < 0) {
     // At the shutdown ladder's deadline a name of its own: a known defect (known_failures.txt).
     violate(ladder ? "ladder-kill-without-stop" : "kill-before-stop",
-            fmt::format("SIGKILL to {} pid {} without its stop signal first{}", p.service, p.pid,
-                        ladder ? " (shutdown ladder)" : ""));
+            fmt::format("SIGKILL to {} {} {} without its stop signal first{}", p.service, p.is_child() ? "worker" : "pid",
+                        p.pid, ladder ? " (shutdown ladder)" : ""));
     return;
   }
+  if (p.is_child()) return;  // what is left of a group: the drain's own (shorter) deadline
   auto it = traits_.find(p.service);
   std::int64_t timeout = it == traits_.end() ? 0 : it->second.stop_timeout_ms;
   bool timed_out = t >= p.first_stop_at + timeout;
@@ -154,25 +177,34 @@ void SimWorld::check_kill(const FakeProcess& p) {
                                           p.service, p.pid, t - p.first_stop_at, timeout));
 }
 
+// The signal reaches every process of the group still running (the main
+// process first: procd's SIGKILL is judged on it while it lives, else on
+// the workers left).
 Result<void> SimWorld::signal_group(pid_t pgid, int sig) {
-  auto it = procs_.find(pgid);
-  if (it == procs_.end() || it->second.exited) return {};  // ESRCH is not an error
-  FakeProcess& p = it->second;
+  std::vector<FakeProcess*> group;
+  for (auto& [pid, p] : procs_)
+    if (p.pgid == pgid && !p.exited) group.push_back(&p);
+  if (group.empty()) return {};  // ESRCH is not an error
+  note(fmt::format("signal {} {} {} {}{}", group.front()->service, group.front()->is_child() ? "group" : "pid", pgid,
+                   sig_name(sig), user_signal_ ? " (user)" : ""));
+  if (sig == SIGKILL) check_kill(*group.front());
+  for (FakeProcess* p : group) react(*p, sig);
+  return {};
+}
+
+void SimWorld::react(FakeProcess& p, int sig) {
   const std::int64_t t = clock_.now();
-  note(fmt::format("signal {} pid {} {}{}", p.service, p.pid, sig_name(sig), user_signal_ ? " (user)" : ""));
   if (sig == SIGKILL) {
-    check_kill(p);
     if (!user_signal_) p.killed = true;
     exit_by(p, t + p.stuck_after_kill, ExitStatus{0, SIGKILL});
-    return {};
+    return;
   }
   auto tr = traits_.find(p.service);
   int stop_signal = tr == traits_.end() ? SIGTERM : tr->second.stop_signal;
   if (sig == stop_signal && !user_signal_ && p.first_stop_at < 0) p.first_stop_at = t;
   bool terminating = sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == stop_signal;
-  if (!terminating || p.on_stop == FakeProcess::OnStop::Ignore) return {};
+  if (!terminating || p.on_stop == FakeProcess::OnStop::Ignore) return;
   exit_by(p, t + p.stop_delay, p.dies_of_stop_signal ? ExitStatus{0, sig} : ExitStatus{0, 0});
-  return {};
 }
 
 bool SimWorld::zero_delay(const std::string& service) const {
@@ -181,8 +213,7 @@ bool SimWorld::zero_delay(const std::string& service) const {
 }
 
 bool SimWorld::group_alive(pid_t pgid) {
-  auto it = procs_.find(pgid);
-  return it != procs_.end() && !it->second.exited;
+  return std::any_of(procs_.begin(), procs_.end(), [pgid](const auto& e) { return e.second.pgid == pgid && !e.second.exited; });
 }
 
 std::optional<Reaped> SimWorld::reap_one() {
@@ -219,6 +250,10 @@ void SimWorld::end_now(pid_t pid, ExitStatus status) {
   if (it == procs_.end() || it->second.exited) return;
   it->second.exit_at.reset();  // this end replaces any later one
   exit_by(it->second, clock_.now(), status);
+}
+
+bool SimWorld::anything_running() const {
+  return std::any_of(procs_.begin(), procs_.end(), [](const auto& e) { return !e.second.exited; });
 }
 
 bool SimWorld::stuck_alive() const {

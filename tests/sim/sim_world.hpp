@@ -3,7 +3,9 @@
 // (SimClock, also the loop's TimerHost) and fake processes whose behaviour
 // the seeded RNG picks at each spawn: run until signalled or end on their
 // own (an exit code or a crash signal), obey the stop signal quickly or
-// slowly or ignore it, and rarely survive SIGKILL for a while (D state); a
+// slowly or ignore it, and rarely survive SIGKILL for a while (D state);
+// some fork a worker into their process group that outlives them (the
+// run's drain: procd signals what is left of the group); a
 // spawn can also fail synchronously, now and then or for a while (a
 // command that is broken: a binary not deployed yet). No pipes, no cgroups.
 //
@@ -21,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +47,8 @@ struct ServiceTraits {
 
 struct FakeProcess {
   pid_t pid = 0;
+  pid_t pgid = 0;                          // == pid for a run's main process
+  bool is_child() const { return pid != pgid; }  // a worker it forked: outlives it, reaped as an orphan
   std::string service;
   std::int64_t spawned_at = 0;
   // Behaviour, picked at spawn.
@@ -79,7 +84,7 @@ class SimWorld final : public SystemCalls {
   Millis now(uv_loop_t*) override { return clock_.now(); }
   TimerHost* timer_host() override { return &clock_; }
 
-  // Processes not reaped yet, in pid order.
+  // Processes not reaped yet, in pid order (workers too: is_child()).
   const std::map<pid_t, FakeProcess>& processes() const { return procs_; }
   // The earliest pending exit of a process, if any.
   std::optional<std::int64_t> next_exit() const;
@@ -97,6 +102,8 @@ class SimWorld final : public SystemCalls {
 
   std::uint64_t spawned() const { return spawned_; }
   bool stuck_alive() const;  // a process outlived its SIGKILL and still runs
+  bool anything_running() const;  // zombies (exited, not reaped) do not count
+  bool had_workers(pid_t pgid) const { return groups_with_workers_.count(pgid) > 0; }
   void violate(std::string kind, std::string detail);
   std::vector<Violation>& violations() { return violations_; }
   std::vector<std::string>& trace() { return trace_; }
@@ -106,6 +113,8 @@ class SimWorld final : public SystemCalls {
 
  private:
   void pick_behaviour(FakeProcess& p);
+  void pick_child(const FakeProcess& leader);
+  void react(FakeProcess& p, int sig);
   void exit_by(FakeProcess& p, std::int64_t at, ExitStatus status);
   void check_kill(const FakeProcess& p);
   bool zero_delay(const std::string& service) const;
@@ -114,6 +123,7 @@ class SimWorld final : public SystemCalls {
   std::mt19937_64 rng_;
   std::map<std::string, ServiceTraits> traits_;
   std::map<pid_t, FakeProcess> procs_;
+  std::set<pid_t> groups_with_workers_;
   std::map<std::string, std::int64_t> broken_;  // command line -> every spawn of it fails until then
   std::deque<pid_t> zombies_;
   pid_t next_pid_ = 1000;
