@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -166,6 +167,12 @@ int main(int argc, char** argv) {
                          "[--avoid TRIGGER]... [--known-defects FILE] [--regressions FILE] [--known FILE] [--log FILE [--debug-log]]\n");
       return 2;
     }
+  }
+  // Under sanitizers (PROCD_TEST_SLOWDOWN, as the integration tests) the
+  // budget shrinks by that factor: the run looks for memory errors there.
+  if (const char* slow = ::getenv("PROCD_TEST_SLOWDOWN"); slow && std::atoi(slow) > 1 && !one) {
+    seeds = std::max(1, seeds / std::atoi(slow));
+    fmt::print("PROCD_TEST_SLOWDOWN={}: {} sequences\n", slow, seeds);
   }
   // The Supervisor copies procd's environment into every spawn, and PROCD_*
   // variables override the config: a small fixed environment keeps both
