@@ -11,6 +11,9 @@
 #   bash .ci/dev.sh fuzz [SECONDS]  also install clang-15 + libFuzzer, build the
 #                                 fuzz targets in build-fuzz (-Dfuzz=true), run each
 #                                 for SECONDS (default 30); exit non-zero on a crash
+#   bash .ci/dev.sh simulate [N]  install what is missing, build, run the deterministic simulator
+#                                 (tests/sim/README.md): tests/sim/regressions.txt, then N seeded
+#                                 sequences (default 2000); last line `RESULT: N passed, N failed`
 #   bash .ci/dev.sh e2e           also install podman, runc, mmdebstrap, debhelper; build
 #                                 the Docker image and the .deb and run them for real
 #                                 (tests/e2e/e2e.py); last line `RESULT: N passed, N failed`
@@ -343,6 +346,15 @@ case "$cmd" in
     print_tier_times | tail -n 1
     summarize "${results[@]}"
     ;;
+  simulate)
+    n=${1:-2000}
+    case "$n" in '' | *[!0-9]*) die "simulate: N must be a number, got '$n'" ;; esac
+    ensure_packages
+    configure "$BUILD_DIR"
+    build "$BUILD_DIR"
+    exec "$BUILD_DIR/tests/sim/sim" --regressions tests/sim/regressions.txt \
+      --known-defects tests/sim/known_failures.txt --seeds "$n"
+    ;;
   e2e)
     PACKAGES+=("${E2E_PACKAGES[@]}")
     ensure_packages || { echo "RESULT: 0 passed, 1 failed"; die "installing the e2e packages failed"; }
@@ -354,7 +366,7 @@ case "$cmd" in
     run_fuzzers "${1:-30}"
     ;;
   *)
-    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

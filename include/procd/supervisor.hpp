@@ -46,6 +46,18 @@ namespace procd {
 
 struct SettleView;
 
+// One service as tests and the simulator see it (Supervisor::snapshot()).
+struct ServiceSnapshot {
+  std::string name;
+  Phase phase = Phase::Stopped;
+  Want want = Want::Down;
+  int pid = 0;               // the machine's: > 0 while a process of this run exists
+  pid_t pgid = 0;            // process group of the current/last run
+  bool has_process = false;  // from spawn until the run is over
+  bool removing = false;     // dropped by a reload: forgotten once idle
+  bool waiting = false;      // wants up, held back by its dependencies
+};
+
 struct ReloadOutcome {
   bool ok = false;
   bool skipped = false;                // unchanged content, or shutting down
@@ -62,6 +74,19 @@ class Supervisor : public ChildReaper {
 
   // Start the services and loop until shut down. Returns procd's exit code.
   int run();
+  // run() in parts, for a driver that owns the loop (tests/sim): start() does
+  // what comes before the loop runs (a code: procd could not start),
+  // stopped() tells the loop was told to stop, finish() does what comes after
+  // and returns the exit code. run() is start(), uv_run, finish().
+  std::optional<int> start();
+  bool stopped() const { return loop_stopped_; }
+  int finish();
+  // What SIGCHLD runs: reap every exited child. A simulated system has no
+  // real children, so its driver calls this when one of its processes ends.
+  void reap_children() { on_sigchld(); }
+  // Read-only views for tests and the simulator's invariants.
+  std::vector<ServiceSnapshot> snapshot() const;
+  const SupervisorCounters& counters() const { return counters_; }
 
   // Entry point for every event of a service.
   void dispatch(ServiceRunner& svc, Event event);

@@ -1,6 +1,6 @@
 // The one seam between the Supervisor and the operating system: spawning a
 // run, signalling and probing a process group, reaping, the clock, and
-// setting up the cgroup subtree.
+// setting up the cgroup subtree, and (for a simulation) the timers.
 // The real implementation forwards to src/sys; a test substitutes fake
 // pids and fake time to drive the supervisor's decisions without processes.
 #pragma once
@@ -14,6 +14,7 @@
 
 #include "procd/service_machine.hpp"
 #include "procd/spawn.hpp"
+#include "procd/timer.hpp"
 
 namespace procd {
 
@@ -34,6 +35,10 @@ class SystemCalls {
   virtual Result<std::unique_ptr<CgroupTree>> setup_cgroups(const CgroupTree::Options&) {
     return make_error(Code::PlatformCgroup, "no cgroups in this system");
   }
+  // A simulated system owns time too: the Supervisor registers this host for
+  // its loop (timer.hpp), so every Timer on it fires when the simulation says
+  // (now() must be the same clock). nullptr: libuv's timers (the real system).
+  virtual TimerHost* timer_host() { return nullptr; }
 };
 
 // fork/exec, kill(2), waitpid(-1, WNOHANG) and the libuv loop clock.

@@ -8,6 +8,12 @@
 // Lifetime: the uv handle and the callback live in one heap box that is
 // freed in the close callback, never before; Timer itself is move-only and
 // may be destroyed from inside its own callback.
+//
+// Simulated time (tests only): a TimerHost registered for a loop
+// (register_timer_host) owns every Timer initialised on that loop from
+// then on — schedule, cancel, fire — so a simulator decides when time
+// passes. In production the registry is empty: init() makes one pointer
+// compare, and every timer is the uv handle described above.
 #pragma once
 
 #include <uv.h>
@@ -17,6 +23,41 @@
 #include <utility>
 
 namespace procd {
+
+namespace detail {
+struct TimerBox;
+}
+
+// What a simulator implements to own the timers of a loop. An id is valid
+// from its first schedule() until forget(); the host fires a due timer with
+// TimerHost::fire(id), after re-arming it when it repeats.
+class TimerHost {
+ public:
+  using Id = detail::TimerBox*;
+  virtual ~TimerHost() = default;
+  // Arm `id` delay_ms from the host's now, then every repeat_ms (0 = once); replaces its deadline.
+  virtual void schedule(Id id, std::int64_t delay_ms, std::int64_t repeat_ms) = 0;
+  virtual void cancel(Id id) = 0;
+  virtual bool is_active(Id id) const = 0;
+  virtual std::int64_t due_in(Id id) const = 0;  // -1 when not armed
+  // The timer is closed: never fire it again.
+  virtual void forget(Id id) = 0;
+  // Runs the timer's callback (which may close or re-arm its own timer).
+  static void fire(Id id);
+};
+
+// Tests only: Timers initialised on `loop` from now on are `host`'s;
+// nullptr removes the registration. The host must outlive those timers.
+void register_timer_host(uv_loop_t* loop, TimerHost* host);
+TimerHost* timer_host_of(uv_loop_t* loop);  // nullptr: libuv's timers
+
+namespace detail {
+struct TimerBox {
+  uv_timer_t handle{};          // unused when hosted
+  std::function<void()> cb;
+  TimerHost* host = nullptr;    // nullptr: the uv handle is the timer
+};
+}  // namespace detail
 
 class Timer {
  public:
@@ -37,61 +78,22 @@ class Timer {
   ~Timer() { close(); }
 
   // Bind to a loop and a callback (closing any previous handle).
-  void init(uv_loop_t* loop, Callback cb) {
-    close();
-    box_ = new Box{};
-    box_->cb = std::move(cb);
-    uv_timer_init(loop, &box_->handle);
-    box_->handle.data = box_;
-  }
+  void init(uv_loop_t* loop, Callback cb);
   bool initialized() const { return box_ != nullptr; }
 
   // Fire once, `delay_ms` from the loop's current time; replaces any deadline.
   void schedule(std::int64_t delay_ms) { start(delay_ms, 0); }
   // Fire every `period_ms`, the first time one period from now.
   void schedule_repeating(std::int64_t period_ms) { start(period_ms, period_ms); }
-  void cancel() {
-    if (box_) uv_timer_stop(&box_->handle);
-  }
-  bool is_active() const { return box_ && uv_is_active(reinterpret_cast<const uv_handle_t*>(&box_->handle)); }
+  void cancel();
+  bool is_active() const;
   // Milliseconds until it fires; -1 when not armed.
-  std::int64_t due_in() const {
-    if (!is_active()) return -1;
-    return static_cast<std::int64_t>(uv_timer_get_due_in(&box_->handle));
-  }
-
-  void close() {
-    if (!box_) return;
-    Box* b = std::exchange(box_, nullptr);
-    auto* h = reinterpret_cast<uv_handle_t*>(&b->handle);
-    b->cb = nullptr;  // nothing may fire through a closing timer
-    if (!uv_is_closing(h)) uv_close(h, [](uv_handle_t* x) { delete static_cast<Box*>(x->data); });
-  }
+  std::int64_t due_in() const;
+  void close();
 
  private:
-  struct Box {
-    uv_timer_t handle{};
-    Callback cb;
-  };
-
-  void start(std::int64_t delay_ms, std::int64_t repeat_ms) {
-    if (!box_) return;
-    // At least 1 ms: libuv 1.44 runs, in the same pass, a timer that its own
-    // callback re-armed for 0 ms (the loop's time is not updated between
-    // them), so a restart at 0 ms whose spawn fails at once would never let
-    // the loop poll again (SIGTERM and the control socket unserved).
-    auto clamp = [](std::int64_t v, std::int64_t least) { return static_cast<std::uint64_t>(v < least ? least : v); };
-    uv_timer_start(
-        &box_->handle,
-        [](uv_timer_t* t) {
-          auto* b = static_cast<Box*>(t->data);
-          if (b->cb) {
-            Callback cb = b->cb;  // the callback may close or re-bind this timer
-            cb();
-          }
-        },
-        clamp(delay_ms, 1), clamp(repeat_ms, 0));
-  }
+  using Box = detail::TimerBox;
+  void start(std::int64_t delay_ms, std::int64_t repeat_ms);
 
   Box* box_ = nullptr;
 };

@@ -73,10 +73,16 @@ void Supervisor::climb(const LadderMove& move, const std::string& why) {
     for (auto& s : services_) {
       if (s->idle()) continue;
       // A service still waiting for its dependents to stop (they used the
-      // whole graceful window) is not killed with them: its stop request
-      // goes out in dependency order once they are down (advance_shutdown),
-      // so it gets its stop signal first; the next rung bounds it.
-      if (first_kill && !s->stop_sent) continue;
+      // whole graceful window) is never SIGKILLed before its stop signal:
+      // at the graceful deadline its stop request still waits for them
+      // (advance_shutdown sends it once they are down); at the force
+      // deadline they are stuck, so it goes out now. The ceiling bounds it.
+      if (!s->stop_sent) {
+        if (first_kill) continue;
+        s->stop_sent = true;
+        dispatch(*s, ev::StopRequested{});
+        continue;
+      }
       // The machine sends the first SIGKILL of a run (and stops expecting it
       // back); later rungs, and a draining group, are killed here.
       if (s->state.pid > 0 && !s->state.kill_sent) dispatch(*s, ev::ForceKill{});

@@ -35,6 +35,8 @@ LogLevel to_log_level(act::Level l) {
 Supervisor::Supervisor(Config cfg, PidLock lock, SystemCalls& sys)
     : cfg_(std::move(cfg)), sys_(sys), lock_(std::move(lock)) {
   uv_loop_init(&loop_);
+  // A simulated system owns time: every Timer on this loop is its (timer.hpp).
+  if (TimerHost* host = sys_.timer_host()) register_timer_host(&loop_, host);
   for (char** e = environ; e && *e; ++e) base_env_.emplace_back(*e);
   for (const auto& sc : cfg_.services) services_.push_back(make_runner(sc));
 }
@@ -56,6 +58,7 @@ Supervisor::~Supervisor() {
   Log::detach();
   uv_run(&loop_, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop_) != 0) Log::write(LogLevel::Debug, "event loop closed with handles still open");
+  if (sys_.timer_host()) register_timer_host(&loop_, nullptr);
   Log::flush();
 }
 
@@ -84,6 +87,12 @@ void Supervisor::install_signals() {
 }
 
 int Supervisor::run() {
+  if (auto code = start()) return *code;
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return finish();
+}
+
+std::optional<int> Supervisor::start() {
   if (auto r = sys_.become_subreaper(); !r.ok()) Log::write(LogLevel::Warn, r.error().message, code_fields(r.error().code));
   setup_cgroups();
   started_at_ = now();
@@ -138,8 +147,10 @@ int Supervisor::run() {
     if (ServiceRunner* s = find(name); s && s->cfg.autostart) request_start(*s);
   manager_start();
   settle();
+  return std::nullopt;
+}
 
-  uv_run(&loop_, UV_RUN_DEFAULT);
+int Supervisor::finish() {
   teardown_cgroups();
   Log::write(LogLevel::Info, fmt::format("procd \"{}\" exiting with code {}", cfg_.name, exit_code_));
   lock_.release();
@@ -321,6 +332,15 @@ void Supervisor::forget_removed() {
   std::erase_if(services_, gone);
   rebuild_index();
   dirty_ = true;
+}
+
+std::vector<ServiceSnapshot> Supervisor::snapshot() const {
+  std::vector<ServiceSnapshot> out;
+  out.reserve(services_.size());
+  for (const auto& s : services_)
+    out.push_back(ServiceSnapshot{s->cfg.name, s->state.phase, s->state.want, s->state.pid, s->pgid, s->has_process(),
+                                  s->removing, s->waiting});
+  return out;
 }
 
 ServiceRunner* Supervisor::find(const std::string& name) {

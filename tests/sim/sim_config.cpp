@@ -1,0 +1,187 @@
+// SimConfig: see sim_config.hpp.
+#include "sim_config.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+
+namespace procd::sim {
+namespace {
+
+int pct(std::mt19937_64& rng) { return std::uniform_int_distribution<int>(0, 99)(rng); }
+
+template <class T>
+const T& pick(std::mt19937_64& rng, const std::vector<T>& v) {
+  return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
+}
+
+std::size_t pool_index(const std::string& name) {
+  const auto& pool = name_pool();
+  return static_cast<std::size_t>(std::find(pool.begin(), pool.end(), name) - pool.begin());
+}
+
+}  // namespace
+
+const std::vector<std::string>& name_pool() {
+  static const std::vector<std::string> pool = {"db", "cache", "web", "web.api", "web_api", "worker", "cron-job", "cron_job"};
+  return pool;
+}
+
+SimConfig::SimConfig(std::mt19937_64& rng, std::string dir) : dir_(std::move(dir)) {
+  static const std::vector<int> signals = {SIGTERM, SIGTERM, SIGTERM, SIGINT, SIGQUIT};
+  static const std::vector<std::int64_t> timeouts = {50, 500, 2000, 10000};
+  for (const auto& name : name_pool()) traits_[name] = ServiceTraits{pick(rng, signals), pick(rng, timeouts)};
+  graceful_ = pick(rng, std::vector<std::int64_t>{1000, 3000, 8000});
+  force_ = graceful_ + pick(rng, std::vector<std::int64_t>{500, 2000});
+  kill_ = force_ + pick(rng, std::vector<std::int64_t>{500, 3000});
+  int n = std::uniform_int_distribution<int>(3, 6)(rng);
+  for (const auto& name : name_pool())
+    if (pct(rng) < n * 100 / 8) services_.push_back(make(rng, name));
+  if (services_.empty()) services_.push_back(make(rng, "web"));
+}
+
+void SimConfig::randomize_restart(std::mt19937_64& rng, SimService& s) {
+  s.restart = pick(rng, std::vector<std::string>{"never", "always", "always", "on-failure"});
+  s.delay_ms = pick(rng, std::vector<std::int64_t>{0, 10, 100, 1000, 5000});
+  s.start_limit_burst = pct(rng) < 20 ? 3 : 0;
+}
+
+SimService SimConfig::make(std::mt19937_64& rng, const std::string& name) {
+  SimService s;
+  s.name = name;
+  randomize_restart(rng, s);
+  s.autostart = pct(rng) < 90;
+  if (pct(rng) < 20) s.min_uptime_ms = pick(rng, std::vector<std::int64_t>{100, 1000, 3000});
+  for (const auto& other : services_)
+    if (pool_index(other.name) < pool_index(name) && pct(rng) < 25)
+      s.depends_on.emplace_back(other.name, pick(rng, std::vector<std::string>{"started", "started", "ready", "completed"}));
+  return s;
+}
+
+std::map<std::string, ServiceTraits> SimConfig::traits() const {
+  std::map<std::string, ServiceTraits> out = traits_;
+  for (const auto& s : services_) out[s.name].zero_restart_delay = s.restart != "never" && s.delay_ms == 0;
+  return out;
+}
+
+std::vector<std::string> SimConfig::names() const {
+  std::vector<std::string> out;
+  for (const auto& s : services_) out.push_back(s.name);
+  return out;
+}
+
+bool SimConfig::has(const std::string& name) const {
+  return std::any_of(services_.begin(), services_.end(), [&](const SimService& s) { return s.name == name; });
+}
+
+// Bare keys where the name allows (toml11 parses quoted keys and table
+// headers slowly, and the simulator parses a config at every reload).
+std::string SimConfig::text() const {
+  auto key = [](const std::string& name) { return name.find('.') == std::string::npos ? name : "\"" + name + "\""; };
+  std::string out = fmt::format(
+      "name = \"sim\"\nhot_reload = false\nlogging = {{ level = \"error\", file = \"procd.log\" }}\n"
+      "monitoring = {{ track_resources = false, health_checks = false }}\n"
+      "shutdown = {{ graceful = {}, force = {}, kill = {} }}\n[services]\n",
+      graceful_, force_, kill_);
+  for (const auto& s : services_) {
+    const ServiceTraits& tr = traits_.at(s.name);
+    std::string k = key(s.name);
+    out += fmt::format("{}.command = [\"sim-{}\", \"v{}\"]\n{}.stop_signal = \"{}\"\n{}.stop_timeout_ms = {}\n", k, s.name,
+                       s.version, k, sig_name(tr.stop_signal), k, tr.stop_timeout_ms);
+    if (!s.autostart) out += k + ".autostart = false\n";
+    if (s.min_uptime_ms > 0) out += fmt::format("{}.ready = {{ min_uptime_ms = {} }}\n", k, s.min_uptime_ms);
+    if (!s.depends_on.empty()) {
+      std::string deps;
+      for (const auto& [name, cond] : s.depends_on) deps += fmt::format("{}{} = \"{}\"", deps.empty() ? "" : ", ", key(name), cond);
+      out += fmt::format("{}.depends_on = {{ {} }}\n", k, deps);
+    }
+    if (s.restart == "never") out += k + ".restart = \"never\"\n";
+    else if (s.start_limit_burst > 0)
+      out += fmt::format("{}.restart = {{ policy = \"{}\", delay_ms = {}, start_limit = {{ burst = {}, interval_ms = 10000 }} }}\n", k,
+                         s.restart, s.delay_ms, s.start_limit_burst);
+    else out += fmt::format("{}.restart = {{ policy = \"{}\", delay_ms = {} }}\n", k, s.restart, s.delay_ms);
+  }
+  return out;
+}
+
+std::string SimConfig::describe() const {
+  std::string out = fmt::format("shutdown {}/{}/{} ms;", graceful_, force_, kill_);
+  for (const auto& s : services_) {
+    const ServiceTraits& tr = traits_.at(s.name);
+    out += fmt::format(" {}{{{} {}ms, {}", s.name, sig_name(tr.stop_signal), tr.stop_timeout_ms, s.restart);
+    if (s.restart != "never") out += fmt::format(" {}ms", s.delay_ms);
+    if (s.restart != "never" && s.start_limit_burst > 0) out += fmt::format(" limit {}", s.start_limit_burst);
+    if (s.min_uptime_ms > 0) out += fmt::format(", ready after {}ms", s.min_uptime_ms);
+    if (!s.autostart) out += ", no autostart";
+    for (const auto& [dep, cond] : s.depends_on) out += fmt::format(", after {}:{}", dep, cond);
+    out += "}";
+  }
+  return out;
+}
+
+std::string SimConfig::add(std::mt19937_64& rng, const std::vector<std::string>& stopping, bool readd_stopping) {
+  auto is_stopping = [&](const std::string& n) { return std::find(stopping.begin(), stopping.end(), n) != stopping.end(); };
+  std::vector<std::string> absent;
+  for (const auto& name : name_pool())
+    if (!has(name) && (readd_stopping || !is_stopping(name))) absent.push_back(name);
+  if (absent.empty()) return "";
+  std::vector<std::string> readd;
+  for (const auto& name : stopping)
+    if (!has(name) && readd_stopping) readd.push_back(name);
+  const std::string& name = !readd.empty() && pct(rng) < 70 ? pick(rng, readd) : pick(rng, absent);
+  bool again = is_stopping(name);
+  SimService s = make(rng, name);
+  auto at = std::find_if(services_.begin(), services_.end(), [&](const SimService& o) { return pool_index(o.name) > pool_index(name); });
+  services_.insert(at, std::move(s));
+  return fmt::format("+{}{}", name, again ? " (still stopping)" : "");
+}
+
+std::string SimConfig::remove(std::mt19937_64& rng) {
+  if (services_.size() <= 1) return "";
+  std::string name = pick(rng, services_).name;
+  std::erase_if(services_, [&](const SimService& s) { return s.name == name; });
+  for (auto& s : services_) std::erase_if(s.depends_on, [&](const auto& d) { return d.first == name; });
+  return "-" + name;
+}
+
+std::string SimConfig::change(std::mt19937_64& rng) {
+  SimService& s = services_[std::uniform_int_distribution<std::size_t>(0, services_.size() - 1)(rng)];
+  int what = pct(rng);
+  if (what < 50) {
+    ++s.version;
+    return fmt::format("~{} command v{}", s.name, s.version);
+  }
+  if (what < 75) {
+    randomize_restart(rng, s);
+    return fmt::format("~{} restart {} {} ms", s.name, s.restart, s.delay_ms);
+  }
+  if (what < 85) {
+    s.autostart = !s.autostart;
+    return fmt::format("~{} autostart {}", s.name, s.autostart);
+  }
+  std::vector<std::string> earlier;
+  for (const auto& o : services_)
+    if (pool_index(o.name) < pool_index(s.name)) earlier.push_back(o.name);
+  if (!s.depends_on.empty() && (earlier.empty() || pct(rng) < 50)) {
+    s.depends_on.clear();
+    return fmt::format("~{} no depends_on", s.name);
+  }
+  if (earlier.empty()) return "";
+  const std::string& dep = pick(rng, earlier);
+  if (std::none_of(s.depends_on.begin(), s.depends_on.end(), [&](const auto& d) { return d.first == dep; }))
+    s.depends_on.emplace_back(dep, "started");
+  return fmt::format("~{} depends on {}", s.name, dep);
+}
+
+std::string SimConfig::mutate(std::mt19937_64& rng, const std::vector<std::string>& stopping, bool readd_stopping) {
+  std::string out;
+  int n = std::uniform_int_distribution<int>(1, 3)(rng);
+  for (int i = 0; i < n; ++i) {
+    int what = pct(rng);
+    std::string d = what < 35 ? add(rng, stopping, readd_stopping) : what < 65 ? remove(rng) : change(rng);
+    if (!d.empty()) out += (out.empty() ? "" : " ") + d;
+  }
+  return out.empty() ? "(no change)" : out;
+}
+
+}  // namespace procd::sim

@@ -1,0 +1,276 @@
+// The driver: see sim_driver.hpp. A Sequence owns the world, the config and
+// the Supervisor of one run; step() picks and applies one event, then
+// settle_now() delivers what is due at this instant, and check() runs the
+// invariants.
+#include "sim_driver.hpp"
+
+#include <fmt/core.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+
+#include "procd/pid_lock.hpp"
+#include "procd/supervisor.hpp"
+#include "sim_config.hpp"
+#include "sim_invariants.hpp"
+
+namespace procd::sim {
+namespace {
+
+constexpr int kEventsPerStep = 100000;        // timers + exits in one step: more is a hang
+constexpr std::int64_t kQuiesceLimitMs = 600000;
+
+class Sequence {
+ public:
+  explicit Sequence(const SimOptions& opt)
+      : opt_(opt), rng_(opt.seed), world_(opt.seed), cfg_(rng_, opt.dir), path_(opt.dir + "/procd.toml") {}
+
+  SimOutcome run() {
+    SimOutcome out;
+    if (setup()) {
+      for (step_ = 0; step_ < opt_.steps && !sup_->stopped(); ++step_) {
+        one_step();
+        check();
+        if (failed()) break;
+      }
+      if (!failed()) finish();
+    }
+    out.exit_code = code_;
+    out.step = step_;
+    for (const auto& v : world_.violations()) {
+      if (opt_.allowed.count(v.kind)) {
+        out.allowed_seen.insert(v.kind);
+      } else if (!out.failed) {
+        out.failed = true;
+        out.violation = v;
+      }
+    }
+    sup_.reset();  // closes every handle before the world (the timers' host) goes
+    out.trace = std::move(world_.trace());
+    return out;
+  }
+
+ private:
+  bool failed() {
+    return std::any_of(world_.violations().begin(), world_.violations().end(),
+                       [this](const Violation& v) { return !opt_.allowed.count(v.kind); });
+  }
+  void say(const std::string& what) {
+    std::string when = started_ ? fmt::format("step {}", step_) : "setup";
+    world_.trace().push_back(fmt::format("{} @{}: {}", when, world_.time(), what));
+  }
+  bool avoid(const char* trigger) const { return opt_.avoided.count(trigger) > 0; }
+
+  bool setup() {
+    std::filesystem::remove(opt_.dir + "/procd.pid");
+    write_config();
+    say("config: " + cfg_.describe());
+    LoadResult loaded = load_config(path_);
+    if (!loaded.ok()) return world_.violate("setup", "the generated config is invalid: " + loaded.errors.front().message), false;
+    world_.traits() = cfg_.traits();
+    world_.avoid_broken_zero_delay = avoid("broken-command-zero-delay");
+    auto lock = PidLock::acquire(loaded.config->pid_file);
+    if (!lock.ok()) return world_.violate("setup", lock.error().message), false;
+    sup_ = std::make_unique<Supervisor>(std::move(*loaded.config), std::move(lock.value()), world_);
+    world_.shutting_down = [this] { return sup_->shutting_down(); };
+    if (auto code = sup_->start()) return world_.violate("setup", fmt::format("procd did not start ({})", *code)), false;
+    settle_now();
+    check();
+    started_ = true;
+    return true;
+  }
+
+  void write_config() {
+    std::ofstream f(path_, std::ios::trunc);
+    f << cfg_.text();
+  }
+
+  // The loop without blocking: settle() runs in its prepare and check handles.
+  void pump() {
+    for (int i = 0; i < 2 && !sup_->stopped(); ++i) uv_run(sup_->loop(), UV_RUN_NOWAIT);
+  }
+
+  // Moves time to `until`, delivering every exit and firing every timer due
+  // on the way, in time order (exits first at a tie).
+  void advance(std::int64_t until) {
+    for (int events = 0; !sup_->stopped(); ++events) {
+      if (events == kEventsPerStep) {
+        world_.violate("event-burst", fmt::format("{} timers and exits in one step: a loop that does not end", events));
+        return;
+      }
+      auto timer = world_.clock().next_due();
+      auto exit = world_.next_exit();
+      if (exit && *exit <= until && (!timer || *exit <= *timer)) {
+        world_.clock().set_now(*exit);
+        world_.deliver_exits();
+        sup_->reap_children();
+      } else if (!world_.clock().fire_next(until)) {
+        break;
+      }
+      pump();
+    }
+    if (!sup_->stopped()) world_.clock().set_now(until);  // time ends with procd
+  }
+  void settle_now() {
+    pump();
+    advance(world_.time());
+  }
+
+  void check() {
+    if (!sup_) return;
+    // procd stopped its loop: what its last signals ended is dead (init reaps it).
+    if (sup_->stopped()) world_.deliver_exits();
+    auto services = sup_->snapshot();
+    check_processes(world_, services);
+    check_spawn_count(world_, sup_->counters());
+  }
+
+  std::int64_t between(std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); }
+
+  void one_step() {
+    int r = static_cast<int>(between(0, 999));
+    if (r < 300) return fire_next();
+    if (r < 450) return say_advance(between(1, 3000));
+    if (r < 500) return say_advance(between(10000, 60000));
+    if (r < 600) return process_ends();
+    if (r < 830) return control();
+    if (r < 930) return reload();  // the costly event: procd parses the config
+    if (r < 995) return quiesce();
+    shutdown();
+  }
+
+  void fire_next() {
+    auto timer = world_.clock().next_due();
+    auto exit = world_.next_exit();
+    std::int64_t t = std::min(timer.value_or(INT64_MAX), exit.value_or(INT64_MAX));
+    if (t == INT64_MAX) t = world_.time() + 1000;
+    say(fmt::format("time passes to the next deadline (+{} ms)", t - world_.time()));
+    advance(t);
+    settle_now();
+  }
+
+  void say_advance(std::int64_t ms) {
+    say(fmt::format("time passes by {} ms", ms));
+    advance(world_.time() + ms);
+  }
+
+  void process_ends() {
+    std::vector<pid_t> pids;
+    for (const auto& [pid, p] : world_.processes())
+      if (!p.exited && !p.killed && !p.is_child()) pids.push_back(pid);
+    if (pids.empty()) return say_advance(between(1, 500));
+    pid_t pid = pids[static_cast<std::size_t>(between(0, static_cast<std::int64_t>(pids.size()) - 1))];
+    int how = static_cast<int>(between(0, 3));
+    ExitStatus status = how == 0 ? ExitStatus{0, 0} : how == 1 ? ExitStatus{1, 0} : ExitStatus{0, how == 2 ? SIGSEGV : SIGKILL};
+    say(fmt::format("{} pid {} ends on its own ({})", world_.processes().at(pid).service, pid,
+                    status.signal ? sig_name(status.signal) : fmt::format("code {}", status.code)));
+    world_.end_now(pid, status);
+    settle_now();
+  }
+
+  void control() {
+    auto services = sup_->snapshot();
+    if (services.empty()) return say_advance(between(1, 500));
+    const std::string name = services[static_cast<std::size_t>(between(0, static_cast<std::int64_t>(services.size()) - 1))].name;
+    int verb = static_cast<int>(between(0, 99));
+    Request req;
+    req.verb = verb < 25 ? "start" : verb < 50 ? "stop" : verb < 80 ? "restart" : "signal";
+    req.names = {name};
+    auto which = sup_->select(req, false);
+    if (!which.ok() || which->size() != 1) return world_.violate("setup", "select() does not find " + name);
+    ServiceRunner& svc = *which->front();
+    if (req.verb == "signal") {
+      static const int sigs[] = {SIGHUP, SIGUSR1, SIGTERM, SIGKILL};
+      int sig = sigs[static_cast<std::size_t>(between(0, 3))];
+      say(fmt::format("procd signal {} {}", name, sig_name(sig)));
+      world_.set_user_signal(true);
+      sup_->signal_service(svc, sig);
+      world_.set_user_signal(false);
+    } else if (sup_->shutting_down()) {  // as control_verbs.cpp: refused while shutting down
+      say(fmt::format("procd {} {}: refused, shutting down", req.verb, name));
+    } else if (req.verb != "stop" && svc.removing && avoid("control-on-removing")) {
+      say(fmt::format("procd {} {}: left out (--avoid control-on-removing)", req.verb, name));
+    } else {
+      say(fmt::format("procd {} {}", req.verb, name));
+      if (req.verb == "start") sup_->start_service(svc);
+      else if (req.verb == "stop") sup_->stop_service(svc);
+      else sup_->restart_service(svc);
+    }
+    settle_now();
+  }
+
+  void reload() {
+    std::vector<std::string> stopping;
+    for (const auto& s : sup_->snapshot())
+      if (s.removing) stopping.push_back(s.name);
+    SimConfig before = cfg_;
+    std::string what = cfg_.mutate(rng_, stopping, !avoid("readd-while-stopping"));
+    say("reload: " + what + " => " + cfg_.describe());
+    write_config();
+    world_.traits() = cfg_.traits();
+    ReloadOutcome r = sup_->reload("sim", false);
+    if (r.skipped) {
+      cfg_ = std::move(before);  // procd keeps the config it runs
+      world_.traits() = cfg_.traits();
+      world_.note("reload ignored: procd is shutting down");
+    }
+    if (!r.ok && !r.skipped)
+      world_.violate("setup", "the generated config was rejected: " + (r.errors.empty() ? std::string("?") : r.errors.front().message));
+    settle_now();
+  }
+
+  // Time passes until no stop is in progress; then the services must be
+  // exactly the config's (unless procd is shutting down).
+  void quiesce() {
+    say("quiesce");
+    std::int64_t until = world_.time() + kQuiesceLimitMs;
+    while (!sup_->stopped() && world_.time() < until && stop_in_progress(world_, sup_->snapshot()))
+      advance(world_.time() + 1000);
+    if (sup_->stopped() || sup_->shutting_down()) return;
+    check_config(world_, sup_->snapshot(), cfg_);
+  }
+
+  void shutdown() {
+    say("procd shutdown");
+    world_.shutdown_began(cfg_.graceful_ms());
+    sup_->begin_shutdown(ShutdownReason::Requested);
+    settle_now();
+  }
+
+  // After the last step: a last quiescence check, then shutdown to the end.
+  void finish() {
+    if (!sup_->stopped() && !sup_->shutting_down()) {
+      quiesce();
+      check();
+      if (failed()) return;
+      shutdown();
+    }
+    std::int64_t ceiling = world_.shutdown_at() + cfg_.kill_ms() + 1000;
+    while (!sup_->stopped() && world_.time() < ceiling) advance(world_.time() + 500);
+    if (!sup_->stopped()) return world_.violate("shutdown-stuck", "procd did not exit by its [shutdown].kill ceiling");
+    code_ = sup_->finish();
+    say(fmt::format("procd exited with code {}", code_));
+    world_.deliver_exits();  // what procd's last SIGKILLs ended: zombies for init to reap
+    check_exit(world_, code_);
+  }
+
+  const SimOptions& opt_;
+  std::mt19937_64 rng_;
+  SimWorld world_;
+  SimConfig cfg_;
+  std::string path_;
+  std::unique_ptr<Supervisor> sup_;
+  int step_ = 0;
+  bool started_ = false;
+  int code_ = -1;
+};
+
+}  // namespace
+
+SimOutcome run_sequence(const SimOptions& opt) { return Sequence(opt).run(); }
+
+}  // namespace procd::sim

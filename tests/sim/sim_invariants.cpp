@@ -1,0 +1,72 @@
+// Invariants: see sim_invariants.hpp and README.md.
+#include "sim_invariants.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <map>
+
+namespace procd::sim {
+
+void check_processes(SimWorld& world, const std::vector<ServiceSnapshot>& services) {
+  std::map<std::string, int> live;
+  for (const auto& [pid, p] : world.processes()) {
+    if (p.exited) continue;  // a zombie, reaped at the next SIGCHLD
+    if (!p.is_child() && ++live[p.service] == 2)
+      world.violate("two-processes", fmt::format("two live processes for {} (the newer is pid {})", p.service, pid));
+    bool owned = std::any_of(services.begin(), services.end(), [&](const ServiceSnapshot& s) {
+      return s.name == p.service && s.pgid == p.pgid && s.has_process;
+    });
+    if (!owned)
+      world.violate("stray-process", fmt::format("{} {} of {} is alive but no run of the service holds it", p.is_child() ? "worker" : "pid",
+                                                 pid, p.service));
+  }
+  for (const auto& s : services) {
+    // A run whose main process was reaped may still drain what its workers
+    // left (procd learns they are gone at the drain deadline).
+    if (s.pid <= 0 || world.had_workers(s.pgid)) continue;
+    auto it = world.processes().find(s.pid);
+    if (it == world.processes().end())
+      world.violate("phantom-run", fmt::format("{} believes pid {} runs, but it was reaped", s.name, s.pid));
+  }
+}
+
+void check_spawn_count(SimWorld& world, const SupervisorCounters& counters) {
+  if (counters.spawns_total != world.spawned())
+    world.violate("spawn-count", fmt::format("the world saw {} spawns, procd_spawns_total says {}", world.spawned(),
+                                             counters.spawns_total));
+}
+
+void check_config(SimWorld& world, const std::vector<ServiceSnapshot>& services, const SimConfig& cfg) {
+  for (const auto& name : cfg.names()) {
+    auto it = std::find_if(services.begin(), services.end(), [&](const ServiceSnapshot& s) { return s.name == name; });
+    if (it == services.end())
+      world.violate("config-mismatch", fmt::format("{} is in the config but procd has no such service", name));
+    else if (it->removing)
+      world.violate("config-mismatch", fmt::format("{} is in the config but procd is removing it", name));
+  }
+  for (const auto& s : services)
+    if (!cfg.has(s.name))
+      world.violate("config-mismatch", fmt::format("{} is not in the config but procd still has it ({})", s.name,
+                                                   phase_name(s.phase)));
+  for (const auto& [pid, p] : world.processes())
+    if (!p.exited && !cfg.has(p.service))
+      world.violate("config-mismatch", fmt::format("pid {} of {} runs, but {} is not in the config", pid, p.service, p.service));
+}
+
+void check_exit(SimWorld& world, int code) {
+  bool stuck = world.stuck_alive();
+  if (code == 3 && stuck) return;
+  if (code == 0 && !world.anything_running()) return;
+  world.violate("exit-code", fmt::format("procd exited {} with {}process(es) left{}", code,
+                                         world.anything_running() ? "" : "no ", stuck ? " (one survived SIGKILL)" : ""));
+}
+
+bool stop_in_progress(const SimWorld& world, const std::vector<ServiceSnapshot>& services) {
+  if (std::any_of(services.begin(), services.end(),
+                  [](const ServiceSnapshot& s) { return s.phase == Phase::Stopping || s.removing; }))
+    return true;
+  return std::any_of(world.processes().begin(), world.processes().end(), [](const auto& e) { return e.second.killed; });
+}
+
+}  // namespace procd::sim

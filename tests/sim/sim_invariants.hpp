@@ -1,0 +1,34 @@
+// The invariants the driver checks after every step, on what the world saw
+// and what the Supervisor shows (Supervisor::snapshot(), counters()). Each
+// reports through SimWorld::violate with the invariant's name; README.md
+// lists them.
+#pragma once
+
+#include <vector>
+
+#include "procd/supervisor.hpp"
+#include "sim_config.hpp"
+#include "sim_world.hpp"
+
+namespace procd::sim {
+
+// Every live process (or worker left in a group) belongs to the service of
+// its name, whose current run it is (no stray process, never two main
+// processes for one service); every run the Supervisor believes in is
+// alive in the world.
+void check_processes(SimWorld& world, const std::vector<ServiceSnapshot>& services);
+
+// The Supervisor counted every spawn the world saw.
+void check_spawn_count(SimWorld& world, const SupervisorCounters& counters);
+
+// At quiescence (no stop in progress): the services are exactly the
+// config's, and no process runs for a service outside it.
+void check_config(SimWorld& world, const std::vector<ServiceSnapshot>& services, const SimConfig& cfg);
+
+// procd's exit code: 0, or 3 only while a process outlives its SIGKILL.
+void check_exit(SimWorld& world, int code);
+
+// True while something is still being stopped (quiescence not reached).
+bool stop_in_progress(const SimWorld& world, const std::vector<ServiceSnapshot>& services);
+
+}  // namespace procd::sim

@@ -1,0 +1,149 @@
+// SimWorld: the operating system as the simulated Supervisor sees it — a
+// SystemCalls (system_calls.hpp) with fake pids, the simulated clock
+// (SimClock, also the loop's TimerHost) and fake processes whose behaviour
+// the seeded RNG picks at each spawn: run until signalled or end on their
+// own (an exit code or a crash signal), obey the stop signal quickly or
+// slowly or ignore it, and rarely survive SIGKILL for a while (D state);
+// some fork a worker into their process group that outlives them (the
+// run's drain: procd signals what is left of the group); a
+// spawn can also fail synchronously, now and then or for a while (a
+// command that is broken: a binary not deployed yet). No pipes, no cgroups.
+//
+// The world checks what only it can see, as it happens: a spawn after
+// shutdown began, a SIGKILL before the stop signal (or before the stop
+// timeout), too many spawns at one simulated instant (a hang). Everything
+// it records goes into the trace, one line per event.
+#pragma once
+
+#include <signal.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "procd/group_census.hpp"
+#include "procd/system_calls.hpp"
+#include "sim_clock.hpp"
+
+namespace procd::sim {
+
+struct Violation {
+  std::string kind;    // the invariant's name (README.md), e.g. "kill-before-stop"
+  std::string detail;
+};
+
+// What the world must know of a service to judge its signals; fixed for a
+// service name for the whole sequence (the config generator keeps them).
+struct ServiceTraits {
+  int stop_signal = SIGTERM;
+  std::int64_t stop_timeout_ms = 10000;
+  bool zero_restart_delay = false;  // in the current config (changes with reloads)
+};
+
+struct FakeProcess {
+  pid_t pid = 0;
+  pid_t pgid = 0;                          // == pid for a run's main process
+  bool is_child() const { return pid != pgid; }  // a worker it forked: outlives it, reaped as an orphan
+  std::string service;
+  std::int64_t spawned_at = 0;
+  // Behaviour, picked at spawn.
+  std::optional<std::int64_t> ends_after;  // ends on its own this long after spawn
+  ExitStatus natural;                      // ... this way
+  enum class OnStop { Exit, Slow, Ignore } on_stop = OnStop::Exit;
+  std::int64_t stop_delay = 0;             // Exit / Slow: how long the stop takes
+  bool dies_of_stop_signal = false;        // ends killed by the signal (else exit code 0)
+  std::int64_t stuck_after_kill = 0;       // > 0: survives SIGKILL this long (D state)
+  // Fate.
+  std::optional<std::int64_t> exit_at;     // when it will exit
+  ExitStatus status;                       // ... and how
+  bool exited = false;                     // exit delivered (a zombie until reaped)
+  std::int64_t first_stop_at = -1;         // first stop signal from procd
+  bool killed = false;                     // got SIGKILL
+  std::string describe() const;
+};
+
+class SimWorld final : public SystemCalls {
+ public:
+  explicit SimWorld(std::uint64_t seed);
+
+  SimClock& clock() { return clock_; }
+  std::int64_t time() const { return clock_.now(); }
+  std::map<std::string, ServiceTraits>& traits() { return traits_; }
+
+  // SystemCalls.
+  Result<SpawnedProcess> spawn(const SpawnRequest& req) override;
+  Result<void> signal_group(pid_t pgid, int sig) override;
+  bool group_exists(pid_t pgid) override;
+  GroupCensus group_census() override;
+  std::optional<Reaped> reap_one() override;
+  Result<void> become_subreaper() override { return {}; }
+  Millis now(uv_loop_t*) override { return clock_.now(); }
+  TimerHost* timer_host() override { return &clock_; }
+
+  // Processes not reaped yet, in pid order (workers too: is_child()).
+  const std::map<pid_t, FakeProcess>& processes() const { return procs_; }
+  // The earliest pending exit of a process, if any.
+  std::optional<std::int64_t> next_exit() const;
+  // Marks every process whose exit time has come as exited (a zombie);
+  // true when one did (the driver then runs the Supervisor's reap).
+  bool deliver_exits();
+  // The process ends now on its own (the driver's "exit/crash" event).
+  void end_now(pid_t pid, ExitStatus status);
+
+  // A signal the driver sends as a user (`procd signal`): not procd's stop.
+  void set_user_signal(bool on) { user_signal_ = on; }
+  // When shutdown began, and its graceful deadline (ladder SIGKILLs are fine after it).
+  void shutdown_began(std::int64_t graceful_ms);
+  std::int64_t shutdown_at() const { return shutdown_at_; }
+
+  std::uint64_t spawned() const { return spawned_; }
+  bool stuck_alive() const;  // a process outlived its SIGKILL and still runs
+  bool anything_running() const;  // zombies (exited, not reaped) do not count
+  bool had_workers(pid_t pgid) const { return groups_with_workers_.count(pgid) > 0; }
+  void violate(std::string kind, std::string detail);
+  std::vector<Violation>& violations() { return violations_; }
+  std::vector<std::string>& trace() { return trace_; }
+  void note(const std::string& line);
+  std::function<bool()> shutting_down;  // the Supervisor's view, set by the driver
+  bool avoid_broken_zero_delay = false;  // --avoid broken-command-zero-delay
+
+ private:
+  void pick_behaviour(FakeProcess& p);
+  void pick_child(const FakeProcess& leader);
+  void react(FakeProcess& p, int sig);
+  void exit_by(FakeProcess& p, std::int64_t at, ExitStatus status);
+  void check_kill(const FakeProcess& p);
+  bool zero_delay(const std::string& service) const;
+
+  SimClock clock_;
+  std::mt19937_64 rng_;
+  std::map<std::string, ServiceTraits> traits_;
+  std::map<pid_t, FakeProcess> procs_;
+  std::set<pid_t> groups_with_workers_;
+  std::map<std::string, std::int64_t> broken_;  // command line -> every spawn of it fails until then
+  std::deque<pid_t> zombies_;
+  pid_t next_pid_ = 1000;
+  std::uint64_t spawned_ = 0;
+  std::int64_t instant_ = -1;      // the simulated time spawns_now_ counts at
+  int spawns_now_ = 0;
+  bool user_signal_ = false;
+  std::int64_t shutdown_at_ = -1;
+  std::int64_t graceful_ms_ = 0;
+  std::vector<Violation> violations_;
+  std::vector<std::string> trace_;
+  std::size_t last_line_ = 0;   // note(): folding repeated lines
+  std::string last_text_;
+  std::int64_t repeat_from_ = 0;
+  int repeats_ = 0;
+};
+
+// "SIGTERM", or the number.
+std::string sig_name(int sig);
+
+}  // namespace procd::sim
