@@ -1,0 +1,87 @@
+"""Bounded I/O of the HTTP endpoint (README "Limits"): /logs?n= is bounded in
+lines and bytes (and `procd logs -n` over the control socket), streaming
+clients are capped apart from the rest and /healthz always has a slot, the
+bytes queued for all clients together are bounded, and a reply's deadline
+measures the client's progress, not the time since its request."""
+import json
+import os
+import socket
+import threading
+import time
+
+from procdtest import ANSWER_S, check, run_tests
+from test_http import SERVICES, cli, get, start, vm_rss
+
+MAX_LOG_LINES = 1000          # README Limits: lines per /logs reply
+MAX_LOG_BYTES = 1 << 20       # README Limits: bytes per /logs reply
+RSS_LIMIT = 48 << 20          # what a /logs?n=1000000 may add to procd's RSS
+
+
+def chatty_services(n_services, lines, width):
+    """n_services services printing `lines` lines of `width` bytes, then sleeping."""
+    script = ("import sys\nw = sys.stdout.write\npad = 'x' * %d\n"
+              "for i in range(%d): w('%%06d %%s\\n' %% (i, pad))\n"
+              "w('CHATTY-DONE\\n'); sys.stdout.flush()\nimport time; time.sleep(1000)\n") % (width - 8, lines)
+    out = SERVICES
+    for i in range(n_services):
+        out += '[services.chatty%d]\ncommand = ["python3", "-c", %s, "MARKER"]\n' % (i, json.dumps(script))
+    return out
+
+
+def wait_chatty_done(p, port, n_services):
+    def done():
+        st, _, body = get(port, "/logs?n=1", timeout=5)
+        return all(b"CHATTY-DONE" in get(port, "/logs?service=chatty%d&n=1" % i, timeout=5)[2] for i in range(n_services))
+    p.wait_for(done, 30, "chatty services printed everything")
+
+
+def test_logs_n_is_bounded():
+    services = 12
+    p, port = start(chatty_services(services, 1200, 4000))
+    with p:
+        wait_chatty_done(p, port, services)
+        pid = p.proc.pid
+        base = vm_rss(pid)
+        peak = [base]
+        worst = [0.0]
+        stop = threading.Event()
+
+        def probe():
+            while not stop.is_set():
+                t0 = time.monotonic()
+                check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+                worst[0] = max(worst[0], time.monotonic() - t0)
+                peak[0] = max(peak[0], vm_rss(pid))
+                time.sleep(0.01)
+        th = threading.Thread(target=probe)
+        th.start()
+        try:
+            for _ in range(3):
+                t0 = time.monotonic()
+                st, _, body = get(port, "/logs?n=1000000", timeout=30)
+                took = time.monotonic() - t0
+                check(st == 200, st)
+                lines = body.splitlines()
+                check(len(lines) <= MAX_LOG_LINES and len(body) <= MAX_LOG_BYTES,
+                      "/logs?n=1000000 gave %d lines, %d bytes (bounds %d, %d)" % (len(lines), len(body), MAX_LOG_LINES, MAX_LOG_BYTES))
+                check(lines and b"\"chatty" in lines[-1], lines[-1:])
+                check(took < ANSWER_S, "/logs?n=1000000 took %.2fs" % took)
+        finally:
+            stop.set()
+            th.join()
+        check(peak[0] - base < RSS_LIMIT, "procd RSS %d MB -> %d MB for /logs?n=1000000" % (base >> 20, peak[0] >> 20))
+        check(worst[0] < ANSWER_S, "healthz took %.2fs beside /logs?n=1000000" % worst[0])
+        # the control socket has the same bound
+        r = cli(p, "logs", "-n", "1000000")
+        check(r.returncode == 0, r.stderr)
+        out = r.stdout.encode()
+        check(len(out.splitlines()) <= MAX_LOG_LINES and len(out) <= MAX_LOG_BYTES + MAX_LOG_LINES * 64,
+              "procd logs -n 1000000 gave %d lines, %d bytes" % (len(out.splitlines()), len(out)))
+        print("  /logs?n=1000000: %d lines; RSS %d -> peak %d MB; healthz worst %.3fs"
+              % (len(lines), base >> 20, peak[0] >> 20, worst[0]))
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_logs_n_is_bounded,
+    ])
