@@ -4,8 +4,11 @@
 // (Supervisor::handle_http), the pure parsing, routing and response text
 // are in http_request.hpp.
 //
-// Bounds (SPEC Part 2): at most kMaxConnections open connections (the next
-// one gets a 503 and is closed); one Timer per connection gives a client
+// Bounds (SPEC Part 2): at most kMaxConnections open connections, and
+// kProbeSlots more that answer only /healthz and /readyz (anything else
+// there gets a 503; the next one beyond gets a 503 and is closed); at most
+// kMaxStreams of them streaming (/events, followed /logs: a new stream
+// closes the oldest one); one Timer per connection gives a client
 // kHeaderTimeoutMs to send a request's headers, and closes a keep-alive
 // connection idle that long; request headers are at most 8 KiB; at most
 // kMaxRequestsPerTurn pipelined requests of one peer are answered per loop
@@ -59,6 +62,7 @@ class HttpConnection final : public StreamConnection {
   HttpServer* server_;       // used only while attached()
   bool keep_alive_ = false;  // of the request being handled
   bool head_ = false;
+  bool probe_only_ = false;  // in a probe slot: /healthz and /readyz only
   HttpRequestParser parser_;
 };
 
@@ -67,6 +71,8 @@ class HttpServer {
   using Handler = std::function<void(HttpConnection&, const HttpRequest&)>;
 
   static constexpr std::size_t kMaxConnections = 256;
+  static constexpr std::size_t kProbeSlots = 8;
+  static constexpr std::size_t kMaxStreams = 64;
   static constexpr std::int64_t kHeaderTimeoutMs = 10000;
   static constexpr int kMaxRequestsPerTurn = 16;
   static constexpr std::size_t kMaxQueuedBytes = 4u << 20;
@@ -103,6 +109,7 @@ class HttpServer {
   void process(HttpConnection& c);
   void resume_paused();
   void refuse(HttpConnection& c, int status, const std::string& why);
+  void make_stream_room(HttpConnection& c);
 
   uv_loop_t* loop_;
   Handler handler_;

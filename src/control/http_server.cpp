@@ -38,6 +38,7 @@ void HttpConnection::reply(int status, std::string_view content_type, std::strin
 }
 
 void HttpConnection::begin_stream(std::string_view content_type) {
+  if (!head_) server_->make_stream_room(*this);
   send(http_stream_head(content_type));
   if (head_) return close();
   deadline_.cancel();  // a stream lives until the client goes
@@ -129,7 +130,9 @@ void HttpServer::on_connection(int status) {
       }
     });
   }
-  if (connection_count() > kMaxConnections) {
+  if (connection_count() > kMaxConnections && connection_count() <= kMaxConnections + kProbeSlots) {
+    c.probe_only_ = true;  // a liveness or readiness probe always has a slot
+  } else if (connection_count() > kMaxConnections) {
     if (!full_told_)
       Log::write(LogLevel::Warn, fmt::format("HTTP clients refused: {} connections open", kMaxConnections),
                  code_fields(Code::ResourceHttpConnections));
@@ -137,7 +140,7 @@ void HttpServer::on_connection(int status) {
     return refuse(c, 503, fmt::format("error[{}]: too many HTTP connections (at most {})\n",
                                       static_cast<int>(Code::ResourceHttpConnections), kMaxConnections));
   }
-  full_told_ = false;
+  if (!c.probe_only_) full_told_ = false;
   c.deadline_.init(loop_, [&c] { c.close_now(); });
   c.deadline_.schedule(kHeaderTimeoutMs);
   c.start_reading();
@@ -170,8 +173,11 @@ void HttpServer::process(HttpConnection& c) {
     if (fed.state == HttpRequestParser::State::NeedMore) break;
     ++handled;
     HttpRequest req = c.parser_.take();
-    c.keep_alive_ = req.keep_alive;
+    c.keep_alive_ = req.keep_alive && !c.probe_only_;
     c.head_ = req.head();
+    if (c.probe_only_ && req.path != "/healthz" && req.path != "/readyz")
+      return refuse(c, 503, fmt::format("error[{}]: too many HTTP connections (at most {}; the rest answer /healthz and /readyz only)\n",
+                                        static_cast<int>(Code::ResourceHttpConnections), kMaxConnections));
     handling_ = &c;
     handler_(c, req);
     handling_ = nullptr;
@@ -199,6 +205,22 @@ void HttpServer::refuse(HttpConnection& c, int status, const std::string& why) {
   c.keep_alive_ = false;
   c.head_ = false;
   c.reply(status, "text/plain; charset=utf-8", why);
+}
+
+// A new stream beside kMaxStreams others closes the oldest (after what it
+// was sent): idle followers cannot take every slot.
+void HttpServer::make_stream_room(HttpConnection& c) {
+  std::size_t streams = 0;
+  HttpConnection* oldest = nullptr;
+  conns_.for_each([&](HttpConnection& other) {
+    if (&other == &c || other.closing() || other.stream == HttpConnection::Stream::None) return;
+    if (!oldest) oldest = &other;
+    ++streams;
+  });
+  if (streams < kMaxStreams || !oldest) return;
+  Log::write(LogLevel::Info, fmt::format("HTTP client {}: stream closed, {} streams open (the oldest makes room)", oldest->id(), kMaxStreams),
+             code_fields(Code::ResourceHttpConnections));
+  oldest->close();
 }
 
 }  // namespace procd

@@ -81,7 +81,79 @@ def test_logs_n_is_bounded():
               % (len(lines), base >> 20, peak[0] >> 20, worst[0]))
 
 
+MAX_STREAMS = 64   # README Limits: /events and /logs?follow=1 clients together
+PROBE_SLOTS = 8    # README Limits: connections beyond 256 kept for /healthz and /readyz
+
+
+def open_stream(port, path):
+    """A streaming request; returns the socket and its head's first line (b"" if closed)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+    head = b""
+    try:
+        while b"\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    except ConnectionResetError:
+        pass
+    return s, head.split(b"\r\n")[0]
+
+
+def ended(sock, timeout=5):
+    """True when the peer closed (EOF or reset) within timeout, reading what it sent."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_streams_are_capped_and_healthz_has_a_slot():
+    p, port = start()
+    with p:
+        socks = []
+        try:
+            heads = []
+            for i in range(300):  # more streaming clients than the connection cap
+                s, head = open_stream(port, "/events" if i % 2 else "/logs?n=0&follow=1")
+                socks.append(s)
+                heads.append(head)
+            check(all(h.startswith(b"HTTP/1.1 200") for h in heads),
+                  "stream heads: %d of 300 not 200 (%r)" % (sum(not h.startswith(b"HTTP/1.1 200") for h in heads),
+                                                              [h for h in heads if not h.startswith(b"HTTP/1.1 200")][:1]))
+            st, _, body = get(port, "/healthz", timeout=5)
+            check(st == 200, "healthz beside 300 streaming clients: %d %r" % (st, body))
+            # the oldest streams made room; the newest MAX_STREAMS are still open
+            check(all(ended(s) for s in socks[:300 - MAX_STREAMS]), "an old stream is still open")
+            check(not any(ended(s, 0.05) for s in socks[300 - MAX_STREAMS:]), "a recent stream was closed")
+            for s in socks[:300 - MAX_STREAMS]:
+                s.close()
+            del socks[:300 - MAX_STREAMS]
+            # 256 connections mid-request (none can make room): /healthz and /readyz still answer
+            for _ in range(256 - MAX_STREAMS):
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                s.sendall(b"GET /status HTTP/1.1\r\nX-Slow: ")
+                socks.append(s)
+            time.sleep(0.2)
+            check(get(port, "/healthz", timeout=5)[0] == 200, "healthz beside 256 busy connections")
+            check(get(port, "/readyz", timeout=5)[0] == 200, "readyz beside 256 busy connections")
+            st, _, body = get(port, "/status", timeout=5)
+            check(st == 503 and b"7006" in body, "/status from a probe slot: %d %r" % (st, body))
+            print("  300 streams: %d closed to make room; healthz/readyz answer beside 256 busy connections"
+                  % (300 - MAX_STREAMS))
+        finally:
+            for s in socks:
+                s.close()
+
+
 if __name__ == "__main__":
     run_tests([
         test_logs_n_is_bounded,
+        test_streams_are_capped_and_healthz_has_a_slot,
     ])
