@@ -31,7 +31,7 @@ inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 // kMaxLogLines lines (a service ring's capacity) and kMaxLogReplyBytes
 // bytes of items, across the chosen services: a larger n is clamped.
 inline constexpr std::size_t kMaxLogLines = 1000;
-inline constexpr std::size_t kMaxLogReplyBytes = 1u << 20;
+inline constexpr std::size_t kMaxLogReplyBytes = 8u << 20;
 
 // Verbs the server knows.
 // ping, status, start, stop, restart, signal, logs, events, reload, metrics, shutdown

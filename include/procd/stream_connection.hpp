@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -42,8 +43,9 @@ class ConnectionOwner {
 class StreamConnection {
  public:
   enum class Stream { None, Logs, Events };
-  // How long close() waits for the peer to take what is queued: a peer
-  // that never reads its last bytes must not hold the connection forever.
+  // How long close() waits for the peer to take more of what is queued: a
+  // peer that stops reading its last bytes must not hold the connection
+  // forever, one that keeps reading is never cut.
   static constexpr std::int64_t kLingerMs = 10000;
 
   StreamConnection(const StreamConnection&) = delete;
@@ -83,6 +85,13 @@ class StreamConnection {
   virtual void on_read(ssize_t nread, const uv_buf_t* buf) = 0;
   bool attached() const { return owner_ != nullptr; }
 
+  // A deadline that measures progress: when it passes, a connection whose
+  // peer took bytes since it was armed gets `ms` more, else it is closed
+  // now (on_deadline, or close_now by default).
+  void arm_deadline(std::int64_t ms, std::function<void()> on_deadline = {});
+  void rearm_deadline(std::int64_t ms);  // `ms` from now, progress counted from now
+  std::uint64_t taken() { return queued_total_ - unwritten(); }  // bytes the peer has taken
+
   Timer deadline_;      // the server's idle / header bound; closed with the connection
   std::string inbuf_;   // bytes read, not yet a whole request
   bool paused_ = false; // reading stopped: whole requests wait for the next turn
@@ -101,6 +110,8 @@ class StreamConnection {
   std::uint64_t id_;
   std::size_t max_queued_;
   const char* kind_;
+  std::uint64_t queued_total_ = 0;  // every byte ever handed to uv_write
+  std::uint64_t taken_mark_ = 0;    // taken() when the deadline was armed
   bool handle_ready_ = false;
   bool handle_closing_ = false;
   bool closing_ = false;

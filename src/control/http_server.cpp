@@ -141,8 +141,7 @@ void HttpServer::on_connection(int status) {
                                       static_cast<int>(Code::ResourceHttpConnections), kMaxConnections));
   }
   if (!c.probe_only_) full_told_ = false;
-  c.deadline_.init(loop_, [&c] { c.close_now(); });
-  c.deadline_.schedule(kHeaderTimeoutMs);
+  c.arm_deadline(kHeaderTimeoutMs);
   c.start_reading();
 }
 
@@ -185,7 +184,7 @@ void HttpServer::process(HttpConnection& c) {
     // valid (freed in its close callback) but nothing more is done with it.
     if (c.closing()) return;
     if (retired_) return c.close();
-    if (c.stream == HttpConnection::Stream::None) c.deadline_.schedule(kHeaderTimeoutMs);
+    if (c.stream == HttpConnection::Stream::None) c.rearm_deadline(kHeaderTimeoutMs);
   }
   if (c.paused_ && !c.closing()) {
     c.paused_ = false;

@@ -46,6 +46,7 @@ void StreamConnection::write(std::string bytes, std::shared_ptr<const std::strin
     return;
   }
   auto* w = new WriteReq{{}, std::move(bytes), std::move(body)};
+  queued_total_ += w->data.size() + (w->body ? w->body->size() : 0);
   uv_buf_t bufs[2] = {uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size())), {}};
   unsigned n = 1;
   if (w->body) bufs[n++] = uv_buf_init(const_cast<char*>(w->body->data()), static_cast<unsigned>(w->body->size()));
@@ -62,8 +63,7 @@ void StreamConnection::close() {
   if (closing_ || !handle_ready_) return;
   closing_ = true;
   stream = Stream::None;
-  deadline_.init(handle_.stream.loop, [this] { close_now(); });
-  deadline_.schedule(kLingerMs);
+  arm_deadline(kLingerMs);
   // uv_shutdown runs after the queued writes; then the handle is closed.
   auto* req = new uv_shutdown_t;
   req->data = this;
@@ -78,6 +78,20 @@ void StreamConnection::close() {
     delete req;
     close_now();
   }
+}
+
+void StreamConnection::arm_deadline(std::int64_t ms, std::function<void()> on_deadline) {
+  deadline_.init(handle_.stream.loop, [this, ms, cb = std::move(on_deadline)] {
+    if (taken() > taken_mark_) return rearm_deadline(ms);  // still reading: not cut
+    if (cb) cb();
+    else close_now();
+  });
+  rearm_deadline(ms);
+}
+
+void StreamConnection::rearm_deadline(std::int64_t ms) {
+  taken_mark_ = taken();
+  deadline_.schedule(ms);
 }
 
 void StreamConnection::close_now() {

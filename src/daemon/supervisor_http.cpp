@@ -168,7 +168,7 @@ void Supervisor::http_logs(HttpConnection& conn, const HttpRequest& req) {
   if (f == req.query.end() || f->second == "0" || f->second == "false") {
     std::string body;
     for (const auto& i : items) body += i;
-    return conn.reply(200, "application/x-ndjson", body);
+    return conn.reply(200, "application/x-ndjson", std::make_shared<const std::string>(std::move(body)));
   }
   conn.begin_stream("application/x-ndjson");
   if (conn.closing()) return;

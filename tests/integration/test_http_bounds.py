@@ -13,7 +13,7 @@ from procdtest import ANSWER_S, check, run_tests
 from test_http import SERVICES, cli, get, start, vm_rss
 
 MAX_LOG_LINES = 1000          # README Limits: lines per /logs reply
-MAX_LOG_BYTES = 1 << 20       # README Limits: bytes per /logs reply
+MAX_LOG_BYTES = 8 << 20       # README Limits: bytes per /logs reply
 RSS_LIMIT = 48 << 20          # what a /logs?n=1000000 may add to procd's RSS
 
 
@@ -36,8 +36,8 @@ def wait_chatty_done(p, port, n_services):
 
 
 def test_logs_n_is_bounded():
-    services = 12
-    p, port = start(chatty_services(services, 1200, 4000))
+    services = 3
+    p, port = start(chatty_services(services, 1200, 10000))
     with p:
         wait_chatty_done(p, port, services)
         pid = p.proc.pid
@@ -152,8 +152,75 @@ def test_streams_are_capped_and_healthz_has_a_slot():
                 s.close()
 
 
+def slow_reader(port, request, result, key, slow_s, stop=False):
+    """Reads a /logs reply through a small receive buffer, 4 KB per 40 ms
+    (100 KB/s) for slow_s seconds; then all the rest at once or (stop) nothing
+    more until procd cuts it (read 35 s after the request). Stores (body bytes
+    got, Content-Length, seconds, how it ended)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.settimeout(30)
+    t0 = time.monotonic()
+    got = b""
+    how = "eof"
+    try:
+        s.sendall(request)
+        while True:
+            if time.monotonic() - t0 > slow_s and stop:
+                time.sleep(max(0.0, 35 - (time.monotonic() - t0)))
+                stop = False
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+            head, sep, body = got.partition(b"\r\n\r\n")
+            if sep and len(body) >= int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]):
+                how = "complete"
+                break
+            if time.monotonic() - t0 < slow_s:
+                time.sleep(0.04)
+    except ConnectionResetError:
+        how = "reset"
+    except socket.timeout:
+        how = "still open"
+    finally:
+        s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]) if b"Content-Length: " in head else -1
+    result[key] = (len(body), length, round(time.monotonic() - t0, 1), how)
+
+
+def test_reply_deadline_measures_progress():
+    """A 6 MB /logs reply (more than the kernel's socket buffers hold) to
+    clients reading 100 KB/s for 13 s: not cut at 10 s, with keep-alive or
+    Connection: close; a client that stops reading is cut."""
+    p, port = start(chatty_services(1, 1000, 6000))
+    with p:
+        wait_chatty_done(p, port, 1)
+        req = b"GET /logs?service=chatty0&n=1000 HTTP/1.1\r\nHost: x\r\n%s\r\n"
+        result = {}
+        threads = [
+            threading.Thread(target=slow_reader, args=(port, req % b"", result, "keep-alive", 13)),
+            threading.Thread(target=slow_reader, args=(port, req % b"Connection: close\r\n", result, "close", 13)),
+            threading.Thread(target=slow_reader, args=(port, req % b"", result, "stops", 1, True)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        print("  slow readers (bytes, length, s, end): %s" % result)
+        for key in ("keep-alive", "close"):
+            got, length, took, how = result[key]
+            check(how == "complete" and got >= length > 5000000 and took > 13,
+                  "%s slow reader: %d of %d bytes in %.1fs (%s)" % (key, got, length, took, how))
+        got, length, took, how = result["stops"]
+        check(how in ("eof", "reset") and got < length, "a reader that stops: %d of %d bytes, %.1fs (%s)" % (got, length, took, how))
+
+
 if __name__ == "__main__":
     run_tests([
         test_logs_n_is_bounded,
         test_streams_are_capped_and_healthz_has_a_slot,
+        test_reply_deadline_measures_progress,
     ])
