@@ -13,7 +13,9 @@
 // connection idle that long; request headers are at most 8 KiB; at most
 // kMaxRequestsPerTurn pipelined requests of one peer are answered per loop
 // turn (the rest resumes next turn, after every other peer and timer); a
-// client whose unread responses or stream pass kMaxQueuedBytes is dropped.
+// client whose unread responses or stream pass kMaxQueuedBytes is dropped,
+// and when the bytes queued for all clients together pass kMaxQueuedTotal,
+// the client with the most queued is dropped.
 //
 // Lifetimes, as in the control server: a connection's memory is freed only
 // in its socket's close callback, so a handler may close its connection
@@ -76,6 +78,9 @@ class HttpServer {
   static constexpr std::int64_t kHeaderTimeoutMs = 10000;
   static constexpr int kMaxRequestsPerTurn = 16;
   static constexpr std::size_t kMaxQueuedBytes = 4u << 20;
+  // Bytes queued for all connections together; PROCD_HTTP_MAX_QUEUED_TOTAL
+  // (bytes, for tests) overrides it.
+  static constexpr std::size_t kMaxQueuedTotal = 64u << 20;
 
   HttpServer(uv_loop_t* loop, Handler handler);
   ~HttpServer();
@@ -116,6 +121,7 @@ class HttpServer {
   std::string address_;
   UvHandle<uv_tcp_t> listener_;
   UvHandle<uv_idle_t> resume_;
+  std::shared_ptr<QueueBudget> budget_;
   bool full_told_ = false;
   HttpConnection* handling_ = nullptr;  // whose request the handler is answering
   bool retired_ = false;

@@ -32,9 +32,32 @@ namespace procd {
 
 class StreamConnection;
 
+// Bytes queued for all the connections of one server together (HTTP:
+// PROCD_HTTP_MAX_QUEUED_TOTAL, default 64 MiB). Shared with every write in
+// flight, so a connection or server that goes first leaves it valid.
+struct QueueBudget {
+  std::size_t total = 0;
+  std::size_t max = 0;
+};
+
+// One connection's share of its server's budget.
+struct QueueShare {
+  std::shared_ptr<QueueBudget> budget;
+  std::size_t queued = 0;  // bytes of this connection in budget->total
+  bool released = false;   // closed: no longer in budget->total
+  void release() {
+    if (released) return;
+    budget->total -= queued;
+    released = true;
+  }
+};
+
 class ConnectionOwner {
  public:
   virtual void forget(StreamConnection* c) = 0;
+  // The budget is passed: close the connection with the most queued;
+  // false when there is none to close.
+  virtual bool drop_largest() { return false; }
 
  protected:
   ~ConnectionOwner() = default;
@@ -59,6 +82,7 @@ class StreamConnection {
   void write(std::string bytes, std::shared_ptr<const std::string> body);
   void close();      // after what is queued has been written, at most kLingerMs
   void close_now();  // now: queued writes are cancelled; idempotent
+  void drop_for_budget();  // logged (5006) and closed now: it has the most queued of all
   bool closing() const { return closing_; }
   std::uint64_t id() const { return id_; }
 
@@ -74,6 +98,8 @@ class StreamConnection {
   // Call once the handle is initialised (uv_pipe_init / uv_tcp_init on
   // pipe() / tcp()): from then on the close callback frees this connection.
   void handle_ready();
+  // Count this connection's queued bytes in `budget` (before any write).
+  void share_budget(std::shared_ptr<QueueBudget> budget) { share_ = std::make_shared<QueueShare>(QueueShare{std::move(budget)}); }
   uv_stream_t* stream_handle() { return &handle_.stream; }
   uv_pipe_t* pipe() { return &handle_.pipe; }
   uv_tcp_t* tcp() { return &handle_.tcp; }
@@ -110,6 +136,7 @@ class StreamConnection {
   std::uint64_t id_;
   std::size_t max_queued_;
   const char* kind_;
+  std::shared_ptr<QueueShare> share_;  // null: no budget but max_queued_
   std::uint64_t queued_total_ = 0;  // every byte ever handed to uv_write
   std::uint64_t taken_mark_ = 0;    // taken() when the deadline was armed
   bool handle_ready_ = false;
@@ -139,6 +166,14 @@ class ConnectionSet final : public ConnectionOwner {
   }
   void forget(StreamConnection* c) override {
     conns_.remove_if([c](const std::unique_ptr<Conn>& p) { return p.get() == c; });
+  }
+  bool drop_largest() override {
+    Conn* largest = nullptr;
+    for (auto& c : conns_)
+      if (!c->closing() && (!largest || c->unwritten() > largest->unwritten())) largest = c.get();
+    if (!largest || largest->unwritten() == 0) return false;
+    largest->drop_for_budget();
+    return true;
   }
   void close_all() {
     for (auto& c : conns_) c->close_now();

@@ -5,6 +5,7 @@
 
 #include <fmt/core.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "procd/logging.hpp"
@@ -51,7 +52,18 @@ void HttpConnection::reply(int status, std::string_view content_type, std::share
   if (!keep_alive_) close();
 }
 
-HttpServer::HttpServer(uv_loop_t* loop, Handler handler) : loop_(loop), handler_(std::move(handler)) {
+namespace {
+std::size_t max_queued_total() {
+  const char* env = std::getenv("PROCD_HTTP_MAX_QUEUED_TOTAL");
+  if (!env || !*env) return HttpServer::kMaxQueuedTotal;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(env, &end, 10);
+  return *end == '\0' && v > 0 && env[0] != '-' ? static_cast<std::size_t>(v) : HttpServer::kMaxQueuedTotal;
+}
+}  // namespace
+
+HttpServer::HttpServer(uv_loop_t* loop, Handler handler)
+    : loop_(loop), handler_(std::move(handler)), budget_(std::make_shared<QueueBudget>(QueueBudget{0, max_queued_total()})) {
   resume_.reset(this);
   uv_idle_init(loop_, resume_.get());
 }
@@ -109,6 +121,7 @@ void HttpServer::on_connection(int status) {
     return;
   }
   HttpConnection& c = conns_.add(this);
+  c.share_budget(budget_);
   uv_tcp_init(loop_, c.tcp());
   c.handle_ready();
   if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_.get()), c.stream_handle()) != 0) {

@@ -10,7 +10,7 @@ import threading
 import time
 
 from procdtest import ANSWER_S, check, run_tests
-from test_http import SERVICES, cli, get, start, vm_rss
+from test_http import SERVICES, cli, flood_lines, flood_services, get, start, vm_rss
 
 MAX_LOG_LINES = 1000          # README Limits: lines per /logs reply
 MAX_LOG_BYTES = 8 << 20       # README Limits: bytes per /logs reply
@@ -218,9 +218,56 @@ def test_reply_deadline_measures_progress():
         check(how in ("eof", "reset") and got < length, "a reader that stops: %d of %d bytes, %.1fs (%s)" % (got, length, took, how))
 
 
+TOTAL_BOUND = 6 << 20  # PROCD_HTTP_MAX_QUEUED_TOTAL for the test (default 64 MiB)
+
+
+def test_queued_bytes_of_all_clients_are_bounded():
+    """Four followers that never read, under a 30 MB flood, with the bound on
+    bytes queued for all HTTP clients together at 6 MiB (the per-client bound
+    is 4 MiB): procd drops the one with the most queued (5006) before any
+    reaches its own bound, stays light and answers /healthz."""
+    n = 30000
+    p, port = start(flood_services(n), env={"PROCD_HTTP_MAX_QUEUED_TOTAL": str(TOTAL_BOUND)})
+    with p:
+        p.wait_state("flood", "running")
+        stalled = []
+        try:
+            for _ in range(4):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(("127.0.0.1", port))
+                s.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+                s.settimeout(10)
+                check(len(s.recv(1, socket.MSG_PEEK)) == 1, "no stream head")
+                stalled.append(s)
+            pid = p.proc.pid
+            base = vm_rss(pid)
+            open(os.path.join(p.dir, "go"), "w").close()
+            deadline = time.monotonic() + 60 * ANSWER_S
+            peak = base
+
+            def total_drops():
+                return [e for e in p.events() if e.get("code") == 5006 and "all HTTP clients" in e.get("msg", "")]
+            while len(total_drops()) < 3 and not flood_lines(p)[-1:] == [b"FLOOD-DONE %d" % n]:
+                check(time.monotonic() < deadline, "no drop at the total bound in time\n" + p.tail())
+                check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+                peak = max(peak, vm_rss(pid))
+                time.sleep(0.05)
+            drops = total_drops()
+            check(len(drops) >= 3, "drops at the total bound: %d\n%s" % (len(drops), p.tail()))
+            check(peak - base < 3 * TOTAL_BOUND, "procd RSS %d -> %d MB" % (base >> 20, peak >> 20))
+            check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+            print("  %d drops at the total bound; RSS %d -> peak %d MB; first: %s"
+                  % (len(drops), base >> 20, peak >> 20, drops[0]["msg"]))
+        finally:
+            for s in stalled:
+                s.close()
+
+
 if __name__ == "__main__":
     run_tests([
         test_logs_n_is_bounded,
         test_streams_are_capped_and_healthz_has_a_slot,
         test_reply_deadline_measures_progress,
+        test_queued_bytes_of_all_clients_are_bounded,
     ])
