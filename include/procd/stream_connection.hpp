@@ -169,8 +169,9 @@ class ConnectionSet final : public ConnectionOwner {
   }
   bool drop_largest() override {
     Conn* largest = nullptr;
+    // Closing after its queued bytes (close()) still counts: it may be the largest.
     for (auto& c : conns_)
-      if (!c->closing() && (!largest || c->unwritten() > largest->unwritten())) largest = c.get();
+      if (c->share_ && !c->share_->released && (!largest || c->unwritten() > largest->unwritten())) largest = c.get();
     if (!largest || largest->unwritten() == 0) return false;
     largest->drop_for_budget();
     return true;
