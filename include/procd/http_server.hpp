@@ -4,13 +4,18 @@
 // (Supervisor::handle_http), the pure parsing, routing and response text
 // are in http_request.hpp.
 //
-// Bounds (SPEC Part 2): at most kMaxConnections open connections (the next
-// one gets a 503 and is closed); one Timer per connection gives a client
+// Bounds (SPEC Part 2): at most kMaxConnections open connections, and
+// kProbeSlots more that answer only /healthz and /readyz (anything else
+// there gets a 503; the next one beyond gets a 503 and is closed); at most
+// kMaxStreams of them streaming (/events, followed /logs: a new stream
+// closes the oldest one); one Timer per connection gives a client
 // kHeaderTimeoutMs to send a request's headers, and closes a keep-alive
 // connection idle that long; request headers are at most 8 KiB; at most
 // kMaxRequestsPerTurn pipelined requests of one peer are answered per loop
 // turn (the rest resumes next turn, after every other peer and timer); a
-// client whose unread responses or stream pass kMaxQueuedBytes is dropped.
+// client whose unread responses or stream pass kMaxQueuedBytes is dropped,
+// and when the bytes queued for all clients together pass kMaxQueuedTotal,
+// the client with the most queued is dropped.
 //
 // Lifetimes, as in the control server: a connection's memory is freed only
 // in its socket's close callback, so a handler may close its connection
@@ -59,6 +64,7 @@ class HttpConnection final : public StreamConnection {
   HttpServer* server_;       // used only while attached()
   bool keep_alive_ = false;  // of the request being handled
   bool head_ = false;
+  bool probe_only_ = false;  // in a probe slot: /healthz and /readyz only
   HttpRequestParser parser_;
 };
 
@@ -67,9 +73,14 @@ class HttpServer {
   using Handler = std::function<void(HttpConnection&, const HttpRequest&)>;
 
   static constexpr std::size_t kMaxConnections = 256;
+  static constexpr std::size_t kProbeSlots = 8;
+  static constexpr std::size_t kMaxStreams = 64;
   static constexpr std::int64_t kHeaderTimeoutMs = 10000;
   static constexpr int kMaxRequestsPerTurn = 16;
   static constexpr std::size_t kMaxQueuedBytes = 4u << 20;
+  // Bytes queued for all connections together; PROCD_HTTP_MAX_QUEUED_TOTAL
+  // (bytes, for tests) overrides it.
+  static constexpr std::size_t kMaxQueuedTotal = 64u << 20;
 
   HttpServer(uv_loop_t* loop, Handler handler);
   ~HttpServer();
@@ -103,12 +114,14 @@ class HttpServer {
   void process(HttpConnection& c);
   void resume_paused();
   void refuse(HttpConnection& c, int status, const std::string& why);
+  void make_stream_room(HttpConnection& c);
 
   uv_loop_t* loop_;
   Handler handler_;
   std::string address_;
   UvHandle<uv_tcp_t> listener_;
   UvHandle<uv_idle_t> resume_;
+  std::shared_ptr<QueueBudget> budget_;
   bool full_told_ = false;
   HttpConnection* handling_ = nullptr;  // whose request the handler is answering
   bool retired_ = false;

@@ -62,6 +62,8 @@ class LineRing {
   // line, without '\n'; ignored when body is empty).
   void push_lines(std::int64_t ts_ms, bool is_stderr, std::string_view head, std::string_view body);
   std::vector<LogLine> last(std::size_t n) const;
+  // The i-th line, oldest first (i < size()): read without a copy.
+  const LogLine& at(std::size_t i) const { return slots_[(first_ + i) % capacity_]; }
   std::size_t size() const { return count_; }
 
  private:

@@ -27,6 +27,11 @@ namespace procd {
 
 inline constexpr int kProtocolVersion = 1;
 inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+// A logs reply (`procd logs -n N`, GET /logs?n=N) holds at most the newest
+// kMaxLogLines lines (a service ring's capacity) and kMaxLogReplyBytes
+// bytes of items, across the chosen services: a larger n is clamped.
+inline constexpr std::size_t kMaxLogLines = 1000;
+inline constexpr std::size_t kMaxLogReplyBytes = 8u << 20;
 
 // Verbs the server knows.
 // ping, status, start, stop, restart, signal, logs, events, reload, metrics, shutdown

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -31,9 +32,32 @@ namespace procd {
 
 class StreamConnection;
 
+// Bytes queued for all the connections of one server together (HTTP:
+// PROCD_HTTP_MAX_QUEUED_TOTAL, default 64 MiB). Shared with every write in
+// flight, so a connection or server that goes first leaves it valid.
+struct QueueBudget {
+  std::size_t total = 0;
+  std::size_t max = 0;
+};
+
+// One connection's share of its server's budget.
+struct QueueShare {
+  std::shared_ptr<QueueBudget> budget;
+  std::size_t queued = 0;  // bytes of this connection in budget->total
+  bool released = false;   // closed: no longer in budget->total
+  void release() {
+    if (released) return;
+    budget->total -= queued;
+    released = true;
+  }
+};
+
 class ConnectionOwner {
  public:
   virtual void forget(StreamConnection* c) = 0;
+  // The budget is passed: close the connection with the most queued;
+  // false when there is none to close.
+  virtual bool drop_largest() { return false; }
 
  protected:
   ~ConnectionOwner() = default;
@@ -42,8 +66,9 @@ class ConnectionOwner {
 class StreamConnection {
  public:
   enum class Stream { None, Logs, Events };
-  // How long close() waits for the peer to take what is queued: a peer
-  // that never reads its last bytes must not hold the connection forever.
+  // How long close() waits for the peer to take more of what is queued: a
+  // peer that stops reading its last bytes must not hold the connection
+  // forever, one that keeps reading is never cut.
   static constexpr std::int64_t kLingerMs = 10000;
 
   StreamConnection(const StreamConnection&) = delete;
@@ -57,6 +82,7 @@ class StreamConnection {
   void write(std::string bytes, std::shared_ptr<const std::string> body);
   void close();      // after what is queued has been written, at most kLingerMs
   void close_now();  // now: queued writes are cancelled; idempotent
+  void drop_for_budget();  // logged (5006) and closed now: it has the most queued of all
   bool closing() const { return closing_; }
   std::uint64_t id() const { return id_; }
 
@@ -72,6 +98,8 @@ class StreamConnection {
   // Call once the handle is initialised (uv_pipe_init / uv_tcp_init on
   // pipe() / tcp()): from then on the close callback frees this connection.
   void handle_ready();
+  // Count this connection's queued bytes in `budget` (before any write).
+  void share_budget(std::shared_ptr<QueueBudget> budget) { share_ = std::make_shared<QueueShare>(QueueShare{std::move(budget)}); }
   uv_stream_t* stream_handle() { return &handle_.stream; }
   uv_pipe_t* pipe() { return &handle_.pipe; }
   uv_tcp_t* tcp() { return &handle_.tcp; }
@@ -82,6 +110,13 @@ class StreamConnection {
   void stop_reading() { uv_read_stop(stream_handle()); }
   virtual void on_read(ssize_t nread, const uv_buf_t* buf) = 0;
   bool attached() const { return owner_ != nullptr; }
+
+  // A deadline that measures progress: when it passes, a connection whose
+  // peer took bytes since it was armed gets `ms` more, else it is closed
+  // now (on_deadline, or close_now by default).
+  void arm_deadline(std::int64_t ms, std::function<void()> on_deadline = {});
+  void rearm_deadline(std::int64_t ms);  // `ms` from now, progress counted from now
+  std::uint64_t taken() { return queued_total_ - unwritten(); }  // bytes the peer has taken
 
   Timer deadline_;      // the server's idle / header bound; closed with the connection
   std::string inbuf_;   // bytes read, not yet a whole request
@@ -101,6 +136,9 @@ class StreamConnection {
   std::uint64_t id_;
   std::size_t max_queued_;
   const char* kind_;
+  std::shared_ptr<QueueShare> share_;  // null: no budget but max_queued_
+  std::uint64_t queued_total_ = 0;  // every byte ever handed to uv_write
+  std::uint64_t taken_mark_ = 0;    // taken() when the deadline was armed
   bool handle_ready_ = false;
   bool handle_closing_ = false;
   bool closing_ = false;
@@ -128,6 +166,15 @@ class ConnectionSet final : public ConnectionOwner {
   }
   void forget(StreamConnection* c) override {
     conns_.remove_if([c](const std::unique_ptr<Conn>& p) { return p.get() == c; });
+  }
+  bool drop_largest() override {
+    Conn* largest = nullptr;
+    // Closing after its queued bytes (close()) still counts: it may be the largest.
+    for (auto& c : conns_)
+      if (c->share_ && !c->share_->released && (!largest || c->unwritten() > largest->unwritten())) largest = c.get();
+    if (!largest || largest->unwritten() == 0) return false;
+    largest->drop_for_budget();
+    return true;
   }
   void close_all() {
     for (auto& c : conns_) c->close_now();

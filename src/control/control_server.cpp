@@ -85,8 +85,8 @@ void ControlServer::on_connection(int fd) {
     return;
   }
   c.peer_uid_ = cred.uid;
-  c.deadline_.init(loop_, [this, &c] { fail(c, make_error(Code::ProtocolMalformed, "no complete request in time; closing")); });
-  c.deadline_.schedule(static_cast<std::int64_t>(idle_timeout_ms_));
+  c.arm_deadline(static_cast<std::int64_t>(idle_timeout_ms_),
+                 [this, &c] { fail(c, make_error(Code::ProtocolMalformed, "no complete request in time; closing")); });
   c.start_reading();
 }
 
@@ -120,7 +120,7 @@ void ControlServer::process_lines(ControlConnection& c) {
       return;
     }
     ++handled;
-    if (c.stream == ControlConnection::Stream::None) c.deadline_.schedule(static_cast<std::int64_t>(idle_timeout_ms_));
+    if (c.stream == ControlConnection::Stream::None) c.rearm_deadline(static_cast<std::int64_t>(idle_timeout_ms_));
     handler_(c, std::move(req.value()));
     // The handler may have closed c or the whole server: c is still valid
     // memory (freed only in its close callback) but must not be used further.

@@ -5,6 +5,7 @@
 
 #include <fmt/core.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "procd/logging.hpp"
@@ -38,6 +39,7 @@ void HttpConnection::reply(int status, std::string_view content_type, std::strin
 }
 
 void HttpConnection::begin_stream(std::string_view content_type) {
+  if (!head_) server_->make_stream_room(*this);
   send(http_stream_head(content_type));
   if (head_) return close();
   deadline_.cancel();  // a stream lives until the client goes
@@ -50,7 +52,18 @@ void HttpConnection::reply(int status, std::string_view content_type, std::share
   if (!keep_alive_) close();
 }
 
-HttpServer::HttpServer(uv_loop_t* loop, Handler handler) : loop_(loop), handler_(std::move(handler)) {
+namespace {
+std::size_t max_queued_total() {
+  const char* env = std::getenv("PROCD_HTTP_MAX_QUEUED_TOTAL");
+  if (!env || !*env) return HttpServer::kMaxQueuedTotal;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(env, &end, 10);
+  return *end == '\0' && v > 0 && env[0] != '-' ? static_cast<std::size_t>(v) : HttpServer::kMaxQueuedTotal;
+}
+}  // namespace
+
+HttpServer::HttpServer(uv_loop_t* loop, Handler handler)
+    : loop_(loop), handler_(std::move(handler)), budget_(std::make_shared<QueueBudget>(QueueBudget{0, max_queued_total()})) {
   resume_.reset(this);
   uv_idle_init(loop_, resume_.get());
 }
@@ -108,6 +121,7 @@ void HttpServer::on_connection(int status) {
     return;
   }
   HttpConnection& c = conns_.add(this);
+  c.share_budget(budget_);
   uv_tcp_init(loop_, c.tcp());
   c.handle_ready();
   if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_.get()), c.stream_handle()) != 0) {
@@ -129,7 +143,9 @@ void HttpServer::on_connection(int status) {
       }
     });
   }
-  if (connection_count() > kMaxConnections) {
+  if (connection_count() > kMaxConnections && connection_count() <= kMaxConnections + kProbeSlots) {
+    c.probe_only_ = true;  // a liveness or readiness probe always has a slot
+  } else if (connection_count() > kMaxConnections) {
     if (!full_told_)
       Log::write(LogLevel::Warn, fmt::format("HTTP clients refused: {} connections open", kMaxConnections),
                  code_fields(Code::ResourceHttpConnections));
@@ -137,9 +153,8 @@ void HttpServer::on_connection(int status) {
     return refuse(c, 503, fmt::format("error[{}]: too many HTTP connections (at most {})\n",
                                       static_cast<int>(Code::ResourceHttpConnections), kMaxConnections));
   }
-  full_told_ = false;
-  c.deadline_.init(loop_, [&c] { c.close_now(); });
-  c.deadline_.schedule(kHeaderTimeoutMs);
+  if (!c.probe_only_) full_told_ = false;
+  c.arm_deadline(kHeaderTimeoutMs);
   c.start_reading();
 }
 
@@ -170,8 +185,11 @@ void HttpServer::process(HttpConnection& c) {
     if (fed.state == HttpRequestParser::State::NeedMore) break;
     ++handled;
     HttpRequest req = c.parser_.take();
-    c.keep_alive_ = req.keep_alive;
+    c.keep_alive_ = req.keep_alive && !c.probe_only_;
     c.head_ = req.head();
+    if (c.probe_only_ && req.path != "/healthz" && req.path != "/readyz")
+      return refuse(c, 503, fmt::format("error[{}]: too many HTTP connections (at most {}; the rest answer /healthz and /readyz only)\n",
+                                        static_cast<int>(Code::ResourceHttpConnections), kMaxConnections));
     handling_ = &c;
     handler_(c, req);
     handling_ = nullptr;
@@ -179,7 +197,7 @@ void HttpServer::process(HttpConnection& c) {
     // valid (freed in its close callback) but nothing more is done with it.
     if (c.closing()) return;
     if (retired_) return c.close();
-    if (c.stream == HttpConnection::Stream::None) c.deadline_.schedule(kHeaderTimeoutMs);
+    if (c.stream == HttpConnection::Stream::None) c.rearm_deadline(kHeaderTimeoutMs);
   }
   if (c.paused_ && !c.closing()) {
     c.paused_ = false;
@@ -199,6 +217,22 @@ void HttpServer::refuse(HttpConnection& c, int status, const std::string& why) {
   c.keep_alive_ = false;
   c.head_ = false;
   c.reply(status, "text/plain; charset=utf-8", why);
+}
+
+// A new stream beside kMaxStreams others closes the oldest (after what it
+// was sent): idle followers cannot take every slot.
+void HttpServer::make_stream_room(HttpConnection& c) {
+  std::size_t streams = 0;
+  HttpConnection* oldest = nullptr;
+  conns_.for_each([&](HttpConnection& other) {
+    if (&other == &c || other.closing() || other.stream == HttpConnection::Stream::None) return;
+    if (!oldest) oldest = &other;
+    ++streams;
+  });
+  if (streams < kMaxStreams || !oldest) return;
+  Log::write(LogLevel::Info, fmt::format("HTTP client {}: stream closed, {} streams open (the oldest makes room)", oldest->id(), kMaxStreams),
+             code_fields(Code::ResourceHttpConnections));
+  oldest->close();
 }
 
 }  // namespace procd

@@ -21,7 +21,18 @@ struct WriteReq {
   uv_write_t req;
   std::string data;
   std::shared_ptr<const std::string> body;
+  std::shared_ptr<QueueShare> share;  // null: not counted in a budget
+  std::size_t counted = 0;            // its bytes in share (what uv_write did not write at once)
 };
+
+void write_done(uv_write_t* req, int) {
+  auto* w = reinterpret_cast<WriteReq*>(req);
+  if (w->share) {
+    w->share->queued -= w->counted;
+    if (!w->share->released) w->share->budget->total -= w->counted;
+  }
+  delete w;
+}
 
 }  // namespace
 
@@ -45,25 +56,42 @@ void StreamConnection::write(std::string bytes, std::shared_ptr<const std::strin
     close_now();
     return;
   }
-  auto* w = new WriteReq{{}, std::move(bytes), std::move(body)};
+  auto* w = new WriteReq{{}, std::move(bytes), std::move(body), nullptr, 0};
+  queued_total_ += w->data.size() + (w->body ? w->body->size() : 0);
   uv_buf_t bufs[2] = {uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size())), {}};
   unsigned n = 1;
   if (w->body) bufs[n++] = uv_buf_init(const_cast<char*>(w->body->data()), static_cast<unsigned>(w->body->size()));
-  // The write callback touches only its own request: a cancelled write
-  // (the handle closed first) must not reach the connection.
-  int rc = uv_write(&w->req, stream_handle(), bufs, n, [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
+  // The write callback touches only its own request and the shares: a
+  // cancelled write (the handle closed first) must not reach the connection.
+  std::size_t before = unwritten();
+  int rc = uv_write(&w->req, stream_handle(), bufs, n, write_done);
   if (rc != 0) {
     delete w;
     close_now();
+    return;
   }
+  if (!share_) return;
+  w->share = share_;
+  w->counted = unwritten() > before ? unwritten() - before : 0;
+  share_->queued += w->counted;
+  share_->budget->total += w->counted;
+  while (share_->budget->total > share_->budget->max && owner_ && owner_->drop_largest()) {
+  }
+}
+
+void StreamConnection::drop_for_budget() {
+  Log::write(LogLevel::Warn,
+             fmt::format("{} client {} has the most bytes unsent ({}) while all HTTP clients together pass {}; dropping it",
+                         kind_, id_, unwritten(), share_ ? share_->budget->max : 0),
+             code_fields(Code::IoSocket));
+  close_now();
 }
 
 void StreamConnection::close() {
   if (closing_ || !handle_ready_) return;
   closing_ = true;
   stream = Stream::None;
-  deadline_.init(handle_.stream.loop, [this] { close_now(); });
-  deadline_.schedule(kLingerMs);
+  arm_deadline(kLingerMs);
   // uv_shutdown runs after the queued writes; then the handle is closed.
   auto* req = new uv_shutdown_t;
   req->data = this;
@@ -80,8 +108,23 @@ void StreamConnection::close() {
   }
 }
 
+void StreamConnection::arm_deadline(std::int64_t ms, std::function<void()> on_deadline) {
+  deadline_.init(handle_.stream.loop, [this, ms, cb = std::move(on_deadline)] {
+    if (taken() > taken_mark_) return rearm_deadline(ms);  // still reading: not cut
+    if (cb) cb();
+    else close_now();
+  });
+  rearm_deadline(ms);
+}
+
+void StreamConnection::rearm_deadline(std::int64_t ms) {
+  taken_mark_ = taken();
+  deadline_.schedule(ms);
+}
+
 void StreamConnection::close_now() {
   closing_ = true;
+  if (share_) share_->release();  // its writes are cancelled: out of the total now
   stream = Stream::None;
   deadline_.close();
   if (!handle_ready_ || handle_closing_) return;

@@ -113,19 +113,28 @@ std::shared_ptr<const std::string> Supervisor::metrics_body() {
 }
 
 std::vector<std::string> Supervisor::recent_log_items(const std::vector<ServiceRunner*>& which, std::size_t n) {
-  // The last n lines across the chosen services, in time order.
-  std::vector<std::pair<const LogLine*, const std::string*>> lines;
-  std::vector<std::vector<LogLine>> keep;
-  keep.reserve(which.size());
-  for (ServiceRunner* s : which) {
-    keep.push_back(s->ring.last(n));
-    for (const auto& l : keep.back()) lines.emplace_back(&l, &s->cfg.name);
-  }
-  std::stable_sort(lines.begin(), lines.end(), [](auto& a, auto& b) { return a.first->ts_ms < b.first->ts_ms; });
-  if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
+  // The last n lines across the chosen services, in time order (equal times
+  // in the order of `which`), at most kMaxLogLines and kMaxLogReplyBytes:
+  // merged newest first straight from the rings, so nothing but the reply
+  // itself is copied, whatever n and the number of services.
+  n = std::min(n, kMaxLogLines);
+  std::vector<std::size_t> left(which.size());  // per service: lines not yet taken
+  for (std::size_t s = 0; s < which.size(); ++s) left[s] = which[s]->ring.size();
   std::vector<std::string> out;
-  out.reserve(lines.size());
-  for (auto& [l, name] : lines) out.push_back(log_item({l->ts_ms, *name, l->is_stderr, l->text}));
+  std::size_t bytes = 0;
+  while (out.size() < n) {
+    std::size_t best = which.size();
+    for (std::size_t s = 0; s < which.size(); ++s)
+      if (left[s] > 0 && (best == which.size() || which[s]->ring.at(left[s] - 1).ts_ms >= which[best]->ring.at(left[best] - 1).ts_ms))
+        best = s;
+    if (best == which.size()) break;
+    const LogLine& l = which[best]->ring.at(--left[best]);
+    std::string item = log_item({l.ts_ms, which[best]->cfg.name, l.is_stderr, l.text});
+    if (bytes + item.size() > kMaxLogReplyBytes) break;
+    bytes += item.size();
+    out.push_back(std::move(item));
+  }
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

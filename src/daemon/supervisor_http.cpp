@@ -161,14 +161,14 @@ void Supervisor::http_logs(HttpConnection& conn, const HttpRequest& req) {
     unsigned long long v = std::strtoull(it->second.c_str(), &end, 10);
     if (it->second.empty() || *end != '\0' || it->second[0] == '-')
       return reply_err(conn, 400, make_error(Code::HttpBadRequest, "n must be a non-negative integer"));
-    n = static_cast<std::size_t>(std::min<unsigned long long>(v, 1000000));
+    n = static_cast<std::size_t>(std::min<unsigned long long>(v, kMaxLogLines));  // the bound; recent_log_items clamps too
   }
   auto items = recent_log_items(*which, n);
   auto f = req.query.find("follow");
   if (f == req.query.end() || f->second == "0" || f->second == "false") {
     std::string body;
     for (const auto& i : items) body += i;
-    return conn.reply(200, "application/x-ndjson", body);
+    return conn.reply(200, "application/x-ndjson", std::make_shared<const std::string>(std::move(body)));
   }
   conn.begin_stream("application/x-ndjson");
   if (conn.closing()) return;
