@@ -64,8 +64,64 @@ def test_start_refuses_fifo_log_without_hanging():
         p.cleanup()
 
 
+def release_fifo(path):
+    """A reader blocked on the FIFO (the bug) gets EOF; no-op otherwise."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass
+
+
+def test_check_on_a_fifo_config_is_an_error_not_a_hang():
+    p = Procd(SERVICES)
+    try:
+        os.unlink(p.config)
+        os.mkfifo(p.config)
+        try:
+            r = cli(p, "check", timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("procd check hung on a FIFO config for 10 s")
+        check(r.returncode == 2, "exit %d: %s" % (r.returncode, r.stdout + r.stderr))
+        check("error[1013]" in r.stderr and "a FIFO" in r.stderr, r.stderr)
+        os.unlink(p.config)
+        os.mkdir(p.config)
+        r = cli(p, "check", timeout=10)
+        check(r.returncode == 2 and "error[1013]" in r.stderr and "a directory" in r.stderr, r.stderr)
+        os.rmdir(p.config)
+    finally:
+        release_fifo(p.config)
+        p.cleanup()
+
+
+def test_reload_of_a_fifo_config_is_refused_and_procd_answers():
+    with Procd(SERVICES) as p:
+        p.wait_state("web", "running")
+        pid = p.running_pid("web")
+        sock = os.path.join(p.dir, ".procd.sock")
+        p.wait_for(lambda: os.path.exists(sock), 5, "socket")
+        os.unlink(p.config)
+        os.mkfifo(p.config)
+        try:
+            try:
+                r = cli(p, "--socket", sock, "reload", timeout=10)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("reload hung on a FIFO config for 10 s")
+            check(r.returncode == 2, "exit %d: %s" % (r.returncode, r.stdout + r.stderr))
+            check("error[1013]" in r.stderr and "a FIFO" in r.stderr, r.stderr)
+            os.kill(p.proc.pid, signal.SIGHUP)  # the signal path too
+            p.wait_log("reload(SIGHUP)rejected")
+            st = cli(p, "status", timeout=10)  # the socket found without reading the FIFO
+            check(st.returncode == 0 and "web" in st.stdout, st.stdout + st.stderr)
+            check(p.running_pid("web") == pid and os.path.exists("/proc/%d" % pid), "old config kept")
+        finally:
+            release_fifo(p.config)
+            os.unlink(p.config)
+
+
 if __name__ == "__main__":
     run_tests([
         test_start_refuses_symlinked_log,
         test_start_refuses_fifo_log_without_hanging,
+        test_check_on_a_fifo_config_is_an_error_not_a_hang,
+        test_reload_of_a_fifo_config_is_refused_and_procd_answers,
     ])
