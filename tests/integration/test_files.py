@@ -2,7 +2,7 @@
 log never followed through a planted symlink nor blocked on a FIFO; a
 config that is a FIFO (or a directory) is an error for `procd check` and
 for a reload, never a hang; two services naming one log file is a check
-error naming both places."""
+error naming both places (1044)."""
 import os
 import signal
 import subprocess
@@ -118,10 +118,32 @@ def test_reload_of_a_fifo_config_is_refused_and_procd_answers():
             os.unlink(p.config)
 
 
+def test_check_refuses_one_log_file_named_twice():
+    p = Procd(SERVICES + '''
+[services.web.log]
+file = "TMPDIR/shared.log"
+[services.db]
+command = ["sleep", "1000"]
+[services.db.log]
+file = "shared.log"
+''')
+    try:
+        r = cli(p, "check", timeout=10)
+        check(r.returncode == 2, "exit %d: %s" % (r.returncode, r.stdout + r.stderr))
+        lines = open(p.config).read().split("\n")
+        first = lines.index('file = "%s/shared.log"' % p.dir) + 1
+        second = len(lines) - lines[::-1].index('file = "shared.log"')
+        check("%s:%d:8: error[1044]: services.db.log.file" % (p.config, second) in r.stderr, r.stderr)
+        check("services.web.log.file at %s:%d:8" % (p.config, first) in r.stderr, r.stderr)
+    finally:
+        p.cleanup()
+
+
 if __name__ == "__main__":
     run_tests([
         test_start_refuses_symlinked_log,
         test_start_refuses_fifo_log_without_hanging,
         test_check_on_a_fifo_config_is_an_error_not_a_hang,
         test_reload_of_a_fifo_config_is_refused_and_procd_answers,
+        test_check_refuses_one_log_file_named_twice,
     ])
