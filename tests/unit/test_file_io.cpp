@@ -10,9 +10,11 @@
 #include <sstream>
 #include <string>
 
+#include "procd/env_file.hpp"
 #include "procd/file_io.hpp"
 #include "procd/output.hpp"
 #include "procd/pid_lock.hpp"
+#include "procd/token_file.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -132,4 +134,20 @@ TEST_CASE("file_io: a log file is refused when hard-linked; the linked file is u
   CHECK(r.error().message.find(log_path) != std::string::npos);
   CHECK(r.error().message.find("hard links") != std::string::npos);
   CHECK(read_text(victim) == "precious\n");
+}
+
+TEST_CASE("file_io: env_file and the token file are bounded reads") {
+  TempDir d;
+  auto env = d.file("big.env");
+  write_text(env, "A=" + std::string((1u << 20) - 2, 'x') + "\n");  // 1 MiB + 1
+  auto vars = procd::read_env_file(env);
+  REQUIRE_FALSE(vars.ok());
+  CHECK(vars.error().message.find("larger than 1048576 bytes") != std::string::npos);
+  write_text(env, "A=" + std::string((1u << 20) - 3, 'x') + "\n");  // exactly 1 MiB
+  CHECK(procd::read_env_file(env).ok());
+  auto token = d.file("token");
+  write_text(token, std::string(4097, 't'));
+  auto t = procd::read_token_file(token);
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.error().message.find("larger than 4096 bytes") != std::string::npos);
 }
