@@ -47,6 +47,7 @@ namespace procd {
   X(ConfigNoEffect, 1041, "key accepted but has no effect (warning)")                    \
   X(ConfigHealthChecksOff, 1042, "ready = \"health\" while [monitoring] health_checks = false") \
   X(ConfigSocketPathTooLong, 1043, "socket path longer than a unix socket address holds")   \
+  X(ConfigLogFileShared, 1044, "one log file named by two services (or by a service and procd)") \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \

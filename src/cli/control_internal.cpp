@@ -21,6 +21,7 @@
 #include "procd/cli.hpp"
 #include "procd/config.hpp"
 #include "procd/control_client.hpp"
+#include "procd/file_io.hpp"
 #include "procd/signal_names.hpp"
 
 namespace procd {
@@ -51,12 +52,12 @@ std::optional<std::string> fallback_socket(const std::string& config_path) {
   } else {
     // Semantic errors leave the TOML readable; a syntax error keeps the default.
     try {
-      std::ifstream in(file, std::ios::binary);
-      std::stringstream text;
-      text << in.rdbuf();
+      // Read like the config itself: never blocking on a FIFO, bounded.
+      auto text = read_bounded(file.string(), ReadPolicy{std::size_t{16} << 20, true, true});
+      if (!text.ok()) throw std::runtime_error(text.error().message);
       // toml11 recurses without a bound: a deeply nested file must not crash the CLI either.
-      if (check_nesting(text.str(), file.string())) throw std::runtime_error("nested too deep");
-      std::istringstream again(text.str());
+      if (check_nesting(*text, file.string())) throw std::runtime_error("nested too deep");
+      std::istringstream again(*text);
       const auto root = toml::parse(again, file.string());
       const auto& v = toml::find(root, "control", "socket");
       if (v.is_string() && !v.as_string().str.empty()) socket = v.as_string().str;

@@ -2,12 +2,14 @@
 // return once it is ready, or say why it is not. The background procd is a
 // plain `procd run` (same binary, same config path, same environment) in its
 // own session, with stdin on /dev/null and stdout/stderr appended to a log
-// file. Invariants: the parent never returns while its child is an unreaped
+// file (opened by open_for_write: never through a planted symlink, hard link
+// or FIFO). Invariants: the parent never returns while its child is an unreaped
 // zombie; every wait is bounded; when the child fails early, the user sees
 // the lines it wrote during this attempt only (the log is read from the
 // offset it had before the fork), not an older run's.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,13 +18,14 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <thread>
+#include <utility>
 
 #include "control_internal.hpp"
 #include "procd/cli.hpp"
 #include "procd/config.hpp"
+#include "procd/file_io.hpp"
 
 namespace procd {
 namespace {
@@ -33,26 +36,37 @@ using namespace cli;
 constexpr auto kPoll = std::chrono::milliseconds(25);
 constexpr std::size_t kTailLines = 10;
 
-// The last lines written to `path` after `offset`, for an early failure.
-std::deque<std::string> log_tail(const std::string& path, off_t offset) {
+// The last lines written to the log after `offset`, read through the fd
+// `procd start` opened (never the path again), at most the last 64 KiB.
+std::deque<std::string> log_tail(int fd, off_t offset) {
+  constexpr off_t kTailBytes = 64 * 1024;
   std::deque<std::string> tail;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return tail;
-  in.seekg(offset);
-  for (std::string line; std::getline(in, line);) {
-    tail.push_back(std::move(line));
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_size <= offset) return tail;
+  off_t from = std::max(offset, st.st_size - kTailBytes);
+  std::string text(static_cast<std::size_t>(st.st_size - from), '\0');
+  ssize_t n = ::pread(fd, text.data(), text.size(), from);
+  if (n <= 0) return tail;
+  text.resize(static_cast<std::size_t>(n));
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    tail.push_back(text.substr(start, end - start));
     if (tail.size() > kTailLines) tail.pop_front();
+    start = end + 1;
   }
   return tail;
 }
 
 // How the background child exited, as an exit code of our own: 2 stays 2
 // (config or "already running"), everything else is a runtime failure.
-int report_early_exit(int status, pid_t pid, const std::string& log_path, off_t offset) {
+int report_early_exit(int status, pid_t pid, const std::string& log_path, int log_fd, off_t offset) {
   std::string how = WIFEXITED(status) ? fmt::format("exited with code {}", WEXITSTATUS(status))
                                       : fmt::format("was killed by signal {}", WTERMSIG(status));
   fmt::print(stderr, "error[{}]: procd (pid {}) {} while starting\n", static_cast<int>(Code::TimeoutReady), pid, how);
-  auto tail = log_tail(log_path, offset);
+  auto tail = log_tail(log_fd, offset);
+  ::close(log_fd);
   if (tail.empty()) {
     fmt::print(stderr, "(it wrote nothing to {})\n", log_path);
   } else {
@@ -142,10 +156,12 @@ int cmd_start_supervisor(const GlobalOptions& g) {
   }
 
   const std::string log_path = cfg.logging.file.empty() ? cfg.dir + "/.procd.log" : cfg.logging.file;
-  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) {
-    return fail(make_error(Code::IoOpen, fmt::format("cannot open {}: {}", log_path, std::strerror(errno))));
-  }
+  // Like every file procd writes: no symlink or hard link followed, no
+  // blocking on a FIFO, a regular file only (procd/file_io.hpp).
+  auto opened = open_for_write(log_path, O_RDWR | O_CREAT | O_APPEND);
+  if (!opened.ok())
+    return fail(make_error(opened.error().code, fmt::format("cannot open {}: {}", log_path, opened.error().message)));
+  int log_fd = *opened;
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   off_t offset = ::lseek(log_fd, 0, SEEK_END);
   if (offset < 0) offset = 0;
@@ -182,8 +198,15 @@ int cmd_start_supervisor(const GlobalOptions& g) {
     (void)ignored;
     ::_exit(127);
   }
-  ::close(log_fd);
   if (null_fd >= 0) ::close(null_fd);
+  // log_fd stays open in the parent: an early failure's lines are read
+  // through it; every other return closes it.
+  struct CloseFd {
+    int& fd;
+    ~CloseFd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } close_log{log_fd};
 
   // Ready means: answering on the socket and every autostart service settled.
   std::int64_t longest = 0;
@@ -195,7 +218,7 @@ int cmd_start_supervisor(const GlobalOptions& g) {
   Readiness last;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return report_early_exit(status, pid, log_path, offset);
+    if (::waitpid(pid, &status, WNOHANG) == pid) return report_early_exit(status, pid, log_path, std::exchange(log_fd, -1), offset);
     auto st = call_ok(socket, make_request("status"), 2000);
     // Another procd may own the socket (a race with a second `procd start`);
     // ours then exits on the PID lock, which the waitpid above reports.

@@ -33,30 +33,12 @@ std::string where_text(const Location& l) { return fmt::format("{}:{}:{}", l.fil
 
 bool has_wildcard(const std::string& pattern) { return pattern.find_first_of("*?[") != std::string::npos; }
 
-// Whole file, without blocking on a FIFO; nullopt with errno's text in *why.
+// Whole file, without blocking on a FIFO, bounded (config_read_policy);
+// nullopt with the reason in *why.
 std::optional<std::string> read_regular_file(const std::string& file, std::string* why) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return *why = std::strerror(errno), std::nullopt;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return *why = "not a regular file", std::nullopt;
-  }
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *why = std::strerror(errno);
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
+  auto text = read_bounded(file, config_read_policy());
+  if (!text.ok()) return *why = text.error().message, std::nullopt;
+  return std::move(*text);
 }
 
 class Composer {

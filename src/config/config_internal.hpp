@@ -21,6 +21,7 @@
 #include <toml.hpp>
 
 #include "procd/config.hpp"
+#include "procd/file_io.hpp"
 #include "src/config/interpolate.hpp"
 
 namespace procd::config_detail {
@@ -126,6 +127,12 @@ std::vector<std::pair<std::string, const toml::value*>> in_file_order(const toml
 // Parse one file's text: the UTF-8 and nesting checks, then toml11; a
 // syntax error is reported (located in `path`) and nullopt returned.
 std::optional<toml::value> parse_toml_text(const std::string& text, const std::string& path, Diagnostics& diag);
+
+// How the config file and included files are read: at most 16 MiB,
+// symlinks followed (ConfigMaps swap them), a regular file only, never
+// blocking (read_bounded).
+constexpr std::size_t kMaxConfigBytes = std::size_t{16} << 20;
+ReadPolicy config_read_policy();
 
 // Every file a config is made of, for the content hash and the file watch.
 struct ConfigSources {

@@ -165,19 +165,19 @@ std::string find_config_path(const std::string& explicit_path) {
 }
 
 LoadResult load_config(const std::string& path, const LoadOptions& opts) {
-  std::ifstream in(path, std::ios::binary);
-  std::error_code ec;
-  if (!in || fs::is_directory(path, ec)) {
-    std::string why = fs::is_directory(path, ec) ? "is a directory" : std::strerror(errno);
-    return {std::nullopt, {Error{Code::ConfigFileUnreadable, fmt::format("cannot read config file: {}", why),
+  // Non-blocking and a regular file only: a FIFO, a directory or a device
+  // at the path is an error at once, never a hang of `check` or of the
+  // supervisor's loop on reload. Symlinks are followed (ConfigMaps).
+  auto text = read_bounded(path, config_detail::config_read_policy());
+  if (!text.ok())
+    return {std::nullopt, {Error{Code::ConfigFileUnreadable, fmt::format("cannot read config file: {}", text.error().message),
                                  Location{path, 0, 0}, {}}}};
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return load_config_text(text.str(), path, opts);
+  return load_config_text(*text, path, opts);
 }
 
 namespace config_detail {
+
+ReadPolicy config_read_policy() { return ReadPolicy{kMaxConfigBytes, true, true}; }
 
 std::optional<toml::value> parse_toml_text(const std::string& text, const std::string& path, Diagnostics& diag) {
   if (auto bad = find_invalid_utf8(text, path)) return diag.errors().push_back(std::move(*bad)), std::nullopt;

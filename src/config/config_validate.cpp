@@ -12,11 +12,15 @@
 // ([monitoring] health_checks), ready = "notify" / watchdog_ms a notify
 // socket path (control socket + ".notify") that fits a unix socket address;
 // without a notify service that socket is never made, so it is not checked.
+// No log file is named twice ([logging].file, each service's file,
+// stderr_file or FILE.err): rotation by one writer would strand the other.
 #include <pwd.h>
 #include <sched.h>
 #include <sys/un.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -81,6 +85,39 @@ void check_notify_socket(const Config& config, const toml::value& root, Diagnost
   std::string key_path = "services." + user.name + "." + key;
   if (at != nullptr) diag.add(Code::ConfigSocketPathTooLong, *at, key_path, std::move(*message));
   else diag.add(Code::ConfigSocketPathTooLong, Location{diag.file(), 0, 0}, key_path, std::move(*message));
+}
+
+// Every file procd writes logs to, named once: two writers of one file
+// would each rotate it under the other, which then writes into a deleted
+// inode. An error at the second name, naming the first (file:line:col).
+void check_shared_log_files(const Config& config, const toml::value& root, Diagnostics& diag) {
+  struct Named {
+    std::string key_path;
+    Location where;
+  };
+  std::map<std::string, Named> seen;
+  auto claim = [&](const std::string& file, const toml::value* at, const std::string& key_path) {
+    if (file.empty() || at == nullptr) return;
+    std::string norm = std::filesystem::path(file).lexically_normal().string();
+    Location here = diag.locate(*at, key_path);
+    auto [it, fresh] = seen.emplace(norm, Named{key_path, here});
+    if (fresh) return;
+    const Named& first = it->second;
+    diag.add(Code::ConfigLogFileShared, here, key_path,
+             fmt::format("log file {} is already named by {} at {}:{}:{}; give each its own file (rotation by one "
+                         "would leave the other writing into a deleted file)",
+                         norm, first.key_path, first.where.file, first.where.line, first.where.column));
+  };
+  claim(config.logging.file, child(child(&root, "logging"), "file"), "logging.file");
+  const toml::value* services = child(&root, "services");
+  for (const auto& svc : config.services) {
+    const toml::value* log = child(child(services, svc.name), "log");
+    std::string base = "services." + svc.name + ".log.";
+    claim(svc.log.file, child(log, "file"), base + "file");
+    if (svc.log.merge_stderr || svc.log.file.empty()) continue;
+    if (!svc.log.stderr_file.empty()) claim(svc.log.stderr_file, child(log, "stderr_file"), base + "stderr_file");
+    else claim(svc.log.file + ".err", child(log, "stderr"), base + "stderr");
+  }
 }
 
 }  // namespace
@@ -153,6 +190,7 @@ void validate_config(const Config& config, const toml::value& root, bool as_root
   }
 
   check_notify_socket(config, root, diag);
+  check_shared_log_files(config, root, diag);
 
   if (auto cycle = DepGraph::from_services(config.services).find_cycle()) {
     const std::string& first = cycle->front();

@@ -14,8 +14,12 @@
 #include <cstring>
 #include <fmt/format.h>
 
+#include "procd/file_io.hpp"
+
 namespace procd {
 namespace {
+
+constexpr std::size_t kMaxEnvFileBytes = std::size_t{1} << 20;
 
 constexpr const char* kBlank = " \t\r";
 
@@ -73,37 +77,10 @@ Result<EnvVars> parse_env_file_text(std::string_view text, const std::string& pa
 }
 
 Result<EnvVars> read_env_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ELOOP) return read_error(Code::IoOpen, path, "is a symbolic link (not followed)");
-    return read_error(err == EMFILE || err == ENFILE ? Code::ResourceFds : Code::IoOpen, path, std::strerror(err));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return read_error(Code::IoRead, path, std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return read_error(Code::IoOpen, path, "not a regular file");
-  }
-  std::string data;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return read_error(Code::IoRead, path, std::strerror(err));
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return parse_env_file_text(data, path);
+  // No symlink, a regular file, non-blocking, at most 1 MiB (read_bounded).
+  auto data = read_bounded(path, ReadPolicy{kMaxEnvFileBytes, false, true});
+  if (!data.ok()) return read_error(data.error().code, path, data.error().message);
+  return parse_env_file_text(*data, path);
 }
 
 }  // namespace procd

@@ -89,12 +89,17 @@ Result<void> NotifyServer::listen(const std::string& path) {
   };
   int one = 1;
   if (::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) return fail("SO_PASSCRED on");
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) return fail("bind");
-  if (::chmod(path.c_str(), 0666) != 0) {
-    auto err = fail("chmod");
-    ::unlink(path.c_str());
-    return err;
-  }
+  // Services of any user send to it, so 0666. Set on the fd before bind
+  // (Linux gives the bound node the socket inode's mode minus the umask),
+  // with umask 0 around bind only: no path is chmod-ed after bind, so a
+  // symlink swapped in there is never followed.
+  if (::fchmod(fd, 0666) != 0) return fail("fchmod");
+  mode_t saved_umask = ::umask(0);
+  int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  int bind_errno = errno;
+  ::umask(saved_umask);
+  errno = bind_errno;
+  if (bound != 0) return fail("bind");
 
   uv_poll_t* h = poll_.reset(this);
   int rc = uv_poll_init(loop_, h, fd);

@@ -6,8 +6,9 @@
 //   a line is never split or dropped by rotation. Files are path (current),
 //   path.1 (newest rotated) … path.max_files (oldest kept), as spdlog does.
 //   max_size == 0 or max_files <= 0 disables rotation.
-// - The file is opened with O_NOFOLLOW | O_NONBLOCK and must be a regular
-//   file: a symlink the service user plants at `path` (before start, or
+// - The file is opened through open_for_write (procd/file_io.hpp): never
+//   through a symlink or a hard link (st_nlink must be 1), a regular file
+//   only: a symlink the service user plants at `path` (before start, or
 //   between a rotation's rename and its open) never redirects root's writes,
 //   and a FIFO never blocks the loop; IoOpen names the path instead. The
 //   rotation renames are safe as they are: rename(2) moves a symlink itself,
@@ -30,6 +31,7 @@
 #include <cstring>
 #include <optional>
 
+#include "procd/file_io.hpp"
 #include "procd/output.hpp"
 
 namespace procd {
@@ -53,20 +55,16 @@ RotatingFile::~RotatingFile() {
 }
 
 Result<void> RotatingFile::open() {
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-  if (fd < 0) {
-    int err = errno;
-    std::string why = err == ELOOP ? "is a symbolic link (not followed)" : std::strerror(err);
-    if (err == ENXIO) why = "not a regular file (a FIFO?)";
-    return make_error(io_code(err, Code::IoOpen), fmt::format("cannot open {}: {}", path_, why));
-  }
+  auto opened = open_for_write(path_, O_WRONLY | O_APPEND | O_CREAT);
+  if (!opened.ok())
+    return make_error(opened.error().code, fmt::format("cannot open {}: {}", path_, opened.error().message));
+  int fd = *opened;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
     ::close(fd);
-    return make_error(Code::IoOpen, fmt::format("cannot open {}: not a regular file", path_));
+    return make_error(Code::IoOpen, fmt::format("cannot open {}: {}", path_, std::strerror(err)));
   }
-  // Regular files never return EAGAIN; keep the write loop's blocking contract plain.
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;

@@ -17,21 +17,16 @@
 
 #include <fmt/format.h>
 
+#include "procd/file_io.hpp"
+
 namespace procd {
 
 std::optional<std::string> read_small_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || out.size() > (1u << 20)) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  // cgroupfs and /proc files are regular files; 4 MiB covers a container's
+  // mountinfo with thousands of mounts. Larger, or not regular: nothing.
+  auto text = read_bounded(path, ReadPolicy{std::size_t{4} << 20, false, true});
+  if (!text.ok()) return std::nullopt;
+  return std::move(*text);
 }
 
 int write_cgroup_file(const std::string& path, const std::string& text) {

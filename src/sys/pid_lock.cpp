@@ -11,10 +11,12 @@
 //   successor's file.
 // - Parent directories are never created: a missing one is an IoOpen error
 //   naming the path.
-// - The file is opened with O_NOFOLLOW | O_NONBLOCK and must be a regular
-//   file: a symlink planted in a directory others may write never gets its
-//   target truncated, and a FIFO never blocks the open (IoOpen instead).
+// - The file is opened through open_for_write (procd/file_io.hpp): never
+//   through a symlink or a hard link (st_nlink must be 1), a regular file
+//   only, a FIFO never blocks the open (IoOpen naming the path instead).
 #include "procd/pid_lock.hpp"
+
+#include "procd/file_io.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -49,27 +51,6 @@ bool same_inode(int fd, const std::string& path) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-// open(2) that never follows a symlink at `path`, never waits on a FIFO,
-// and hands back only a regular file; -1 with errno otherwise (ELOOP for a
-// symlink, EINVAL for anything not a regular file).
-int open_regular(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-  if (fd < 0) return -1;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    errno = EINVAL;
-    return -1;
-  }
-  return fd;
-}
-
-std::string open_failure(int err) {
-  if (err == ELOOP) return "is a symbolic link (not followed)";
-  if (err == EINVAL) return "not a regular file";
-  return std::strerror(err);
-}
-
 Error io_error(Code fallback, int err, const std::string& what) {
   Code code = fallback;
   if (err == EMFILE || err == ENFILE) code = Code::ResourceFds;
@@ -96,13 +77,10 @@ PidLock::~PidLock() { release(); }
 Result<PidLock> PidLock::acquire(const std::string& path) {
   // A few rounds cover a holder that unlinks between our open and flock.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    int fd = open_regular(path, O_RDWR | O_CREAT);
-    if (fd < 0) {
-      int err = errno;
-      if (err == ELOOP || err == EINVAL)
-        return make_error(Code::IoOpen, fmt::format("cannot open PID file {}: {}", path, open_failure(err)));
-      return io_error(Code::IoOpen, err, fmt::format("cannot open PID file {}", path));
-    }
+    auto opened = open_for_write(path, O_RDWR | O_CREAT);
+    if (!opened.ok())
+      return make_error(opened.error().code, fmt::format("cannot open PID file {}: {}", path, opened.error().message));
+    int fd = *opened;
     int rc;
     do rc = ::flock(fd, LOCK_EX | LOCK_NB);
     while (rc != 0 && errno == EINTR);
@@ -139,8 +117,9 @@ Result<PidLock> PidLock::acquire(const std::string& path) {
 }
 
 pid_t PidLock::holder(const std::string& path) {
-  int fd = open_regular(path, O_RDONLY);
-  if (fd < 0) return 0;
+  auto opened = open_for_write(path, O_RDONLY);  // same refusals; it writes nothing
+  if (!opened.ok()) return 0;
+  int fd = *opened;
   pid_t pid = 0;
   int rc;
   do rc = ::flock(fd, LOCK_SH | LOCK_NB);

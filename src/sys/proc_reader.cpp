@@ -16,6 +16,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
+
+#include "procd/file_io.hpp"
 
 namespace procd {
 namespace {
@@ -48,20 +51,12 @@ std::vector<std::string_view> split_fields(std::string_view text, std::size_t ma
   return out;
 }
 
-// Returns false when the file is gone (ENOENT / ESRCH) or unreadable.
+// Returns false when the file is gone (ENOENT / ESRCH), unreadable, or
+// over 64 KiB (never true for a stat file; a bound all the same).
 bool read_small_file(const char* path, std::string& out) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  out.clear();
-  char buf[1024];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > 64 * 1024) break;  // never true for a stat file; a bound all the same
-  }
-  ::close(fd);
+  auto text = read_bounded(path, ReadPolicy{64 * 1024, false, true});
+  if (!text.ok()) return false;
+  out = std::move(*text);
   return !out.empty();
 }
 

@@ -8,17 +8,17 @@
 #include <sstream>
 #include <string>
 
+#include "procd/file_io.hpp"
 #include "procd/proc_reader.hpp"
 #include "procd/resources.hpp"
 
 namespace procd {
 namespace {
 
+// "" when unreadable; /proc/stat grows with the CPUs and IRQs: 1 MiB.
 std::string slurp(const char* path) {
-  std::ifstream in(path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto text = read_bounded(path, ReadPolicy{std::size_t{1} << 20, false, true});
+  return text.ok() ? std::move(*text) : std::string();
 }
 
 // Field 22 of /proc/self/stat (starttime, in clock ticks after boot) plus

@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <optional>
 
@@ -217,4 +219,28 @@ TEST_CASE("NotifyServer: a flood is handled in batches, timers run in between") 
   CHECK(probe.handled_when_timer_fired <= static_cast<int>(NotifyServer::kNotifyBatch));
   ::close(sender);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+}
+
+// The socket's mode is set without naming its path after bind (a symlink
+// swapped in between bind and chmod would otherwise have its target
+// chmod-ed): fchmod before bind with umask 0 around bind only.
+TEST_CASE("NotifyServer: the socket is 0666 whatever the umask, and no path is chmod-ed") {
+  TempDir dir;
+  std::string path = dir.path + "/notify.sock";
+  TestLoop tl;
+  NotifyServer srv(&tl.loop, [](pid_t, const std::map<std::string, std::string>&) {});
+  mode_t saved = ::umask(077);
+  auto r = srv.listen(path);
+  mode_t during = ::umask(saved);
+  REQUIRE(r.ok());
+  CHECK(during == 077);  // the process umask is given back
+  struct stat st;
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 0777) == 0666);
+  std::ifstream src(std::string(PROCD_SOURCE_ROOT) + "/src/daemon/notify.cpp");
+  std::string text((std::istreambuf_iterator<char>(src)), std::istreambuf_iterator<char>());
+  REQUIRE_FALSE(text.empty());
+  CHECK(text.find("::chmod(") == std::string::npos);
+  srv.close();
 }

@@ -80,3 +80,22 @@ TEST_CASE("validation: the notify socket (control socket + \".notify\") fits a u
   CHECK(deep.key_path == "services.web.ready");
   CHECK(deep.message.find(dir + "d/.procd.sock.notify") != std::string::npos);
 }
+
+TEST_CASE("validation: two services naming one log file is an error naming both places") {
+  const std::string two = kWeb + "[services.web.log]\nfile = \"out.log\"\n" +
+                          "[services.db]\ncommand = \"x\"\n[services.db.log]\nfile = \"/etc/p/out.log\"\n";
+  auto e = only_error(two, Code::ConfigLogFileShared, 8, 8);
+  CHECK(e.key_path == "services.db.log.file");
+  CHECK(e.message.find("/etc/p/out.log") != std::string::npos);
+  CHECK(e.message.find("/etc/p/t.toml:4:8") != std::string::npos);  // the first place, file:line:col
+  CHECK(e.message.find("services.web.log.file") != std::string::npos);
+  // A service's stderr_file on another's file, and procd's own log file, count too.
+  only_error(kWeb + "[services.web.log]\nfile = \"a.log\"\n[services.db]\ncommand = \"x\"\n"
+             "[services.db.log]\nstderr = \"separate\"\nfile = \"b.log\"\nstderr_file = \"a.log\"\n",
+             Code::ConfigLogFileShared, 10, 15);
+  only_error("[logging]\nfile = \"a.log\"\n" + kWeb + "[services.web.log]\nfile = \"a.log\"\n",
+             Code::ConfigLogFileShared, 6, 8);
+  // Different files are fine.
+  CHECK(errors_of(kWeb + "[services.web.log]\nfile = \"a.log\"\n[services.db]\ncommand = \"x\"\n"
+                  "[services.db.log]\nfile = \"b.log\"\n").empty());
+}
