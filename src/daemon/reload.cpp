@@ -9,6 +9,8 @@
 // services are only marked, and settle() forgets them once they are idle.
 #include <fmt/core.h>
 
+#include <algorithm>
+
 
 #include "procd/logging.hpp"
 #include "procd/supervisor.hpp"
@@ -163,6 +165,22 @@ void Supervisor::add_pending() {
     open_files(*s);
     if (s->cfg.autostart && !ladder_.active()) request_start(*s);
   }
+}
+
+// settle(): services a reload removed are forgotten once idle and stopped.
+void Supervisor::forget_removed() {
+  auto gone = [](const std::unique_ptr<ServiceRunner>& s) {
+    return s->removing && s->idle() && (s->state.phase == Phase::Stopped || s->state.phase == Phase::Failed);
+  };
+  if (std::none_of(services_.begin(), services_.end(), gone)) return;
+  for (auto& s : services_)
+    if (gone(s)) {
+      release_cgroup(*s);
+      Log::write(LogLevel::Info, "removed", svc_fields(s->cfg.name));
+    }
+  std::erase_if(services_, gone);
+  rebuild_index();
+  dirty_ = true;
 }
 
 }  // namespace procd

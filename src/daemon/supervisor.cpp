@@ -319,30 +319,6 @@ void Supervisor::settle() {
   settling_ = false;
 }
 
-void Supervisor::forget_removed() {
-  auto gone = [](const std::unique_ptr<ServiceRunner>& s) {
-    return s->removing && s->idle() && (s->state.phase == Phase::Stopped || s->state.phase == Phase::Failed);
-  };
-  if (std::none_of(services_.begin(), services_.end(), gone)) return;
-  for (auto& s : services_)
-    if (gone(s)) {
-      release_cgroup(*s);
-      Log::write(LogLevel::Info, "removed", svc_fields(s->cfg.name));
-    }
-  std::erase_if(services_, gone);
-  rebuild_index();
-  dirty_ = true;
-}
-
-std::vector<ServiceSnapshot> Supervisor::snapshot() const {
-  std::vector<ServiceSnapshot> out;
-  out.reserve(services_.size());
-  for (const auto& s : services_)
-    out.push_back(ServiceSnapshot{s->cfg.name, s->state.phase, s->state.want, s->state.pid, s->pgid, s->has_process(),
-                                  s->removing, s->waiting});
-  return out;
-}
-
 ServiceRunner* Supervisor::find(const std::string& name) {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : it->second;

@@ -220,4 +220,13 @@ void Supervisor::sample_resources() {
   sampled_at_ = t;
 }
 
+std::vector<ServiceSnapshot> Supervisor::snapshot() const {
+  std::vector<ServiceSnapshot> out;
+  out.reserve(services_.size());
+  for (const auto& s : services_)
+    out.push_back(ServiceSnapshot{s->cfg.name, s->state.phase, s->state.want, s->state.pid, s->pgid, s->has_process(),
+                                  s->removing, s->waiting});
+  return out;
+}
+
 }  // namespace procd
