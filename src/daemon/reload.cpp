@@ -11,7 +11,6 @@
 
 #include <algorithm>
 
-
 #include "procd/logging.hpp"
 #include "procd/supervisor.hpp"
 
