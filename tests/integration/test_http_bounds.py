@@ -14,7 +14,10 @@ from test_http import SERVICES, cli, flood_lines, flood_services, get, start, vm
 
 MAX_LOG_LINES = 1000          # README Limits: lines per /logs reply
 MAX_LOG_BYTES = 8 << 20       # README Limits: bytes per /logs reply
-RSS_LIMIT = 48 << 20          # what a /logs?n=1000000 may add to procd's RSS
+# RSS bounds hold for the plain build only: under ASan (the slowed-down
+# run, as test_http's RSS_SLACK) freed memory sits in the quarantine.
+MEASURES_RSS = ANSWER_S <= 1.0
+RSS_LIMIT = 48 << 20 if MEASURES_RSS else 1 << 40  # what a /logs?n=1000000 may add to procd's RSS
 
 
 def chatty_services(n_services, lines, width):
@@ -255,7 +258,7 @@ def test_queued_bytes_of_all_clients_are_bounded():
                 time.sleep(0.05)
             drops = total_drops()
             check(len(drops) >= 3, "drops at the total bound: %d\n%s" % (len(drops), p.tail()))
-            check(peak - base < 3 * TOTAL_BOUND, "procd RSS %d -> %d MB" % (base >> 20, peak >> 20))
+            check(not MEASURES_RSS or peak - base < 3 * TOTAL_BOUND, "procd RSS %d -> %d MB" % (base >> 20, peak >> 20))
             check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
             print("  %d drops at the total bound; RSS %d -> peak %d MB; first: %s"
                   % (len(drops), base >> 20, peak >> 20, drops[0]["msg"]))
