@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "procd/signal_names.hpp"
+#include "procd/front_ends.hpp"
 #include "procd/supervisor.hpp"
 
 namespace procd {
@@ -21,75 +22,75 @@ namespace {
 
 Error shutting_down_error() { return make_error(Code::StateShuttingDown, "procd is shutting down"); }
 
-void verb_ping(Supervisor& sup, ControlConnection& conn, const Request&) {
-  conn.send(reply_ok({{"pid", ::getpid()}, {"name", sup.name()}}));
+void verb_ping(FrontEnds& front, ControlConnection& conn, const Request&) {
+  conn.send(reply_ok({{"pid", ::getpid()}, {"name", front.sup().name()}}));
 }
 
-void verb_status(Supervisor& sup, ControlConnection& conn, const Request& req) {
-  auto which = sup.select(req, true);
+void verb_status(FrontEnds& front, ControlConnection& conn, const Request& req) {
+  auto which = front.sup().select(req, true);
   if (!which.ok()) return conn.send(reply_error(which.error()));
-  conn.send(reply_ok(status_body(sup.status_view(*which))));
+  conn.send(reply_ok(status_body(front.status_view(*which))));
 }
 
 // start / stop / restart share selection and the reply; only the action differs.
-template <void (Supervisor::*action)(ServiceRunner&)>
-void verb_service_action(Supervisor& sup, ControlConnection& conn, const Request& req) {
-  if (sup.shutting_down()) return conn.send(reply_error(shutting_down_error()));
-  auto which = sup.select(req, false);
+template <void (Supervisor::*action)(Service&)>
+void verb_service_action(FrontEnds& front, ControlConnection& conn, const Request& req) {
+  if (front.sup().shutting_down()) return conn.send(reply_error(shutting_down_error()));
+  auto which = front.sup().select(req, false);
   if (!which.ok()) return conn.send(reply_error(which.error()));
   if (action != &Supervisor::stop_service)
-    for (ServiceRunner* s : *which)
-      if (s->removing)
+    for (Service* s : *which)
+      if (s->intent().removing)
         return conn.send(reply_error(make_error(
-            Code::ServiceUnknown, fmt::format("service \"{}\" was removed by a reload (its last run is stopping)", s->cfg.name))));
+            Code::ServiceUnknown, fmt::format("service \"{}\" was removed by a reload (its last run is stopping)", s->name()))));
   std::vector<std::pair<std::string, std::string>> states;
-  for (ServiceRunner* s : *which) {
-    (sup.*action)(*s);
-    states.emplace_back(s->cfg.name, phase_name(s->state.phase));
+  for (Service* s : *which) {
+    (front.sup().*action)(*s);
+    states.emplace_back(s->name(), phase_name(s->state().phase));
   }
   conn.send(reply_ok(service_states_body(states)));
 }
 
-void verb_signal(Supervisor& sup, ControlConnection& conn, const Request& req) {
+void verb_signal(FrontEnds& front, ControlConnection& conn, const Request& req) {
   auto it = req.args.find("signal");
   auto sig = it != req.args.end() && it->is_string() ? parse_signal(it->get<std::string>()) : std::nullopt;
   if (!sig) return conn.send(reply_error(make_error(Code::SignalUnknown, "missing or unknown \"signal\"")));
-  auto which = sup.select(req, false);
+  auto which = front.sup().select(req, false);
   if (!which.ok()) return conn.send(reply_error(which.error()));
-  for (ServiceRunner* s : *which) sup.signal_service(*s, *sig);
+  for (Service* s : *which) front.sup().signal_service(*s, *sig);
   conn.send(reply_ok());
 }
 
-void verb_logs(Supervisor& sup, ControlConnection& conn, const Request& req) {
-  auto which = sup.select(req, true);
+void verb_logs(FrontEnds& front, ControlConnection& conn, const Request& req) {
+  auto which = front.sup().select(req, true);
   if (!which.ok()) return conn.send(reply_error(which.error()));
-  sup.send_recent_logs(conn, req, *which);
+  front.send_recent_logs(conn, req, *which);
 }
 
-void verb_events(Supervisor& sup, ControlConnection& conn, const Request& req) {
-  auto which = sup.select(req, true);  // only to refuse unknown names
+void verb_events(FrontEnds& front, ControlConnection& conn, const Request& req) {
+  auto which = front.sup().select(req, true);  // only to refuse unknown names
   if (!which.ok()) return conn.send(reply_error(which.error()));
   conn.send(stream_header());
   conn.stream = ControlConnection::Stream::Events;
   conn.stream_names = req.names;
 }
 
-void verb_metrics(Supervisor& sup, ControlConnection& conn, const Request&) {
-  if (!sup.metrics_enabled())
+void verb_metrics(FrontEnds& front, ControlConnection& conn, const Request&) {
+  if (!front.metrics_enabled())
     return conn.send(reply_error(make_error(Code::MetricsDisabled, "metrics are disabled ([monitoring].enable_metrics = false)")));
-  conn.send(reply_ok({{"text", sup.metrics_text()}}));
+  conn.send(reply_ok({{"text", front.metrics_text()}}));
 }
 
-void verb_reload(Supervisor& sup, ControlConnection& conn, const Request&) {
-  ReloadOutcome r = sup.reload("procd reload", false);
+void verb_reload(FrontEnds& front, ControlConnection& conn, const Request&) {
+  ReloadOutcome r = front.sup().reload("procd reload", false);
   if (r.skipped) return conn.send(reply_error(shutting_down_error()));
   conn.send(r.ok ? reload_ok_reply(r.diff) : reload_error_reply(r.errors));
 }
 
 // The reply goes out first: begin_shutdown may close the control server.
-void verb_shutdown(Supervisor& sup, ControlConnection& conn, const Request&) {
+void verb_shutdown(FrontEnds& front, ControlConnection& conn, const Request&) {
   conn.send(reply_ok({{"pid", ::getpid()}}));
-  sup.begin_shutdown(ShutdownReason::Requested);
+  front.sup().begin_shutdown(ShutdownReason::Requested);
 }
 
 struct VerbRow {
@@ -119,7 +120,7 @@ VerbHandler find_verb_handler(std::string_view verb) {
   return nullptr;
 }
 
-void Supervisor::handle_request(ControlConnection& conn, Request req) {
+void FrontEnds::handle_request(ControlConnection& conn, Request req) {
   if (VerbHandler handler = find_verb_handler(req.verb)) return handler(*this, conn, req);
   conn.send(reply_error(make_error(Code::ProtocolUnknownVerb, fmt::format("unknown verb \"{}\"", req.verb))));
 }

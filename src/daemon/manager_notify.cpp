@@ -14,7 +14,7 @@
 #include "procd/logging.hpp"
 #include "procd/notify.hpp"
 #include "procd/supervision_rules.hpp"
-#include "procd/supervisor.hpp"
+#include "procd/manager_notifier.hpp"
 
 namespace procd {
 namespace {
@@ -33,63 +33,54 @@ std::uint64_t monotonic_usec() {
 
 }  // namespace
 
-void Supervisor::manager_start() {
+void ManagerNotifier::start(uv_loop_t* loop, const std::vector<SettleView>& services) {
   if (!manager_notify_enabled()) return;
-  manager_active_ = true;  // from here on (after autostart requests) READY=1 may go out
+  active_ = true;  // from here on (after autostart requests) READY=1 may go out
   const char* usec = std::getenv("WATCHDOG_USEC");
   const char* wpid = std::getenv("WATCHDOG_PID");
   if (usec && (!wpid || std::atol(wpid) == ::getpid())) {
     std::uint64_t period_ms = std::strtoull(usec, nullptr, 10) / 2000;  // half the timeout, in ms
     if (period_ms > 0) {
-      manager_watchdog_.init(&loop_, [] { send("WATCHDOG=1"); });
-      manager_watchdog_.schedule_repeating(static_cast<Millis>(period_ms));
+      watchdog_.init(loop, [] { send("WATCHDOG=1"); });
+      watchdog_.schedule_repeating(static_cast<Millis>(period_ms));
     }
   }
-  manager_update();
+  update(services, false);
 }
 
-void Supervisor::manager_update() {
-  if (!manager_active_) return;
+void ManagerNotifier::update(const std::vector<SettleView>& services, bool shutting_down) {
+  if (!active_) return;
   int running = 0, starting = 0, stopped = 0, failed = 0;
-  for (auto& s : services_) {
-    switch (s->state.phase) {
+  for (const auto& s : services) {
+    switch (s.phase) {
       case Phase::Running: ++running; break;
       case Phase::Failed: ++failed; break;
       case Phase::Stopped: ++stopped; break;
       default: ++starting; break;
     }
   }
-  std::vector<SettleView> views = settle_views();
   std::string status = fmt::format("STATUS={} running, {} starting, {} stopped, {} failed", running, starting, stopped, failed);
-  if (!manager_ready_sent_ && !ladder_.active() && autostart_settled(views)) {
-    manager_ready_sent_ = true;
+  if (!ready_sent_ && !shutting_down && autostart_settled(services)) {
+    ready_sent_ = true;
     send("READY=1\n" + status);
     return;
   }
-  if (status != manager_last_status_) send(status);
-  manager_last_status_ = status;
+  if (status != last_status_) send(status);
+  last_status_ = status;
 }
 
-std::vector<SettleView> Supervisor::settle_views() const {
-  std::vector<SettleView> views;
-  views.reserve(services_.size());
-  for (auto& s : services_)
-    views.push_back({s->cfg.autostart, s->removing, s->waiting, s->state.phase, s->state.want, s->state.last_exit.has_value()});
-  return views;
-}
-
-void Supervisor::manager_reloading() {
+void ManagerNotifier::reloading() {
   if (manager_notify_enabled()) send(fmt::format("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
 }
 
-void Supervisor::manager_reloaded() {
+void ManagerNotifier::reloaded() {
   if (manager_notify_enabled()) send("READY=1");
 }
 
-void Supervisor::manager_stopping() {
+void ManagerNotifier::stopping() {
   if (!manager_notify_enabled()) return;
   send("STOPPING=1");
-  manager_watchdog_.cancel();
+  watchdog_.cancel();
 }
 
 }  // namespace procd

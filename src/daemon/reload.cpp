@@ -13,6 +13,7 @@
 
 #include "procd/logging.hpp"
 #include "procd/supervisor.hpp"
+#include "service_host.hpp"
 
 namespace procd {
 namespace {
@@ -61,9 +62,9 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
                                          join(out.diff.removed), join(out.diff.changed), join(out.diff.kept)));
   for (const auto& what : out.diff.needs_procd_restart)
     Log::write(LogLevel::Warn, fmt::format("reload: [{}] changed; it takes effect when procd restarts", what));
-  manager_reloading();
+  manager_.reloading();
   apply_reload(std::move(*loaded.config), out.diff);
-  manager_reloaded();
+  manager_.reloaded();
   if (watcher_) watch_config_files();  // drop-ins may have come or gone
   return out;
 }
@@ -77,7 +78,7 @@ void Supervisor::watch_config_files() {
 void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
   // What cannot change while running stays as it is; [control].http and
   // http_token_file apply live when they can (a failed rebind keeps the old).
-  reload_http(next.control);
+  front_->reload_http(next.control);
   next.control = cfg_.control;
   next.pid_file = cfg_.pid_file;
   next.name = cfg_.name;
@@ -92,52 +93,27 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
 
   std::vector<std::string> wanted_up;
   for (auto& s : services_)
-    if (s->state.want == Want::Up || s->waiting) wanted_up.push_back(s->cfg.name);
+    if (s->intent().wants_up()) wanted_up.push_back(s->name());
   for (const ReloadAction& a : plan_reload(diff, wanted_up)) {
     if (a.step == ReloadStep::Add) {
       pending_added_.push_back(a.service);  // created by settle(), outside any loop over services
       continue;
     }
-    ServiceRunner* s = find(a.service);
+    Service* s = index_.find(a.service);
     if (!s) continue;
     if (a.step == ReloadStep::Remove) {
-      s->removing = true;  // forgotten by settle() once idle
+      s->mark_removing();  // forgotten by settle() once idle
       stop_service(*s);
       continue;
     }
     const ServiceConfig& sc = *cfg_.find_service(a.service);
-    s->spec = machine_spec_of(sc, cfg_.stop_timeout_of(sc));  // live settings, e.g. a new default stop timeout
+    s->set_spec(machine_spec_of(sc, cfg_.stop_timeout_of(sc)));  // live settings, e.g. a new default stop timeout
     if (a.step == ReloadStep::Refresh) continue;
-    take_config(*s, sc);
+    s->take_config(sc);
     if (a.step == ReloadStep::Restart) restart_service(*s);
   }
-  rebuild_index();  // depends_on may have changed
+  index_.rebuild(services_);  // depends_on may have changed
   dirty_ = true;
-}
-
-void Supervisor::take_config(ServiceRunner& s, const ServiceConfig& sc) {
-  bool new_file = sc.log.file != s.cfg.log.file || sc.log.max_file_size != s.cfg.log.max_file_size ||
-                  sc.log.max_files != s.cfg.log.max_files || sc.log.merge_stderr != s.cfg.log.merge_stderr ||
-                  sc.log.stderr_file != s.cfg.log.stderr_file;
-  s.cfg = sc;
-  setup_readiness(s);
-  if (!new_file) return;
-  flush_service_file(s);
-  // Lines the old file could not take yet (a full disk) go to the new one.
-  std::string out_rest = std::move(s.out_file.pending), err_rest = std::move(s.err_file.pending);
-  setup_files(s);
-  open_files(s);
-  if (s.to_file()) {
-    s.out_file.pending = std::move(out_rest);
-    s.file_for(true).pending.append(err_rest);
-    flush_service_file(s);
-  } else {
-    s.file_retry_due = 0;
-    // Pending bytes are whole lines (a cut line's rest ends with its '\n').
-    Log::service_lines(s.cfg.name, false, {}, out_rest, wall_clock_ms());
-    Log::service_lines(s.cfg.name, true, {}, err_rest, wall_clock_ms());
-    update_reading(s);
-  }
 }
 
 // settle(): services a reload added (and a later reload did not drop).
@@ -145,40 +121,40 @@ void Supervisor::add_pending() {
   if (pending_added_.empty()) return;
   std::vector<std::string> names = std::move(pending_added_);
   pending_added_.clear();
-  std::vector<ServiceRunner*> added;
+  std::vector<Service*> added;
   for (const auto& name : names) {
     const ServiceConfig* sc = cfg_.find_service(name);
     if (!sc) continue;  // a later reload dropped it again
-    if (ServiceRunner* old = find(name)) {
+    if (Service* old = index_.find(name)) {
       // Re-added while its removed copy still stops: created once that copy
       // is forgotten (forget_removed marks the settle dirty), so two copies
       // never share a name, a cgroup or a log file.
-      if (old->removing) pending_added_.push_back(name);
+      if (old->intent().removing) pending_added_.push_back(name);
       continue;
     }
-    services_.push_back(make_runner(*sc));
+    services_.push_back(std::make_unique<Service>(*host_, *sc));
     added.push_back(services_.back().get());
   }
-  rebuild_index();
-  for (ServiceRunner* s : added) {
-    open_files(*s);
-    if (s->cfg.autostart && !ladder_.active()) request_start(*s);
+  index_.rebuild(services_);
+  for (Service* s : added) {
+    s->open_files();
+    if (s->config().autostart && !ladder_.active()) start_service(*s);
   }
 }
 
 // settle(): services a reload removed are forgotten once idle and stopped.
 void Supervisor::forget_removed() {
-  auto gone = [](const std::unique_ptr<ServiceRunner>& s) {
-    return s->removing && s->idle() && (s->state.phase == Phase::Stopped || s->state.phase == Phase::Failed);
+  auto gone = [](const std::unique_ptr<Service>& s) {
+    return s->intent().removing && s->idle() && (s->state().phase == Phase::Stopped || s->state().phase == Phase::Failed);
   };
   if (std::none_of(services_.begin(), services_.end(), gone)) return;
   for (auto& s : services_)
     if (gone(s)) {
-      release_cgroup(*s);
-      Log::write(LogLevel::Info, "removed", svc_fields(s->cfg.name));
+      s->release_cgroup();
+      Log::write(LogLevel::Info, "removed", svc_fields(s->name()));
     }
   std::erase_if(services_, gone);
-  rebuild_index();
+  index_.rebuild(services_);
   dirty_ = true;
 }
 

@@ -7,7 +7,7 @@
 // cgroup.events is watched with a uv_fs_event, so the end of a drain is an
 // event, never a poll. Without a usable cgroup v2 everything here falls back
 // to the process group (and the subreaper), and limits are one warning.
-// Invariants: svc.cgroup is empty unless cgroups_ is set; a signal for a
+// Invariants: a Service's cgroup is empty unless procd's tree is set up; a signal for a
 // run in a cgroup goes to the cgroup's members (systemd's control-group
 // semantics), SIGKILL through cgroup.kill.
 #include <fmt/core.h>
@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #include "procd/logging.hpp"
-#include "procd/supervisor.hpp"
+#include "procd/service.hpp"
+#include "service_host.hpp"
 
 namespace procd {
 namespace {
@@ -55,21 +56,21 @@ void report_leftovers(const ServiceConfig& svc, const std::string& dir, const st
 
 }  // namespace
 
-void Supervisor::setup_cgroups() {
+void Supervisor::Host::setup_cgroups() {
   CgroupTree::Options opt;
-  opt.instance = cfg_.name;
-  opt.pid_file = cfg_.pid_file;
+  opt.instance = s_.cfg_.name;
+  opt.pid_file = s_.cfg_.pid_file;
   opt.self = ::getpid();
   if (const char* root = ::getenv("PROCD_CGROUP_ROOT")) opt.root_override = root;
-  auto tree = sys_.setup_cgroups(opt);
+  auto tree = s_.sys_.setup_cgroups(opt);
   if (!tree.ok()) {
     Log::write(LogLevel::Info,
                fmt::format("cgroups: not used ({}); services are tracked by process group and the subreaper",
                            tree.error().message),
                code_fields(tree.error().code));
     std::string limited;
-    for (auto& s : services_)
-      if (limits_of(s->cfg).any()) limited += " " + s->cfg.name;
+    for (auto& s : s_.services_)
+      if (limits_of(s->config()).any()) limited += " " + s->name();
     if (!limited.empty())
       Log::write(LogLevel::Warn, fmt::format("cgroup limits not applied (no usable cgroup v2) for:{}", limited),
                  code_fields(Code::PlatformCgroupLimit));
@@ -79,116 +80,111 @@ void Supervisor::setup_cgroups() {
   const CgroupLayout& l = cgroups_->layout();
   Log::write(LogLevel::Info, fmt::format("cgroups: {} mode, services under {} ({})",
                                          l.mode == CgroupMode::Dedicated ? "dedicated" : "shared", l.base, l.why));
-  for (auto& s : services_) ensure_cgroup(*s);
+  for (auto& s : s_.services_) s->ensure_cgroup();
 }
 
-void Supervisor::ensure_cgroup(ServiceRunner& svc) {
-  if (!cgroups_) return;
-  if (svc.cgroup.empty()) {
+void Service::ensure_cgroup() {
+  CgroupTree* tree = host_.cgroups();
+  if (!tree) return;
+  if (cgroup_.empty()) {
     // The cgroup an older procd gave this service ('.' and '@' as '_'),
     // unless it is the cgroup of a service configured now.
-    std::vector<std::string> names;
-    for (auto& s : services_) names.push_back(s->cfg.name);
-    if (auto old = legacy_leftover_cgroup(cgroups_->layout().base, svc.cfg.name, names)) {
-      if (auto left = cgroups_->clean_leftover(*old); left.ok()) report_leftovers(svc.cfg, *old, *left);
-      else Log::error(left.error(), svc_fields(svc.cfg.name));
+    std::vector<std::string> names = host_.service_names();
+    if (auto old = legacy_leftover_cgroup(tree->layout().base, cfg_.name, names)) {
+      if (auto left = tree->clean_leftover(*old); left.ok()) report_leftovers(cfg_, *old, *left);
+      else Log::error(left.error(), svc_fields(cfg_.name));
     }
-    auto left = cgroups_->prepare(svc.cfg.name);
-    if (!left.ok()) return Log::error(left.error(), svc_fields(svc.cfg.name));  // this service: process group only
-    svc.cgroup = cgroups_->dir_of(svc.cfg.name);
-    report_leftovers(svc.cfg, svc.cgroup, *left);
-    uv_fs_event_t* h = svc.cgroup_watch.reset(&svc);
-    uv_fs_event_init(&loop_, h);
+    auto left = tree->prepare(cfg_.name);
+    if (!left.ok()) return Log::error(left.error(), svc_fields(cfg_.name));  // this service: process group only
+    cgroup_ = tree->dir_of(cfg_.name);
+    report_leftovers(cfg_, cgroup_, *left);
+    uv_fs_event_t* h = cgroup_watch_.reset(this);
+    uv_fs_event_init(host_.loop(), h);
     int rc = uv_fs_event_start(
         h,
         [](uv_fs_event_t* e, const char*, int, int) {
-          if (auto* s = static_cast<ServiceRunner*>(e->data)) s->sup->on_cgroup_event(*s);
+          if (auto* s = static_cast<Service*>(e->data)) s->recheck_drain();
         },
-        (svc.cgroup + "/cgroup.events").c_str(), 0);
+        (cgroup_ + "/cgroup.events").c_str(), 0);
     if (rc != 0) {
-      Log::write(LogLevel::Warn, fmt::format("cannot watch {}/cgroup.events: {}", svc.cgroup, uv_strerror(rc)),
-                 svc_fields(svc.cfg.name, 0, Code::PlatformCgroupFailed));
-      svc.cgroup_watch.close();
+      Log::write(LogLevel::Warn, fmt::format("cannot watch {}/cgroup.events: {}", cgroup_, uv_strerror(rc)),
+                 svc_fields(cfg_.name, 0, Code::PlatformCgroupFailed));
+      cgroup_watch_.close();
     }
   }
   // Limits once per change of them (a reload), not on every restart.
-  if (std::string key = limits_key(svc.cfg); key != svc.cgroup_limits) {
-    svc.cgroup_limits = key;
-    for (const auto& w : cgroups_->apply_limits(svc.cgroup, limits_of(svc.cfg)))
-      Log::write(LogLevel::Warn, w.message, svc_fields(svc.cfg.name, 0, w.code));
+  if (std::string key = limits_key(cfg_); key != cgroup_limits_) {
+    cgroup_limits_ = key;
+    for (const auto& w : tree->apply_limits(cgroup_, limits_of(cfg_)))
+      Log::write(LogLevel::Warn, w.message, svc_fields(cfg_.name, 0, w.code));
   }
 }
 
-void Supervisor::release_cgroup(ServiceRunner& svc) {
-  svc.cgroup_watch.close();
-  if (cgroups_ && !svc.cgroup.empty()) cgroups_->remove(svc.cgroup);
-  svc.cgroup.clear();
+void Service::release_cgroup() {
+  cgroup_watch_.close();
+  if (host_.cgroups() && !cgroup_.empty()) host_.cgroups()->remove(cgroup_);
+  cgroup_.clear();
 }
 
-void Supervisor::on_cgroup_event(ServiceRunner& svc) {
-  if (svc.drain.exit_pending()) judge_drain(svc);
+bool Service::run_alive() {
+  CgroupTree* tree = host_.cgroups();
+  if (tree && !cgroup_.empty() && tree->populated(cgroup_).value_or(false)) return true;
+  return host_.group_alive(pgid_);
 }
 
-bool Supervisor::run_alive(ServiceRunner& svc) {
-  if (cgroups_ && !svc.cgroup.empty() && cgroups_->populated(svc.cgroup).value_or(false)) return true;
-  return group_alive(svc.pgid);
-}
-
-bool Supervisor::group_alive(pid_t pgid) {
-  if (!sys_.group_exists(pgid)) return false;  // no member at all: no /proc pass
-  if (!census_) census_ = sys_.group_census();
-  return census_->alive(pgid);
-}
-
-void Supervisor::signal_run(ServiceRunner& svc, int sig) {
-  if (!cgroups_ || svc.cgroup.empty()) {
-    if (svc.pgid <= 0) return;
+void Service::signal(int sig) {
+  CgroupTree* tree = host_.cgroups();
+  if (!tree || cgroup_.empty()) {
+    if (pgid_ <= 0) return;
     // The leader was reaped (the drain window): the id is ours only while a
     // live member descending from procd is known; else it may be reused.
-    if (svc.drain.exit_pending() && !group_alive(svc.pgid)) {
-      Log::write(LogLevel::Debug, fmt::format("signal {} not sent: group {} has no member left", sig, svc.pgid),
-                 svc_fields(svc.cfg.name));
+    if (drain_.exit_pending() && !host_.group_alive(pgid_)) {
+      Log::write(LogLevel::Debug, fmt::format("signal {} not sent: group {} has no member left", sig, pgid_),
+                 svc_fields(cfg_.name));
       return;
     }
-    if (auto r = sys_.signal_group(svc.pgid, sig); !r.ok()) Log::error(r.error(), svc_fields(svc.cfg.name));
+    if (auto r = host_.sys().signal_group(pgid_, sig); !r.ok()) Log::error(r.error(), svc_fields(cfg_.name));
     return;
   }
-  if (sig != SIGKILL) return cgroups_->signal_members(svc.cgroup, sig);
-  if (auto r = cgroups_->kill(svc.cgroup); !r.ok()) {
-    Log::error(r.error(), svc_fields(svc.cfg.name));
-    if (svc.pgid > 0) sys_.signal_group(svc.pgid, SIGKILL);
+  if (sig != SIGKILL) return tree->signal_members(cgroup_, sig);
+  if (auto r = tree->kill(cgroup_); !r.ok()) {
+    Log::error(r.error(), svc_fields(cfg_.name));
+    if (pgid_ > 0) host_.sys().signal_group(pgid_, SIGKILL);
   }
 }
 
-void Supervisor::check_oom(ServiceRunner& svc, const ExitStatus& status) {
-  if (!cgroups_ || svc.cgroup.empty()) return;
-  std::uint64_t now_kills = cgroups_->oom_kills(svc.cgroup);
-  if (now_kills <= svc.oom_kills) return;
+void Service::check_oom(const ExitStatus& status) {
+  CgroupTree* tree = host_.cgroups();
+  if (!tree || cgroup_.empty()) return;
+  std::uint64_t now_kills = tree->oom_kills(cgroup_);
+  if (now_kills <= oom_kills_) return;
   Log::write(LogLevel::Error,
              fmt::format("killed by its cgroup memory limit (memory_max {} bytes): {} OOM kill(s) (exit code {}, signal {})",
-                         svc.cfg.memory_max, now_kills - svc.oom_kills, status.code, status.signal),
-             svc_fields(svc.cfg.name, 0, Code::ResourceOomKilled));
-  svc.oom_kills = now_kills;
+                         cfg_.memory_max, now_kills - oom_kills_, status.code, status.signal),
+             svc_fields(cfg_.name, 0, Code::ResourceOomKilled));
+  oom_kills_ = now_kills;
 }
 
-std::optional<CgroupUsage> Supervisor::cgroup_usage(ServiceRunner& svc) {
-  if (!cgroups_ || svc.cgroup.empty()) return std::nullopt;
-  CgroupUsage u = cgroups_->usage(svc.cgroup);
+std::optional<CgroupUsage> Service::cgroup_usage() {
+  CgroupTree* tree = host_.cgroups();
+  if (!tree || cgroup_.empty()) return std::nullopt;
+  CgroupUsage u = tree->usage(cgroup_);
   // cpu.stat counts every run of the cgroup: this run's share only.
-  if (u.cpu_usec) u.cpu_usec = *u.cpu_usec >= svc.cpu_usec_at_start ? *u.cpu_usec - svc.cpu_usec_at_start : 0;
+  if (u.cpu_usec) u.cpu_usec = *u.cpu_usec >= cpu_usec_at_start_ ? *u.cpu_usec - cpu_usec_at_start_ : 0;
   return u;
 }
 
-void Supervisor::cgroup_run_started(ServiceRunner& svc) {
-  if (!cgroups_ || svc.cgroup.empty()) return;
+void Service::cgroup_run_started() {
+  CgroupTree* tree = host_.cgroups();
+  if (!tree || cgroup_.empty()) return;
   log_cgroup_spawn_path();
-  svc.oom_kills = cgroups_->oom_kills(svc.cgroup);
-  svc.cpu_usec_at_start = cgroups_->usage(svc.cgroup).cpu_usec.value_or(0);
+  oom_kills_ = tree->oom_kills(cgroup_);
+  cpu_usec_at_start_ = tree->usage(cgroup_).cpu_usec.value_or(0);
 }
 
-void Supervisor::teardown_cgroups() {
+void Supervisor::Host::teardown_cgroups() {
   if (!cgroups_) return;
-  for (auto& s : services_) s->cgroup_watch.close();
+  for (auto& s : s_.services_) s->close_cgroup_watch();
   cgroups_->teardown();
 }
 

@@ -21,7 +21,7 @@
 
 #include "procd/logging.hpp"
 #include "procd/spawn.hpp"
-#include "procd/supervisor.hpp"
+#include "procd/service.hpp"
 
 namespace procd {
 namespace {
@@ -55,26 +55,14 @@ void maybe_grow_pipe(uv_stream_t* stream) {
 void alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buf, sizeof g_read_buf); }
 
 void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  auto* svc = static_cast<ServiceRunner*>(stream->data);
-  if (!svc) return;
-  bool is_stderr = reinterpret_cast<uv_pipe_t*>(stream) == svc->err.get();
-  if (nread > 0) {
-    if (nread == kDefaultPipeSize) maybe_grow_pipe(stream);
-    svc->sup->on_output(*svc, is_stderr, buf->base, static_cast<size_t>(nread));
-  } else if (nread < 0) {  // UV_EOF or a read error: the stream is over either way
-    // A last line without '\n' is terminated through the normal path, so it
-    // reaches the ring, the file and followers like any other line.
-    if ((is_stderr ? svc->err_split : svc->out_split).has_partial()) svc->sup->on_output(*svc, is_stderr, "\n", 1);
-    (is_stderr ? svc->err : svc->out).close();
-    svc->sup->on_stream_closed(*svc);
-  }
+  if (auto* svc = static_cast<Service*>(stream->data)) svc->on_read(stream, nread, buf->base);
 }
 
 }  // namespace
 
-Result<void> watch_output(uv_loop_t* loop, UvPipe& pipe, ServiceRunner* svc, int fd) {
-  pipe.reset(svc);
-  uv_pipe_init(loop, pipe.get(), 0);
+Result<void> Service::watch_output(UvPipe& pipe, int fd) {
+  pipe.reset(this);
+  uv_pipe_init(host_.loop(), pipe.get(), 0);
   if (int rc = uv_pipe_open(pipe.get(), fd); rc != 0) {
     ::close(fd);
     return make_error(Code::IoPipe, fmt::format("cannot watch output pipe: {}", uv_strerror(rc)));
@@ -82,38 +70,51 @@ Result<void> watch_output(uv_loop_t* loop, UvPipe& pipe, ServiceRunner* svc, int
   return {};
 }
 
-// ---- destinations -------------------------------------------------------------
-
-void Supervisor::setup_files(ServiceRunner& svc) {
-  const ServiceLogConfig& log = svc.cfg.log;
-  svc.out_file = {};
-  svc.err_file = {};
-  if (log.file.empty()) return;
-  svc.out_file.file = std::make_unique<RotatingFile>(log.file, log.max_file_size, log.max_files);
-  if (!log.merge_stderr) {
-    std::string err_path = log.stderr_file.empty() ? log.file + ".err" : log.stderr_file;
-    svc.err_file.file = std::make_unique<RotatingFile>(err_path, log.max_file_size, log.max_files);
+void Service::on_read(uv_stream_t* stream, ssize_t nread, const char* data) {
+  bool is_stderr = reinterpret_cast<uv_pipe_t*>(stream) == err_.get();
+  if (nread > 0) {
+    if (nread == kDefaultPipeSize) maybe_grow_pipe(stream);
+    on_output(is_stderr, data, static_cast<size_t>(nread));
+  } else if (nread < 0) {  // UV_EOF or a read error: the stream is over either way
+    // A last line without '\n' is terminated through the normal path, so it
+    // reaches the ring, the file and followers like any other line.
+    if ((is_stderr ? err_split_ : out_split_).has_partial()) on_output(is_stderr, "\n", 1);
+    (is_stderr ? err_ : out_).close();
+    on_stream_closed();
   }
 }
 
-void Supervisor::open_files(ServiceRunner& svc) {
-  for (ServiceFile* f : {&svc.out_file, &svc.err_file})
-    if (*f)
-      if (auto r = f->file->open(); !r.ok()) Log::error(r.error(), svc_fields(svc.cfg.name));
+// ---- destinations -------------------------------------------------------------
+
+void Service::setup_files() {
+  const ServiceLogConfig& log = cfg_.log;
+  out_file_ = {};
+  err_file_ = {};
+  if (log.file.empty()) return;
+  out_file_.file = std::make_unique<RotatingFile>(log.file, log.max_file_size, log.max_files);
+  if (!log.merge_stderr) {
+    std::string err_path = log.stderr_file.empty() ? log.file + ".err" : log.stderr_file;
+    err_file_.file = std::make_unique<RotatingFile>(err_path, log.max_file_size, log.max_files);
+  }
 }
 
-void Supervisor::on_output(ServiceRunner& svc, bool is_stderr, const char* data, size_t len) {
-  auto& splitter = is_stderr ? svc.err_split : svc.out_split;
-  ServiceFile* dest = svc.to_file() ? &svc.file_for(is_stderr) : nullptr;
+void Service::open_files() {
+  for (ServiceFile* f : {&out_file_, &err_file_})
+    if (*f)
+      if (auto r = f->file->open(); !r.ok()) Log::error(r.error(), svc_fields(cfg_.name));
+}
+
+void Service::on_output(bool is_stderr, const char* data, std::size_t len) {
+  auto& splitter = is_stderr ? err_split_ : out_split_;
+  ServiceFile* dest = to_file() ? &file_for(is_stderr) : nullptr;
   const std::int64_t ts = wall_clock_ms();
-  const bool watch_ready = svc.ready_pattern && svc.state.phase == Phase::Starting;  // as check_log_ready
-  const bool followed = (control_ && control_->has_streams(ControlConnection::Stream::Logs)) ||
-                        (http_ && http_->has_streams(HttpConnection::Stream::Logs));
-  if (dest && !svc.cfg.log.timestamps && dest->pending.empty() && !watch_ready && !followed) {
+  const bool watch_ready = ready_pattern_ && state_.phase == Phase::Starting;  // as check_log_ready
+  const bool followed = host_.logs_followed();
+  if (dest && !cfg_.log.timestamps && dest->pending.empty() && !watch_ready && !followed) {
     bool plain = splitter.feed_plain(std::string_view(data, len), [&](std::string_view head, std::string_view body) {
-      svc.ring.push_lines(ts, is_stderr, head, body);
+      ring_.push_lines(ts, is_stderr, head, body);
       auto w = dest->file->write(head, body);
-      if (!w.ok() && w.error->code == Code::IoRotate) Log::error(*w.error, svc_fields(svc.cfg.name));
+      if (!w.ok() && w.error->code == Code::IoRotate) Log::error(*w.error, svc_fields(cfg_.name));
       if (!w.ok() && w.error->code != Code::IoRotate) {  // keep exactly what was not written; flush_file tells
         std::size_t skip = w.written;
         std::size_t from_head = std::min(skip, head.size());
@@ -122,85 +123,92 @@ void Supervisor::on_output(ServiceRunner& svc, bool is_stderr, const char* data,
       }
     });
     if (plain) {
-      if (!dest->pending.empty()) flush_file(svc, *dest);
+      if (!dest->pending.empty()) flush_file(*dest);
       return;
     }
   }
   if (!dest && !watch_ready && !followed) {
     bool plain = splitter.feed_plain(std::string_view(data, len), [&](std::string_view head, std::string_view body) {
-      svc.ring.push_lines(ts, is_stderr, head, body);
-      Log::service_lines(svc.cfg.name, is_stderr, head, body, ts);
+      ring_.push_lines(ts, is_stderr, head, body);
+      Log::service_lines(cfg_.name, is_stderr, head, body, ts);
     });
     if (plain) {
-      if (!log_held_ && Log::backlogged()) hold_log_output();
+      if (!host_.own_log_held() && Log::backlogged()) host_.own_log_backlogged();
       return;
     }
   }
   splitter.feed(std::string_view(data, len), [&](std::string_view line) {
-    check_log_ready(svc, line);
-    if (followed) publish_log_line(svc, LogLine{ts, is_stderr, std::string(line)});
-    svc.ring.push(ts, is_stderr, line);
+    check_log_ready(line);
+    if (followed) host_.log_line(*this, LogLine{ts, is_stderr, std::string(line)});
+    ring_.push(ts, is_stderr, line);
     if (dest) {
-      if (svc.cfg.log.timestamps) {
+      if (cfg_.log.timestamps) {
         append_utc_timestamp(dest->pending, ts);
         dest->pending.push_back(' ');
       }
       dest->pending.append(line);
       dest->pending.push_back('\n');
     } else {
-      Log::service_line(svc.cfg.name, is_stderr, line, ts);
+      Log::service_line(cfg_.name, is_stderr, line, ts);
     }
   });
-  if (dest) flush_file(svc, *dest);
-  else if (!log_held_ && Log::backlogged()) hold_log_output();
+  if (dest) flush_file(*dest);
+  else if (!host_.own_log_held() && Log::backlogged()) host_.own_log_backlogged();
 }
 
 // Write f.pending; on failure keep the rest, hold the service's output back
 // and retry on its timer. Returns whether everything was written.
-bool Supervisor::flush_file(ServiceRunner& svc, ServiceFile& f) {
+bool Service::flush_file(ServiceFile& f) {
   if (!f || f.pending.empty()) return true;
   auto w = f.file->write(f.pending);
   f.pending.erase(0, w.written);
   if (w.ok() || w.error->code == Code::IoRotate) {
-    if (!w.ok()) Log::error(*w.error, svc_fields(svc.cfg.name));
-    if (svc.file_error_told && svc.out_file.pending.empty() && svc.err_file.pending.empty()) {
-      svc.file_error_told = false;
+    if (!w.ok()) Log::error(*w.error, svc_fields(cfg_.name));
+    if (file_error_told_ && out_file_.pending.empty() && err_file_.pending.empty()) {
+      file_error_told_ = false;
       Log::write(LogLevel::Info, fmt::format("{} is writable again; output resumed", f.file->path()),
-                 svc_fields(svc.cfg.name));
+                 svc_fields(cfg_.name));
     }
-    update_reading(svc);
+    update_reading();
     return true;
   }
-  if (!svc.file_error_told) {  // once per outage, not once per retry
-    svc.file_error_told = true;
+  if (!file_error_told_) {  // once per outage, not once per retry
+    file_error_told_ = true;
     Log::write(LogLevel::Error, fmt::format("{}; output held back, retrying every {} ms", w.error->message, kFileRetryMs),
-               svc_fields(svc.cfg.name, 0, w.error->code));
+               svc_fields(cfg_.name, 0, w.error->code));
   }
-  if (svc.file_retry_due == 0) {
-    svc.file_retry_due = now() + kFileRetryMs;
-    rearm(svc);
+  if (file_retry_due_ == 0) {
+    file_retry_due_ = host_.now() + kFileRetryMs;
+    rearm();
   }
-  update_reading(svc);
+  update_reading();
   return false;
 }
 
-void Supervisor::flush_service_file(ServiceRunner& svc) {
-  flush_file(svc, svc.out_file);
-  flush_file(svc, svc.err_file);
+void Service::flush_files() {
+  flush_file(out_file_);
+  flush_file(err_file_);
+}
+
+void Service::reopen_files() {
+  flush_files();
+  for (ServiceFile* f : {&out_file_, &err_file_})
+    if (*f)
+      if (auto r = f->file->reopen(); !r.ok()) Log::error(r.error(), svc_fields(cfg_.name));
 }
 
 // ---- holding output back ---------------------------------------------------
 
-bool Supervisor::may_read(const ServiceRunner& svc) const {
-  if (svc.to_file()) return svc.out_file.pending.empty() && svc.err_file.pending.empty();
-  return !log_held_;
+bool Service::may_read() const {
+  if (to_file()) return out_file_.pending.empty() && err_file_.pending.empty();
+  return !host_.own_log_held();
 }
 
-void Supervisor::update_reading(ServiceRunner& svc) {
-  bool want = may_read(svc);
-  if (want == svc.reading) return;
-  svc.reading = want;
-  for (UvPipe* pipe : {&svc.out, &svc.err}) {
+void Service::update_reading() {
+  bool want = may_read();
+  if (want == reading_) return;
+  reading_ = want;
+  for (UvPipe* pipe : {&out_, &err_}) {
     if (!*pipe) continue;
     auto* stream = reinterpret_cast<uv_stream_t*>(pipe->get());
     if (want) uv_read_start(stream, alloc_cb, read_cb);
@@ -208,45 +216,31 @@ void Supervisor::update_reading(ServiceRunner& svc) {
   }
 }
 
-void Supervisor::hold_log_output() {
-  log_held_ = true;
-  for (auto& s : services_)
-    if (!s->to_file()) update_reading(*s);
-}
-
-void Supervisor::resume_log_output() {
-  log_drained_ = false;
-  if (!log_held_ || Log::backlogged()) return;
-  log_held_ = false;
-  for (auto& s : services_)
-    if (!s->to_file()) update_reading(*s);
-}
-
 // Read what the pipes hold right now into the output path (they are about to
 // be closed without EOF, perhaps while held back): the lines are kept.
-void Supervisor::drain_pipes_now(ServiceRunner& svc) {
-  for (UvPipe* pipe : {&svc.out, &svc.err}) {
+void Service::drain_pipes_now() {
+  for (UvPipe* pipe : {&out_, &err_}) {
     if (!*pipe) continue;
     uv_os_fd_t fd;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(pipe->get()), &fd) != 0) continue;
-    const bool is_stderr = pipe == &svc.err;
+    const bool is_stderr = pipe == &err_;
     std::size_t total = 0;
     while (total < kDrainAtClose) {
       ssize_t n = ::read(fd, g_read_buf, sizeof g_read_buf);  // libuv made it non-blocking
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       total += static_cast<std::size_t>(n);
-      on_output(svc, is_stderr, g_read_buf, static_cast<std::size_t>(n));
+      on_output(is_stderr, g_read_buf, static_cast<std::size_t>(n));
     }
-    if ((is_stderr ? svc.err_split : svc.out_split).has_partial()) on_output(svc, is_stderr, "\n", 1);
+    if ((is_stderr ? err_split_ : out_split_).has_partial()) on_output(is_stderr, "\n", 1);
   }
 }
 
-void Supervisor::close_streams(ServiceRunner& svc) {
-  drain_pipes_now(svc);
-  for (auto* pipe : {&svc.out, &svc.err})
+void Service::close_streams() {
+  drain_pipes_now();
+  for (auto* pipe : {&out_, &err_})
     if (*pipe) pipe->close();
-  svc.reading = false;
+  reading_ = false;
 }
 
 }  // namespace procd

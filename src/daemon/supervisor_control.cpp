@@ -1,7 +1,7 @@
-// What control verbs (control_verbs.cpp) may ask of the Supervisor:
-// selecting services, their status view, start/stop/restart/signal, recent
-// logs and metrics; then the event and log fan-out to streaming clients, and
-// resource sampling for status and metrics. Requests only ever turn into
+// The front ends' answers (front_ends.hpp) for control verbs
+// (control_verbs.cpp) and routes: the status view, recent logs and metrics;
+// the Supervisor's selection and signal members; then the event and log
+// fan-out to streaming clients, and resource sampling for status and metrics. Requests only ever turn into
 // machine events through dispatch(), so the CLI can do nothing the state
 // machine would not allow. JSON shapes live in protocol.cpp.
 #include <dirent.h>
@@ -18,6 +18,7 @@
 #include "procd_build_info.h"
 #include "procd/signal_names.hpp"
 #include "procd/spawn.hpp"
+#include "procd/front_ends.hpp"
 #include "procd/supervisor.hpp"
 
 namespace procd {
@@ -29,107 +30,109 @@ bool wants(const std::vector<std::string>& names, const std::string& name) {
 
 }  // namespace
 
-Result<std::vector<ServiceRunner*>> Supervisor::select(const Request& req, bool empty_means_all) {
-  std::vector<ServiceRunner*> out;
+Result<std::vector<Service*>> Supervisor::select(const Request& req, bool empty_means_all) {
+  std::vector<Service*> out;
   if (req.all || (req.names.empty() && empty_means_all)) {
     for (auto& s : services_) out.push_back(s.get());
     return out;
   }
   if (req.names.empty()) return make_error(Code::RuntimeUsage, fmt::format("`{}` needs service names or --all", req.verb));
   for (const auto& n : req.names) {
-    auto it = std::find_if(services_.begin(), services_.end(), [&](auto& s) { return s->cfg.name == n; });
+    auto it = std::find_if(services_.begin(), services_.end(), [&](auto& s) { return s->name() == n; });
     if (it == services_.end()) return make_error(Code::ServiceUnknown, fmt::format("no service named \"{}\"", n));
     out.push_back(it->get());
   }
   return out;
 }
 
-StatusView Supervisor::status_view(const std::vector<ServiceRunner*>& which) {
-  Millis t = now();
+StatusView FrontEnds::status_view(const std::vector<Service*>& which) {
+  Millis t = sup_.now();
   StatusView out{cfg_.name, ::getpid(), t - started_at_, {}};
-  for (ServiceRunner* s : which) {
-    const ServiceState& st = s->state;
+  for (Service* s : which) {
+    const ServiceState& st = s->state();
+    const Intent in = s->intent();
     ServiceStatusView v;
-    v.name = s->cfg.name;
+    v.name = s->name();
     v.state = phase_name(st.phase);
     v.want_up = st.want == Want::Up;
     v.pid = st.pid > 0 ? st.pid : 0;
     v.restarts = st.restarts;
     v.uptime_ms = t - st.spawned_at;
     if (st.last_exit) v.last_exit = ExitView{st.last_exit->code, st.last_exit->signal};
-    if (s->health && s->health->status() != HealthStatus::Unknown) v.health = health_status_name(s->health->status());
-    v.status_text = s->status_text;
-    v.cpu_percent = s->cpu_percent;
-    v.rss_bytes = s->rss_bytes;
-    v.cpu_seconds = ticks_to_seconds(s->cpu_ticks);
-    v.waiting = s->waiting;
-    v.reason = s->gate_reason;
-    v.cgroup = s->cgroup;
+    if (auto h = s->health()) v.health = health_status_name(*h);
+    v.status_text = s->status_text();
+    v.cpu_percent = s->stats().cpu_percent;
+    v.rss_bytes = s->stats().rss_bytes;
+    v.cpu_seconds = ticks_to_seconds(s->stats().cpu_ticks);
+    v.waiting = in.waiting;
+    v.reason = in.reason;
+    v.cgroup = s->cgroup();
     out.services.push_back(std::move(v));
   }
   return out;
 }
 
-void Supervisor::signal_service(ServiceRunner& svc, int signum) {
-  if (svc.state.pid > 0) signal_run(svc, signum);
+void Supervisor::signal_service(Service& svc, int signum) {
+  if (svc.state().pid > 0) svc.signal(signum);
 }
 
-MetricsSnapshot Supervisor::metrics_snapshot() {
-  Millis t = now();
+MetricsSnapshot FrontEnds::metrics_snapshot() {
+  Millis t = sup_.now();
   const bool tracked = cfg_.monitoring.track_resources;
-  MetricsSnapshot m{PROCD_VERSION, static_cast<double>(t - started_at_) / 1000.0, counters_, {}, read_self_metrics()};
+  MetricsSnapshot m{PROCD_VERSION, static_cast<double>(t - started_at_) / 1000.0, sup_.counters_, {}, read_self_metrics()};
   m.services.reserve(services_.size());
   for (auto& s : services_) {
-    const ServiceState& st = s->state;
+    const ServiceState& st = s->state();
+    const ServiceStats& stats = s->stats();
     const bool alive = st.pid > 0;
     ServiceMetrics v;
-    v.name = s->cfg.name;
+    v.name = s->name();
     v.state = phase_name(st.phase);
     v.restarts = st.restarts;
     v.uptime_seconds = alive ? static_cast<double>(t - st.spawned_at) / 1000.0 : 0.0;
     if (tracked) {
-      v.cpu_seconds = ticks_to_seconds(s->cpu_ticks);
-      v.memory_bytes = alive ? s->rss_bytes : 0;
+      v.cpu_seconds = ticks_to_seconds(stats.cpu_ticks);
+      v.memory_bytes = alive ? stats.rss_bytes : 0;
     }
-    if (s->health && s->health->status() != HealthStatus::Unknown) v.healthy = s->health->status() == HealthStatus::Healthy;
-    v.spawns = s->spawns;
+    if (auto h = s->health()) v.healthy = *h == HealthStatus::Healthy;
+    v.spawns = stats.spawns;
     if (st.last_exit) v.last_exit_code = exit_code_of(*st.last_exit);
-    v.start = &s->start_seconds;
-    v.stop = &s->stop_seconds;
+    v.start = &stats.start_seconds;
+    v.stop = &stats.stop_seconds;
     m.services.push_back(v);
   }
   return m;
 }
 
-std::string Supervisor::metrics_text() { return render_metrics(metrics_snapshot()); }
+std::string FrontEnds::metrics_text() { return render_metrics(metrics_snapshot()); }
 
 // The buffer is reused while no write holds it (one scrape at a time, the
 // usual case): a 2 MB text at N = 1000 is then not faulted in afresh.
-std::shared_ptr<const std::string> Supervisor::metrics_body() {
+std::shared_ptr<const std::string> FrontEnds::metrics_body() {
   if (!metrics_buf_ || metrics_buf_.use_count() > 1) metrics_buf_ = std::make_shared<std::string>();
   metrics_buf_->clear();
   render_metrics(metrics_snapshot(), *metrics_buf_);
   return metrics_buf_;
 }
 
-std::vector<std::string> Supervisor::recent_log_items(const std::vector<ServiceRunner*>& which, std::size_t n) {
+std::vector<std::string> FrontEnds::recent_log_items(const std::vector<Service*>& which, std::size_t n) {
   // The last n lines across the chosen services, in time order (equal times
   // in the order of `which`), at most kMaxLogLines and kMaxLogReplyBytes:
   // merged newest first straight from the rings, so nothing but the reply
   // itself is copied, whatever n and the number of services.
   n = std::min(n, kMaxLogLines);
   std::vector<std::size_t> left(which.size());  // per service: lines not yet taken
-  for (std::size_t s = 0; s < which.size(); ++s) left[s] = which[s]->ring.size();
+  for (std::size_t s = 0; s < which.size(); ++s) left[s] = which[s]->ring().size();
   std::vector<std::string> out;
   std::size_t bytes = 0;
   while (out.size() < n) {
     std::size_t best = which.size();
     for (std::size_t s = 0; s < which.size(); ++s)
-      if (left[s] > 0 && (best == which.size() || which[s]->ring.at(left[s] - 1).ts_ms >= which[best]->ring.at(left[best] - 1).ts_ms))
+      if (left[s] > 0 && (best == which.size() || which[s]->ring().at(left[s] - 1).ts_ms >= which[best]->ring().at(left[best] - 1).ts_ms))
         best = s;
     if (best == which.size()) break;
-    const LogLine& l = which[best]->ring.at(--left[best]);
-    std::string item = log_item({l.ts_ms, which[best]->cfg.name, l.is_stderr, l.text});
+    const LogLine& l = which[best]->ring().at(--left[best]);
+    std::string item = log_item({l.ts_ms, which[best]->name(), l.is_stderr, l.text});
     if (bytes + item.size() > kMaxLogReplyBytes) break;
     bytes += item.size();
     out.push_back(std::move(item));
@@ -138,7 +141,7 @@ std::vector<std::string> Supervisor::recent_log_items(const std::vector<ServiceR
   return out;
 }
 
-void Supervisor::send_recent_logs(ControlConnection& conn, const Request& req, const std::vector<ServiceRunner*>& which) {
+void FrontEnds::send_recent_logs(ControlConnection& conn, const Request& req, const std::vector<Service*>& which) {
   std::size_t n = 100;
   if (req.args.contains("lines") && req.args["lines"].is_number_integer())
     n = static_cast<std::size_t>(std::max<std::int64_t>(0, req.args["lines"].get<std::int64_t>()));
@@ -153,38 +156,43 @@ void Supervisor::send_recent_logs(ControlConnection& conn, const Request& req, c
   }
 }
 
+bool FrontEnds::logs_followed() const {
+  return (control_ && control_->has_streams(ControlConnection::Stream::Logs)) ||
+         (http_ && http_->has_streams(HttpConnection::Stream::Logs));
+}
+
 // One item for both kinds of streaming clients: control socket and HTTP.
-void Supervisor::publish_event(ServiceRunner& svc, Phase phase) {
+void FrontEnds::publish_event(Service& svc, Phase phase) {
   bool to_control = control_ && control_->has_streams(ControlConnection::Stream::Events);
   bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Events);
   if (!to_control && !to_http) return;
-  ServiceEventView ev{wall_clock_ms(), svc.cfg.name, phase_name(phase), svc.state.pid > 0 ? svc.state.pid : 0, {}};
-  if (svc.health && svc.health->status() != HealthStatus::Unknown) ev.health = health_status_name(svc.health->status());
+  ServiceEventView ev{wall_clock_ms(), svc.name(), phase_name(phase), svc.state().pid > 0 ? svc.state().pid : 0, {}};
+  if (auto h = svc.health()) ev.health = health_status_name(*h);
   std::string item = event_item(ev);
-  if (to_http) publish_http(HttpConnection::Stream::Events, svc.cfg.name, item);
+  if (to_http) publish_http(HttpConnection::Stream::Events, svc.name(), item);
   if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Events, [&](ControlConnection& c) {
-    if (wants(c.stream_names, svc.cfg.name)) c.send(item);
+    if (wants(c.stream_names, svc.name())) c.send(item);
   });
 }
 
-void Supervisor::publish_log_line(ServiceRunner& svc, const LogLine& line) {
+void FrontEnds::publish_log_line(Service& svc, const LogLine& line) {
   bool to_control = control_ && control_->has_streams(ControlConnection::Stream::Logs);
   bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Logs);
   if (!to_control && !to_http) return;
-  std::string item = log_item({line.ts_ms, svc.cfg.name, line.is_stderr, line.text});
-  if (to_http) publish_http(HttpConnection::Stream::Logs, svc.cfg.name, item);
+  std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text});
+  if (to_http) publish_http(HttpConnection::Stream::Logs, svc.name(), item);
   if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Logs, [&](ControlConnection& c) {
-    if (wants(c.stream_names, svc.cfg.name)) c.send(item);
+    if (wants(c.stream_names, svc.name())) c.send(item);
   });
 }
 
 // Sampling runs only while tracking is on and some service has a process:
 // an idle procd with nothing running has no timer at all.
-void Supervisor::update_sampling() {
+void FrontEnds::update_sampling() {
   if (!cfg_.monitoring.track_resources || !sample_timer_.initialized()) return;
-  bool any = std::any_of(services_.begin(), services_.end(), [](auto& s) { return s->state.pid > 0; });
+  bool any = std::any_of(services_.begin(), services_.end(), [](auto& s) { return s->state().pid > 0; });
   bool active = sample_timer_.is_active();
   if (any && !active) {
     auto period = static_cast<uint64_t>(std::max<Millis>(100, cfg_.monitoring.metrics_interval_ms));
@@ -195,27 +203,13 @@ void Supervisor::update_sampling() {
   }
 }
 
-void Supervisor::sample_resources() {
-  Millis t = now();
+void FrontEnds::sample_resources() {
+  Millis t = sup_.now();
   Millis elapsed = t - sampled_at_;
   auto groups = sample_all_groups();
   for (auto& s : services_) {
-    if (s->state.pid <= 0) {
-      s->cpu_percent = 0;
-      s->rss_bytes = 0;
-      continue;
-    }
-    auto it = groups.find(s->pgid);
-    GroupUsage u = it == groups.end() ? GroupUsage{} : it->second;
-    if (auto cu = cgroup_usage(*s)) {  // the cgroup's own figures where its controllers give them
-      if (cu->cpu_usec) u.cpu_ticks = *cu->cpu_usec * static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK)) / 1000000;
-      if (cu->memory_bytes) u.rss_bytes = *cu->memory_bytes;
-    }
-    s->cpu_percent = sampled_at_ > 0 && u.cpu_ticks >= s->cpu_ticks ? cpu_percent(s->cpu_ticks, u.cpu_ticks, elapsed) : 0.0;
-    s->cpu_ticks = u.cpu_ticks;
-    s->rss_bytes = u.rss_bytes;
-    s->history.add({t, s->cpu_percent, s->rss_bytes});
-    check_memory(*s);
+    auto it = groups.find(s->pgid());
+    s->sample(t, elapsed, sampled_at_ == 0, it == groups.end() ? GroupUsage{} : it->second);
   }
   sampled_at_ = t;
 }
@@ -224,8 +218,11 @@ std::vector<ServiceSnapshot> Supervisor::snapshot() const {
   std::vector<ServiceSnapshot> out;
   out.reserve(services_.size());
   for (const auto& s : services_)
-    out.push_back(ServiceSnapshot{s->cfg.name, s->state.phase, s->state.want, s->state.pid, s->pgid, s->has_process(),
-                                  s->removing, s->waiting});
+  {
+    Intent in = s->intent();
+    out.push_back(ServiceSnapshot{s->name(), s->state().phase, in.want, s->state().pid, s->pgid(), s->has_process(),
+                                  in.removing, in.waiting});
+  }
   return out;
 }
 

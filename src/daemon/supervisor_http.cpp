@@ -1,4 +1,4 @@
-// The HTTP endpoint at the Supervisor: the listener's lifetime (started
+// The front ends' listeners (front_ends.hpp) and the HTTP endpoint: the listener's lifetime (started
 // with [control].http, rebound live by a reload; a failed rebind keeps the
 // old listener), what each route answers, the SSE / followed-logs fan-out,
 // and the bookkeeping the metrics need (spawns, start and stop durations).
@@ -14,6 +14,7 @@
 #include "procd/dashboard.hpp"
 #include "procd/logging.hpp"
 #include "procd/supervision_rules.hpp"
+#include "procd/front_ends.hpp"
 #include "procd/supervisor.hpp"
 #include "procd/token_file.hpp"
 
@@ -50,14 +51,43 @@ std::string sse_event(std::string_view item) {
 
 }  // namespace
 
-Result<void> Supervisor::start_http() {
+FrontEnds::FrontEnds(Supervisor& sup) : sup_(sup), cfg_(sup.cfg_), services_(sup.services_) {
+  sample_timer_.init(&sup_.loop_, [this] { sample_resources(); });
+}
+
+FrontEnds::~FrontEnds() { sample_timer_.close(); }
+
+bool FrontEnds::metrics_enabled() const { return cfg_.monitoring.enable_metrics; }
+
+// The control socket, then the HTTP endpoint; after a failure neither is open.
+Result<void> FrontEnds::open() {
+  started_at_ = sup_.now();
+  control_ = std::make_unique<ControlServer>(&sup_.loop_, [this](ControlConnection& c, Request r) { handle_request(c, std::move(r)); });
+  if (auto r = control_->listen(cfg_.control); !r.ok()) {
+    control_.reset();
+    return r;
+  }
+  if (auto r = start_http(); !r.ok()) {
+    control_->close();
+    control_.reset();
+    return r;
+  }
+  return {};
+}
+
+void FrontEnds::close() {
+  if (control_) control_->close();
+  sample_timer_.cancel();
+}
+
+Result<void> FrontEnds::start_http() {
   if (!cfg_.control.http_token_file.empty()) {
     auto token = read_token_file(cfg_.control.http_token_file);
     if (!token.ok()) return token.error();
     http_token_ = *token;
   }
   if (cfg_.control.http.empty()) return {};
-  auto server = std::make_unique<HttpServer>(&loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
+  auto server = std::make_unique<HttpServer>(&sup_.loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
   if (auto r = server->listen(cfg_.control.http); !r.ok()) return r;
   Log::write(LogLevel::Info, fmt::format("HTTP endpoint on {} (port {})", cfg_.control.http, server->port()));
   http_ = std::move(server);
@@ -66,7 +96,7 @@ Result<void> Supervisor::start_http() {
 
 // Called by apply_reload before the new config is taken: what fails keeps
 // the old value in cfg_.control, which the new config then inherits.
-void Supervisor::reload_http(const ControlConfig& next) {
+void FrontEnds::reload_http(const ControlConfig& next) {
   if (next.http_token_file != cfg_.control.http_token_file || !next.http_token_file.empty()) {
     // The file is read again on every reload: `procd reload` rotates the token.
     std::string token;
@@ -93,7 +123,7 @@ void Supervisor::reload_http(const ControlConfig& next) {
     Log::write(LogLevel::Info, "HTTP endpoint closed");
     return;
   }
-  auto server = std::make_unique<HttpServer>(&loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
+  auto server = std::make_unique<HttpServer>(&sup_.loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
   if (auto r = server->listen(next.http); !r.ok()) {
     Log::write(LogLevel::Error, r.error().message + (http_ ? fmt::format("; still listening on {}", cfg_.control.http) : ""),
                code_fields(r.error().code));
@@ -106,19 +136,7 @@ void Supervisor::reload_http(const ControlConfig& next) {
   Log::write(LogLevel::Info, fmt::format("HTTP endpoint now on {} (port {})", next.http, http_->port()));
 }
 
-void Supervisor::observe_phase(ServiceRunner& svc, Phase phase) {
-  Millis t = now();
-  if (phase == Phase::Starting) ++svc.spawns;
-  if (phase == Phase::Running && svc.state.spawned_at > 0) svc.start_seconds.observe(static_cast<double>(t - svc.state.spawned_at) / 1000.0);
-  if (phase == Phase::Stopping) {
-    svc.stop_began = t;
-  } else if (svc.stop_began > 0) {
-    svc.stop_seconds.observe(static_cast<double>(t - svc.stop_began) / 1000.0);
-    svc.stop_began = 0;
-  }
-}
-
-void Supervisor::publish_http(HttpConnection::Stream kind, const std::string& service, std::string_view item) {
+void FrontEnds::publish_http(HttpConnection::Stream kind, const std::string& service, std::string_view item) {
   std::string event = kind == HttpConnection::Stream::Events ? sse_event(item) : std::string(item);
   http_->for_each_stream(kind, [&](HttpConnection& c) {
     if (c.stream_names.empty() || std::find(c.stream_names.begin(), c.stream_names.end(), service) != c.stream_names.end())
@@ -128,32 +146,42 @@ void Supervisor::publish_http(HttpConnection::Stream kind, const std::string& se
 
 // The dashboard's charts: per service, [age_ms, cpu_percent, rss_bytes]
 // oldest first (age: how long ago, so the page needs no clock of procd's).
-nlohmann::json Supervisor::history_json() {
-  Millis t = now();
+nlohmann::json FrontEnds::history_json() {
+  Millis t = sup_.now();
   nlohmann::json services = nlohmann::json::object();
   for (auto& s : services_) {
     nlohmann::json points = nlohmann::json::array();
-    for (const auto& p : s->history.samples()) points.push_back({t - p.t_ms, p.cpu_percent, p.rss_bytes});
-    services[s->cfg.name] = std::move(points);
+    for (const auto& p : s->stats().history.samples()) points.push_back({t - p.t_ms, p.cpu_percent, p.rss_bytes});
+    services[s->name()] = std::move(points);
   }
   return {{"window_ms", ResourceHistory::kCapacity * ResourceHistory::kDefaultSpacingMs}, {"services", std::move(services)}};
 }
 
-void Supervisor::http_readyz(HttpConnection& conn) {
-  std::vector<SettleView> views = settle_views();
-  std::vector<std::size_t> pending = not_ready(views);
-  if (pending.empty() && !shutting_down()) return reply_json(conn, 200, {{"ready", true}});
-  nlohmann::json names = nlohmann::json::array();
-  for (std::size_t i : pending)
-    names.push_back({{"name", services_[i]->cfg.name}, {"state", phase_name(services_[i]->state.phase)}});
-  reply_json(conn, 503, {{"ready", false}, {"shutting_down", shutting_down()}, {"not_ready", names}});
+std::vector<SettleView> Supervisor::settle_views() const {
+  std::vector<SettleView> views;
+  views.reserve(services_.size());
+  for (auto& s : services_) {
+    Intent in = s->intent();
+    views.push_back({s->config().autostart, in.removing, in.waiting, s->state().phase, in.want, s->state().last_exit.has_value()});
+  }
+  return views;
 }
 
-void Supervisor::http_logs(HttpConnection& conn, const HttpRequest& req) {
+void FrontEnds::http_readyz(HttpConnection& conn) {
+  std::vector<SettleView> views = sup_.settle_views();
+  std::vector<std::size_t> pending = not_ready(views);
+  if (pending.empty() && !sup_.shutting_down()) return reply_json(conn, 200, {{"ready", true}});
+  nlohmann::json names = nlohmann::json::array();
+  for (std::size_t i : pending)
+    names.push_back({{"name", services_[i]->name()}, {"state", phase_name(services_[i]->state().phase)}});
+  reply_json(conn, 503, {{"ready", false}, {"shutting_down", sup_.shutting_down()}, {"not_ready", names}});
+}
+
+void FrontEnds::http_logs(HttpConnection& conn, const HttpRequest& req) {
   Request sel;
   sel.verb = "logs";
   if (auto it = req.query.find("service"); it != req.query.end()) sel.names = split_names(it->second);
-  auto which = select(sel, true);
+  auto which = sup_.select(sel, true);
   if (!which.ok()) return reply_err(conn, 404, which.error());
   std::size_t n = 100;
   if (auto it = req.query.find("n"); it != req.query.end()) {
@@ -177,34 +205,34 @@ void Supervisor::http_logs(HttpConnection& conn, const HttpRequest& req) {
   conn.stream_names = sel.names;
 }
 
-void Supervisor::http_service_action(HttpConnection& conn, const HttpRequest& req, HttpRouteKind kind) {
+void FrontEnds::http_service_action(HttpConnection& conn, const HttpRequest& req, HttpRouteKind kind) {
   if (http_token_.empty())
     return reply_err(conn, 403, make_error(Code::ProtocolPermission, "mutating HTTP requests need [control].http_token_file"));
   if (!bearer_matches(req.authorization, http_token_))
     return reply_err(conn, 403, make_error(Code::ProtocolPermission, "missing or wrong bearer token"));
-  if (shutting_down()) return reply_err(conn, 503, make_error(Code::StateShuttingDown, "procd is shutting down"));
+  if (sup_.shutting_down()) return reply_err(conn, 503, make_error(Code::StateShuttingDown, "procd is shutting down"));
   if (kind == HttpRouteKind::Reload) {
-    ReloadOutcome r = reload("HTTP", false);
+    ReloadOutcome r = sup_.reload("HTTP", false);
     if (r.skipped) return reply_err(conn, 503, make_error(Code::StateShuttingDown, "procd is shutting down"));
     return conn.reply(r.ok ? 200 : 422, kJson, r.ok ? reload_ok_reply(r.diff) : reload_error_reply(r.errors));
   }
   Request sel;
   sel.verb = "http";
   sel.names = {route_request(req.method, req.path).name};
-  auto which = select(sel, false);
+  auto which = sup_.select(sel, false);
   if (!which.ok()) return reply_err(conn, 404, which.error());
-  ServiceRunner& s = *which->front();
-  if (kind == HttpRouteKind::ServiceStart) start_service(s);
-  else if (kind == HttpRouteKind::ServiceStop) stop_service(s);
-  else restart_service(s);
-  conn.reply(200, kJson, reply_ok(service_states_body({{s.cfg.name, phase_name(s.state.phase)}})));
+  Service& s = *which->front();
+  if (kind == HttpRouteKind::ServiceStart) sup_.start_service(s);
+  else if (kind == HttpRouteKind::ServiceStop) sup_.stop_service(s);
+  else sup_.restart_service(s);
+  conn.reply(200, kJson, reply_ok(service_states_body({{s.name(), phase_name(s.state().phase)}})));
 }
 
-void Supervisor::handle_http(HttpConnection& conn, const HttpRequest& req) {
+void FrontEnds::handle_http(HttpConnection& conn, const HttpRequest& req) {
   HttpRoute route = route_request(req.method, req.path);
   switch (route.kind) {
     case HttpRouteKind::Dashboard: {
-      auto all = select(Request{}, true);
+      auto all = sup_.select(Request{}, true);
       nlohmann::json initial = {{"status", status_body(status_view(*all))}, {"history", history_json()}};
       return conn.reply(200, "text/html; charset=utf-8", dashboard_page(initial));
     }
@@ -219,7 +247,7 @@ void Supervisor::handle_http(HttpConnection& conn, const HttpRequest& req) {
       Request sel;
       sel.verb = "status";
       if (route.kind == HttpRouteKind::StatusOne) sel.names = {route.name};
-      auto which = select(sel, true);
+      auto which = sup_.select(sel, true);
       if (!which.ok()) return reply_err(conn, 404, which.error());
       return reply_json(conn, 200, status_body(status_view(*which)));
     }
@@ -228,7 +256,7 @@ void Supervisor::handle_http(HttpConnection& conn, const HttpRequest& req) {
       Request sel;
       sel.verb = "events";
       if (auto it = req.query.find("service"); it != req.query.end()) sel.names = split_names(it->second);
-      if (auto which = select(sel, true); !which.ok()) return reply_err(conn, 404, which.error());
+      if (auto which = sup_.select(sel, true); !which.ok()) return reply_err(conn, 404, which.error());
       conn.begin_stream("text/event-stream");
       if (conn.closing()) return;
       conn.send(": procd events\n\n");  // a comment: the client sees the stream open before the first change

@@ -182,7 +182,7 @@ class Sequence {
     req.names = {name};
     auto which = sup_->select(req, false);
     if (!which.ok() || which->size() != 1) return world_.violate("setup", "select() does not find " + name);
-    ServiceRunner& svc = *which->front();
+    Service& svc = *which->front();
     if (req.verb == "signal") {
       static const int sigs[] = {SIGHUP, SIGUSR1, SIGTERM, SIGKILL};
       int sig = sigs[static_cast<std::size_t>(between(0, 3))];
@@ -192,7 +192,7 @@ class Sequence {
       world_.set_user_signal(false);
     } else if (sup_->shutting_down()) {  // as control_verbs.cpp: refused while shutting down
       say(fmt::format("procd {} {}: refused, shutting down", req.verb, name));
-    } else if (req.verb != "stop" && svc.removing && avoid("control-on-removing")) {
+    } else if (req.verb != "stop" && svc.intent().removing && avoid("control-on-removing")) {
       say(fmt::format("procd {} {}: left out (--avoid control-on-removing)", req.verb, name));
     } else {
       say(fmt::format("procd {} {}", req.verb, name));

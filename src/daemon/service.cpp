@@ -1,0 +1,267 @@
+// A service's runs (service.hpp): its machine steps and the actions they
+// return, act::Spawn carried out (fork/exec through SystemCalls, output
+// pipes watched), the service's one timer (machine deadline, drain deadline,
+// watchdog, file retry — whichever is first) and the end of a run (RunDrain's
+// verdicts: the exit is handed to the machine only once the output is
+// drained). Cgroup, output and readiness edges are service_cgroup.cpp,
+// service_output.cpp and readiness.cpp.
+#include "procd/service.hpp"
+
+#include <fmt/core.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "procd/logging.hpp"
+#include "procd/service_request.hpp"
+
+namespace procd {
+namespace {
+
+LogLevel to_log_level(act::Level l) {
+  switch (l) {
+    case act::Level::Debug: return LogLevel::Debug;
+    case act::Level::Info: return LogLevel::Info;
+    case act::Level::Warn: return LogLevel::Warn;
+    case act::Level::Error: return LogLevel::Error;
+  }
+  return LogLevel::Info;
+}
+
+}  // namespace
+
+Service::Service(ServiceHost& host, const ServiceConfig& cfg)
+    : host_(host), cfg_(cfg), spec_(machine_spec_of(cfg, host.config().stop_timeout_of(cfg))) {
+  timer_.init(host_.loop(), [this] { on_timer(); });
+  setup_files();
+  setup_readiness();
+}
+
+Service::~Service() = default;
+
+Intent Service::intent() const {
+  Intent i = marks_;
+  i.want = state_.want;
+  return i;
+}
+
+void Service::mark_waiting(bool waiting, std::string reason) {
+  marks_.waiting = waiting;
+  marks_.reason = std::move(reason);
+}
+
+std::optional<HealthStatus> Service::health() const {
+  if (!health_ || health_->status() == HealthStatus::Unknown) return std::nullopt;
+  return health_->status();
+}
+
+void Service::handle(const Event& event) {
+  auto result = step(state_, event, host_.now(), spec_);
+  state_ = std::move(result.state);
+  for (const auto& a : result.actions) perform(a);
+  rearm();
+}
+
+void Service::perform(const Action& action) {
+  std::visit(
+      [&](const auto& a) {
+        using A = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<A, act::Spawn>) {
+          spawn();
+        } else if constexpr (std::is_same_v<A, act::Signal>) {
+          signal(a.sig);
+        } else if constexpr (std::is_same_v<A, act::ArmTimer> || std::is_same_v<A, act::CancelTimer>) {
+          // The deadline is in the state; rearm() after the step arms the one timer.
+        } else if constexpr (std::is_same_v<A, act::Publish>) {
+          host_.published(*this, a.phase);
+          on_phase(a.phase);
+        } else if constexpr (std::is_same_v<A, act::Log>) {
+          Log::write(to_log_level(a.level), a.message, svc_fields(cfg_.name, state_.pid, a.code));
+        }
+      },
+      action);
+}
+
+Millis Service::next_deadline() const {
+  Millis due = 0;
+  for (Millis d : {state_.deadline, drain_.deadline(), watchdog_due_, file_retry_due_})
+    if (d > 0 && (due == 0 || d < due)) due = d;
+  return due;
+}
+
+void Service::spawn() {
+  auto env = build_service_env(cfg_, host_.base_env());
+  if (!env.ok()) {
+    host_.dispatch(*this, ev::SpawnFailed{env.error()});
+    return;
+  }
+  // A command health check runs in the run's environment (env_file read once
+  // per start); only then is a copy kept (~4 KiB a service otherwise).
+  if (cfg_.health.kind == HealthKind::Command) run_env_ = env.value();
+  else run_env_.clear();
+  ensure_cgroup();
+  SpawnRequest req = service_spawn_request(cfg_, host_.config().dir, cgroup_, std::move(env.value()));
+  adjust_spawn_env(req.env);
+  auto proc = host_.sys().spawn(req);
+  if (!proc.ok()) {
+    host_.dispatch(*this, ev::SpawnFailed{proc.error()});
+    return;
+  }
+  pgid_ = proc->pid;
+  stats_.cpu_ticks = 0;
+  cgroup_run_started();
+  host_.spawned(*this, proc->pid);
+  out_split_ = LineSplitter();
+  err_split_ = LineSplitter();
+  int streams = 0;
+  for (auto [fd, pipe] : {std::pair{proc->stdout_fd, &out_}, std::pair{proc->stderr_fd, &err_}}) {
+    if (fd < 0) continue;
+    if (auto r = watch_output(*pipe, fd); r.ok())
+      ++streams;
+    else
+      Log::error(r.error(), svc_fields(cfg_.name));
+  }
+  drain_.started(streams);
+  reading_ = false;
+  update_reading();
+  Log::write(LogLevel::Debug, "spawned", svc_fields(cfg_.name, proc->pid));
+  on_run_started();
+  host_.dispatch(*this, ev::Spawned{proc->pid});
+}
+
+void Service::rearm() {
+  Millis due = next_deadline();
+  if (due == 0) return timer_.cancel();
+  timer_.schedule(std::max<Millis>(0, due - host_.now()));
+}
+
+void Service::on_timer() {
+  Millis t = host_.now();
+  if (watchdog_due_ > 0 && t >= watchdog_due_) {
+    watchdog_due_ = 0;
+    Log::write(LogLevel::Warn, fmt::format("no WATCHDOG=1 for {} ms", cfg_.watchdog_ms),
+               svc_fields(cfg_.name, state_.pid, Code::TimeoutWatchdog));
+    host_.dispatch(*this, ev::HealthFailed{"watchdog timeout"});
+  }
+  if (file_retry_due_ > 0 && t >= file_retry_due_) {
+    file_retry_due_ = 0;
+    flush_files();
+  }
+  if (drain_.deadline() > 0 && t >= drain_.deadline()) {
+    bool populated = !cgroup_.empty() && run_alive();
+    apply_drain(drain_.deadline_passed(t, populated, kCgroupKillWaitMs));
+  }
+  if (state_.deadline > 0 && t >= state_.deadline) host_.dispatch(*this, ev::TimerFired{});
+  rearm();
+}
+
+void Service::reaped(const ExitStatus& status) { drain_.exited(status); }
+
+void Service::on_stream_closed() {
+  drain_.stream_closed();
+  judge_drain();
+}
+
+void Service::recheck_drain() {
+  if (drain_.exit_pending()) judge_drain();
+}
+
+void Service::judge_drain() {
+  // Whether the group lives matters only once the exit is reaped and the
+  // output drained; asking earlier (an EOF before the exit) would cost a
+  // /proc scan per service, quadratic in a shutdown of many services.
+  bool ask = drain_.exit_pending() && drain_.open_streams() == 0;
+  apply_drain(drain_.check(ask && run_alive(), host_.now(), drain_budget(spec_.stop_timeout_ms)));
+}
+
+void Service::apply_drain(const DrainVerdict& verdict) {
+  using K = DrainVerdict::Kind;
+  switch (verdict.kind) {
+    case K::Wait: return;
+    case K::Arm:
+      // The run's main process is gone; what is left of its group goes too
+      // (systemd's control-group semantics), gently first.
+      if (run_alive()) signal(spec_.stop_signal);
+      return rearm();
+    case K::Kill:  // the cgroup is killed; its `populated 0` event finishes the run
+      Log::write(LogLevel::Warn, "processes left in the cgroup after the main process exited; killing them",
+                 svc_fields(cfg_.name, 0, Code::TimeoutStop));
+      signal(SIGKILL);
+      close_streams();
+      return rearm();
+    case K::KillAndFinish:
+      if (run_alive()) {
+        Log::write(LogLevel::Warn, "processes left in the group after the main process exited; killing them",
+                   svc_fields(cfg_.name, 0, Code::TimeoutStop));
+        signal(SIGKILL);
+      }
+      close_streams();
+      break;
+    case K::Finish: break;
+  }
+  flush_files();
+  check_oom(verdict.status);
+  host_.dispatch(*this, ev::Exited{verdict.status});
+}
+
+// Metrics and dashboard: spawns, start and stop durations.
+void Service::observe_phase(Millis t, Phase phase) {
+  if (phase == Phase::Starting) ++stats_.spawns;
+  if (phase == Phase::Running && state_.spawned_at > 0)
+    stats_.start_seconds.observe(static_cast<double>(t - state_.spawned_at) / 1000.0);
+  if (phase == Phase::Stopping) {
+    stats_.stop_began = t;
+  } else if (stats_.stop_began > 0) {
+    stats_.stop_seconds.observe(static_cast<double>(t - stats_.stop_began) / 1000.0);
+    stats_.stop_began = 0;
+  }
+}
+
+
+// Reload: a changed config. Readiness is set up again; files only when
+// their settings changed (lines the old file could not take yet go on).
+void Service::take_config(const ServiceConfig& sc) {
+  bool new_file = sc.log.file != cfg_.log.file || sc.log.max_file_size != cfg_.log.max_file_size ||
+                  sc.log.max_files != cfg_.log.max_files || sc.log.merge_stderr != cfg_.log.merge_stderr ||
+                  sc.log.stderr_file != cfg_.log.stderr_file;
+  cfg_ = sc;
+  setup_readiness();
+  if (!new_file) return;
+  flush_files();
+  // Lines the old file could not take yet (a full disk) go to the new one.
+  std::string out_rest = std::move(out_file_.pending), err_rest = std::move(err_file_.pending);
+  setup_files();
+  open_files();
+  if (to_file()) {
+    out_file_.pending = std::move(out_rest);
+    file_for(true).pending.append(err_rest);
+    flush_files();
+  } else {
+    file_retry_due_ = 0;
+    // Pending bytes are whole lines (a cut line's rest ends with its '\n').
+    Log::service_lines(cfg_.name, false, {}, out_rest, wall_clock_ms());
+    Log::service_lines(cfg_.name, true, {}, err_rest, wall_clock_ms());
+    update_reading();
+  }
+}
+
+// One resource sample (supervisor_control.cpp samples every group at once).
+void Service::sample(Millis t, Millis elapsed, bool first, GroupUsage u) {
+  if (state_.pid <= 0) {
+    stats_.cpu_percent = 0;
+    stats_.rss_bytes = 0;
+    return;
+  }
+  if (auto cu = cgroup_usage()) {  // the cgroup's own figures where its controllers give them
+    if (cu->cpu_usec) u.cpu_ticks = *cu->cpu_usec * static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK)) / 1000000;
+    if (cu->memory_bytes) u.rss_bytes = *cu->memory_bytes;
+  }
+  stats_.cpu_percent = !first && u.cpu_ticks >= stats_.cpu_ticks ? cpu_percent(stats_.cpu_ticks, u.cpu_ticks, elapsed) : 0.0;
+  stats_.cpu_ticks = u.cpu_ticks;
+  stats_.rss_bytes = u.rss_bytes;
+  stats_.history.add({t, stats_.cpu_percent, stats_.rss_bytes});
+  check_memory();
+}
+
+}  // namespace procd
