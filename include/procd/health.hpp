@@ -21,6 +21,7 @@
 
 #include "procd/config.hpp"
 #include "procd/spawn.hpp"
+#include "procd/system_calls.hpp"
 #include "procd/uv_handle.hpp"
 
 namespace procd {
@@ -42,6 +43,9 @@ struct HealthContext {
   // The service's own run request (service_spawn_request): a command check
   // runs with its identity, limits, CPUs, directory, cgroup and environment.
   SpawnRequest run;
+  // The seam a command check is spawned and killed through (the service's
+  // own SystemCalls: the simulator's in tests/sim).
+  SystemCalls* sys = &real_system_calls();
 };
 
 class HealthChecker {

@@ -1,7 +1,7 @@
 // HealthChecker: the schedule of one service's checks, the one completion
 // path, and command checks; tcp and http checks are health_http.cpp, the
 // shared state health_checker.hpp (read its invariants first).
-//  * A command check is spawned by spawn_process(), the one spawn, with the
+//  * A command check is spawned through SystemCalls (the one spawn), with the
 //    service's own user, umask, rlimits, nice, working_dir and environment
 //    and CPUs (HealthContext: the service's own request, one builder in
 //    service_request.hpp), never procd's privileges: SPEC Part 2. Its stdio
@@ -69,7 +69,7 @@ void HealthChecker::Impl::cancel_io() {
     uv_cancel(reinterpret_cast<uv_req_t*>(&resolving->req));
     resolving = nullptr;
   }
-  if (child > 0) ::kill(-child, SIGKILL);  // not reaped yet, so the group id is still ours
+  if (child > 0) ctx.sys->signal_group(child, SIGKILL);  // not reaped yet, so the group id is still ours
   child = -1;
 }
 
@@ -105,7 +105,7 @@ void HealthChecker::Impl::begin() {
 
 void HealthChecker::Impl::run_command() {
   if (cfg.command.empty()) return finish(gen, false, "empty health command");
-  auto proc = spawn_process(command_request(cfg, ctx));
+  auto proc = ctx.sys->spawn(command_request(cfg, ctx));
   if (!proc.ok()) return finish(gen, false, fmt::format("health command: {}", proc.error().message));
   pid_t pid = proc->pid;
   std::weak_ptr<int> token = alive;

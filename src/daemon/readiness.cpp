@@ -46,6 +46,7 @@ void Service::on_run_started() {
     // The run's own request (its environment built once per start, env_file
     // included): the service's identity, limits and CPUs, never procd's.
     ctx.run = service_spawn_request(cfg_, host_.config().dir, cgroup_, run_env_);
+    ctx.sys = &host_.sys();
     health_ = std::make_unique<HealthChecker>(host_.loop(), cfg_.health, std::move(ctx), host_.reaper(),
                                               [this](HealthStatus st, const std::string& d) { on_health(st, d); });
     // A health-gated start checks early; a running service after one interval.

@@ -19,6 +19,7 @@
 
 #include "procd/health.hpp"
 #include "procd/health_target.hpp"
+#include "procd/system_calls.hpp"
 
 using namespace procd;
 
@@ -404,4 +405,56 @@ TEST_CASE("stop() mid-check cancels it; restarting resets to Unknown") {
   REQUIRE(tl.run_until([&] { return silent.requests == 2; }));
   hc.reset();  // destroyed mid-check: the loop must still close cleanly
   CHECK(ch.seen.empty());
+}
+
+namespace {
+
+// A SystemCalls that records what a command check asks of it; nothing forks.
+struct RecordingSystem final : SystemCalls {
+  std::vector<SpawnRequest> spawned;
+  std::vector<std::pair<pid_t, int>> signalled;
+  Result<SpawnedProcess> spawn(const SpawnRequest& req) override {
+    spawned.push_back(req);
+    return SpawnedProcess{4242, -1, -1};
+  }
+  Result<void> signal_group(pid_t pgid, int sig) override {
+    signalled.emplace_back(pgid, sig);
+    return {};
+  }
+  bool group_exists(pid_t) override { return false; }
+  GroupCensus group_census() override { return GroupCensus::of_groups({}); }
+  std::optional<Reaped> reap_one() override { return std::nullopt; }
+  Result<void> become_subreaper() override { return {}; }
+  Millis now(uv_loop_t* loop) override { return static_cast<Millis>(uv_now(loop)); }
+};
+
+}  // namespace
+
+TEST_CASE("command check: spawned and killed through the service's SystemCalls, with the service's request") {
+  TestLoop tl;
+  NoReaper reaper;  // the child never exits: the check times out
+  RecordingSystem sys;
+  HealthConfig c;
+  c.kind = HealthKind::Command;
+  c.command = {"/bin/check", "--fast"};
+  c.interval_ms = 1000;
+  c.timeout_ms = 20;
+  c.retries = 1;
+  HealthContext ctx;
+  ctx.run.argv = {"/bin/service"};
+  ctx.run.cpu_affinity = {1};
+  ctx.run.env = {"PROCD_SERVICE=web"};
+  ctx.sys = &sys;
+  Changes ch;
+  HealthChecker hc(&tl.loop, c, ctx, reaper, ch.cb());
+  hc.start(0);
+  REQUIRE(tl.run_until([&] { return !ch.seen.empty(); }));
+  CHECK(ch.seen.back() == HealthStatus::Unhealthy);
+  REQUIRE(sys.spawned.size() == 1);
+  CHECK(sys.spawned[0].argv == std::vector<std::string>{"/bin/check", "--fast"});
+  CHECK(sys.spawned[0].cpu_affinity == std::vector<int>{1});
+  CHECK(sys.spawned[0].env == std::vector<std::string>{"PROCD_SERVICE=web"});
+  REQUIRE(sys.signalled.size() == 1);  // the timed-out check's group, through the seam
+  CHECK(sys.signalled[0] == std::pair<pid_t, int>{4242, SIGKILL});
+  hc.stop();
 }
