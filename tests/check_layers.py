@@ -66,7 +66,9 @@ def check(root):
                     problems.append(f"{where}: {layer} includes <{name}>: the core stays pure")
                 continue
             target = owners.get(name)
-            if target is None and "/" not in name:
+            if name.startswith("src/") and name.count("/") == 2:
+                target = name.split("/")[1]  # "src/X/foo.hpp": X's own header
+            elif target is None and "/" not in name:
                 target = path.parent.name if path.parent.parent.name == "src" else None
             if target is None:
                 continue
