@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "procd/proc_reader.hpp"
+#include "procd/proc_stat.hpp"
 
 namespace procd {
 

@@ -106,7 +106,4 @@ std::string http_stream_head(std::string_view content_type);
 // where they differ (the length of the header aside). An empty token never matches.
 bool bearer_matches(std::string_view authorization, std::string_view token);
 
-// The content of a token file, without surrounding whitespace.
-std::string trim_token(std::string_view text);
-
 }  // namespace procd

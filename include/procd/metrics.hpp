@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "procd/histogram.hpp"
+#include "procd/self_stats.hpp"  // ProcessMetrics
 
 namespace procd {
 
@@ -32,14 +33,6 @@ struct ServiceMetrics {
   std::optional<int> last_exit_code;           // as procd would exit with it (128+N for a signal)
   const DurationHistogram* start = nullptr;    // spawn -> ready
   const DurationHistogram* stop = nullptr;     // stop request -> run over
-};
-
-// procd's own process (the process_* series every Prometheus client exports).
-struct ProcessMetrics {
-  double cpu_seconds = 0;
-  std::uint64_t resident_bytes = 0;
-  std::uint64_t open_fds = 0;
-  double start_time_seconds = 0;  // since the Unix epoch
 };
 
 struct MetricsSnapshot {

@@ -14,25 +14,12 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace procd {
+#include "procd/proc_stat.hpp"
 
-// The fields of /proc/PID/stat procd uses.
-struct ProcStat {
-  pid_t pid = 0;
-  pid_t ppid = 0;
-  pid_t pgid = 0;
-  char state = '?';  // R S D Z X T t I ...; Z and X have exited
-  std::uint64_t utime_ticks = 0;
-  std::uint64_t stime_ticks = 0;
-  std::uint64_t rss_pages = 0;
-};
+namespace procd {
 
 // Parse the text of /proc/PID/stat (the comm field may hold spaces and ')').
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
-
-// True for a process that has exited and waits to be reaped (Z) or is being
-// torn down (X): it holds no memory, and its CPU time moves to its parent.
-inline bool has_exited(const ProcStat& st) { return st.state == 'Z' || st.state == 'X'; }
 
 // /proc/PID/stat of one process; nullopt when it is gone or unreadable.
 std::optional<ProcStat> read_proc_stat(pid_t pid);

@@ -4,11 +4,18 @@
 // /proc: nullopt.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
-#include "procd/metrics.hpp"
-
 namespace procd {
+
+// procd's own process (the process_* series every Prometheus client exports).
+struct ProcessMetrics {
+  double cpu_seconds = 0;
+  std::uint64_t resident_bytes = 0;
+  std::uint64_t open_fds = 0;
+  double start_time_seconds = 0;  // since the Unix epoch
+};
 
 std::optional<ProcessMetrics> read_self_metrics();
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "procd/error.hpp"
 
@@ -13,5 +14,8 @@ namespace procd {
 // The token: the file's content without surrounding whitespace. Errors
 // (ConfigTokenFile): unreadable, a symlink, not a regular file, too large, empty.
 Result<std::string> read_token_file(const std::string& path);
+
+// The content of a token file, without surrounding whitespace.
+std::string trim_token(std::string_view text);
 
 }  // namespace procd

@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "procd/cli.hpp"
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 #include "procd/error.hpp"
 #include "procd/logging.hpp"
 #include "procd/signal_state.hpp"

@@ -19,7 +19,7 @@
 
 #include "control_internal.hpp"
 #include "procd/cli.hpp"
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 #include "procd/control_client.hpp"
 #include "procd/file_io.hpp"
 #include "procd/signal_names.hpp"

@@ -24,7 +24,7 @@
 
 #include "control_internal.hpp"
 #include "procd/cli.hpp"
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 #include "procd/file_io.hpp"
 
 namespace procd {

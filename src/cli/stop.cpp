@@ -17,7 +17,7 @@
 
 #include "control_internal.hpp"
 #include "procd/cli.hpp"
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 #include "procd/pid_lock.hpp"
 #include "procd/proc_reader.hpp"
 

@@ -20,7 +20,7 @@
 
 #include <toml.hpp>
 
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 #include "procd/file_io.hpp"
 #include "src/config/interpolate.hpp"
 

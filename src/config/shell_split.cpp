@@ -6,7 +6,7 @@
 // other backslash stays literal; outside quotes a backslash escapes the next
 // character (backslash-newline joins lines). Adjacent quoted and unquoted
 // parts form one word, and "" yields an empty argument.
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 
 namespace procd {
 namespace {

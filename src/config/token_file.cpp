@@ -11,7 +11,6 @@
 #include <cstring>
 
 #include "procd/file_io.hpp"
-#include "procd/http_request.hpp"
 
 namespace procd {
 
@@ -25,6 +24,13 @@ Result<std::string> read_token_file(const std::string& path) {
   std::string token = trim_token(*data);
   if (token.empty()) return fail("is empty");
   return token;
+}
+
+std::string trim_token(std::string_view text) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  return std::string(text);
 }
 
 }  // namespace procd

@@ -264,11 +264,4 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
   return scheme_ok && diff == 0;
 }
 
-std::string trim_token(std::string_view text) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!text.empty() && space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && space(text.back())) text.remove_suffix(1);
-  return std::string(text);
-}
-
 }  // namespace procd

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 
+#include "procd/config_load.hpp"
 #include "procd/logging.hpp"
 #include "procd/supervisor.hpp"
 #include "service_host.hpp"

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "fuzz_target.hpp"
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 
 using procd::fuzz::fuzz_require;
 

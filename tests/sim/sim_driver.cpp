@@ -13,6 +13,7 @@
 #include <memory>
 #include <random>
 
+#include "procd/config_load.hpp"
 #include "procd/pid_lock.hpp"
 #include "procd/supervisor.hpp"
 #include "sim_config.hpp"

@@ -6,7 +6,7 @@
 #include <csignal>
 #include <sys/resource.h>
 
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 #include "procd/signal_names.hpp"
 
 using namespace procd;

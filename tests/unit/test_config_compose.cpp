@@ -11,7 +11,7 @@
 
 #include <fstream>
 
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 #include "temp_dir.hpp"
 
 using namespace procd;

@@ -5,7 +5,7 @@
 // location::reset from parse_literal_string).
 #include <doctest/doctest.h>
 
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 
 using namespace procd;
 

@@ -2,7 +2,7 @@
 // names, typing by the schema, validation like file values, error locations.
 #include <doctest/doctest.h>
 
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 
 using namespace procd;
 

@@ -10,6 +10,7 @@
 #include "procd/http_request.hpp"
 #include "procd/resource_history.hpp"
 #include "procd/supervision_rules.hpp"
+#include "procd/token_file.hpp"
 
 using namespace procd;
 using State = HttpRequestParser::State;

@@ -1,7 +1,7 @@
 // shell_split: POSIX word splitting and quote removal, no expansion.
 #include <doctest/doctest.h>
 
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 
 using namespace procd;
 using Words = std::vector<std::string>;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "temp_dir.hpp"
+#include "procd/config_load.hpp"
 #include "procd/logging.hpp"
 #include "procd/supervisor.hpp"
 #include "procd/timer.hpp"

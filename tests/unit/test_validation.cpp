@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 
 using namespace procd;
 

@@ -6,7 +6,7 @@
 
 #include <sys/un.h>
 
-#include "procd/config.hpp"
+#include "procd/config_load.hpp"
 
 using namespace procd;
 

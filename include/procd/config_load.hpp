@@ -1,0 +1,60 @@
+// Reading a configuration (the config layer, src/config): where the file
+// is, loading and validating it into the plain model of procd/config.hpp,
+// and the parsers the CLI and the tests share with it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "procd/config.hpp"
+#include "procd/error.hpp"
+
+namespace procd {
+
+// Where the config file is: explicit path, else $PROCD_CONFIG, else
+// ./procd.toml, else /etc/procd/procd.toml. Returns the first candidate that
+// exists (or the explicit / env path even if missing, so the error names it).
+std::string find_config_path(const std::string& explicit_path);
+
+struct LoadOptions {
+  // Environment used for PROCD_ overrides; nullptr = the process environment.
+  const std::vector<std::string>* environment = nullptr;
+  // Treat procd as running as root (for the `user` rule); nullopt = geteuid()==0.
+  std::optional<bool> as_root;
+  // Read the files `include` names (false: check the key only; the fuzzer).
+  bool follow_includes = true;
+};
+
+// Parse, apply env overrides, validate. On failure returns every error found
+// (syntax errors stop parsing; all semantic errors are collected).
+struct LoadResult {
+  std::optional<Config> config;
+  std::vector<Error> errors;
+  std::size_t content_hash = 0;  // of every file read, also when the load failed
+  bool ok() const { return config.has_value() && errors.empty(); }
+};
+LoadResult load_config(const std::string& path, const LoadOptions& opts = {});
+// Same, from text already in memory (`path` used for locations and base dir).
+LoadResult load_config_text(const std::string& text, const std::string& path, const LoadOptions& opts = {});
+
+// toml11 recurses once per nested array or inline table: text nested deeper
+// than kMaxNesting would overflow the stack. Returns the ConfigSyntax error
+// at the first bracket too deep (brackets in strings and comments do not
+// count), or nullopt. load_config*() run it first; so must any other
+// toml::parse of a user's file.
+inline constexpr int kMaxNesting = 64;
+std::optional<Error> check_nesting(std::string_view text, const std::string& file);
+
+// Shared with the CLI and the tests.
+Result<std::vector<std::string>> shell_split(const std::string& command);
+// When a service needs the notify socket (ready = "notify", watchdog_ms)
+// and its path, control socket + ".notify", is longer than a unix socket
+// address holds: the message naming the path and the first such service.
+// Checked by validation (error ConfigSocketPathTooLong) and `run --socket`.
+std::optional<std::string> notify_socket_too_long(const Config& config);
+
+}  // namespace procd
