@@ -15,7 +15,8 @@
 // turn (the rest resumes next turn, after every other peer and timer); a
 // client whose unread responses or stream pass kMaxQueuedBytes is dropped,
 // and when the bytes queued for all clients together pass kMaxQueuedTotal,
-// the client with the most queued is dropped.
+// the client with the most queued is dropped. Before any route, a request's
+// Host must pass check_http_host (http_host.hpp: 421 or 400 otherwise).
 //
 // Lifetimes, as in the control server: a connection's memory is freed only
 // in its socket's close callback, so a handler may close its connection
@@ -98,6 +99,9 @@ class HttpServer {
   // (POST /reload) answers its client this way.
   void retire();
   const std::string& address() const { return address_; }
+  // [control].http_allowed_hosts: Host names answered besides loopback and
+  // the listener's address (http_host.hpp); others get 421.
+  void set_allowed_hosts(std::vector<std::string> hosts) { allowed_hosts_ = std::move(hosts); }
   int port() const;  // the bound port (useful with port 0)
   std::size_t connection_count() const;
 
@@ -119,6 +123,7 @@ class HttpServer {
   uv_loop_t* loop_;
   Handler handler_;
   std::string address_;
+  std::vector<std::string> allowed_hosts_;
   UvHandle<uv_tcp_t> listener_;
   UvHandle<uv_idle_t> resume_;
   std::shared_ptr<QueueBudget> budget_;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "procd/http_host.hpp"
 #include "procd/logging.hpp"
 
 namespace procd {
@@ -187,6 +188,9 @@ void HttpServer::process(HttpConnection& c) {
     HttpRequest req = c.parser_.take();
     c.keep_alive_ = req.keep_alive && !c.probe_only_;
     c.head_ = req.head();
+    // Every route, probes included: a rebound name must not reach even /healthz.
+    if (HostVerdict host = check_http_host(req.host, req.host_headers, req.http11, address_, allowed_hosts_); !host.allowed())
+      return refuse(c, host.status, host.reason);
     if (c.probe_only_ && req.path != "/healthz" && req.path != "/readyz")
       return refuse(c, 503, fmt::format("error[{}]: too many HTTP connections (at most {}; the rest answer /healthz and /readyz only)\n",
                                         static_cast<int>(Code::ResourceHttpConnections), kMaxConnections));

@@ -59,6 +59,7 @@ Result<void> Supervisor::start_http() {
   if (cfg_.control.http.empty()) return {};
   auto server = std::make_unique<HttpServer>(&loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
   if (auto r = server->listen(cfg_.control.http); !r.ok()) return r;
+  server->set_allowed_hosts(cfg_.control.http_allowed_hosts);
   Log::write(LogLevel::Info, fmt::format("HTTP endpoint on {} (port {})", cfg_.control.http, server->port()));
   http_ = std::move(server);
   return {};
@@ -81,6 +82,8 @@ void Supervisor::reload_http(const ControlConfig& next) {
     cfg_.control.http_token_file = next.http_token_file;
     http_token_ = token;
   }
+  cfg_.control.http_allowed_hosts = next.http_allowed_hosts;  // live, on the listener kept or the new one
+  if (http_) http_->set_allowed_hosts(next.http_allowed_hosts);
   if (next.http == cfg_.control.http) return;
   // Retired by the previous rebind: its connections have had their replies
   // by now, or are cut here. The current one is retired, not closed: the
@@ -94,6 +97,7 @@ void Supervisor::reload_http(const ControlConfig& next) {
     return;
   }
   auto server = std::make_unique<HttpServer>(&loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
+  server->set_allowed_hosts(next.http_allowed_hosts);
   if (auto r = server->listen(next.http); !r.ok()) {
     Log::write(LogLevel::Error, r.error().message + (http_ ? fmt::format("; still listening on {}", cfg_.control.http) : ""),
                code_fields(r.error().code));

@@ -91,7 +91,7 @@ PROBE_SLOTS = 8    # README Limits: connections beyond 256 kept for /healthz and
 def open_stream(port, path):
     """A streaming request; returns the socket and its head's first line (b"" if closed)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path.encode())
     head = b""
     try:
         while b"\r\n" not in head:
@@ -201,7 +201,7 @@ def test_reply_deadline_measures_progress():
     p, port = start(chatty_services(1, 1000, 6000))
     with p:
         wait_chatty_done(p, port, 1)
-        req = b"GET /logs?service=chatty0&n=1000 HTTP/1.1\r\nHost: x\r\n%s\r\n"
+        req = b"GET /logs?service=chatty0&n=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
         result = {}
         threads = [
             threading.Thread(target=slow_reader, args=(port, req % b"", result, "keep-alive", 13)),
@@ -239,7 +239,7 @@ def test_queued_bytes_of_all_clients_are_bounded():
                 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 s.connect(("127.0.0.1", port))
-                s.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+                s.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never read
                 s.settimeout(10)
                 check(len(s.recv(1, socket.MSG_PEEK)) == 1, "no stream head")
                 stalled.append(s)
