@@ -13,6 +13,7 @@
 
 #include "procd/logging.hpp"
 #include "procd/supervisor.hpp"
+#include "procd/token_file.hpp"
 
 namespace procd {
 namespace {
@@ -31,6 +32,15 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
     out.skipped = true;
     Log::write(LogLevel::Info, fmt::format("reload ({}) ignored: shutting down", source));
     return out;
+  }
+  // A token file removed, emptied or made unsafe revokes its token now,
+  // whether or not the rest of this reload is accepted.
+  if (!http_token_.empty()) {
+    if (auto t = read_token_file(cfg_.control.http_token_file); !t.ok()) {
+      http_token_.clear();
+      Log::write(LogLevel::Warn, fmt::format("reload ({}): {}; the HTTP token is revoked", source, t.error().message),
+                 code_fields(t.error().code));
+    }
   }
   // Parsed before the "unchanged" check: the hash covers every included
   // file, and which files those are is only known once `include` is read.

@@ -73,11 +73,8 @@ void Supervisor::reload_http(const ControlConfig& next) {
     std::string token;
     if (!next.http_token_file.empty()) {
       auto t = read_token_file(next.http_token_file);
-      if (!t.ok()) {
-        Log::error(t.error());
-        return;
-      }
-      token = *t;
+      if (t.ok()) token = *t;
+      else Log::error(t.error());  // revoked: no token until a reload reads a good one
     }
     cfg_.control.http_token_file = next.http_token_file;
     http_token_ = token;
@@ -183,7 +180,9 @@ void Supervisor::http_logs(HttpConnection& conn, const HttpRequest& req) {
 
 void Supervisor::http_service_action(HttpConnection& conn, const HttpRequest& req, HttpRouteKind kind) {
   if (http_token_.empty())
-    return reply_err(conn, 403, make_error(Code::ProtocolPermission, "mutating HTTP requests need [control].http_token_file"));
+    return reply_err(conn, 403, make_error(Code::ProtocolPermission, cfg_.control.http_token_file.empty()
+                                                                         ? "mutating HTTP requests need [control].http_token_file"
+                                                                         : "no token: http_token_file was unreadable or unsafe at the last reload"));
   if (!bearer_matches(req.authorization, http_token_))
     return reply_err(conn, 403, make_error(Code::ProtocolPermission, "missing or wrong bearer token"));
   if (shutting_down()) return reply_err(conn, 503, make_error(Code::StateShuttingDown, "procd is shutting down"));

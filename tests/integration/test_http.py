@@ -250,6 +250,7 @@ def test_token_posts_and_sse_restart():
         token_path = os.path.join(d, "token")
         with open(token_path, "w") as fh:
             fh.write("  s3cret-token\n")
+        os.chmod(token_path, 0o600)  # procd refuses a token file others can read
         p, port = start(extra='http_token_file = "%s"\n' % token_path)
         with p:
             p.wait_state("web", "running")
@@ -625,6 +626,7 @@ def test_post_reload_moving_the_address_gets_its_reply():
         token_path = os.path.join(d, "token")
         with open(token_path, "w") as fh:
             fh.write("s3cret\n")
+        os.chmod(token_path, 0o600)
         extra = 'http_token_file = "%s"\n' % token_path
         p, port = start(extra=extra)
         with p:
