@@ -16,7 +16,9 @@
 // client whose unread responses or stream pass kMaxQueuedBytes is dropped,
 // and when the bytes queued for all clients together pass kMaxQueuedTotal,
 // the client with the most queued is dropped. Before any route, a request's
-// Host must pass check_http_host (http_host.hpp: 421 or 400 otherwise).
+// Host must pass check_http_host (http_host.hpp: 421 or 400 otherwise); a
+// reply in pieces (reply_pieces) is at most kPiecesQueued pieces ahead of
+// its client.
 //
 // Lifetimes, as in the control server: a connection's memory is freed only
 // in its socket's close callback, so a handler may close its connection
@@ -54,6 +56,10 @@ class HttpConnection final : public StreamConnection {
   // The same for a large body its producer keeps and reuses (the metrics
   // text): written without a copy, shared until the write is done.
   void reply(int status, std::string_view content_type, std::shared_ptr<const std::string> body);
+  // The same for a body of `length` bytes handed over in pieces as the
+  // client takes them (write_pieces): a /logs reply is never whole in one
+  // string. Requests pipelined behind it wait until its last piece is queued.
+  void reply_pieces(int status, std::string_view content_type, std::size_t length, Producer next);
   // Start a stream (SSE, followed logs): the body runs until either side
   // closes. A HEAD request gets the head only and the connection closes.
   void begin_stream(std::string_view content_type);
@@ -119,6 +125,7 @@ class HttpServer {
   void resume_paused();
   void refuse(HttpConnection& c, int status, const std::string& why);
   void make_stream_room(HttpConnection& c);
+  void pieces_done(HttpConnection& c);
 
   uv_loop_t* loop_;
   Handler handler_;

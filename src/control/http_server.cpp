@@ -53,6 +53,20 @@ void HttpConnection::reply(int status, std::string_view content_type, std::share
   if (!keep_alive_) close();
 }
 
+void HttpConnection::reply_pieces(int status, std::string_view content_type, std::size_t length, Producer next) {
+  std::string head = http_response_head(status, content_type, length, keep_alive_ && !closing());
+  if (head_) {
+    send(head);
+    if (!keep_alive_) close();
+    return;
+  }
+  bool keep = keep_alive_;
+  write_pieces(std::move(head), std::move(next), [this, keep] {
+    if (keep) server_->pieces_done(*this);
+    else close();
+  });
+}
+
 namespace {
 std::size_t max_queued_total() {
   const char* env = std::getenv("PROCD_HTTP_MAX_QUEUED_TOTAL");
@@ -138,7 +152,7 @@ void HttpServer::on_connection(int status) {
     bool made_room = false;
     conns_.for_each([&](HttpConnection& other) {
       if (!made_room && &other != &c && !other.closing() && other.stream == HttpConnection::Stream::None &&
-          other.inbuf_.empty() && !other.parser_.busy() && other.unwritten() == 0) {
+          other.inbuf_.empty() && !other.parser_.busy() && other.unwritten() == 0 && !other.writing_pieces()) {
         other.close_now();
         made_room = true;
       }
@@ -171,7 +185,7 @@ void HttpServer::on_read(HttpConnection& c, ssize_t nread, const uv_buf_t* buf) 
 
 void HttpServer::process(HttpConnection& c) {
   int handled = 0;
-  while (!c.inbuf_.empty() && !c.closing() && c.stream == HttpConnection::Stream::None) {
+  while (!c.inbuf_.empty() && !c.closing() && c.stream == HttpConnection::Stream::None && !c.writing_pieces()) {
     if (handled == kMaxRequestsPerTurn) {
       if (!c.paused_) c.stop_reading();
       c.paused_ = true;
@@ -202,6 +216,11 @@ void HttpServer::process(HttpConnection& c) {
     if (c.closing()) return;
     if (retired_) return c.close();
     if (c.stream == HttpConnection::Stream::None) c.rearm_deadline(kHeaderTimeoutMs);
+    if (c.writing_pieces()) {  // what is pipelined behind it waits (pieces_done)
+      if (!c.paused_) c.stop_reading();
+      c.paused_ = true;
+      return;
+    }
   }
   if (c.paused_ && !c.closing()) {
     c.paused_ = false;
@@ -209,10 +228,17 @@ void HttpServer::process(HttpConnection& c) {
   }
 }
 
+// A reply in pieces (keep-alive) has queued its last: the requests
+// pipelined behind it are read next turn.
+void HttpServer::pieces_done(HttpConnection& c) {
+  c.rearm_deadline(kHeaderTimeoutMs);
+  if (c.paused_) uv_idle_start(resume_.get(), [](uv_idle_t* h) { owner_of<HttpServer>(h)->resume_paused(); });
+}
+
 void HttpServer::resume_paused() {
   uv_idle_stop(resume_.get());  // process() re-starts it for a peer still paused
   conns_.for_each([this](HttpConnection& c) {
-    if (c.paused_ && !c.closing()) process(c);
+    if (c.paused_ && !c.closing() && !c.writing_pieces()) process(c);
   });
 }
 

@@ -167,9 +167,10 @@ void Supervisor::http_logs(HttpConnection& conn, const HttpRequest& req) {
   auto items = recent_log_items(*which, n);
   auto f = req.query.find("follow");
   if (f == req.query.end() || f->second == "0" || f->second == "false") {
-    std::string body;
-    for (const auto& i : items) body += i;
-    return conn.reply(200, "application/x-ndjson", std::make_shared<const std::string>(std::move(body)));
+    // Handed to the client in 64 KiB pieces as it reads, never joined.
+    std::size_t length = 0;
+    for (const auto& i : items) length += i.size();
+    return conn.reply_pieces(200, "application/x-ndjson", length, pieces_of(std::move(items)));
   }
   conn.begin_stream("application/x-ndjson");
   if (conn.closing()) return;
