@@ -216,11 +216,11 @@ void HttpServer::process(HttpConnection& c) {
     if (c.closing()) return;
     if (retired_) return c.close();
     if (c.stream == HttpConnection::Stream::None) c.rearm_deadline(kHeaderTimeoutMs);
-    if (c.writing_pieces()) {  // what is pipelined behind it waits (pieces_done)
-      if (!c.paused_) c.stop_reading();
-      c.paused_ = true;
-      return;
-    }
+  }
+  if (c.writing_pieces() && !c.closing()) {  // what comes behind a reply in pieces waits (pieces_done)
+    if (!c.paused_) c.stop_reading();
+    c.paused_ = true;
+    return;
   }
   if (c.paused_ && !c.closing()) {
     c.paused_ = false;
