@@ -281,6 +281,35 @@ def test_logs_reply_is_streamed_in_pieces():
         print("  %d bytes in pieces to a 64 KB-buffer reader; healthz worst %.3fs" % (length, worst[0]))
 
 
+def test_input_behind_a_reply_in_pieces_waits_in_the_socket():
+    """A client that sends 64 MB behind a big /logs reply it does not read:
+    procd stops reading that connection until the reply is out, so the bytes
+    wait in the client's socket, not in procd's memory."""
+    p, port = start(chatty_services(1, 1000, 8000))
+    with p:
+        wait_chatty_done(p, port, 1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET /logs?service=chatty0&n=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            check(len(s.recv(1, socket.MSG_PEEK)) == 1, "no reply")
+            s.settimeout(2 * ANSWER_S)
+            junk = b"X" * (1 << 20)
+            sent = 0
+            try:
+                while sent < (64 << 20):
+                    sent += s.send(junk)
+            except socket.timeout:
+                pass
+            check(sent < (16 << 20), "procd took %d MB sent behind an unread reply" % (sent >> 20))
+            check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+            print("  %d KB sent behind an unread 8 MB reply before the socket filled" % (sent >> 10))
+        finally:
+            s.close()
+
+
 TOTAL_BOUND = 6 << 20  # PROCD_HTTP_MAX_QUEUED_TOTAL for the test (default 64 MiB)
 
 
@@ -334,4 +363,5 @@ if __name__ == "__main__":
         test_reply_deadline_measures_progress,
         test_queued_bytes_of_all_clients_are_bounded,
         test_logs_reply_is_streamed_in_pieces,
+        test_input_behind_a_reply_in_pieces_waits_in_the_socket,
     ])
