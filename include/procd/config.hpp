@@ -54,6 +54,7 @@ struct ControlConfig {
   std::string group;              // empty = none
   std::string http;               // "host:port" or empty
   std::string http_token_file;    // resolved; empty = no mutating HTTP endpoints
+  std::vector<std::string> http_allowed_hosts;  // Host names besides loopback and the listener's address
 
   // The sd_notify socket, made when the first service that uses it starts.
   std::string notify_socket() const { return socket + ".notify"; }

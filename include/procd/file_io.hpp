@@ -18,6 +18,7 @@
 // strerror); callers prefix the path and pick the code for their context.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -39,8 +40,9 @@ struct ReadPolicy {
 };
 
 // The whole content. Codes: IoOpen (open or file type), IoRead (read failed
-// or larger than max_bytes), ResourceFds.
-Result<std::string> read_bounded(const std::string& path, const ReadPolicy& policy);
+// or larger than max_bytes), ResourceFds. `st`, when given, receives the
+// fstat of the file that was read (owner, mode).
+Result<std::string> read_bounded(const std::string& path, const ReadPolicy& policy, struct stat* st = nullptr);
 
 // "a FIFO", "a directory", "a character device", ... for a st_mode.
 const char* file_type_name(mode_t mode);

@@ -40,6 +40,7 @@ class FrontEnds {
   Result<void> open();
   void close();                       // the control socket; HTTP stays for in-flight replies
   void reload_http(const ControlConfig& next);
+  void recheck_token(const std::string& source);  // a removed, emptied or unsafe token file revokes the token
 
   // Fan-out to streaming clients (supervisor_control.cpp).
   void publish_event(Service& svc, Phase phase);

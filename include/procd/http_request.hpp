@@ -26,6 +26,9 @@ struct HttpRequest {
   std::string path;          // percent-decoded path, without the query
   std::map<std::string, std::string> query;  // decoded; the last of repeated keys wins
   std::string authorization; // the Authorization header, as sent
+  std::string host;          // the Host header, as sent (the last one when repeated)
+  int host_headers = 0;      // how many Host headers came (more than one: a bad request)
+  bool http11 = true;        // HTTP/1.1 or later (1.0: Host is optional)
   bool keep_alive = false;   // HTTP/1.1 default, or "Connection: keep-alive" on 1.0
   bool head() const { return method == "HEAD"; }
 };

@@ -15,7 +15,10 @@
 // turn (the rest resumes next turn, after every other peer and timer); a
 // client whose unread responses or stream pass kMaxQueuedBytes is dropped,
 // and when the bytes queued for all clients together pass kMaxQueuedTotal,
-// the client with the most queued is dropped.
+// the client with the most queued is dropped. Before any route, a request's
+// Host must pass check_http_host (http_host.hpp: 421 or 400 otherwise); a
+// reply in pieces (reply_pieces) is at most kPiecesQueued pieces ahead of
+// its client.
 //
 // Lifetimes, as in the control server: a connection's memory is freed only
 // in its socket's close callback, so a handler may close its connection
@@ -53,6 +56,10 @@ class HttpConnection final : public StreamConnection {
   // The same for a large body its producer keeps and reuses (the metrics
   // text): written without a copy, shared until the write is done.
   void reply(int status, std::string_view content_type, std::shared_ptr<const std::string> body);
+  // The same for a body of `length` bytes handed over in pieces as the
+  // client takes them (write_pieces): a /logs reply is never whole in one
+  // string. Requests pipelined behind it wait until its last piece is queued.
+  void reply_pieces(int status, std::string_view content_type, std::size_t length, Producer next);
   // Start a stream (SSE, followed logs): the body runs until either side
   // closes. A HEAD request gets the head only and the connection closes.
   void begin_stream(std::string_view content_type);
@@ -98,6 +105,9 @@ class HttpServer {
   // (POST /reload) answers its client this way.
   void retire();
   const std::string& address() const { return address_; }
+  // [control].http_allowed_hosts: Host names answered besides loopback and
+  // the listener's address (http_host.hpp); others get 421.
+  void set_allowed_hosts(std::vector<std::string> hosts) { allowed_hosts_ = std::move(hosts); }
   int port() const;  // the bound port (useful with port 0)
   std::size_t connection_count() const;
 
@@ -115,10 +125,12 @@ class HttpServer {
   void resume_paused();
   void refuse(HttpConnection& c, int status, const std::string& why);
   void make_stream_room(HttpConnection& c);
+  void pieces_done(HttpConnection& c);
 
   uv_loop_t* loop_;
   Handler handler_;
   std::string address_;
+  std::vector<std::string> allowed_hosts_;
   UvHandle<uv_tcp_t> listener_;
   UvHandle<uv_idle_t> resume_;
   std::shared_ptr<QueueBudget> budget_;

@@ -80,6 +80,18 @@ class StreamConnection {
   void send(std::string_view bytes) { write(std::string(bytes), nullptr); }
   // `bytes`, then `body` without a copy: the body is shared until written.
   void write(std::string bytes, std::shared_ptr<const std::string> body);
+  // A body handed over in pieces as the peer takes it (a /logs reply):
+  // `head` is queued now; `next` appends the next piece (at most
+  // kPieceBytes) to its argument and returns false once it has given the
+  // last; then `done` runs (not when the connection closes first). At most
+  // kPiecesQueued pieces are queued at a time and the next is made when one
+  // is written, so a large reply is never whole in one string or in the
+  // write queue, and other clients are served between its pieces.
+  using Producer = std::function<bool(std::string&)>;
+  static constexpr std::size_t kPieceBytes = 64 * 1024;
+  static constexpr int kPiecesQueued = 2;
+  void write_pieces(std::string head, Producer next, std::function<void()> done);
+  bool writing_pieces() const { return static_cast<bool>(producer_); }
   void close();      // after what is queued has been written, at most kLingerMs
   void close_now();  // now: queued writes are cancelled; idempotent
   void drop_for_budget();  // logged (5006) and closed now: it has the most queued of all
@@ -126,6 +138,9 @@ class StreamConnection {
   template <typename Conn>
   friend class ConnectionSet;
   static void on_closed(uv_handle_t* h);
+  friend void piece_written(StreamConnection* c, int status);
+  void queue(std::string bytes, std::shared_ptr<const std::string> body, bool piece);
+  void pump();  // queue pieces of producer_ up to kPiecesQueued
 
   union Handle {
     uv_stream_t stream;
@@ -142,7 +157,14 @@ class StreamConnection {
   bool handle_ready_ = false;
   bool handle_closing_ = false;
   bool closing_ = false;
+  Producer producer_;                  // set while a body is written in pieces
+  std::function<void()> pieces_done_;
+  int pieces_queued_ = 0;
 };
+
+// A Producer over `parts` (JSON lines, say): their bytes in order, cut into
+// pieces of at most kPieceBytes; each part is freed once it is queued.
+StreamConnection::Producer pieces_of(std::vector<std::string> parts);
 
 // The connections of one server, in the order they came.
 template <typename Conn>

@@ -12,7 +12,9 @@
 namespace procd {
 
 // The token: the file's content without surrounding whitespace. Errors
-// (ConfigTokenFile): unreadable, a symlink, not a regular file, too large, empty.
+// (ConfigTokenFile): unreadable, a symlink, not a regular file, too large, empty;
+// (ConfigTokenFileUnsafe): not owned by procd's effective uid, or group or
+// world may read or write it (mode & 077).
 Result<std::string> read_token_file(const std::string& path);
 
 // The content of a token file, without surrounding whitespace.

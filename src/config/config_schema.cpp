@@ -36,7 +36,7 @@ constexpr SchemaKey kSchema[] = {
     {"performance.numa_aware", ScalarType::Bool}, {"performance.lock_free", ScalarType::Bool},
     {"control", ScalarType::None}, {"control.socket", ScalarType::String}, {"control.mode", ScalarType::String},
     {"control.group", ScalarType::String}, {"control.http", ScalarType::String},
-    {"control.http_token_file", ScalarType::String},
+    {"control.http_token_file", ScalarType::String}, {"control.http_allowed_hosts", ScalarType::None},
     {"signals", ScalarType::None}, {"signals.sighup", ScalarType::String}, {"signals.forward", ScalarType::None},
     {"services", ScalarType::None},
     {"services.*.command", ScalarType::String}, {"services.*.working_dir", ScalarType::String},

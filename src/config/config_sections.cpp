@@ -10,12 +10,14 @@
 #include <sys/un.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fmt/format.h>
 
 #include "src/config/config_internal.hpp"
 #include "procd/health_target.hpp"
 #include "procd/signal_names.hpp"
+#include "procd/http_host.hpp"
 #include "procd/token_file.hpp"
 
 namespace procd::config_detail {
@@ -98,6 +100,19 @@ void read_control(TableReader t, ControlConfig& out, const std::string& dir) {
     out.http_token_file = resolve_path(dir, *v);
     if (auto token = read_token_file(out.http_token_file); !token.ok())
       t.error(token.error().code, "http_token_file", token.error().message);
+  }
+  if (const toml::value* hosts = t.find("http_allowed_hosts")) {
+    if (!hosts->is_array()) return t.wrong_type("http_allowed_hosts", *hosts, "an array of host names");
+    for (const auto& item : hosts->as_array()) {
+      if (!item.is_string()) {
+        t.diag().add(Code::ConfigWrongType, item, t.path_of("http_allowed_hosts"), "expected a host name, found " + describe_type(item));
+        continue;
+      }
+      std::string name = item.as_string().str;
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (auto why = allowed_host_error(name)) t.diag().add(Code::ConfigInvalidValue, item, t.path_of("http_allowed_hosts"), *why);
+      else out.http_allowed_hosts.push_back(std::move(name));
+    }
   }
 }
 

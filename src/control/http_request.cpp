@@ -21,6 +21,10 @@ struct HttpParserCallbacks {
       std::string lower = s->field_;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
       if (lower == "authorization") s->req_.authorization = s->value_;
+      if (lower == "host") {
+        s->req_.host = s->value_;
+        ++s->req_.host_headers;
+      }
     }
     s->field_.clear();
     s->value_.clear();
@@ -54,6 +58,7 @@ struct HttpParserCallbacks {
       s->headers_done_ = true;
       s->req_.method = http_method_str(static_cast<http_method>(p->method));
       s->req_.keep_alive = http_should_keep_alive(p) != 0;
+      s->req_.http11 = p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1);
       if (!parse_target(s->url_, s->req_.path, s->req_.query)) {
         s->bad_ = "malformed request target";
         return -1;
@@ -222,6 +227,7 @@ std::string_view http_reason(int status) {
     case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
+    case 421: return "Misdirected Request";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";

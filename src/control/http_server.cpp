@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "procd/http_host.hpp"
 #include "procd/logging.hpp"
 
 namespace procd {
@@ -50,6 +51,20 @@ void HttpConnection::reply(int status, std::string_view content_type, std::share
   std::string head = http_response_head(status, content_type, body->size(), keep_alive_ && !closing());
   write(std::move(head), head_ ? nullptr : std::move(body));
   if (!keep_alive_) close();
+}
+
+void HttpConnection::reply_pieces(int status, std::string_view content_type, std::size_t length, Producer next) {
+  std::string head = http_response_head(status, content_type, length, keep_alive_ && !closing());
+  if (head_) {
+    send(head);
+    if (!keep_alive_) close();
+    return;
+  }
+  bool keep = keep_alive_;
+  write_pieces(std::move(head), std::move(next), [this, keep] {
+    if (keep) server_->pieces_done(*this);
+    else close();
+  });
 }
 
 namespace {
@@ -137,7 +152,7 @@ void HttpServer::on_connection(int status) {
     bool made_room = false;
     conns_.for_each([&](HttpConnection& other) {
       if (!made_room && &other != &c && !other.closing() && other.stream == HttpConnection::Stream::None &&
-          other.inbuf_.empty() && !other.parser_.busy() && other.unwritten() == 0) {
+          other.inbuf_.empty() && !other.parser_.busy() && other.unwritten() == 0 && !other.writing_pieces()) {
         other.close_now();
         made_room = true;
       }
@@ -170,7 +185,7 @@ void HttpServer::on_read(HttpConnection& c, ssize_t nread, const uv_buf_t* buf) 
 
 void HttpServer::process(HttpConnection& c) {
   int handled = 0;
-  while (!c.inbuf_.empty() && !c.closing() && c.stream == HttpConnection::Stream::None) {
+  while (!c.inbuf_.empty() && !c.closing() && c.stream == HttpConnection::Stream::None && !c.writing_pieces()) {
     if (handled == kMaxRequestsPerTurn) {
       if (!c.paused_) c.stop_reading();
       c.paused_ = true;
@@ -187,6 +202,9 @@ void HttpServer::process(HttpConnection& c) {
     HttpRequest req = c.parser_.take();
     c.keep_alive_ = req.keep_alive && !c.probe_only_;
     c.head_ = req.head();
+    // Every route, probes included: a rebound name must not reach even /healthz.
+    if (HostVerdict host = check_http_host(req.host, req.host_headers, req.http11, address_, allowed_hosts_); !host.allowed())
+      return refuse(c, host.status, host.reason);
     if (c.probe_only_ && req.path != "/healthz" && req.path != "/readyz")
       return refuse(c, 503, fmt::format("error[{}]: too many HTTP connections (at most {}; the rest answer /healthz and /readyz only)\n",
                                         static_cast<int>(Code::ResourceHttpConnections), kMaxConnections));
@@ -199,16 +217,28 @@ void HttpServer::process(HttpConnection& c) {
     if (retired_) return c.close();
     if (c.stream == HttpConnection::Stream::None) c.rearm_deadline(kHeaderTimeoutMs);
   }
+  if (c.writing_pieces() && !c.closing()) {  // what comes behind a reply in pieces waits (pieces_done)
+    if (!c.paused_) c.stop_reading();
+    c.paused_ = true;
+    return;
+  }
   if (c.paused_ && !c.closing()) {
     c.paused_ = false;
     c.start_reading();
   }
 }
 
+// A reply in pieces (keep-alive) has queued its last: the requests
+// pipelined behind it are read next turn.
+void HttpServer::pieces_done(HttpConnection& c) {
+  c.rearm_deadline(kHeaderTimeoutMs);
+  if (c.paused_) uv_idle_start(resume_.get(), [](uv_idle_t* h) { owner_of<HttpServer>(h)->resume_paused(); });
+}
+
 void HttpServer::resume_paused() {
   uv_idle_stop(resume_.get());  // process() re-starts it for a peer still paused
   conns_.for_each([this](HttpConnection& c) {
-    if (c.paused_ && !c.closing()) process(c);
+    if (c.paused_ && !c.closing() && !c.writing_pieces()) process(c);
   });
 }
 

@@ -5,6 +5,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "procd/logging.hpp"
 
 namespace procd {
@@ -23,15 +25,30 @@ struct WriteReq {
   std::shared_ptr<const std::string> body;
   std::shared_ptr<QueueShare> share;  // null: not counted in a budget
   std::size_t counted = 0;            // its bytes in share (what uv_write did not write at once)
+  StreamConnection* piece_of = nullptr;  // a piece of write_pieces(): its connection
 };
 
-void write_done(uv_write_t* req, int) {
+}  // namespace
+
+// libuv runs every write callback of a handle (cancelled ones included)
+// before its close callback, the one place a connection is freed: a
+// piece's connection is still there.
+void piece_written(StreamConnection* c, int status) {
+  --c->pieces_queued_;
+  if (status == 0) c->pump();
+}
+
+namespace {
+
+void write_done(uv_write_t* req, int status) {
   auto* w = reinterpret_cast<WriteReq*>(req);
   if (w->share) {
     w->share->queued -= w->counted;
     if (!w->share->released) w->share->budget->total -= w->counted;
   }
+  StreamConnection* piece_of = w->piece_of;
   delete w;
+  if (piece_of) piece_written(piece_of, status);
 }
 
 }  // namespace
@@ -49,14 +66,67 @@ void StreamConnection::start_reading() {
 }
 
 void StreamConnection::write(std::string bytes, std::shared_ptr<const std::string> body) {
-  if (closing_ || !handle_ready_) return;
+  queue(std::move(bytes), std::move(body), false);
+}
+
+void StreamConnection::write_pieces(std::string head, Producer next, std::function<void()> done) {
+  producer_ = std::move(next);
+  pieces_done_ = std::move(done);
+  queue(std::move(head), nullptr, false);
+  pump();
+}
+
+void StreamConnection::pump() {
+  while (producer_ && !closing_ && pieces_queued_ < kPiecesQueued) {
+    std::string piece;
+    bool more = producer_(piece);
+    if (!piece.empty()) {
+      ++pieces_queued_;
+      queue(std::move(piece), nullptr, true);
+      // Progress counted from here, after what the socket took at once: a
+      // client that takes nothing more is cut kLingerMs later, as after close().
+      if (deadline_.initialized() && !closing_) rearm_deadline(kLingerMs);
+    }
+    if (!more) {
+      producer_ = nullptr;
+      auto done = std::move(pieces_done_);
+      pieces_done_ = nullptr;
+      if (done && !closing_) done();
+    }
+  }
+}
+
+StreamConnection::Producer pieces_of(std::vector<std::string> parts) {
+  auto all = std::make_shared<std::vector<std::string>>(std::move(parts));
+  return [all, i = std::size_t{0}, off = std::size_t{0}](std::string& out) mutable {
+    while (i < all->size() && out.size() < StreamConnection::kPieceBytes) {
+      std::string& part = (*all)[i];
+      std::size_t take = std::min(part.size() - off, StreamConnection::kPieceBytes - out.size());
+      out.append(part, off, take);
+      off += take;
+      if (off == part.size()) {
+        std::string().swap(part);
+        ++i;
+        off = 0;
+      }
+    }
+    return i < all->size();
+  };
+}
+
+void StreamConnection::queue(std::string bytes, std::shared_ptr<const std::string> body, bool piece) {
+  if (closing_ || !handle_ready_) {
+    if (piece) --pieces_queued_;
+    return;
+  }
   if (unwritten() > max_queued_) {
     Log::write(LogLevel::Warn, fmt::format("{} client {} is not reading ({} bytes unsent); dropping it", kind_, id_, max_queued_),
                code_fields(Code::IoSocket));
     close_now();
+    if (piece) --pieces_queued_;
     return;
   }
-  auto* w = new WriteReq{{}, std::move(bytes), std::move(body), nullptr, 0};
+  auto* w = new WriteReq{{}, std::move(bytes), std::move(body), nullptr, 0, piece ? this : nullptr};
   queued_total_ += w->data.size() + (w->body ? w->body->size() : 0);
   uv_buf_t bufs[2] = {uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size())), {}};
   unsigned n = 1;
@@ -68,6 +138,7 @@ void StreamConnection::write(std::string bytes, std::shared_ptr<const std::strin
   if (rc != 0) {
     delete w;
     close_now();
+    if (piece) --pieces_queued_;
     return;
   }
   if (!share_) return;

@@ -25,8 +25,8 @@ bool operator==(const SignalsConfig& a, const SignalsConfig& b) {
   return a.sighup == b.sighup && a.forward == b.forward;
 }
 bool operator==(const ControlConfig& a, const ControlConfig& b) {
-  return std::tie(a.socket, a.mode, a.group, a.http, a.http_token_file) ==
-         std::tie(b.socket, b.mode, b.group, b.http, b.http_token_file);
+  return std::tie(a.socket, a.mode, a.group, a.http, a.http_token_file, a.http_allowed_hosts) ==
+         std::tie(b.socket, b.mode, b.group, b.http, b.http_token_file, b.http_allowed_hosts);
 }
 
 ConfigDiff diff_configs(const Config& before, const Config& after) {

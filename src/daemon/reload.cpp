@@ -34,6 +34,9 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
     Log::write(LogLevel::Info, fmt::format("reload ({}) ignored: shutting down", source));
     return out;
   }
+  // A token file removed, emptied or made unsafe revokes its token now,
+  // whether or not the rest of this reload is accepted.
+  front_->recheck_token(source);
   // Parsed before the "unchanged" check: the hash covers every included
   // file, and which files those are is only known once `include` is read.
   LoadResult loaded = load_config(cfg_.path);

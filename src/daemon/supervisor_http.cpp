@@ -89,9 +89,19 @@ Result<void> FrontEnds::start_http() {
   if (cfg_.control.http.empty()) return {};
   auto server = std::make_unique<HttpServer>(&sup_.loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
   if (auto r = server->listen(cfg_.control.http); !r.ok()) return r;
+  server->set_allowed_hosts(cfg_.control.http_allowed_hosts);
   Log::write(LogLevel::Info, fmt::format("HTTP endpoint on {} (port {})", cfg_.control.http, server->port()));
   http_ = std::move(server);
   return {};
+}
+
+void FrontEnds::recheck_token(const std::string& source) {
+  if (http_token_.empty()) return;
+  if (auto t = read_token_file(cfg_.control.http_token_file); !t.ok()) {
+    http_token_.clear();
+    Log::write(LogLevel::Warn, fmt::format("reload ({}): {}; the HTTP token is revoked", source, t.error().message),
+               code_fields(t.error().code));
+  }
 }
 
 // Called by apply_reload before the new config is taken: what fails keeps
@@ -102,15 +112,14 @@ void FrontEnds::reload_http(const ControlConfig& next) {
     std::string token;
     if (!next.http_token_file.empty()) {
       auto t = read_token_file(next.http_token_file);
-      if (!t.ok()) {
-        Log::error(t.error());
-        return;
-      }
-      token = *t;
+      if (t.ok()) token = *t;
+      else Log::error(t.error());  // revoked: no token until a reload reads a good one
     }
     cfg_.control.http_token_file = next.http_token_file;
     http_token_ = token;
   }
+  cfg_.control.http_allowed_hosts = next.http_allowed_hosts;  // live, on the listener kept or the new one
+  if (http_) http_->set_allowed_hosts(next.http_allowed_hosts);
   if (next.http == cfg_.control.http) return;
   // Retired by the previous rebind: its connections have had their replies
   // by now, or are cut here. The current one is retired, not closed: the
@@ -124,6 +133,7 @@ void FrontEnds::reload_http(const ControlConfig& next) {
     return;
   }
   auto server = std::make_unique<HttpServer>(&sup_.loop_, [this](HttpConnection& c, const HttpRequest& r) { handle_http(c, r); });
+  server->set_allowed_hosts(next.http_allowed_hosts);
   if (auto r = server->listen(next.http); !r.ok()) {
     Log::write(LogLevel::Error, r.error().message + (http_ ? fmt::format("; still listening on {}", cfg_.control.http) : ""),
                code_fields(r.error().code));
@@ -194,9 +204,10 @@ void FrontEnds::http_logs(HttpConnection& conn, const HttpRequest& req) {
   auto items = recent_log_items(*which, n);
   auto f = req.query.find("follow");
   if (f == req.query.end() || f->second == "0" || f->second == "false") {
-    std::string body;
-    for (const auto& i : items) body += i;
-    return conn.reply(200, "application/x-ndjson", std::make_shared<const std::string>(std::move(body)));
+    // Handed to the client in 64 KiB pieces as it reads, never joined.
+    std::size_t length = 0;
+    for (const auto& i : items) length += i.size();
+    return conn.reply_pieces(200, "application/x-ndjson", length, pieces_of(std::move(items)));
   }
   conn.begin_stream("application/x-ndjson");
   if (conn.closing()) return;
@@ -207,7 +218,9 @@ void FrontEnds::http_logs(HttpConnection& conn, const HttpRequest& req) {
 
 void FrontEnds::http_service_action(HttpConnection& conn, const HttpRequest& req, HttpRouteKind kind) {
   if (http_token_.empty())
-    return reply_err(conn, 403, make_error(Code::ProtocolPermission, "mutating HTTP requests need [control].http_token_file"));
+    return reply_err(conn, 403, make_error(Code::ProtocolPermission, cfg_.control.http_token_file.empty()
+                                                                         ? "mutating HTTP requests need [control].http_token_file"
+                                                                         : "no token: http_token_file was unreadable or unsafe at the last reload"));
   if (!bearer_matches(req.authorization, http_token_))
     return reply_err(conn, 403, make_error(Code::ProtocolPermission, "missing or wrong bearer token"));
   if (sup_.shutting_down()) return reply_err(conn, 503, make_error(Code::StateShuttingDown, "procd is shutting down"));

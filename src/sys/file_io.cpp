@@ -65,7 +65,7 @@ Result<int> open_for_write(const std::string& path, int flags, mode_t mode) {
   return fd;
 }
 
-Result<std::string> read_bounded(const std::string& path, const ReadPolicy& policy) {
+Result<std::string> read_bounded(const std::string& path, const ReadPolicy& policy, struct stat* st_out) {
   int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (policy.follow_symlinks ? 0 : O_NOFOLLOW);
   int fd = ::open(path.c_str(), flags);
   if (fd < 0) {
@@ -82,6 +82,7 @@ Result<std::string> read_bounded(const std::string& path, const ReadPolicy& poli
     ::close(fd);
     return make_error(Code::IoOpen, fmt::format("not a regular file ({})", file_type_name(st.st_mode)));
   }
+  if (st_out) *st_out = st;
   std::string data;
   char buf[16384];
   while (data.size() <= policy.max_bytes) {

@@ -139,7 +139,7 @@ command = ["bash", "-c", "i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.2; 
     with p:
         p.wait_state("ticker", "running")
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(b"GET /logs?service=ticker&n=1&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(b"GET /logs?service=ticker&n=1&follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         f = s.makefile("rb")
         head = f.readline()
         check(head.startswith(b"HTTP/1.1 200"), head)
@@ -250,6 +250,7 @@ def test_token_posts_and_sse_restart():
         token_path = os.path.join(d, "token")
         with open(token_path, "w") as fh:
             fh.write("  s3cret-token\n")
+        os.chmod(token_path, 0o600)  # procd refuses a token file others can read
         p, port = start(extra='http_token_file = "%s"\n' % token_path)
         with p:
             p.wait_state("web", "running")
@@ -260,7 +261,7 @@ def test_token_posts_and_sse_restart():
                       headers={"Authorization": "Bearer s3cret-token-and-more"})[0] == 403)
             # follow events, then restart with the right token
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall(b"GET /events?service=web HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /events?service=web HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             f = s.makefile("rb")
             head = f.readline()
             check(head.startswith(b"HTTP/1.1 200"), head)
@@ -565,7 +566,7 @@ def test_stalled_http_logs_follower_is_dropped():
         try:
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             stalled.connect(("127.0.0.1", port))
-            stalled.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+            stalled.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never read
             stall_then_check_dropped(p, port, stalled, "HTTP client")
         finally:
             stalled.close()
@@ -591,7 +592,7 @@ def test_stalled_control_logs_follower_is_dropped():
 
 def open_sse(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     f = s.makefile("rb")
     check(f.readline().startswith(b"HTTP/1.1 200"), "SSE head")
     while f.readline() not in (b"\r\n", b""):
@@ -625,6 +626,7 @@ def test_post_reload_moving_the_address_gets_its_reply():
         token_path = os.path.join(d, "token")
         with open(token_path, "w") as fh:
             fh.write("s3cret\n")
+        os.chmod(token_path, 0o600)
         extra = 'http_token_file = "%s"\n' % token_path
         p, port = start(extra=extra)
         with p:
@@ -720,7 +722,7 @@ def test_retired_address_cuts_a_client_that_does_not_read():
         try:
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             stalled.connect(("127.0.0.1", port))
-            stalled.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            stalled.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             stalled.settimeout(10)
             check(len(stalled.recv(1, socket.MSG_PEEK)) == 1, "no stream head")
             open(os.path.join(p.dir, "go"), "w").close()
@@ -756,7 +758,7 @@ def test_close_cuts_a_client_that_does_not_read_its_reply():
             status, _, body = get(port, "/logs?service=big&n=1")
             return status == 200 and b"BIG-DONE" in body
         p.wait_for(ring_full, 30 * ANSWER_S, "the big service's lines in the ring")
-        request = b"GET /logs?service=big&n=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % lines
+        request = b"GET /logs?service=big&n=%d HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % lines
         _, _, whole = get(port, "/logs?service=big&n=%d" % lines, timeout=30)
         stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -808,7 +810,7 @@ def test_head_metrics_and_a_pipeline_answered_in_order():
                 reqs.append(("GET", "/metrics"))
             else:
                 reqs.append(("GET", "/status/%s" % names[i % 3]))
-        wire = b"".join(b"%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (m.encode(), path.encode(),
+        wire = b"".join(b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (m.encode(), path.encode(),
                         b"Connection: close\r\n" if i == len(reqs) - 1 else b"") for i, (m, path) in enumerate(reqs))
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         try:

@@ -91,7 +91,7 @@ PROBE_SLOTS = 8    # README Limits: connections beyond 256 kept for /healthz and
 def open_stream(port, path):
     """A streaming request; returns the socket and its head's first line (b"" if closed)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path.encode())
     head = b""
     try:
         while b"\r\n" not in head:
@@ -201,7 +201,7 @@ def test_reply_deadline_measures_progress():
     p, port = start(chatty_services(1, 1000, 6000))
     with p:
         wait_chatty_done(p, port, 1)
-        req = b"GET /logs?service=chatty0&n=1000 HTTP/1.1\r\nHost: x\r\n%s\r\n"
+        req = b"GET /logs?service=chatty0&n=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
         result = {}
         threads = [
             threading.Thread(target=slow_reader, args=(port, req % b"", result, "keep-alive", 13)),
@@ -219,6 +219,95 @@ def test_reply_deadline_measures_progress():
                   "%s slow reader: %d of %d bytes in %.1fs (%s)" % (key, got, length, took, how))
         got, length, took, how = result["stops"]
         check(how in ("eof", "reset") and got < length, "a reader that stops: %d of %d bytes, %.1fs (%s)" % (got, length, took, how))
+
+
+def test_logs_reply_is_streamed_in_pieces():
+    """An 8 MB /logs reply, pipelined with a /healthz behind it, to a client
+    that reads at its own pace through a 64 KB receive buffer, with the
+    bound on bytes queued for all HTTP clients at 1 MiB: procd queues the
+    reply in pieces as the client takes them, never the whole body, so the
+    client gets every line, no client is dropped (5006), /healthz answers
+    throughout on other connections and the pipelined one after the reply."""
+    p, port = start(chatty_services(1, 1000, 8000), env={"PROCD_HTTP_MAX_QUEUED_TOTAL": str(1 << 20)})
+    with p:
+        wait_chatty_done(p, port, 1)
+        st, hdr, body = get(port, "/logs?service=chatty0&n=10", method="HEAD")
+        check(st == 200 and body == b"" and int(hdr["Content-Length"]) > 50000, (st, hdr, body[:80]))
+        worst = [0.0]
+        stop = threading.Event()
+
+        def probe():
+            while not stop.is_set():
+                t0 = time.monotonic()
+                check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+                worst[0] = max(worst[0], time.monotonic() - t0)
+                time.sleep(0.02)
+        th = threading.Thread(target=probe)
+        th.start()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        got = b""
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            s.connect(("127.0.0.1", port))
+            s.settimeout(30)
+            s.sendall(b"GET /logs?service=chatty0&n=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                      b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            deadline = time.monotonic() + 60 * ANSWER_S
+            while time.monotonic() < deadline:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                got += chunk
+                time.sleep(0.002)  # a reader slower than procd's loop
+        finally:
+            s.close()
+            stop.set()
+            th.join()
+        head, _, rest = got.partition(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 200") and b"Content-Length: " in head, head[:200])
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        body, second = rest[:length], rest[length:]
+        lines = body.splitlines()
+        check(len(body) == length and len(lines) == 1000,
+              "the reply: %d of %d bytes, %d lines (a dropped client gets a cut reply)" % (len(body), length, len(lines)))
+        numbers = [int(json.loads(l)["line"][:6]) for l in lines[:-1]]
+        check(numbers == list(range(1, 1000)) and b"CHATTY-DONE" in lines[-1], "lines out of order or missing")
+        check(second.startswith(b"HTTP/1.1 200") and second.endswith(b"ok\n"), "pipelined /healthz: %r" % second[:200])
+        check(not [e for e in p.events() if e.get("code") == 5006], "a client was dropped\n" + p.tail())
+        check(worst[0] < ANSWER_S, "healthz took %.2fs beside the streamed reply" % worst[0])
+        print("  %d bytes in pieces to a 64 KB-buffer reader; healthz worst %.3fs" % (length, worst[0]))
+
+
+def test_input_behind_a_reply_in_pieces_waits_in_the_socket():
+    """A client that sends 64 MB behind a big /logs reply it does not read:
+    procd stops reading that connection until the reply is out, so the bytes
+    wait in the client's socket, not in procd's memory."""
+    p, port = start(chatty_services(1, 1000, 8000))
+    with p:
+        wait_chatty_done(p, port, 1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET /logs?service=chatty0&n=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            check(len(s.recv(1, socket.MSG_PEEK)) == 1, "no reply")
+            s.settimeout(2 * ANSWER_S)
+            junk = b"X" * (1 << 20)
+            sent = 0
+            try:
+                while sent < (64 << 20):
+                    sent += s.send(junk)
+            except socket.timeout:
+                pass
+            check(sent < (16 << 20), "procd took %d MB sent behind an unread reply" % (sent >> 20))
+            check(get(port, "/healthz", timeout=5)[0] == 200, "healthz")
+            print("  %d KB sent behind an unread 8 MB reply before the socket filled" % (sent >> 10))
+        finally:
+            s.close()
 
 
 TOTAL_BOUND = 6 << 20  # PROCD_HTTP_MAX_QUEUED_TOTAL for the test (default 64 MiB)
@@ -239,7 +328,7 @@ def test_queued_bytes_of_all_clients_are_bounded():
                 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 s.connect(("127.0.0.1", port))
-                s.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+                s.sendall(b"GET /logs?service=flood&n=0&follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never read
                 s.settimeout(10)
                 check(len(s.recv(1, socket.MSG_PEEK)) == 1, "no stream head")
                 stalled.append(s)
@@ -273,4 +362,6 @@ if __name__ == "__main__":
         test_streams_are_capped_and_healthz_has_a_slot,
         test_reply_deadline_measures_progress,
         test_queued_bytes_of_all_clients_are_bounded,
+        test_logs_reply_is_streamed_in_pieces,
+        test_input_behind_a_reply_in_pieces_waits_in_the_socket,
     ])

@@ -151,3 +151,18 @@ TEST_CASE("file_io: env_file and the token file are bounded reads") {
   REQUIRE_FALSE(t.ok());
   CHECK(t.error().message.find("larger than 4096 bytes") != std::string::npos);
 }
+
+TEST_CASE("file_io: the token file is procd's own and private") {
+  TempDir d;
+  auto token = d.file("token");
+  write_text(token, "s3cret\n");
+  ::chmod(token.c_str(), 0644);
+  auto t = procd::read_token_file(token);
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.error().code == procd::Code::ConfigTokenFileUnsafe);
+  CHECK(t.error().message.find("mode 644") != std::string::npos);
+  CHECK(t.error().message.find("s3cret") == std::string::npos);
+  ::chmod(token.c_str(), 0600);
+  REQUIRE(procd::read_token_file(token).ok());
+  CHECK(*procd::read_token_file(token) == "s3cret");
+}

@@ -9,6 +9,7 @@
 #include "procd/histogram.hpp"
 #include "procd/http_request.hpp"
 #include "procd/resource_history.hpp"
+#include "procd/stream_connection.hpp"
 #include "procd/supervision_rules.hpp"
 #include "procd/token_file.hpp"
 
@@ -184,4 +185,28 @@ TEST_CASE("readiness of the whole for /readyz") {
   v.erase(v.begin() + 1);
   CHECK(autostart_settled(v));  // READY=1 does not wait for the failed one...
   CHECK(not_ready(v) == std::vector<std::size_t>{2});  // ...but /readyz names it
+}
+
+TEST_CASE("pieces_of: the parts' bytes in order, at most kPieceBytes a piece, any part size") {
+  constexpr std::size_t kPiece = StreamConnection::kPieceBytes;
+  std::vector<std::string> parts = {std::string(10, 'a'), std::string(kPiece + 5, 'b'), "", std::string(kPiece - 10, 'c'),
+                                    std::string(3 * kPiece, 'd')};
+  std::string expected;
+  for (const auto& p : parts) expected += p;
+  auto next = pieces_of(parts);
+  std::string joined;
+  bool more = true;
+  int pieces = 0;
+  while (more) {
+    std::string piece;
+    more = next(piece);
+    CHECK(piece.size() <= kPiece);
+    CHECK((more ? piece.size() == kPiece : !piece.empty()));
+    joined += piece;
+    REQUIRE(++pieces < 100);
+  }
+  CHECK(joined == expected);
+  std::string none;
+  CHECK_FALSE(pieces_of({})(none));
+  CHECK(none.empty());
 }
