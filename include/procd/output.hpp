@@ -81,6 +81,7 @@ class LineRing {
 struct FileWrite {
   std::size_t written = 0;
   std::optional<Error> error;
+  bool rotation_recovered = false;  // a rotation worked after failing (tell it once)
   bool ok() const { return !error; }
 };
 
@@ -88,6 +89,7 @@ struct FileWrite {
 // the last line that fits, path is renamed to path.1 (shifting older ones up
 // to max_files) and the rest goes to a new file. A line is never split
 // across files, and a line longer than max_size stands alone in its file.
+// A failed rotation is retried with back-off (set_clock).
 class RotatingFile {
  public:
   RotatingFile(std::string path, std::uint64_t max_size, int max_files);
@@ -101,6 +103,12 @@ class RotatingFile {
   // file is not rotated until the line it ended inside is complete.
   FileWrite write(std::string_view a, std::string_view b = {});
   Result<void> reopen();                      // SIGUSR1 (logrotate moved the file)
+  // The monotonic clock (ms) a failed rotation's retries are timed on: the
+  // loop's in the supervisor (default: std::chrono::steady_clock). After a
+  // failure, write() goes on appending to the current file and tries again
+  // only after 1 s, then 2, 4 … 60 s at most: IoRotate is returned for the
+  // first failure of an outage only, rotation_recovered when one works again.
+  void set_clock(std::function<std::int64_t()> now_ms) { clock_ = std::move(now_ms); }
   std::uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
@@ -112,6 +120,9 @@ class RotatingFile {
   int fd_ = -1;
   std::uint64_t size_ = 0;
   bool mid_line_ = false;  // the last byte written was not '\n'
+  std::function<std::int64_t()> clock_;
+  std::int64_t backoff_ms_ = 0;  // 0: rotation works; else the wait after the last failure
+  std::int64_t retry_at_ = 0;
 
 };
 

@@ -52,6 +52,15 @@ void maybe_grow_pipe(uv_stream_t* stream) {
 #endif
 }
 
+// A failed rotation (once per outage: RotatingFile backs off) and its end.
+void tell_rotation(const FileWrite& w, const RotatingFile& file, const std::string& service) {
+  if (!w.ok() && w.error->code == Code::IoRotate)
+    Log::write(LogLevel::Warn, fmt::format("{}; writing on to {}, retrying with back-off", w.error->message, file.path()),
+               svc_fields(service, 0, Code::IoRotate));
+  if (w.rotation_recovered)
+    Log::write(LogLevel::Info, fmt::format("{}: rotation works again", file.path()), svc_fields(service));
+}
+
 void alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buf, sizeof g_read_buf); }
 
 void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -94,6 +103,8 @@ void Supervisor::setup_files(ServiceRunner& svc) {
     std::string err_path = log.stderr_file.empty() ? log.file + ".err" : log.stderr_file;
     svc.err_file.file = std::make_unique<RotatingFile>(err_path, log.max_file_size, log.max_files);
   }
+  for (ServiceFile* f : {&svc.out_file, &svc.err_file})  // failed rotations back off on the loop clock
+    if (*f) f->file->set_clock([this] { return now(); });
 }
 
 void Supervisor::open_files(ServiceRunner& svc) {
@@ -113,7 +124,7 @@ void Supervisor::on_output(ServiceRunner& svc, bool is_stderr, const char* data,
     bool plain = splitter.feed_plain(std::string_view(data, len), [&](std::string_view head, std::string_view body) {
       svc.ring.push_lines(ts, is_stderr, head, body);
       auto w = dest->file->write(head, body);
-      if (!w.ok() && w.error->code == Code::IoRotate) Log::error(*w.error, svc_fields(svc.cfg.name));
+      tell_rotation(w, *dest->file, svc.cfg.name);
       if (!w.ok() && w.error->code != Code::IoRotate) {  // keep exactly what was not written; flush_file tells
         std::size_t skip = w.written;
         std::size_t from_head = std::min(skip, head.size());
@@ -162,7 +173,7 @@ bool Supervisor::flush_file(ServiceRunner& svc, ServiceFile& f) {
   auto w = f.file->write(f.pending);
   f.pending.erase(0, w.written);
   if (w.ok() || w.error->code == Code::IoRotate) {
-    if (!w.ok()) Log::error(*w.error, svc_fields(svc.cfg.name));
+    tell_rotation(w, *f.file, svc.cfg.name);
     if (svc.file_error_told && svc.out_file.pending.empty() && svc.err_file.pending.empty()) {
       svc.file_error_told = false;
       Log::write(LogLevel::Info, fmt::format("{} is writable again; output resumed", f.file->path()),
