@@ -101,6 +101,7 @@ struct LogItemView {
   std::string_view service;
   bool is_stderr = false;
   std::string_view line;
+  bool partial = false;  // a cut piece of a longer line: the next item continues it
 };
 
 // {"name","pid","uptime_ms","services":[...]}: the body of a status reply.
@@ -113,6 +114,7 @@ std::string reload_ok_reply(const ConfigDiff& diff);
 // error with code, message, key, text and (when known) file/line/column.
 std::string reload_error_reply(const std::vector<Error>& errors);
 std::string event_item(const ServiceEventView& event);
+// {"ts","service","stream","line"}, plus "partial":true on a cut piece.
 std::string log_item(const LogItemView& item);
 
 // Client side: a parsed reply line. ok=false carries the server's error.

@@ -244,10 +244,12 @@ std::string event_item(const ServiceEventView& event) {
 }
 
 std::string log_item(const LogItemView& item) {
-  return dump_line(json{{"ts", utc_timestamp(item.wall_ms)},
-                        {"service", item.service},
-                        {"stream", item.is_stderr ? "stderr" : "stdout"},
-                        {"line", item.line}});
+  json j{{"ts", utc_timestamp(item.wall_ms)},
+         {"service", item.service},
+         {"stream", item.is_stderr ? "stderr" : "stdout"},
+         {"line", item.line}};
+  if (item.partial) j["partial"] = true;
+  return dump_line(j);
 }
 
 Result<Reply> parse_reply(std::string_view line) {

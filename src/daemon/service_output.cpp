@@ -148,18 +148,19 @@ void Supervisor::on_output(ServiceRunner& svc, bool is_stderr, const char* data,
     }
   }
   splitter.feed(std::string_view(data, len), [&](std::string_view line) {
+    const bool cut = splitter.cut();  // a piece of a line past the bound: marked, never a byte lost
     check_log_ready(svc, line);
-    if (followed) publish_log_line(svc, LogLine{ts, is_stderr, std::string(line)});
-    svc.ring.push(ts, is_stderr, line);
-    if (dest) {
-      if (svc.cfg.log.timestamps) {
+    if (followed) publish_log_line(svc, LogLine{ts, is_stderr, std::string(line), cut});
+    svc.ring.push(ts, is_stderr, line, cut);
+    if (dest) {  // the file gets the line whole: no mark, no '\n' inside it
+      if (svc.cfg.log.timestamps && !splitter.continues()) {
         append_utc_timestamp(dest->pending, ts);
         dest->pending.push_back(' ');
       }
       dest->pending.append(line);
-      dest->pending.push_back('\n');
+      if (!cut) dest->pending.push_back('\n');
     } else {
-      Log::service_line(svc.cfg.name, is_stderr, line, ts);
+      Log::service_line(svc.cfg.name, is_stderr, line, ts, cut);
     }
   });
   if (dest) flush_file(svc, *dest);

@@ -129,7 +129,7 @@ std::vector<std::string> Supervisor::recent_log_items(const std::vector<ServiceR
         best = s;
     if (best == which.size()) break;
     const LogLine& l = which[best]->ring.at(--left[best]);
-    std::string item = log_item({l.ts_ms, which[best]->cfg.name, l.is_stderr, l.text});
+    std::string item = log_item({l.ts_ms, which[best]->cfg.name, l.is_stderr, l.text, l.partial});
     if (bytes + item.size() > kMaxLogReplyBytes) break;
     bytes += item.size();
     out.push_back(std::move(item));
@@ -172,7 +172,7 @@ void Supervisor::publish_log_line(ServiceRunner& svc, const LogLine& line) {
   bool to_control = control_ && control_->has_streams(ControlConnection::Stream::Logs);
   bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Logs);
   if (!to_control && !to_http) return;
-  std::string item = log_item({line.ts_ms, svc.cfg.name, line.is_stderr, line.text});
+  std::string item = log_item({line.ts_ms, svc.cfg.name, line.is_stderr, line.text, line.partial});
   if (to_http) publish_http(HttpConnection::Stream::Logs, svc.cfg.name, item);
   if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Logs, [&](ControlConnection& c) {

@@ -181,22 +181,24 @@ void LineFrame::set(const ServiceLineFormat& fmt, std::string_view stamp, std::s
   prefix.append(is_stderr ? " ! " : " | ");
 }
 
-void LineFrame::append(std::string& out, std::string_view line) const {
-  out.append(prefix);
+void LineFrame::append(std::string& out, std::string_view line, bool partial) const {
   if (json) {
+    out.append(prefix);
     append_json_body(out, line);
-    out.append("\"}\n");
+    out.append(partial ? "\",\"partial\":true}\n" : "\"}\n");
     return;
   }
+  out.append(prefix);
+  if (partial) out.back() = '+';  // "web |+…": the next line continues this one
   out.append(line);
   out.push_back('\n');
 }
 
 void append_service_line(std::string& out, const ServiceLineFormat& fmt, std::string_view stamp,
-                         std::string_view service, bool is_stderr, std::string_view line) {
+                         std::string_view service, bool is_stderr, std::string_view line, bool partial) {
   LineFrame frame;
   frame.set(fmt, stamp, service, is_stderr);
-  frame.append(out, line);
+  frame.append(out, line, partial);
 }
 
 }  // namespace procd

@@ -241,13 +241,15 @@ void Log::write(LogLevel level, std::string_view msg, const LogFields& f) {
   st.logger->log(to_spd(level), fmt::runtime("{}"), line);
 }
 
-void Log::service_line(std::string_view service, bool is_stderr, std::string_view line, std::int64_t wall_ms) {
+void Log::service_line(std::string_view service, bool is_stderr, std::string_view line, std::int64_t wall_ms,
+                       bool partial) {
   auto& st = state();
   if (!st.logger) setup_default();
   if (!st.logger->should_log(spdlog::level::info)) return;
   // Hot path (every line a service prints): formatted into the queue as is.
   std::string& tail = st.out->tail();
-  append_service_line(tail, st.line_format, st.stamp.at(wall_ms ? wall_ms : wall_clock_ms()), service, is_stderr, line);
+  append_service_line(tail, st.line_format, st.stamp.at(wall_ms ? wall_ms : wall_clock_ms()), service, is_stderr, line,
+                      partial);
   st.out->committed();
   if (!st.out->threaded() && st.out->pending() >= LogOutput::kChunk) drive();
 }

@@ -44,6 +44,76 @@ def http_get(port, path):
     return r.status, data
 
 
+def rejoin(pieces):
+    """(text, partial) pieces -> whole lines; a partial piece must be followed by its rest."""
+    lines, cur = [], b""
+    for text, partial in pieces:
+        cur += text
+        if not partial:
+            lines.append(cur)
+            cur = b""
+    check(cur == b"", "a partial piece ends the stream")
+    return lines
+
+
+def check_long(lines, pieces, where):
+    check(lines[:3] == LONG, "%s: lines joined again: %r" % (where, [len(l) for l in lines]))
+    flags = [partial for _, partial in pieces][:7]
+    check(flags == [False, True, False, True, True, True, False], "%s: partial flags %r" % (where, flags))
+
+
+def test_long_lines_are_split_marked_and_whole():
+    port = free_port()
+    with Procd('''
+[services.w]
+command = ["python3", "-c", %s, "MARKER"]
+[services.f]
+command = ["python3", "-c", %s, "MARKER"]
+[services.f.log]
+file = "TMPDIR/f.log"
+''' % (json.dumps(LONG_WRITER), json.dumps(LONG_WRITER)), top='[control]\nhttp = "127.0.0.1:%d"\n' % port,
+            level="info") as p:
+        def own():
+            return [e for e in p.events() if e.get("service") == "w" and e.get("stream") == "stdout"]
+        p.wait_for(lambda: any(e["msg"] == "end" for e in own()), 20, "the long lines in procd's log")
+        pieces = [(e["msg"].encode(), e.get("partial", False)) for e in own()]
+        check_long(rejoin(pieces), pieces, "procd's JSON log")
+        # procd logs --json and /logs: the same items, "partial": true on the cut pieces.
+        out = cli(p, "logs", "--json", "-n", "100", "w").stdout
+        items = [json.loads(l) for l in out.splitlines()]
+        pieces = [(i["line"].encode(), i.get("partial", False)) for i in items]
+        check_long(rejoin(pieces), pieces, "procd logs --json")
+        status, body = http_get(port, "/logs?service=w&n=100")
+        check(status == 200, status)
+        items = [json.loads(l) for l in body.splitlines()]
+        pieces = [(i["line"].encode(), i.get("partial", False)) for i in items]
+        check_long(rejoin(pieces), pieces, "/logs")
+        # procd logs (text): "|+" instead of "| " on a cut piece.
+        out = cli(p, "logs", "-n", "100", "w").stdout
+        pieces = []
+        for l in out.split(b"\n")[:-1]:
+            head, sep, text = l.partition(b" w |")
+            check(sep and text[:1] in (b" ", b"+"), l[:80])
+            pieces.append((text[1:], text[:1] == b"+"))
+        check_long(rejoin(pieces), pieces, "procd logs")
+        # The service's own file: the bytes whole, no marker and no '\n' inserted.
+        p.wait_for(lambda: os.path.exists(os.path.join(p.dir, "f.log")) and
+                   open(os.path.join(p.dir, "f.log"), "rb").read().endswith(b"end\n"), 20, "f.log")
+        check(open(os.path.join(p.dir, "f.log"), "rb").read() == b"\n".join(LONG + [b"end"]) + b"\n", "f.log whole")
+    # procd's own text log.
+    with Procd('''
+[services.w]
+command = ["python3", "-c", %s, "MARKER"]
+''' % json.dumps(LONG_WRITER), json_log=False, level="info") as p:
+        p.wait_for(lambda: " w | end" in p.log_text(), 20, "the long lines in procd's text log")
+        pieces = []
+        for l in open(p.log_path, "rb").read().split(b"\n"):
+            text = l.partition(b" w |")[2]
+            if text[1:] == b"end" or (text[1:] and text[1:].strip(text[1:2]) == b"" and text[1:2] in b"abc"):
+                pieces.append((text[1:], text[:1] == b"+"))  # the service's lines, not procd's about it
+        check_long(rejoin(pieces), pieces, "procd's text log")
+
+
 def rotate_errors(p):
     return [e for e in p.events() if e.get("code") == 5005]
 
@@ -71,4 +141,4 @@ max_files = 1
 
 
 if __name__ == "__main__":
-    run_tests([test_failed_rotation_warns_once_and_backs_off])
+    run_tests([test_long_lines_are_split_marked_and_whole, test_failed_rotation_warns_once_and_backs_off])

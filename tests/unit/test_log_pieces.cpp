@@ -20,6 +20,73 @@
 
 using namespace procd;
 
+namespace {
+
+struct Piece {
+  std::string text;
+  bool cut, continues;
+};
+
+std::vector<Piece> pieces_of(LineSplitter& s, const std::vector<std::string>& chunks) {
+  std::vector<Piece> out;
+  auto sink = [&](std::string_view l) { out.push_back({std::string(l), s.cut(), s.continues()}); };
+  for (const auto& c : chunks) s.feed(c, sink);
+  s.finish(sink);
+  return out;
+}
+
+constexpr std::size_t k64 = 64 * 1024;
+
+}  // namespace
+
+TEST_CASE("log pieces: a line at the 64 KiB bound is one piece; past it, cut pieces join into it") {
+  for (std::size_t len : {k64, k64 + 1, std::size_t{200 * 1024}}) {
+    CAPTURE(len);
+    const std::string line(len, 'x');
+    for (std::size_t chunk : {std::size_t{4096}, len + 1}) {  // in small reads, and in one
+      LineSplitter s;
+      std::vector<std::string> chunks;
+      const std::string bytes = line + "\nend\n";
+      for (std::size_t i = 0; i < bytes.size(); i += chunk) chunks.push_back(bytes.substr(i, chunk));
+      auto got = pieces_of(s, chunks);
+      const std::size_t n = (len + k64 - 1) / k64;
+      REQUIRE(got.size() == n + 1);
+      std::string joined;
+      for (std::size_t i = 0; i < n; ++i) {
+        joined += got[i].text;
+        CHECK(got[i].cut == (i + 1 < n));
+        CHECK(got[i].continues == (i > 0));
+      }
+      CHECK(joined == line);
+      CHECK(got[n].text == "end");
+      CHECK_FALSE(got[n].cut);
+      CHECK_FALSE(got[n].continues);
+    }
+  }
+}
+
+TEST_CASE("log pieces: a cut piece is marked in procd's text and JSON lines") {
+  std::string out;
+  append_service_line(out, {}, "TS", "web", false, "abc", true);
+  append_service_line(out, {}, "TS", "web", true, "def", true);
+  append_service_line(out, {}, "TS", "web", false, "ghi");
+  CHECK(out == "TS INFO  web |+abc\nTS INFO  web !+def\nTS INFO  web | ghi\n");
+  out.clear();
+  append_service_line(out, {true, false}, "TS", "web", false, "abc", true);
+  auto j = nlohmann::json::parse(out);
+  CHECK(j["msg"] == "abc");
+  CHECK(j["partial"] == true);
+  out.clear();
+  append_service_line(out, {true, false}, "TS", "web", false, "abc");
+  CHECK_FALSE(nlohmann::json::parse(out).contains("partial"));
+}
+
+TEST_CASE("log pieces: log_item marks a cut piece") {
+  auto j = nlohmann::json::parse(log_item({0, "web", false, "abc", true}));
+  CHECK(j["partial"] == true);
+  CHECK_FALSE(nlohmann::json::parse(log_item({0, "web", false, "abc"})).contains("partial"));
+}
+
 
 namespace {
 std::string slurp(const std::string& path) {
