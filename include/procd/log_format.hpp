@@ -58,4 +58,7 @@ struct LineFrame {
 void append_service_line(std::string& out, const ServiceLineFormat& fmt, std::string_view stamp,
                          std::string_view service, bool is_stderr, std::string_view line, bool partial = false);
 
+// Whether s is valid UTF-8 (no overlong form, surrogate or value past U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
 }  // namespace procd

@@ -140,5 +140,23 @@ max_files = 1
         check(len(rotate_errors(p)) == 1, "still one error line")
 
 
+RAW = b"ok \xff\xfe mid \x80 end \xc3\xa9"
+RAW_WRITER = "import sys, time\nsys.stdout.buffer.write(%r + b'\\n'); sys.stdout.flush(); time.sleep(1000)\n" % RAW
+
+
+def test_logs_are_byte_for_byte():
+    with Procd('''
+[services.raw]
+command = ["python3", "-c", %s, "MARKER"]
+''' % json.dumps(RAW_WRITER)) as p:
+        p.wait_for(lambda: b" mid " in cli(p, "logs", "raw").stdout, 10, "the line in the ring")
+        out = cli(p, "logs", "raw").stdout
+        check(out.endswith(b" raw | " + RAW + b"\n"), "procd logs: %r" % out)
+        js = cli(p, "logs", "--json", "raw").stdout
+        item = json.loads(js.decode("utf-8"))  # valid UTF-8, valid JSON
+        check(base64.b64decode(item["line_base64"]) == RAW, item)
+        check(item["line"] == RAW.decode("utf-8", "replace"), item)
+
+
 if __name__ == "__main__":
-    run_tests([test_long_lines_are_split_marked_and_whole, test_failed_rotation_warns_once_and_backs_off])
+    run_tests([test_long_lines_are_split_marked_and_whole, test_failed_rotation_warns_once_and_backs_off, test_logs_are_byte_for_byte])

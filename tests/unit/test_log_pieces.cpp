@@ -87,6 +87,19 @@ TEST_CASE("log pieces: log_item marks a cut piece") {
   CHECK_FALSE(nlohmann::json::parse(log_item({0, "web", false, "abc"})).contains("partial"));
 }
 
+TEST_CASE("log pieces: log_item carries bytes that are not UTF-8 exactly") {
+  for (std::string bytes : {std::string("ok \xff\xfe mid \x80 end"), std::string("\xc3"), std::string(1, '\0'),
+                            std::string("caf\xc3\xa9"), std::string()}) {
+    CAPTURE(bytes);
+    std::string item = log_item({0, "web", false, bytes});
+    auto j = nlohmann::json::parse(item);  // valid JSON, valid UTF-8
+    CHECK(log_item_bytes(j) == bytes);
+    const bool valid = bytes.find('\xff') == std::string::npos && bytes != "\xc3" &&
+                       bytes.find('\x80') == std::string::npos;
+    CHECK(j.contains("line_base64") == !valid);  // only when needed
+  }
+}
+
 
 namespace {
 std::string slurp(const std::string& path) {
