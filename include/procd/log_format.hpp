@@ -39,7 +39,8 @@ void append_json_body(std::string& out, std::string_view s);
 
 struct ServiceLineFormat {
   bool json = false;
-  bool color = false;  // text only: the level word in color (a terminal)
+  bool color = false;   // text only: the level word in color (a terminal)
+  bool escape = false;  // text only: a terminal: control bytes of the line shown as \xNN
 };
 
 // The parts every line of one service, stream and millisecond shares: a
@@ -47,6 +48,7 @@ struct ServiceLineFormat {
 struct LineFrame {
   std::string prefix;  // text: "TS INFO  web | "; JSON: up to the msg's opening quote
   bool json = false;
+  bool escape = false;
   void set(const ServiceLineFormat& fmt, std::string_view stamp, std::string_view service, bool is_stderr);
   // One line (without its '\n'). `partial`: a cut piece of a longer line
   // (the next one continues it): text "|+" / "!+" instead of "| " / "! ",

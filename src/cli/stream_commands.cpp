@@ -4,7 +4,7 @@
 // nothing; without -f, logs is bounded by a timeout; --json prints each
 // event object as received, one per line. Service output goes to a
 // terminal with its control characters escaped (a line cannot drive the
-// terminal), and to a pipe or file byte for
+// terminal; the ts and service fields too), and to a pipe or file byte for
 // byte (a line that is not UTF-8 comes as line_base64); --raw forces the
 // latter. A cut piece of a line past 64 KiB shows "|+" for "| ".
 #include <fmt/format.h>
@@ -64,13 +64,14 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
         if (as_json) {  // valid JSON whatever the bytes: line_base64 carries them (see log_item)
           fmt::print("{}\n", item.dump(-1, ' ', false, json::error_handler_t::replace));
         } else {
-          std::string svc = str_of(item, "service");
+          // Every field a server sends is escaped on a terminal, not only the line.
+          auto shown = [&](std::string s) { return escape ? escape_for_terminal(s) : s; };
+          std::string svc = shown(str_of(item, "service"));
           width = std::max(width, svc.size());
           auto p = item.find("partial");
           const bool partial = p != item.end() && p->is_boolean() && p->get<bool>();
-          std::string line = log_item_bytes(item);
-          fmt::print("{} {:<{}} {}{}\n", str_of(item, "ts"), svc, width, partial ? "|+" : "| ",
-                     escape ? escape_for_terminal(line) : line);
+          fmt::print("{} {:<{}} {}{}\n", shown(str_of(item, "ts")), svc, width, partial ? "|+" : "| ",
+                     shown(log_item_bytes(item)));
         }
         if (follow) std::fflush(stdout);
         return true;

@@ -2,6 +2,8 @@
 // runs of plain bytes with one append and validates UTF-8 as it goes.
 #include "procd/log_format.hpp"
 
+#include "procd/terminal_escape.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <ctime>
@@ -179,6 +181,7 @@ void append_json_string(std::string& out, std::string_view s) {
 
 void LineFrame::set(const ServiceLineFormat& fmt, std::string_view stamp, std::string_view service, bool is_stderr) {
   json = fmt.json;
+  escape = fmt.escape && !fmt.json;
   prefix.clear();
   if (json) {
     prefix.append("{\"ts\":\"");
@@ -203,7 +206,8 @@ void LineFrame::append(std::string& out, std::string_view line, bool partial) co
   }
   out.append(prefix);
   if (partial) out.back() = '+';  // "web |+…": the next line continues this one
-  out.append(line);
+  if (escape) append_for_terminal(out, line);
+  else out.append(line);
   out.push_back('\n');
 }
 

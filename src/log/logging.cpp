@@ -124,7 +124,9 @@ void install(std::unique_ptr<LogOutput> out, bool json, bool color, LogLevel lev
   }
   auto sink = std::make_shared<QueueSink>(put_own);
   sink->set_formatter(std::make_unique<LineFormatter>(json, color));
-  st.line_format = ServiceLineFormat{json, color};
+  // A terminal gets no control byte of a service's line (a file or pipe gets them as they are).
+  const bool tty = !st.out->file() && st.out->fd() >= 0 && ::isatty(st.out->fd()) == 1;
+  st.line_format = ServiceLineFormat{json, color, tty && !json};
   st.logger = std::make_shared<spdlog::logger>("procd", sink);
   st.logger->set_level(to_spd(level));
   st.logger->flush_on(spdlog::level::off);

@@ -158,5 +158,116 @@ command = ["python3", "-c", %s, "MARKER"]
         check(item["line"] == RAW.decode("utf-8", "replace"), item)
 
 
+def read_pty(master, until, timeout=10):
+    out = b""
+    deadline = time.monotonic() + timeout
+    while until not in out and time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+EVIL = b"a\x1b]0;title\x07b\rc\x1b[2Jd\te"
+EVIL_WRITER = "import sys, time\nsys.stdout.buffer.write(%r + b'\\n'); sys.stdout.flush(); time.sleep(1000)\n" % EVIL
+
+
+def test_terminal_gets_no_raw_control_bytes():
+    d = Procd('''
+[services.evil]
+command = ["python3", "-c", %s, "MARKER"]
+''' % json.dumps(EVIL_WRITER), json_log=False, level="info")
+    try:
+        # procd's own log on the terminal: no [logging].file.
+        text = open(d.config).read().replace('file = "%s"\n' % d.log_path, "", 1)
+        open(d.config, "w").write(text)
+        master, slave = pty.openpty()
+        tty.setraw(slave)  # no '\n' -> "\r\n" by the line discipline: every '\r' seen is procd's
+        proc = subprocess.Popen([PROCD, "-c", d.config, "run"], stdin=subprocess.DEVNULL, stdout=slave,
+                                stderr=slave, cwd=d.dir)
+        os.close(slave)
+        try:
+            shown = read_pty(master, b"title")
+            shown += read_pty(master, b"\n", timeout=2) if not shown.endswith(b"\n") else b""
+            check(b"title" in shown, shown)
+            check(b"\x1b]0;" not in shown and b"\x07" not in shown and b"\r" not in shown and b"\x1b[2J" not in shown,
+                  "raw control bytes on the terminal: %r" % shown[-200:])
+            check(rb"a\x1b]0;title\x07b\x0dc\x1b[2Jd" + b"\te" in shown, shown[-200:])
+            # procd logs on a terminal: the ts and name fields too (a fake server sends them).
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            os.close(master)
+    finally:
+        d.cleanup()
+
+
+def fake_logs_server(path, item):
+    """A control socket that answers one `logs` request with one item, then ends the stream."""
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(10)
+
+    def serve():
+        try:
+            c, _ = srv.accept()
+            c.settimeout(10)
+            buf = b""
+            while b"\n" not in buf:
+                got = c.recv(4096)
+                if not got:
+                    break
+                buf += got
+            c.sendall(b'{"v":1,"ok":true,"stream":true}\n' + json.dumps(item).encode() + b"\n")
+            c.close()
+        except OSError:
+            pass
+        finally:
+            srv.close()
+    import threading
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def test_logs_escapes_every_field_on_a_terminal():
+    d = Procd("")
+    try:
+        sock = os.path.join(d.dir, "fake.sock")
+        t = fake_logs_server(sock, {"ts": "T\u001b]0;ts\u0007S", "service": "s\u001b[2Jv\rc", "stream": "stdout",
+                                    "line": "l\u001b]0;x\u0007ine"})
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        proc = subprocess.Popen([PROCD, "--socket", sock, "logs", "s"], stdin=subprocess.DEVNULL, stdout=slave,
+                                stderr=subprocess.PIPE)
+        os.close(slave)
+        try:
+            shown = read_pty(master, b"ine")
+            check(proc.wait(timeout=10) == 0, proc.stderr.read())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=5)
+            proc.stderr.close()
+            os.close(master)
+        t.join(timeout=10)
+        check(b"ine" in shown, shown)
+        check(b"\x1b" not in shown and b"\x07" not in shown and b"\r" not in shown, "raw: %r" % shown)
+        check(rb"T\x1b]0;ts\x07S" in shown and rb"s\x1b[2Jv\x0dc" in shown, shown)
+    finally:
+        d.cleanup()
+
+
 if __name__ == "__main__":
-    run_tests([test_long_lines_are_split_marked_and_whole, test_failed_rotation_warns_once_and_backs_off, test_logs_are_byte_for_byte])
+    run_tests([test_long_lines_are_split_marked_and_whole, test_failed_rotation_warns_once_and_backs_off,
+               test_logs_are_byte_for_byte, test_terminal_gets_no_raw_control_bytes,
+               test_logs_escapes_every_field_on_a_terminal])

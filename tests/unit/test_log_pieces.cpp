@@ -100,6 +100,15 @@ TEST_CASE("log pieces: log_item carries bytes that are not UTF-8 exactly") {
   }
 }
 
+TEST_CASE("log pieces: procd's text lines on a terminal carry no control byte") {
+  std::string out;
+  ServiceLineFormat tty{false, false, true};
+  append_service_line(out, tty, "TS", "web", false, "a\x1b]0;t\x07" "b\rc\td");
+  CHECK(out == "TS INFO  web | a\\x1b]0;t\\x07b\\x0dc\td\n");
+  out.clear();
+  append_service_line(out, {}, "TS", "web", false, "a\x1b" "b\rc");  // a pipe or file: byte for byte
+  CHECK(out == "TS INFO  web | a\x1b" "b\rc\n");
+}
 
 namespace {
 std::string slurp(const std::string& path) {
