@@ -42,7 +42,8 @@ int cmd_service_action(const GlobalOptions& g, const std::string& verb, const st
 int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json);
 int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vector<std::string>& names);
 // raw: print service output byte for byte even on a terminal (else escaped there).
-int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw);
+int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw,
+             bool as_json = false);
 int cmd_events(const GlobalOptions& g, bool json);
 int cmd_reload(const GlobalOptions& g);
 int cmd_metrics(const GlobalOptions& g);

@@ -5,6 +5,9 @@
 //   text:  2026-01-02T03:04:05.678Z INFO  web | a line from stdout
 //          2026-01-02T03:04:05.678Z INFO  web ! a line from stderr
 //   JSON:  {"ts":"…","level":"info","service":"web","stream":"stderr","msg":"…"}
+//   a cut piece of a line longer than 64 KiB (the next line continues it):
+//          2026-01-02T03:04:05.678Z INFO  web |+the first 64 KiB
+//          {…,"msg":"the first 64 KiB","partial":true}
 //
 // Invariants: every append_* call appends whole lines ending in '\n'; JSON
 // output is always valid UTF-8 (invalid input bytes become U+FFFD, as the
@@ -36,7 +39,8 @@ void append_json_body(std::string& out, std::string_view s);
 
 struct ServiceLineFormat {
   bool json = false;
-  bool color = false;  // text only: the level word in color (a terminal)
+  bool color = false;   // text only: the level word in color (a terminal)
+  bool escape = false;  // text only: a terminal: control bytes of the line shown as \xNN
 };
 
 // The parts every line of one service, stream and millisecond shares: a
@@ -44,13 +48,19 @@ struct ServiceLineFormat {
 struct LineFrame {
   std::string prefix;  // text: "TS INFO  web | "; JSON: up to the msg's opening quote
   bool json = false;
+  bool escape = false;
   void set(const ServiceLineFormat& fmt, std::string_view stamp, std::string_view service, bool is_stderr);
-  // One line (without its '\n').
-  void append(std::string& out, std::string_view line) const;
+  // One line (without its '\n'). `partial`: a cut piece of a longer line
+  // (the next one continues it): text "|+" / "!+" instead of "| " / "! ",
+  // JSON "partial":true.
+  void append(std::string& out, std::string_view line, bool partial = false) const;
 };
 
 // One line of service output (without its '\n') in procd's own log.
 void append_service_line(std::string& out, const ServiceLineFormat& fmt, std::string_view stamp,
-                         std::string_view service, bool is_stderr, std::string_view line);
+                         std::string_view service, bool is_stderr, std::string_view line, bool partial = false);
+
+// Whether s is valid UTF-8 (no overlong form, surrogate or value past U+10FFFF).
+bool is_valid_utf8(std::string_view s);
 
 }  // namespace procd

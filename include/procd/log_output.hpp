@@ -94,6 +94,7 @@ class LogOutput {
     return true;
   }
   RotatingFile* file() const { return file_.get(); }
+  int fd() const { return fd_; }  // -1 for a file
 
  private:
   enum class Kind { Stream, Socket, File };

@@ -67,8 +67,11 @@ class Log {
 
   static void write(LogLevel level, std::string_view msg, const LogFields& fields = {});
   // A line of service output: `NAME | line` (stdout) or `NAME ! line`
-  // (stderr) in text mode; wall_ms 0 = now.
-  static void service_line(std::string_view service, bool is_stderr, std::string_view line, std::int64_t wall_ms = 0);
+  // (stderr) in text mode; wall_ms 0 = now; partial: a cut piece that the
+  // next line continues (`NAME |+piece`, JSON "partial":true). On a terminal
+  // (text), the line's control bytes are shown as \xNN.
+  static void service_line(std::string_view service, bool is_stderr, std::string_view line, std::int64_t wall_ms = 0,
+                           bool partial = false);
   // service_line() for each line of head + body (body empty or ending in
   // '\n'; head: the start of its first line), as LineSplitter::feed_plain gives them.
   static void service_lines(std::string_view service, bool is_stderr, std::string_view head, std::string_view body,

@@ -21,12 +21,17 @@ class LineSplitter {
  public:
   explicit LineSplitter(std::size_t max_line = 64 * 1024) : max_line_(max_line) {}
   // Calls on_line for each complete line (without '\n'); a line longer than
-  // max_line is emitted in max_line pieces.
+  // max_line is emitted in max_line pieces. During on_line, cut() says the
+  // piece is not the line's end (the next piece continues it; no byte is
+  // left out, so the pieces joined are the line) and continues() that it
+  // goes on from a cut piece.
   void feed(std::string_view bytes, const std::function<void(std::string_view)>& on_line);
   // At EOF: emit the unterminated rest, if any.
   void finish(const std::function<void(std::string_view)>& on_line);
   // An unterminated line is held (EOF would emit it through finish()).
   bool has_partial() const { return !partial_.empty(); }
+  bool cut() const { return cut_; }
+  bool continues() const { return continues_; }
   // Fast path for consumers of whole lines as bytes (a log file without
   // timestamps). When every line `bytes` completes is plain (no trailing
   // '\r', at most max_line bytes) and the new unterminated rest would not be
@@ -39,14 +44,18 @@ class LineSplitter {
                   const std::function<void(std::string_view head, std::string_view body)>& on_block);
 
  private:
+  void piece(std::string_view text, bool cut, const std::function<void(std::string_view)>& on_line);
   std::size_t max_line_;
   std::string partial_;
+  bool cut_ = false;        // the piece on_line is given does not end its line
+  bool continues_ = false;  // … and it follows a cut piece
 };
 
 struct LogLine {
   std::int64_t ts_ms = 0;   // wall clock, ms since epoch
   bool is_stderr = false;
   std::string text;
+  bool partial = false;  // a cut piece of a longer line: the next one continues it
 };
 
 // A circular array of `capacity` slots: a push reuses the oldest slot's
@@ -56,7 +65,7 @@ class LineRing {
  public:
   explicit LineRing(std::size_t capacity = 1000) : capacity_(capacity) {}
   void push(LogLine line);
-  void push(std::int64_t ts_ms, bool is_stderr, std::string_view text);
+  void push(std::int64_t ts_ms, bool is_stderr, std::string_view text, bool partial = false);
   // Same as push() of each line of head + body, where body is empty or ends
   // with '\n' and lines are separated by '\n' (head: the start of the first
   // line, without '\n'; ignored when body is empty).
@@ -81,6 +90,7 @@ class LineRing {
 struct FileWrite {
   std::size_t written = 0;
   std::optional<Error> error;
+  bool rotation_recovered = false;  // a rotation worked after failing (tell it once)
   bool ok() const { return !error; }
 };
 
@@ -88,6 +98,7 @@ struct FileWrite {
 // the last line that fits, path is renamed to path.1 (shifting older ones up
 // to max_files) and the rest goes to a new file. A line is never split
 // across files, and a line longer than max_size stands alone in its file.
+// A failed rotation is retried with back-off (set_clock).
 class RotatingFile {
  public:
   RotatingFile(std::string path, std::uint64_t max_size, int max_files);
@@ -101,6 +112,12 @@ class RotatingFile {
   // file is not rotated until the line it ended inside is complete.
   FileWrite write(std::string_view a, std::string_view b = {});
   Result<void> reopen();                      // SIGUSR1 (logrotate moved the file)
+  // The monotonic clock (ms) a failed rotation's retries are timed on: the
+  // loop's in the supervisor (default: std::chrono::steady_clock). After a
+  // failure, write() goes on appending to the current file and tries again
+  // only after 1 s, then 2, 4 … 60 s at most: IoRotate is returned for the
+  // first failure of an outage only, rotation_recovered when one works again.
+  void set_clock(std::function<std::int64_t()> now_ms) { clock_ = std::move(now_ms); }
   std::uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
@@ -112,6 +129,9 @@ class RotatingFile {
   int fd_ = -1;
   std::uint64_t size_ = 0;
   bool mid_line_ = false;  // the last byte written was not '\n'
+  std::function<std::int64_t()> clock_;
+  std::int64_t backoff_ms_ = 0;  // 0: rotation works; else the wait after the last failure
+  std::int64_t retry_at_ = 0;
 
 };
 

@@ -101,6 +101,7 @@ struct LogItemView {
   std::string_view service;
   bool is_stderr = false;
   std::string_view line;
+  bool partial = false;  // a cut piece of a longer line: the next item continues it
 };
 
 // {"name","pid","uptime_ms","services":[...]}: the body of a status reply.
@@ -113,7 +114,13 @@ std::string reload_ok_reply(const ConfigDiff& diff);
 // error with code, message, key, text and (when known) file/line/column.
 std::string reload_error_reply(const std::vector<Error>& errors);
 std::string event_item(const ServiceEventView& event);
+// {"ts","service","stream","line"}, plus "partial":true on a cut piece and,
+// when the line is not valid UTF-8, "line_base64" with its exact bytes
+// ("line" then shows U+FFFD for what is not UTF-8).
 std::string log_item(const LogItemView& item);
+// The exact bytes of a log item's line: line_base64 decoded when present
+// (and well-formed), else "line".
+std::string log_item_bytes(const nlohmann::json& item);
 
 // Client side: a parsed reply line. ok=false carries the server's error.
 struct Reply {

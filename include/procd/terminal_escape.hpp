@@ -16,5 +16,7 @@ namespace procd {
 // or continue valid UTF-8 is escaped too (an 8-bit terminal reads 0x80-0x9f
 // as C1). Backslashes are kept, so the text stays readable, not reversible.
 std::string escape_for_terminal(std::string_view line);
+// The same, appended to out.
+void append_for_terminal(std::string& out, std::string_view line);
 
 }  // namespace procd

@@ -107,6 +107,7 @@ int cli_main(int argc, char** argv) {
   bool raw_logs = false;
   logs->add_flag("--raw", raw_logs, "Print control characters as they are, even on a terminal");
   logs->add_option("-n,--lines", lines, "How many recent lines")->capture_default_str();
+  logs->add_flag("--json", json, "One JSON object per line, as the server sends it");
   auto* events = app.add_subcommand("events", "Stream state changes until interrupted");
   events->add_flag("--json", json, "One JSON object per line");
   auto* check = app.add_subcommand("check", "Validate the config file; print every error with file:line:col and code");
@@ -166,7 +167,7 @@ int cli_main(int argc, char** argv) {
   if (*status) return cmd_status(g, names, json);
   if (*reload) return cmd_reload(g);
   if (*signal) return cmd_signal(g, sig, names);
-  if (*logs) return cmd_logs(g, names, lines, follow, raw_logs);
+  if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json);
   if (*events) return cmd_events(g, json);
   if (*metrics) return cmd_metrics(g);
   if (*exec) return cmd_exec(exec_opts);

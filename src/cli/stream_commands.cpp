@@ -4,7 +4,9 @@
 // nothing; without -f, logs is bounded by a timeout; --json prints each
 // event object as received, one per line. Service output goes to a
 // terminal with its control characters escaped (a line cannot drive the
-// terminal), and to a pipe or file byte for byte; --raw forces the latter.
+// terminal; the ts and service fields too), and to a pipe or file byte for
+// byte (a line that is not UTF-8 comes as line_base64); --raw forces the
+// latter. A cut piece of a line past 64 KiB shows "|+" for "| ".
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "control_internal.hpp"
 #include "procd/cli.hpp"
 #include "procd/control_client.hpp"
+#include "procd/protocol.hpp"
 #include "procd/terminal_escape.hpp"
 
 namespace procd {
@@ -39,7 +42,8 @@ void exit_quietly_on_interrupt() {
 
 }  // namespace
 
-int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw) {
+int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw,
+             bool as_json) {
   SocketTarget sock;
   if (int rc = resolve_socket(g, sock)) return rc;
   // The service column is padded to the longest name that can appear.
@@ -57,10 +61,18 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
   auto r = client.stream(
       req,
       [&](const json& item) {
-        std::string svc = str_of(item, "service");
-        width = std::max(width, svc.size());
-        std::string line = str_of(item, "line");
-        fmt::print("{} {:<{}} | {}\n", str_of(item, "ts"), svc, width, escape ? escape_for_terminal(line) : line);
+        if (as_json) {  // valid JSON whatever the bytes: line_base64 carries them (see log_item)
+          fmt::print("{}\n", item.dump(-1, ' ', false, json::error_handler_t::replace));
+        } else {
+          // Every field a server sends is escaped on a terminal, not only the line.
+          auto shown = [&](std::string s) { return escape ? escape_for_terminal(s) : s; };
+          std::string svc = shown(str_of(item, "service"));
+          width = std::max(width, svc.size());
+          auto p = item.find("partial");
+          const bool partial = p != item.end() && p->is_boolean() && p->get<bool>();
+          fmt::print("{} {:<{}} {}{}\n", shown(str_of(item, "ts")), svc, width, partial ? "|+" : "| ",
+                     shown(log_item_bytes(item)));
+        }
         if (follow) std::fflush(stdout);
         return true;
       },

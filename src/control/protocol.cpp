@@ -5,14 +5,18 @@
 // encoder returns exactly one line ending in '\n' with no other newline in
 // it (JSON escapes embedded newlines), and never throws on invalid UTF-8:
 // service output is arbitrary bytes, so strings are dumped with U+FFFD
-// replacing what is not UTF-8. The body builders map the views' "none"
+// replacing what is not UTF-8 (a log item also carries such a line's exact
+// bytes in "line_base64"). The body builders map the views' "none"
 // values (pid 0, empty strings) to JSON null where the SPEC shows null.
 #include "procd/protocol.hpp"
 
 #include <fmt/format.h>
 
 #include <array>
+#include <cstring>
+#include <optional>
 
+#include "procd/log_format.hpp"
 #include "procd/logging.hpp"
 #include "procd/signal_names.hpp"
 
@@ -243,11 +247,68 @@ std::string event_item(const ServiceEventView& event) {
   return dump_line(j);
 }
 
+namespace {
+
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto at = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(in[k])); };
+  for (; i + 3 <= in.size(); i += 3) {
+    unsigned v = at(i) << 16 | at(i + 1) << 8 | at(i + 2);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kBase64[v >> s & 63]);
+  }
+  if (std::size_t rest = in.size() - i) {
+    unsigned v = at(i) << 16 | (rest == 2 ? at(i + 1) << 8 : 0);
+    out.push_back(kBase64[v >> 18 & 63]);
+    out.push_back(kBase64[v >> 12 & 63]);
+    out.push_back(rest == 2 ? kBase64[v >> 6 & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+// nullopt when `in` is not padded base64.
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    unsigned v = 0;
+    int pad = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      char c = in[i + k];
+      const char* p = c == '=' ? nullptr : std::strchr(kBase64, c);
+      if (c == '=' && i + 4 == in.size() && k >= 2) ++pad;
+      else if (!p || c == '\0' || pad) return std::nullopt;
+      v = v << 6 | (p ? static_cast<unsigned>(p - kBase64) : 0);
+    }
+    out.push_back(static_cast<char>(v >> 16));
+    if (pad < 2) out.push_back(static_cast<char>(v >> 8 & 255));
+    if (pad < 1) out.push_back(static_cast<char>(v & 255));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string log_item(const LogItemView& item) {
-  return dump_line(json{{"ts", utc_timestamp(item.wall_ms)},
-                        {"service", item.service},
-                        {"stream", item.is_stderr ? "stderr" : "stdout"},
-                        {"line", item.line}});
+  json j{{"ts", utc_timestamp(item.wall_ms)},
+         {"service", item.service},
+         {"stream", item.is_stderr ? "stderr" : "stdout"},
+         {"line", item.line}};
+  if (item.partial) j["partial"] = true;
+  if (!is_valid_utf8(item.line)) j["line_base64"] = base64_encode(item.line);  // the exact bytes
+  return dump_line(j);
+}
+
+std::string log_item_bytes(const json& item) {
+  if (auto b = item.find("line_base64"); b != item.end() && b->is_string())
+    if (auto bytes = base64_decode(b->get_ref<const std::string&>())) return std::move(*bytes);
+  auto l = item.find("line");
+  return l != item.end() && l->is_string() ? l->get<std::string>() : std::string{};
 }
 
 Result<Reply> parse_reply(std::string_view line) {

@@ -52,6 +52,15 @@ void maybe_grow_pipe(uv_stream_t* stream) {
 #endif
 }
 
+// A failed rotation (once per outage: RotatingFile backs off) and its end.
+void tell_rotation(const FileWrite& w, const RotatingFile& file, const std::string& service) {
+  if (!w.ok() && w.error->code == Code::IoRotate)
+    Log::write(LogLevel::Warn, fmt::format("{}; writing on to {}, retrying with back-off", w.error->message, file.path()),
+               svc_fields(service, 0, Code::IoRotate));
+  if (w.rotation_recovered)
+    Log::write(LogLevel::Info, fmt::format("{}: rotation works again", file.path()), svc_fields(service));
+}
+
 void alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buf, sizeof g_read_buf); }
 
 void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -96,6 +105,8 @@ void Service::setup_files() {
     std::string err_path = log.stderr_file.empty() ? log.file + ".err" : log.stderr_file;
     err_file_.file = std::make_unique<RotatingFile>(err_path, log.max_file_size, log.max_files);
   }
+  for (ServiceFile* f : {&out_file_, &err_file_})  // failed rotations back off on the loop clock
+    if (*f) f->file->set_clock([this] { return host_.now(); });
 }
 
 void Service::open_files() {
@@ -114,7 +125,7 @@ void Service::on_output(bool is_stderr, const char* data, std::size_t len) {
     bool plain = splitter.feed_plain(std::string_view(data, len), [&](std::string_view head, std::string_view body) {
       ring_.push_lines(ts, is_stderr, head, body);
       auto w = dest->file->write(head, body);
-      if (!w.ok() && w.error->code == Code::IoRotate) Log::error(*w.error, svc_fields(cfg_.name));
+      tell_rotation(w, *dest->file, cfg_.name);
       if (!w.ok() && w.error->code != Code::IoRotate) {  // keep exactly what was not written; flush_file tells
         std::size_t skip = w.written;
         std::size_t from_head = std::min(skip, head.size());
@@ -138,18 +149,19 @@ void Service::on_output(bool is_stderr, const char* data, std::size_t len) {
     }
   }
   splitter.feed(std::string_view(data, len), [&](std::string_view line) {
+    const bool cut = splitter.cut();  // a piece of a line past the bound: marked, never a byte lost
     check_log_ready(line);
-    if (followed) host_.log_line(*this, LogLine{ts, is_stderr, std::string(line)});
-    ring_.push(ts, is_stderr, line);
-    if (dest) {
-      if (cfg_.log.timestamps) {
+    if (followed) host_.log_line(*this, LogLine{ts, is_stderr, std::string(line), cut});
+    ring_.push(ts, is_stderr, line, cut);
+    if (dest) {  // the file gets the line whole: no mark, no '\n' inside it
+      if (cfg_.log.timestamps && !splitter.continues()) {
         append_utc_timestamp(dest->pending, ts);
         dest->pending.push_back(' ');
       }
       dest->pending.append(line);
-      dest->pending.push_back('\n');
+      if (!cut) dest->pending.push_back('\n');
     } else {
-      Log::service_line(cfg_.name, is_stderr, line, ts);
+      Log::service_line(cfg_.name, is_stderr, line, ts, cut);
     }
   });
   if (dest) flush_file(*dest);
@@ -163,7 +175,7 @@ bool Service::flush_file(ServiceFile& f) {
   auto w = f.file->write(f.pending);
   f.pending.erase(0, w.written);
   if (w.ok() || w.error->code == Code::IoRotate) {
-    if (!w.ok()) Log::error(*w.error, svc_fields(cfg_.name));
+    tell_rotation(w, *f.file, cfg_.name);
     if (file_error_told_ && out_file_.pending.empty() && err_file_.pending.empty()) {
       file_error_told_ = false;
       Log::write(LogLevel::Info, fmt::format("{} is writable again; output resumed", f.file->path()),

@@ -132,7 +132,7 @@ std::vector<std::string> FrontEnds::recent_log_items(const std::vector<Service*>
         best = s;
     if (best == which.size()) break;
     const LogLine& l = which[best]->ring().at(--left[best]);
-    std::string item = log_item({l.ts_ms, which[best]->name(), l.is_stderr, l.text});
+    std::string item = log_item({l.ts_ms, which[best]->name(), l.is_stderr, l.text, l.partial});
     if (bytes + item.size() > kMaxLogReplyBytes) break;
     bytes += item.size();
     out.push_back(std::move(item));
@@ -180,7 +180,7 @@ void FrontEnds::publish_log_line(Service& svc, const LogLine& line) {
   bool to_control = control_ && control_->has_streams(ControlConnection::Stream::Logs);
   bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Logs);
   if (!to_control && !to_http) return;
-  std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text});
+  std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text, line.partial});
   if (to_http) publish_http(HttpConnection::Stream::Logs, svc.name(), item);
   if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Logs, [&](ControlConnection& c) {

@@ -2,6 +2,8 @@
 // runs of plain bytes with one append and validates UTF-8 as it goes.
 #include "procd/log_format.hpp"
 
+#include "procd/terminal_escape.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <ctime>
@@ -158,6 +160,19 @@ void append_json_body(std::string& out, std::string_view s) {
   out.append(s.substr(run));
 }
 
+bool is_valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = utf8_sequence(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
   append_json_body(out, s);
@@ -166,6 +181,7 @@ void append_json_string(std::string& out, std::string_view s) {
 
 void LineFrame::set(const ServiceLineFormat& fmt, std::string_view stamp, std::string_view service, bool is_stderr) {
   json = fmt.json;
+  escape = fmt.escape && !fmt.json;
   prefix.clear();
   if (json) {
     prefix.append("{\"ts\":\"");
@@ -181,22 +197,25 @@ void LineFrame::set(const ServiceLineFormat& fmt, std::string_view stamp, std::s
   prefix.append(is_stderr ? " ! " : " | ");
 }
 
-void LineFrame::append(std::string& out, std::string_view line) const {
-  out.append(prefix);
+void LineFrame::append(std::string& out, std::string_view line, bool partial) const {
   if (json) {
+    out.append(prefix);
     append_json_body(out, line);
-    out.append("\"}\n");
+    out.append(partial ? "\",\"partial\":true}\n" : "\"}\n");
     return;
   }
-  out.append(line);
+  out.append(prefix);
+  if (partial) out.back() = '+';  // "web |+…": the next line continues this one
+  if (escape) append_for_terminal(out, line);
+  else out.append(line);
   out.push_back('\n');
 }
 
 void append_service_line(std::string& out, const ServiceLineFormat& fmt, std::string_view stamp,
-                         std::string_view service, bool is_stderr, std::string_view line) {
+                         std::string_view service, bool is_stderr, std::string_view line, bool partial) {
   LineFrame frame;
   frame.set(fmt, stamp, service, is_stderr);
-  frame.append(out, line);
+  frame.append(out, line, partial);
 }
 
 }  // namespace procd

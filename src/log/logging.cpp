@@ -124,7 +124,9 @@ void install(std::unique_ptr<LogOutput> out, bool json, bool color, LogLevel lev
   }
   auto sink = std::make_shared<QueueSink>(put_own);
   sink->set_formatter(std::make_unique<LineFormatter>(json, color));
-  st.line_format = ServiceLineFormat{json, color};
+  // A terminal gets no control byte of a service's line (a file or pipe gets them as they are).
+  const bool tty = !st.out->file() && st.out->fd() >= 0 && ::isatty(st.out->fd()) == 1;
+  st.line_format = ServiceLineFormat{json, color, tty && !json};
   st.logger = std::make_shared<spdlog::logger>("procd", sink);
   st.logger->set_level(to_spd(level));
   st.logger->flush_on(spdlog::level::off);
@@ -241,13 +243,15 @@ void Log::write(LogLevel level, std::string_view msg, const LogFields& f) {
   st.logger->log(to_spd(level), fmt::runtime("{}"), line);
 }
 
-void Log::service_line(std::string_view service, bool is_stderr, std::string_view line, std::int64_t wall_ms) {
+void Log::service_line(std::string_view service, bool is_stderr, std::string_view line, std::int64_t wall_ms,
+                       bool partial) {
   auto& st = state();
   if (!st.logger) setup_default();
   if (!st.logger->should_log(spdlog::level::info)) return;
   // Hot path (every line a service prints): formatted into the queue as is.
   std::string& tail = st.out->tail();
-  append_service_line(tail, st.line_format, st.stamp.at(wall_ms ? wall_ms : wall_clock_ms()), service, is_stderr, line);
+  append_service_line(tail, st.line_format, st.stamp.at(wall_ms ? wall_ms : wall_clock_ms()), service, is_stderr, line,
+                      partial);
   st.out->committed();
   if (!st.out->threaded() && st.out->pending() >= LogOutput::kChunk) drive();
 }

@@ -6,7 +6,7 @@
 //   '\n' yet is emitted in max_line pieces as it grows (the +1 keeps a
 //   possible trailing '\r' with its line so CRLF never yields a stray piece).
 //   One trailing '\r' is stripped from each complete line; empty lines are
-//   kept.
+//   kept. Every piece but a line's last is flagged cut() while on_line runs.
 // - feed_plain() hands out exactly the bytes feed() would turn into lines
 //   (each + '\n'), or does nothing: callers may mix the two freely.
 // - LineRing holds at most `capacity` lines, oldest first.
@@ -35,13 +35,21 @@ std::string_view strip_cr(std::string_view line) {
 
 // ---- LineSplitter ------------------------------------------------------------
 
+void LineSplitter::piece(std::string_view text, bool cut, const std::function<void(std::string_view)>& on_line) {
+  cut_ = cut;
+  on_line(text);
+  continues_ = cut;
+  cut_ = false;
+}
+
 void LineSplitter::feed(std::string_view bytes, const std::function<void(std::string_view)>& on_line) {
   const std::size_t max = max_line_ ? max_line_ : 1;
   auto emit = [&](std::string_view line) {
     line = strip_cr(line);
     do {  // do/while: an empty line is still one line
-      on_line(line.substr(0, max));
-      line.remove_prefix(line.size() < max ? line.size() : max);
+      const bool more = line.size() > max;
+      piece(line.substr(0, max), more, on_line);
+      line.remove_prefix(more ? max : line.size());
     } while (!line.empty());
   };
   while (!bytes.empty()) {
@@ -50,7 +58,7 @@ void LineSplitter::feed(std::string_view bytes, const std::function<void(std::st
       partial_.append(bytes);
       std::size_t done = 0;
       while (partial_.size() - done > max + 1) {
-        on_line(std::string_view(partial_).substr(done, max));
+        piece(std::string_view(partial_).substr(done, max), true, on_line);
         done += max;
       }
       partial_.erase(0, done);
@@ -134,11 +142,12 @@ void LineRing::push(LogLine line) {
   slot = std::move(line);
 }
 
-void LineRing::push(std::int64_t ts_ms, bool is_stderr, std::string_view text) {
+void LineRing::push(std::int64_t ts_ms, bool is_stderr, std::string_view text, bool partial) {
   if (capacity_ == 0) return;
   LogLine& slot = next_slot();
   slot.ts_ms = ts_ms;
   slot.is_stderr = is_stderr;
+  slot.partial = partial;
   set_text(slot.text, text);
 }
 
@@ -164,6 +173,7 @@ void LineRing::push_lines(std::int64_t ts_ms, bool is_stderr, std::string_view h
     LogLine& slot = next_slot();
     slot.ts_ms = ts_ms;
     slot.is_stderr = is_stderr;
+    slot.partial = false;
     if (start == SIZE_MAX) {
       set_text(slot.text, head);
       slot.text.append(body.substr(0, stop));

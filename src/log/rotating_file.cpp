@@ -15,7 +15,9 @@
 //   never writes through it.
 // - Error contract of write(): IoRotate means the data WAS written (to the
 //   current file, which stays over size) and rotation failed — log it and go
-//   on. IoWrite / ResourceDiskFull mean only `written` bytes were: the caller
+//   on. It comes once per outage: later tries wait 1 s, 2 s … 60 s (on the
+//   caller's clock; no timer, no sleep: the next write past the wait tries)
+//   and fail quietly; rotation_recovered tells when one works again. IoWrite / ResourceDiskFull mean only `written` bytes were: the caller
 //   keeps the rest and passes exactly that again later (nothing is written
 //   twice; a line cut by a full disk is finished in the same file).
 // - Rotation splits a write at the last line that fits, so no file passes
@@ -28,6 +30,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
 
@@ -36,6 +39,14 @@
 
 namespace procd {
 namespace {
+
+constexpr std::int64_t kFirstRetryMs = 1000;   // a failed rotation is tried again after 1 s,
+constexpr std::int64_t kMaxRetryMs = 60 * 1000;  // then 2, 4 … 60 s
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 Code io_code(int err, Code fallback) {
   if (err == ENOSPC || err == EDQUOT) return Code::ResourceDiskFull;
@@ -161,9 +172,19 @@ FileWrite RotatingFile::write(std::string_view a, std::string_view b) {
       std::size_t room = size_ < max_size_ ? static_cast<std::size_t>(max_size_ - size_) : 0;
       take = data.lines_within(room);
       if (take == 0 && size_ > 0) {
-        if (auto r = rotate(); !r) {
-          out.error = r.error();  // IoRotate: keep writing to the current file
+        const std::int64_t now = clock_ ? clock_() : steady_ms();
+        if (backoff_ms_ > 0 && now < retry_at_) {  // backing off: the current file takes it
           rotating = false;
+          continue;
+        }
+        if (auto r = rotate(); !r) {
+          if (backoff_ms_ == 0) out.error = r.error();  // IoRotate, once per outage: keep writing to the current file
+          backoff_ms_ = backoff_ms_ == 0 ? kFirstRetryMs : std::min(2 * backoff_ms_, kMaxRetryMs);
+          retry_at_ = now + backoff_ms_;
+          rotating = false;
+        } else if (backoff_ms_ > 0) {
+          backoff_ms_ = 0;
+          out.rotation_recovered = true;
         }
         continue;
       }

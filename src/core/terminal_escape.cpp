@@ -35,6 +35,11 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 std::string escape_for_terminal(std::string_view line) {
   std::string out;
   out.reserve(line.size());
+  append_for_terminal(out, line);
+  return out;
+}
+
+void append_for_terminal(std::string& out, std::string_view line) {
   for (std::size_t i = 0; i < line.size();) {
     auto b = static_cast<unsigned char>(line[i]);
     if (b < 0x80) {
@@ -54,7 +59,6 @@ std::string escape_for_terminal(std::string_view line) {
     out.append(line.substr(i, len));
     i += len;
   }
-  return out;
 }
 
 }  // namespace procd
