@@ -48,6 +48,7 @@ namespace procd {
   X(ConfigHealthChecksOff, 1042, "ready = \"health\" while [monitoring] health_checks = false") \
   X(ConfigSocketPathTooLong, 1043, "socket path longer than a unix socket address holds")   \
   X(ConfigLogFileShared, 1044, "one log file named by two services (or by a service and procd)") \
+  X(ConfigKeyTooDeep, 1045, "dotted key with more than 32 parts")                          \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \

@@ -103,10 +103,18 @@ Error syntax_error_of(const toml::syntax_error& e, const std::string& file) {
 // scan gets wrong about TOML is toml11's to report; the scan only has to
 // never under-count, and strings / comments are the only places a bracket
 // does not open anything.
+// The same pass counts the dots of each run of key text (bare-key
+// characters, blanks, quoted strings and dots; anything else ends the run):
+// a key's dots are all in one run, so a key is never under-counted, and a
+// value's run (1.5, a time) has at most one dot.
 
 std::optional<Error> check_nesting(std::string_view text, const std::string& file) {
-  int depth = 0, line = 1;
+  int depth = 0, line = 1, dots = 0;
   std::size_t line_start = 0, i = 0;
+  auto key_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == ' ' || c == '\t';
+  };
   auto starts = [&](std::string_view what) { return text.substr(i, what.size()) == what; };
   auto newline = [&] { ++line, line_start = i + 1; };
   // Skip to just past `close`; `escapes` for basic strings, `one_line` for single-line ones.
@@ -126,6 +134,11 @@ std::optional<Error> check_nesting(std::string_view text, const std::string& fil
   };
   for (; i < text.size(); ++i) {
     char c = text[i];
+    if (c == '.' && ++dots >= kMaxKeyDepth) {
+      return Error{Code::ConfigKeyTooDeep, fmt::format("dotted key with more than {} parts", kMaxKeyDepth),
+                   Location{file, line, static_cast<int>(i - line_start) + 1}, {}};
+    }
+    if (c != '.' && c != '"' && c != '\'' && !key_char(c)) dots = 0;
     if (c == '\n') newline();
     else if (c == '#') { while (i + 1 < text.size() && text[i + 1] != '\n') ++i; }
     else if (starts("\"\"\"")) i += 3, skip_string("\"\"\"", true, false);

