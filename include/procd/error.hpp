@@ -93,6 +93,8 @@ namespace procd {
   X(HttpBadRequest, 6011, "bad HTTP request")                                              \
   X(MetricsDisabled, 6012, "metrics are disabled ([monitoring].enable_metrics = false)") \
   X(ProbeFailed, 6013, "HTTP probe failed")                                                \
+  X(ControlReplyRefused, 6014, "control reply too large or nested too deep")              \
+  X(ControlServerUntrusted, 6015, "control socket served by neither root nor the caller's user") \
   /* 7000-7999 resource exhaustion */                                                    \
   X(ResourceMemoryLimit, 7001, "service above its memory limit")                          \
   X(ResourceFds, 7002, "out of file descriptors")                                         \

@@ -56,8 +56,57 @@ def test_reload_of_a_deep_dotted_key_keeps_the_old_config():
         check(cli(p.config, "status").returncode == 0)
 
 
+def fake_server(sock, mode, uid=None):
+    args = [sys.executable, os.path.join(HERE, "fake_control_server.py"), sock, mode]
+    if uid is not None:
+        args.append(str(uid))
+    srv = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    check(srv.stdout.readline().strip() == "ready", "fake server listening")
+    return srv
+
+
+def with_fake_server(mode, uid, fn):
+    d = tempfile.mkdtemp(prefix="procd-fake-")
+    os.chmod(d, 0o755)
+    sock = os.path.join(d, "s.sock")
+    srv = fake_server(sock, mode, uid)
+    try:
+        fn(sock)
+    finally:
+        srv.kill()
+        srv.wait(timeout=10)
+        subprocess.run(["rm", "-rf", d])
+
+
+def test_status_json_refuses_a_deeply_nested_reply():
+    def run(sock):
+        r = subprocess.run([PROCD, "--socket", sock, "status", "--json"], capture_output=True, text=True, timeout=20)
+        check(r.returncode == 1 and "error[6014]" in r.stderr and "64" in r.stderr,
+              "exit %d: %s" % (r.returncode, r.stderr[:300]))
+    with_fake_server("nested", None, run)
+
+
+def test_cli_refuses_a_server_run_by_another_user():
+    if os.geteuid() != 0:
+        print("SKIP: needs root to run the fake server as nobody")
+        return
+
+    def run(sock):
+        r = subprocess.run([PROCD, "--socket", sock, "status", "--json"], capture_output=True, text=True, timeout=20)
+        check(r.returncode == 1 and "error[6015]" in r.stderr and "65534" in r.stderr,
+              "exit %d: %s" % (r.returncode, r.stderr[:300]))
+    with_fake_server("plain", 65534, run)
+
+    def same_user(sock):  # the caller's own uid (root here) is trusted
+        r = subprocess.run([PROCD, "--socket", sock, "status", "--json"], capture_output=True, text=True, timeout=20)
+        check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr[:300]))
+    with_fake_server("plain", None, same_user)
+
+
 if __name__ == "__main__":
     run_tests([
         test_check_refuses_a_dotted_key_deeper_than_32,
         test_reload_of_a_deep_dotted_key_keeps_the_old_config,
+        test_status_json_refuses_a_deeply_nested_reply,
+        test_cli_refuses_a_server_run_by_another_user,
     ])
