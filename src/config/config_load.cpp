@@ -213,6 +213,7 @@ namespace {
 // Report like a compiler, file by file (in include order) top to bottom;
 // errors with no line in a file (environment overrides) come last.
 LoadResult failure(Diagnostics& diag, std::size_t hash) {
+  diag.redact();  // no interpolated or override value is echoed
   auto& errors = diag.errors();
   const auto& files = diag.files();
   auto key = [&](const Error& e) {
@@ -256,6 +257,7 @@ LoadResult load_config_text(const std::string& text, const std::string& path, co
   for (const auto& file : sources.files) config.sources.push_back(fs::absolute(file).lexically_normal().string());
   config.include_globs = std::move(sources.globs);
   config.content_hash = hash;
+  diag.redact();
   config.warnings = std::move(diag.warnings());
   LoadResult out{std::move(config), {}};
   out.content_hash = hash;

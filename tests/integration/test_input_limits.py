@@ -103,10 +103,64 @@ def test_cli_refuses_a_server_run_by_another_user():
     with_fake_server("plain", None, same_user)
 
 
+SECRET = "s3cr3t-XYZ"
+# Each error path that used to echo a secret: (config text for [services.a] extras, env file text).
+SECRET_CASES = [
+    ('env_file = "TMPDIR/app.env"\n', "OK=1\nTOKEN " + SECRET + "\n"),
+    ('working_dir = "${UNSET_FOR_TEST:?token ${SECRET_FOR_TEST} missing}"\n', None),
+    ('stop_signal = "${SECRET_FOR_TEST}"\n', None),
+]
+
+
+def write_env(d, text):
+    if text is not None:
+        with open(os.path.join(d, "app.env"), "w") as fh:
+            fh.write(text)
+
+
+def test_check_output_never_shows_a_secret():
+    env = dict(os.environ, SECRET_FOR_TEST=SECRET)
+    env = {k: v for k, v in env.items() if not k.startswith("PROCD_")}
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "procd.toml")
+        for extra, env_text in SECRET_CASES:
+            write_env(d, env_text)
+            with open(path, "w") as fh:
+                fh.write('[services.a]\ncommand = "true"\n' + extra.replace("TMPDIR", d))
+            r = cli(path, "check", env=env)
+            check(r.returncode == 2 and "error[" in r.stderr and SECRET not in r.stdout + r.stderr,
+                  "%s: exit %d: %s" % (extra, r.returncode, r.stderr))
+            check("%s:3:" % path in r.stderr or "app.env:2:1" in r.stderr, r.stderr)
+        bad = dict(env, PROCD_SERVICES__A__START_TIMEOUT_MS=SECRET)
+        with open(path, "w") as fh:
+            fh.write('[services.a]\ncommand = "true"\n')
+        r = cli(path, "check", env=bad)
+        check(r.returncode == 2 and "error[1015]" in r.stderr and SECRET not in r.stdout + r.stderr, r.stderr)
+        check("PROCD_SERVICES__A__START_TIMEOUT_MS" in r.stderr, r.stderr)
+
+
+def test_reload_replies_and_log_never_show_a_secret():
+    os.environ["SECRET_FOR_TEST"] = SECRET  # procd's environment: interpolated on reload
+    with Procd(A) as p:
+        p.wait_state("a", "running")
+        pa = p.running_pid("a")
+        for extra, env_text in SECRET_CASES:
+            write_env(p.dir, env_text)
+            p.rewrite(A + extra)
+            r = cli(p.config, "reload")
+            check(r.returncode == 2 and "error[" in r.stderr and SECRET not in r.stdout + r.stderr,
+                  "%s: exit %d: %s" % (extra, r.returncode, r.stderr))
+        p.wait_for(lambda: p.log_text().count("rejected") >= len(SECRET_CASES), 5, "every reload logged")
+        check(SECRET not in p.log_text(), "the secret is in procd's log")
+        check(p.running_pid("a") == pa, "a kept its pid")
+
+
 if __name__ == "__main__":
     run_tests([
         test_check_refuses_a_dotted_key_deeper_than_32,
         test_reload_of_a_deep_dotted_key_keeps_the_old_config,
         test_status_json_refuses_a_deeply_nested_reply,
         test_cli_refuses_a_server_run_by_another_user,
+        test_check_output_never_shows_a_secret,
+        test_reload_replies_and_log_never_show_a_secret,
     ])
