@@ -50,7 +50,8 @@ TEST_PACKAGES=(prometheus chromium)
 # bookworm's `clang` is 14; libFuzzer 15 goes with clang-15.
 FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev)
 FUZZ_CXX=clang++-15
-FUZZ_TARGETS=(config shell_split protocol notify health_http)
+FUZZ_MAX_LEN=1048576
+FUZZ_TARGETS=(config shell_split protocol notify health_http log_framing http_request cli_reply)
 # Only `e2e` needs these: podman runs the image (with runc: crun refuses
 # hybrid cgroups), mmdebstrap builds the Debian base images locally (no
 # registry needed), debhelper + dpkg-dev build the .deb.
@@ -235,7 +236,9 @@ run_fuzzers() {
     log="$run/fuzz.log"
     say "fuzz $t for ${seconds}s (log: $log)"
     set +e
-    "$dir/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    # -max_len: inputs up to 1 MiB (libFuzzer's default is 4 KiB; the
+    # crashes of issue 26 needed 30-60 KB lines and 100,000-level nesting).
+    "$dir/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$FUZZ_MAX_LEN" \
       -print_final_stats=1 -artifact_prefix="$run/artifacts/" \
       "$run/corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1
     local rc=$?

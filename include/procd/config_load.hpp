@@ -47,6 +47,10 @@ LoadResult load_config_text(const std::string& text, const std::string& path, co
 // count), or nullopt. load_config*() run it first; so must any other
 // toml::parse of a user's file.
 inline constexpr int kMaxNesting = 64;
+// The same pass refuses a dotted key of more than kMaxKeyDepth parts
+// (a.b.c is 3; in table headers too) with ConfigKeyTooDeep: toml11 takes
+// super-linear time on a deep key.
+inline constexpr int kMaxKeyDepth = 32;
 std::optional<Error> check_nesting(std::string_view text, const std::string& file);
 
 // Shared with the CLI and the tests.

@@ -49,6 +49,7 @@ namespace procd {
   X(ConfigSocketPathTooLong, 1043, "socket path longer than a unix socket address holds")   \
   X(ConfigLogFileShared, 1044, "one log file named by two services (or by a service and procd)") \
   X(ConfigTokenFileUnsafe, 1045, "http_token_file is not owned by procd's user or others may read it") \
+  X(ConfigKeyTooDeep, 1046, "dotted key with more than 32 parts")                          \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \
@@ -93,6 +94,8 @@ namespace procd {
   X(HttpBadRequest, 6011, "bad HTTP request")                                              \
   X(MetricsDisabled, 6012, "metrics are disabled ([monitoring].enable_metrics = false)") \
   X(ProbeFailed, 6013, "HTTP probe failed")                                                \
+  X(ControlReplyRefused, 6014, "control reply too large or nested too deep")              \
+  X(ControlServerUntrusted, 6015, "control socket served by neither root nor the caller's user") \
   /* 7000-7999 resource exhaustion */                                                    \
   X(ResourceMemoryLimit, 7001, "service above its memory limit")                          \
   X(ResourceFds, 7002, "out of file descriptors")                                         \

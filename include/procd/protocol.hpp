@@ -128,6 +128,15 @@ struct Reply {
   nlohmann::json body;  // the whole object
   Error error{Code::RuntimeInternal, {}, std::nullopt, {}};
 };
+// A reply line longer than kMaxReplyBytes, or JSON nested deeper than
+// kMaxJsonDepth (a reply or a request), is refused before nlohmann parses
+// it (ControlReplyRefused / ProtocolMalformed): nlohmann's dump and
+// destructor recurse once per level, so a hostile server could crash the CLI.
 Result<Reply> parse_reply(std::string_view line);
+inline constexpr std::size_t kMaxReplyBytes = 16u << 20;
+inline constexpr int kMaxJsonDepth = 64;
+// True when `text` opens more than `limit` arrays / objects at once (outside
+// strings); one linear pass, no recursion.
+bool json_nesting_exceeds(std::string_view text, int limit = kMaxJsonDepth);
 
 }  // namespace procd

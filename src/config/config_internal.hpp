@@ -48,6 +48,15 @@ class Diagnostics {
   }
   std::vector<Error>& warnings() { return warnings_; }
 
+  // Secrets: a value substituted for ${name} is never echoed. redact()
+  // replaces it (kMinRedacted bytes or longer) by "${name}" in every error
+  // and warning message; the loaders call it before returning.
+  static constexpr std::size_t kMinRedacted = 4;
+  void add_secret(const std::string& name, const std::string& value) {
+    if (value.size() >= kMinRedacted) secrets_.emplace_back(value, name);
+  }
+  void redact();
+
   // The files read, in include order (the main one first): values from
   // several files sort by (file, offset).
   void add_file(const std::string& file) { files_.push_back(file); }
@@ -59,6 +68,7 @@ class Diagnostics {
   std::vector<Error> warnings_;
   std::map<std::string, std::string> overrides_;
   std::vector<Error> errors_;
+  std::vector<std::pair<std::string, std::string>> secrets_;  // (value, name)
 };
 
 // Schema: how an environment override is typed; None = not overridable

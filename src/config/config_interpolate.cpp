@@ -30,6 +30,8 @@ void walk(toml::value& v, const std::string& path, const Environment& env, Diagn
     std::string& text = v.as_string().str;
     if (text.find('$') == std::string::npos) return;
     auto result = interpolate(text, env);
+    for (const auto& name : result.used)
+      if (auto it = env.find(name); it != env.end()) diag.add_secret("${" + name + "}", it->second);
     for (const auto& p : result.problems) {
       Location where = diag.locate(v, path);
       if (where.line > 0)

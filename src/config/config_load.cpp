@@ -103,10 +103,18 @@ Error syntax_error_of(const toml::syntax_error& e, const std::string& file) {
 // scan gets wrong about TOML is toml11's to report; the scan only has to
 // never under-count, and strings / comments are the only places a bracket
 // does not open anything.
+// The same pass counts the dots of each run of key text (bare-key
+// characters, blanks, quoted strings and dots; anything else ends the run):
+// a key's dots are all in one run, so a key is never under-counted, and a
+// value's run (1.5, a time) has at most one dot.
 
 std::optional<Error> check_nesting(std::string_view text, const std::string& file) {
-  int depth = 0, line = 1;
+  int depth = 0, line = 1, dots = 0;
   std::size_t line_start = 0, i = 0;
+  auto key_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == ' ' || c == '\t';
+  };
   auto starts = [&](std::string_view what) { return text.substr(i, what.size()) == what; };
   auto newline = [&] { ++line, line_start = i + 1; };
   // Skip to just past `close`; `escapes` for basic strings, `one_line` for single-line ones.
@@ -126,6 +134,11 @@ std::optional<Error> check_nesting(std::string_view text, const std::string& fil
   };
   for (; i < text.size(); ++i) {
     char c = text[i];
+    if (c == '.' && ++dots >= kMaxKeyDepth) {
+      return Error{Code::ConfigKeyTooDeep, fmt::format("dotted key with more than {} parts", kMaxKeyDepth),
+                   Location{file, line, static_cast<int>(i - line_start) + 1}, {}};
+    }
+    if (c != '.' && c != '"' && c != '\'' && !key_char(c)) dots = 0;
     if (c == '\n') newline();
     else if (c == '#') { while (i + 1 < text.size() && text[i + 1] != '\n') ++i; }
     else if (starts("\"\"\"")) i += 3, skip_string("\"\"\"", true, false);
@@ -200,6 +213,7 @@ namespace {
 // Report like a compiler, file by file (in include order) top to bottom;
 // errors with no line in a file (environment overrides) come last.
 LoadResult failure(Diagnostics& diag, std::size_t hash) {
+  diag.redact();  // no interpolated or override value is echoed
   auto& errors = diag.errors();
   const auto& files = diag.files();
   auto key = [&](const Error& e) {
@@ -243,6 +257,7 @@ LoadResult load_config_text(const std::string& text, const std::string& path, co
   for (const auto& file : sources.files) config.sources.push_back(fs::absolute(file).lexically_normal().string());
   config.include_globs = std::move(sources.globs);
   config.content_hash = hash;
+  diag.redact();
   config.warnings = std::move(diag.warnings());
   LoadResult out{std::move(config), {}};
   out.content_hash = hash;

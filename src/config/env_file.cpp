@@ -66,8 +66,8 @@ Result<EnvVars> parse_env_file_text(std::string_view text, const std::string& pa
     std::size_t eq = line.find('=');
     std::string_view key = eq == std::string_view::npos ? std::string_view{} : trim(line.substr(0, eq));
     if (key.empty() || key.find_first_of(" \t") != std::string_view::npos) {
-      Error e = make_error(Code::ConfigInvalidValue,
-                           fmt::format("env_file: expected KEY=VALUE, got \"{}\"", trim(raw)));
+      // The line is not quoted: it may hold a secret. file:line:col says where.
+      Error e = make_error(Code::ConfigInvalidValue, "env_file: expected KEY=VALUE (the line is not shown)");
       e.where = Location{path, lineno, column};
       return e;
     }

@@ -130,9 +130,11 @@ void apply_one(toml::value& root, const std::string& env_name, const std::string
     return fail(Code::ConfigOverrideUnknownKey, key_path, "only scalar keys can be overridden, not tables or arrays");
   auto value = typed_value(text, *type);
   if (!value)
-    return fail(Code::ConfigOverrideBadValue, key_path, fmt::format("\"{}\" is not {}", text, type_word(*type)));
+    return fail(Code::ConfigOverrideBadValue, key_path,
+                fmt::format("the value of {} is not {} (the value is not shown)", env_name, type_word(*type)));
   table->as_table()[key] = std::move(*value);
   diag.mark_override(key_path, env_name);
+  diag.add_secret("${" + env_name + "}", text);
 }
 
 }  // namespace

@@ -81,7 +81,7 @@ class Parser {
     char op = text_[pos_];
     if (op == '}') {
       ++pos_;
-      if (value) return *value;
+      if (value) return used(name, *value);
       problems.push_back({Code::ConfigVariableUnset, start,
                           fmt::format("variable {} is not set (give a default with ${{{}:-value}})", name, name)});
       return std::string();
@@ -97,21 +97,29 @@ class Parser {
     }
     ++pos_;
     std::vector<InterpolationProblem> word_problems;
+    const std::size_t word_begin = pos_;
     std::string word = expand(true, depth + 1, word_problems);
     if (pos_ >= text_.size()) return unterminated();
+    // The message as written: expanded, it could carry another variable's value.
+    const std::string_view written = text_.substr(word_begin, pos_ - word_begin);
     ++pos_;  // the closing '}'
 
     // The word is only evaluated when it is used; its syntax always counts.
     const bool use_word = value == nullptr || (colon && value->empty());
     for (auto& p : word_problems)
       if (use_word || p.code == Code::ConfigInterpolationSyntax) problems.push_back(std::move(p));
-    if (!use_word) return *value;
+    if (!use_word) return used(name, *value);
     if (op == '-') return word;
     const char* state = value == nullptr ? "not set" : "empty";
     problems.push_back({Code::ConfigVariableRequired, start,
-                        word.empty() ? fmt::format("variable {} is required but {}", name, state)
-                                     : fmt::format("variable {} is {}: {}", name, state, word)});
+                        written.empty() ? fmt::format("variable {} is required but {}", name, state)
+                                        : fmt::format("variable {} is {}: {}", name, state, written)});
     return std::string();
+  }
+
+  std::string used(std::string_view name, const std::string& value) {
+    used_.emplace_back(name);
+    return value;
   }
 
   // Error recovery: resume after the next '}' (or at the end).
@@ -123,6 +131,9 @@ class Parser {
   std::string_view text_;
   const Environment& env_;
   std::size_t pos_ = 0;
+
+ public:
+  std::vector<std::string> used_;
 };
 
 }  // namespace
@@ -135,6 +146,7 @@ Interpolation interpolate(std::string_view text, const Environment& env) {
   }
   Parser parser(text, env);
   out.value = parser.expand(false, 0, out.problems);
+  out.used = std::move(parser.used_);
   return out;
 }
 

@@ -38,6 +38,7 @@ struct InterpolationProblem {
 struct Interpolation {
   std::string value;                          // the expanded text (best effort when there are problems)
   std::vector<InterpolationProblem> problems; // in text order
+  std::vector<std::string> used;              // the variables whose values went into `value`
 };
 
 // Nesting of ${...} inside defaults beyond this is a syntax error (bounded recursion).

@@ -38,6 +38,21 @@ void Diagnostics::add(Code code, Location where, const std::string& key_path, st
   errors_.push_back(Error{code, std::move(message), std::move(where), key_path});
 }
 
+// Longer values first, so a secret that contains another is replaced whole.
+void Diagnostics::redact() {
+  if (secrets_.empty()) return;
+  std::stable_sort(secrets_.begin(), secrets_.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  auto scrub = [&](std::string& message) {
+    for (const auto& [value, name] : secrets_) {
+      for (std::size_t at = message.find(value); at != std::string::npos; at = message.find(value, at + name.size()))
+        message.replace(at, value.size(), name);
+    }
+  };
+  for (auto& e : errors_) scrub(e.message);
+  for (auto& w : warnings_) scrub(w.message);
+}
+
 namespace {
 
 // Byte offset of a value in its source. toml11 3.7's location().line()

@@ -24,9 +24,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Replies are small except metrics text and big status tables; a line this
-// long means a confused peer, and refusing it bounds the client's memory.
-constexpr std::size_t kMaxReplyLineBytes = 16 * 1024 * 1024;
+// Replies are small except metrics text and big status tables; a line
+// longer than kMaxReplyBytes means a confused or hostile peer, and refusing
+// it bounds the client's memory.
 
 // Milliseconds left before `deadline`, for poll(); -1 (forever) when there
 // is no deadline.
@@ -115,6 +115,22 @@ Result<void> ControlClient::connect(const std::string& path, int timeout_ms) {
     }
     return make_error(Code::IoSocket, fmt::format("cannot connect to {}: {}", path, std::strerror(err)));
   }
+  // Trust only a server run by root or by the caller's own user: another
+  // user's process on the socket path could feed the CLI anything.
+  struct ucred cred {};
+  socklen_t cred_len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0) {
+    Error e = socket_error(fmt::format("cannot read the credentials of the server at {}", path));
+    ::close(fd);
+    return e;
+  }
+  if (cred.uid != 0 && cred.uid != ::geteuid()) {
+    ::close(fd);
+    return make_error(Code::ControlServerUntrusted,
+                      fmt::format("the control socket {} is served by uid {} (pid {}), neither root nor you (uid {}); "
+                                  "refusing to talk to it",
+                                  path, cred.uid, cred.pid, ::geteuid()));
+  }
   fd_ = fd;
   return {};
 }
@@ -156,9 +172,8 @@ Result<std::string> ControlClient::read_line(int timeout_ms) {
       return line;
     }
     scanned = buf_.size();
-    if (buf_.size() > kMaxReplyLineBytes) {
-      return make_error(Code::ProtocolTooLarge,
-                        fmt::format("reply line from procd exceeds {} bytes", kMaxReplyLineBytes));
+    if (buf_.size() > kMaxReplyBytes) {
+      return make_error(Code::ControlReplyRefused, fmt::format("reply line from procd exceeds {} bytes", kMaxReplyBytes));
     }
     char chunk[65536];
     ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
@@ -227,6 +242,8 @@ Result<void> ControlClient::stream(const Request& req, const std::function<bool(
       return line.error();
     }
     if (line->empty()) continue;
+    if (json_nesting_exceeds(*line))
+      return make_error(Code::ControlReplyRefused, fmt::format("stream item nested deeper than {} levels", kMaxJsonDepth));
     auto item = nlohmann::json::parse(*line, nullptr, false);
     if (item.is_discarded() || !item.is_object()) {
       return make_error(Code::ProtocolMalformed, "procd sent a stream item that is not a JSON object");

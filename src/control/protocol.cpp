@@ -58,7 +58,13 @@ std::optional<Error> check_version(const json& obj) {
 
 // A parse that never throws. nlohmann reports the byte offset only through
 // the exception path, so the message stays generic but names the input size.
-std::optional<json> parse_object(std::string_view line, const char* what, Error& err) {
+// Nesting is checked first, in one pass: nlohmann parses iteratively but
+// dumps (and compares) recursively, so a deep value must never get in.
+std::optional<json> parse_object(std::string_view line, const char* what, Code too_deep, Error& err) {
+  if (json_nesting_exceeds(line, kMaxJsonDepth)) {
+    err = make_error(too_deep, fmt::format("{} nested deeper than {} levels", what, kMaxJsonDepth));
+    return std::nullopt;
+  }
   json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     err = malformed(fmt::format("{} is not valid JSON ({} bytes)", what, line.size()));
@@ -72,6 +78,25 @@ std::optional<json> parse_object(std::string_view line, const char* what, Error&
 }
 
 }  // namespace
+
+bool json_nesting_exceeds(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
 
 bool is_known_verb(std::string_view verb) {
   for (auto v : kVerbs) {
@@ -89,7 +114,7 @@ Result<Request> parse_request(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
 
   Error err = malformed("");
-  auto parsed = parse_object(line, "request", err);
+  auto parsed = parse_object(line, "request", Code::ProtocolMalformed, err);
   if (!parsed) return err;
   json& j = *parsed;
   if (auto verr = check_version(j)) return *verr;
@@ -313,8 +338,11 @@ std::string log_item_bytes(const json& item) {
 
 Result<Reply> parse_reply(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.size() > kMaxReplyBytes)
+    return make_error(Code::ControlReplyRefused,
+                      fmt::format("reply of {} bytes exceeds the limit of {} bytes", line.size(), kMaxReplyBytes));
   Error err = malformed("");
-  auto parsed = parse_object(line, "reply", err);
+  auto parsed = parse_object(line, "reply", Code::ControlReplyRefused, err);
   if (!parsed) return err;
   json& j = *parsed;
   if (auto verr = check_version(j)) return *verr;

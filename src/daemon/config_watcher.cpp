@@ -51,7 +51,8 @@ std::vector<Error> ConfigWatcher::watch(const std::vector<std::string>& files, c
   std::erase_if(dirs_, [&](const std::unique_ptr<Dir>& d) { return wanted.count(d->path) == 0; });
   std::vector<Error> errors;
   for (auto& [path, what] : wanted) {
-    auto it = std::find_if(dirs_.begin(), dirs_.end(), [&](const auto& d) { return d->path == path; });
+    // A copy, not the binding: clang 15 cannot capture a structured binding.
+    auto it = std::find_if(dirs_.begin(), dirs_.end(), [&, dir_path = path](const auto& d) { return d->path == dir_path; });
     if (it == dirs_.end()) {
       auto dir = std::make_unique<Dir>();
       dir->owner = this;

@@ -17,9 +17,10 @@ import time
 from procdtest import ANSWER_S, PROCD, Procd, check, run_tests
 
 
-def cli(p, *args, timeout=20):
-    return subprocess.run([PROCD, "-c", p.config] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
-                          timeout=timeout, text=True)
+def cli(p, *args, timeout=20, prefix=()):
+    # prefix: run the CLI as procd's user (it trusts only root's or its own user's server).
+    return subprocess.run(list(prefix) + [PROCD, "-c", p.config] + list(args), stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=timeout, text=True)
 
 
 def sock_path(p):
@@ -36,9 +37,9 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def timed_status(p, timeout=5):
+def timed_status(p, timeout=5, prefix=()):
     t0 = time.monotonic()
-    r = cli(p, "status", "--json", timeout=timeout)
+    r = cli(p, "status", "--json", timeout=timeout, prefix=prefix)
     return r, time.monotonic() - t0
 
 
@@ -189,15 +190,16 @@ autostart = false
             soft_before = next(l for l in fh if l.startswith("Max processes")).split()[2]
         as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "prlimit", "--pid", str(pid)]
         subprocess.run(as_nobody + ["--nproc=%d:" % limit], check=True)  # soft limit only: it can go back up
-        r = cli(p, "start", "later")
+        as_procd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]  # procd's user
+        r = cli(p, "start", "later", prefix=as_procd)
         p.wait_for(lambda: [e for e in p.events() if e.get("service") == "later" and e.get("code") == 7004],
                    5, "a failed start with its code")
         check(p.proc.poll() is None, "procd exited\n" + p.tail())
-        r, took = timed_status(p)
+        r, took = timed_status(p, prefix=as_procd)
         check(r.returncode == 0 and took < ANSWER_S, "status while fork fails: %s %.2fs" % (r.stderr, took))
         check(not p.live_marked_pids(), "no service process")
         subprocess.run(as_nobody + ["--nproc=%s:" % soft_before], check=True)
-        r = cli(p, "start", "later")
+        r = cli(p, "start", "later", prefix=as_procd)
         p.wait_for(lambda: p.live_marked_pids(), 10, "later running once fork works again (%s)" % r.stderr)
     finally:
         p.cleanup()
