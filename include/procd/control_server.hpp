@@ -59,6 +59,9 @@ class ControlServer {
   static constexpr std::uint64_t kIdleTimeoutMs = 10000;    // slow-drip / half-open bound
   static constexpr std::size_t kMaxQueuedBytes = 8u << 20;  // a stream reader this far behind is dropped
   static constexpr std::size_t kMaxConnections = 256;
+  // Bytes queued for all control clients together (PROCD_CONTROL_MAX_QUEUED_TOTAL
+  // lowers it for tests): past it the client with the most queued is dropped.
+  static constexpr std::size_t kMaxQueuedTotal = 64u << 20;
   static constexpr int kMaxRequestsPerTurn = 16;
 
   ControlServer(uv_loop_t* loop, Handler handler, std::uint64_t idle_timeout_ms = kIdleTimeoutMs);
@@ -102,6 +105,7 @@ class ControlServer {
   UvHandle<uv_idle_t> resume_;
   gid_t group_gid_ = static_cast<gid_t>(-1);
   std::vector<uid_t> group_member_uids_;
+  std::shared_ptr<QueueBudget> budget_;
   ConnectionSet<ControlConnection> conns_;  // last member: its connections go before the rest
 };
 

@@ -40,6 +40,10 @@ struct QueueBudget {
   std::size_t max = 0;
 };
 
+// A server's total bound: the environment variable (bytes, > 0; tests lower
+// it) or `fallback`.
+std::size_t queued_total_bound(const char* env_name, std::size_t fallback);
+
 // One connection's share of its server's budget.
 struct QueueShare {
   std::shared_ptr<QueueBudget> budget;

@@ -21,7 +21,11 @@ ControlConnection::ControlConnection(ConnectionOwner* owner, std::uint64_t id, C
 void ControlConnection::on_read(ssize_t nread, const uv_buf_t* buf) { server_->on_read(*this, nread, buf); }
 
 ControlServer::ControlServer(uv_loop_t* loop, Handler handler, std::uint64_t idle_timeout_ms)
-    : loop_(loop), handler_(std::move(handler)), idle_timeout_ms_(idle_timeout_ms), listener_(loop) {
+    : loop_(loop),
+      handler_(std::move(handler)),
+      idle_timeout_ms_(idle_timeout_ms),
+      listener_(loop),
+      budget_(std::make_shared<QueueBudget>(QueueBudget{0, queued_total_bound("PROCD_CONTROL_MAX_QUEUED_TOTAL", kMaxQueuedTotal)})) {
   resume_.reset(this);
   uv_idle_init(loop_, resume_.get());
 }
@@ -60,6 +64,7 @@ std::size_t ControlServer::connection_count() const { return conns_.open_count()
 
 void ControlServer::on_connection(int fd) {
   ControlConnection& c = conns_.add(this);
+  c.share_budget(budget_);
   uv_pipe_init(loop_, c.pipe(), 0);
   c.handle_ready();
   if (uv_pipe_open(c.pipe(), fd) != 0) {

@@ -67,18 +67,8 @@ void HttpConnection::reply_pieces(int status, std::string_view content_type, std
   });
 }
 
-namespace {
-std::size_t max_queued_total() {
-  const char* env = std::getenv("PROCD_HTTP_MAX_QUEUED_TOTAL");
-  if (!env || !*env) return HttpServer::kMaxQueuedTotal;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(env, &end, 10);
-  return *end == '\0' && v > 0 && env[0] != '-' ? static_cast<std::size_t>(v) : HttpServer::kMaxQueuedTotal;
-}
-}  // namespace
-
 HttpServer::HttpServer(uv_loop_t* loop, Handler handler)
-    : loop_(loop), handler_(std::move(handler)), budget_(std::make_shared<QueueBudget>(QueueBudget{0, max_queued_total()})) {
+    : loop_(loop), handler_(std::move(handler)), budget_(std::make_shared<QueueBudget>(QueueBudget{0, queued_total_bound("PROCD_HTTP_MAX_QUEUED_TOTAL", kMaxQueuedTotal)})) {
   resume_.reset(this);
   uv_idle_init(loop_, resume_.get());
 }

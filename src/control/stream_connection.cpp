@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "procd/logging.hpp"
 
@@ -150,10 +151,18 @@ void StreamConnection::queue(std::string bytes, std::shared_ptr<const std::strin
   }
 }
 
+std::size_t queued_total_bound(const char* env_name, std::size_t fallback) {
+  const char* env = std::getenv(env_name);
+  if (!env || !*env) return fallback;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(env, &end, 10);
+  return *end == '\0' && v > 0 && env[0] != '-' ? static_cast<std::size_t>(v) : fallback;
+}
+
 void StreamConnection::drop_for_budget() {
   Log::write(LogLevel::Warn,
-             fmt::format("{} client {} has the most bytes unsent ({}) while all HTTP clients together pass {}; dropping it",
-                         kind_, id_, unwritten(), share_ ? share_->budget->max : 0),
+             fmt::format("{} client {} has the most bytes unsent ({}) while all {} clients together pass {}; dropping it",
+                         kind_, id_, unwritten(), kind_, share_ ? share_->budget->max : 0),
              code_fields(Code::IoSocket));
   close_now();
 }
