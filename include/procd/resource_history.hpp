@@ -2,10 +2,11 @@
 // dashboard's charts: a fixed ring of samples, at most one per `spacing`
 // (the sampler may run every 100 ms; the chart needs no more than a point
 // every few seconds), so its size is bounded whatever the sampling period:
-// kCapacity * spacing covers the window (120 x 5 s = 10 minutes). Pure.
+// kCapacity * spacing covers the window (120 x 5 s = 10 minutes). The ring
+// grows with the samples kept (nothing for a service that is never sampled:
+// resource tracking off, or never running; 2.9 KiB a service otherwise). Pure.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -29,9 +30,13 @@ class ResourceHistory {
   // sample goes once the ring is full.
   bool add(const ResourceSample& s) {
     if (size_ > 0 && s.t_ms - last().t_ms < spacing_ms_) return false;
-    ring_[(start_ + size_) % kCapacity] = s;
-    if (size_ < kCapacity) ++size_;
-    else start_ = (start_ + 1) % kCapacity;
+    if (ring_.size() < kCapacity) {
+      ring_.push_back(s);  // start_ stays 0 until the ring is full
+      ++size_;
+      return true;
+    }
+    ring_[start_] = s;
+    start_ = (start_ + 1) % kCapacity;
     return true;
   }
   std::size_t size() const { return size_; }
@@ -39,13 +44,13 @@ class ResourceHistory {
   std::vector<ResourceSample> samples() const {
     std::vector<ResourceSample> out;
     out.reserve(size_);
-    for (std::size_t i = 0; i < size_; ++i) out.push_back(ring_[(start_ + i) % kCapacity]);
+    for (std::size_t i = 0; i < size_; ++i) out.push_back(ring_[(start_ + i) % ring_.size()]);
     return out;
   }
 
  private:
-  const ResourceSample& last() const { return ring_[(start_ + size_ - 1) % kCapacity]; }
-  std::array<ResourceSample, kCapacity> ring_{};
+  const ResourceSample& last() const { return ring_[(start_ + size_ - 1) % ring_.size()]; }
+  std::vector<ResourceSample> ring_;  // grows to kCapacity, then reused in a circle
   std::size_t start_ = 0, size_ = 0;
   std::int64_t spacing_ms_;
 };

@@ -19,4 +19,9 @@ struct ProcessMetrics {
 
 std::optional<ProcessMetrics> read_self_metrics();
 
+// Give the heap's free pages back to the system (glibc malloc_trim) after a
+// burst that freed much (a config parsed and its services created): the
+// parse's peak would otherwise stay in procd's RSS. No-op elsewhere.
+void release_free_heap();
+
 }  // namespace procd

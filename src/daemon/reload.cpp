@@ -13,6 +13,7 @@
 
 #include "procd/config_load.hpp"
 #include "procd/logging.hpp"
+#include "procd/self_stats.hpp"
 #include "procd/supervisor.hpp"
 #include "service_host.hpp"
 
@@ -69,6 +70,7 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
   manager_.reloading();
   apply_reload(std::move(*loaded.config), out.diff);
   manager_.reloaded();
+  release_free_heap();
   if (watcher_) watch_config_files();  // drop-ins may have come or gone
   return out;
 }

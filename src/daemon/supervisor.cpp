@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "procd/logging.hpp"
+#include "procd/self_stats.hpp"
 #include "procd/signal_names.hpp"
 #include "procd/supervision_rules.hpp"
 
@@ -129,6 +130,7 @@ std::optional<int> Supervisor::start() {
     if (Service* s = index_.find(name); s && s->config().autostart) start_service(*s);
   manager_.start(&loop_, settle_views());
   settle();
+  release_free_heap();  // the config parse's peak is not kept in RSS
   return std::nullopt;
 }
 

@@ -3,6 +3,9 @@
 
 #include <dirent.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <fstream>
 #include <sstream>
@@ -61,6 +64,12 @@ std::optional<ProcessMetrics> read_self_metrics() {
   m.open_fds = open_fds();
   m.start_time_seconds = started;
   return m;
+}
+
+void release_free_heap() {
+#ifdef __GLIBC__
+  ::malloc_trim(0);
+#endif
 }
 
 }  // namespace procd
