@@ -106,8 +106,8 @@ class Service {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
-  const std::string& name() const { return cfg_.name; }
-  const ServiceConfig& config() const { return cfg_; }
+  const std::string& name() const { return cfg_->name; }
+  const ServiceConfig& config() const { return *cfg_; }
   const MachineSpec& spec() const { return spec_; }
   const ServiceState& state() const { return state_; }
   Intent intent() const;
@@ -130,7 +130,12 @@ class Service {
   void mark_removing() { marks_.removing = true; }
   void mark_stop_sent() { marks_.stop_sent = true; }
 
-  // Reload: live settings, or a changed config (readiness, files).
+  // Reload: keep_config() before the Supervisor's config is replaced (the
+  // service's entry goes with it); then point at the new entry, with the
+  // same content (use_config) or changed (take_config: readiness, files).
+  // A removed service keeps its copy.
+  void keep_config();
+  void use_config(const ServiceConfig& sc);
   void set_spec(MachineSpec spec) { spec_ = std::move(spec); }
   void take_config(const ServiceConfig& sc);
 
@@ -183,7 +188,11 @@ class Service {
   void check_memory();
 
   ServiceHost& host_;
-  ServiceConfig cfg_;
+  // Its entry in the Supervisor's config (one copy per service, not two);
+  // its own copy while the Supervisor's config is replaced by a reload, and
+  // for good once a reload removed it.
+  const ServiceConfig* cfg_;
+  std::unique_ptr<ServiceConfig> own_cfg_;
   MachineSpec spec_;
   ServiceState state_;
   Intent marks_;                        // all but `want`, which is the machine's

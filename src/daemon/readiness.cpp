@@ -18,40 +18,40 @@
 namespace procd {
 void Service::setup_readiness() {
   ready_pattern_.reset();
-  if (cfg_.ready.kind == ReadyKind::LogMatch) {
-    if (auto compiled = LogPattern::compile(cfg_.ready.log_regex); compiled.ok())
+  if (cfg_->ready.kind == ReadyKind::LogMatch) {
+    if (auto compiled = LogPattern::compile(cfg_->ready.log_regex); compiled.ok())
       ready_pattern_ = std::move(compiled.value());
     else  // validated at load; keep procd alive regardless
       Log::write(LogLevel::Error, fmt::format("ready.log pattern: {}", compiled.error().message),
-                 svc_fields(cfg_.name, 0, Code::ConfigInvalidRegex));
+                 svc_fields(cfg_->name, 0, Code::ConfigInvalidRegex));
   }
-  if (cfg_.uses_notify()) host_.notify_socket();  // the socket exists before the first run
+  if (cfg_->uses_notify()) host_.notify_socket();  // the socket exists before the first run
 }
 
 // NOTIFY_SOCKET is ours to give: notify services get procd's socket, the
 // others never see the one of the manager that started procd.
 void Service::adjust_spawn_env(std::vector<std::string>& env) {
   // The manager's NOTIFY_SOCKET / WATCHDOG_* were dropped by build_service_env.
-  if (cfg_.uses_notify())
+  if (cfg_->uses_notify())
     if (std::string path = host_.notify_socket(); !path.empty()) env.push_back("NOTIFY_SOCKET=" + path);
-  if (cfg_.watchdog_ms > 0) env.push_back(fmt::format("WATCHDOG_USEC={}", std::min(cfg_.watchdog_ms, kMaxDurationMs) * 1000));
+  if (cfg_->watchdog_ms > 0) env.push_back(fmt::format("WATCHDOG_USEC={}", std::min(cfg_->watchdog_ms, kMaxDurationMs) * 1000));
 }
 
 void Service::on_run_started() {
   status_text_.clear();
   over_memory_samples_ = 0;
   watchdog_due_ = 0;  // armed once the run is ready (on_phase), as systemd does
-  if (cfg_.health.kind != HealthKind::None && host_.config().monitoring.health_checks) {
+  if (cfg_->health.kind != HealthKind::None && host_.config().monitoring.health_checks) {
     HealthContext ctx;
     // The run's own request (its environment built once per start, env_file
     // included): the service's identity, limits and CPUs, never procd's.
-    ctx.run = service_spawn_request(cfg_, host_.config().dir, cgroup_, run_env_);
+    ctx.run = service_spawn_request(*cfg_, host_.config().dir, cgroup_, run_env_);
     ctx.sys = &host_.sys();
-    health_ = std::make_unique<HealthChecker>(host_.loop(), cfg_.health, std::move(ctx), host_.reaper(),
+    health_ = std::make_unique<HealthChecker>(host_.loop(), cfg_->health, std::move(ctx), host_.reaper(),
                                               [this](HealthStatus st, const std::string& d) { on_health(st, d); });
     // A health-gated start checks early; a running service after one interval.
-    auto first = cfg_.ready.kind == ReadyKind::Health ? std::min<std::int64_t>(cfg_.health.interval_ms, 200)
-                                                         : cfg_.health.interval_ms;
+    auto first = cfg_->ready.kind == ReadyKind::Health ? std::min<std::int64_t>(cfg_->health.interval_ms, 200)
+                                                         : cfg_->health.interval_ms;
     health_->start(static_cast<std::uint64_t>(first));
   }
 }
@@ -59,13 +59,13 @@ void Service::on_run_started() {
 // Called on every published phase: the watchdog starts with readiness (the
 // start timeout bounds the start); what belongs to an ending run stops.
 void Service::on_phase(Phase phase) {
-  if (phase == Phase::Running && cfg_.watchdog_ms > 0) watchdog_due_ = host_.now() + cfg_.watchdog_ms;  // rearm() follows the step
+  if (phase == Phase::Running && cfg_->watchdog_ms > 0) watchdog_due_ = host_.now() + cfg_->watchdog_ms;  // rearm() follows the step
   // Checks that failed while it was starting did not count (start_timeout_ms
   // bounds a start); now running, it is judged afresh: `retries` failures
   // from here restart it (the checker reports changes only, so start over).
   if (phase == Phase::Running && health_ && health_->status() == HealthStatus::Unhealthy) {
     health_->stop();
-    health_->start(static_cast<std::uint64_t>(cfg_.health.interval_ms));
+    health_->start(static_cast<std::uint64_t>(cfg_->health.interval_ms));
   }
   if (phase == Phase::Stopping || phase == Phase::Stopped || phase == Phase::Failed || phase == Phase::Restarting) {
     watchdog_due_ = 0;
@@ -79,10 +79,10 @@ void Service::on_phase(Phase phase) {
 void Service::on_notify(const std::map<std::string, std::string>& fields) {
   if (auto it = fields.find("STATUS"); it != fields.end()) status_text_ = it->second;
   if (auto it = fields.find("WATCHDOG"); it != fields.end() && it->second == "1" && watchdog_due_ > 0) {
-    watchdog_due_ = host_.now() + cfg_.watchdog_ms;  // each ping moves the deadline
+    watchdog_due_ = host_.now() + cfg_->watchdog_ms;  // each ping moves the deadline
     rearm();
   }
-  if (auto it = fields.find("READY"); it != fields.end() && it->second == "1" && cfg_.ready.kind == ReadyKind::Notify &&
+  if (auto it = fields.find("READY"); it != fields.end() && it->second == "1" && cfg_->ready.kind == ReadyKind::Notify &&
                                       state_.phase == Phase::Starting)
     host_.dispatch(*this, ev::Ready{});
 }
@@ -90,10 +90,10 @@ void Service::on_notify(const std::map<std::string, std::string>& fields) {
 void Service::on_health(HealthStatus status, const std::string& detail) {
   Log::write(status == HealthStatus::Unhealthy ? LogLevel::Warn : LogLevel::Info,
              fmt::format("health {}: {}", health_status_name(status), detail),
-             svc_fields(cfg_.name, state_.pid, status == HealthStatus::Unhealthy ? std::optional<Code>(Code::TimeoutHealth) : std::nullopt));
+             svc_fields(cfg_->name, state_.pid, status == HealthStatus::Unhealthy ? std::optional<Code>(Code::TimeoutHealth) : std::nullopt));
   host_.health_changed(*this);
   if (status == HealthStatus::Unknown) return;
-  switch (react_to_health(state_.phase, cfg_.ready.kind, status == HealthStatus::Healthy)) {
+  switch (react_to_health(state_.phase, cfg_->ready.kind, status == HealthStatus::Healthy)) {
     case HealthReaction::Ready: return host_.dispatch(*this, ev::Ready{});
     case HealthReaction::Failed: return host_.dispatch(*this, ev::HealthFailed{detail});
     case HealthReaction::None: return;
@@ -107,15 +107,15 @@ void Service::check_log_ready(std::string_view line) {
 
 // Restart when RSS stays above the limit for two consecutive samples.
 void Service::check_memory() {
-  if (cfg_.memory_limit == 0 || state_.phase != Phase::Running) return;
-  if (stats_.rss_bytes <= cfg_.memory_limit) {
+  if (cfg_->memory_limit == 0 || state_.phase != Phase::Running) return;
+  if (stats_.rss_bytes <= cfg_->memory_limit) {
     over_memory_samples_ = 0;
     return;
   }
   if (++over_memory_samples_ < 2) return;
   over_memory_samples_ = 0;
-  Log::write(LogLevel::Warn, fmt::format("RSS {} bytes above memory_limit {} bytes", stats_.rss_bytes, cfg_.memory_limit),
-             svc_fields(cfg_.name, state_.pid, Code::ResourceMemoryLimit));
+  Log::write(LogLevel::Warn, fmt::format("RSS {} bytes above memory_limit {} bytes", stats_.rss_bytes, cfg_->memory_limit),
+             svc_fields(cfg_->name, state_.pid, Code::ResourceMemoryLimit));
   host_.dispatch(*this, ev::HealthFailed{"memory limit"});
 }
 

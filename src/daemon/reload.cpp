@@ -94,6 +94,7 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
       next.logging = cfg_.logging;
     }
   }
+  for (auto& s : services_) s->keep_config();  // their entries go with the old config
   cfg_ = std::move(next);
   if (diff.signals_changed) install_signals();
 
@@ -114,7 +115,10 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
     }
     const ServiceConfig& sc = *cfg_.find_service(a.service);
     s->set_spec(machine_spec_of(sc, cfg_.stop_timeout_of(sc)));  // live settings, e.g. a new default stop timeout
-    if (a.step == ReloadStep::Refresh) continue;
+    if (a.step == ReloadStep::Refresh) {
+      s->use_config(sc);  // the same content
+      continue;
+    }
     s->take_config(sc);
     if (a.step == ReloadStep::Restart) restart_service(*s);
   }

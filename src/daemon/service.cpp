@@ -32,7 +32,7 @@ LogLevel to_log_level(act::Level l) {
 }  // namespace
 
 Service::Service(ServiceHost& host, const ServiceConfig& cfg)
-    : host_(host), cfg_(cfg), spec_(machine_spec_of(cfg, host.config().stop_timeout_of(cfg))) {
+    : host_(host), cfg_(&cfg), spec_(machine_spec_of(cfg, host.config().stop_timeout_of(cfg))) {
   timer_.init(host_.loop(), [this] { on_timer(); });
   setup_files();
   setup_readiness();
@@ -77,7 +77,7 @@ void Service::perform(const Action& action) {
           host_.published(*this, a.phase);
           on_phase(a.phase);
         } else if constexpr (std::is_same_v<A, act::Log>) {
-          Log::write(to_log_level(a.level), a.message, svc_fields(cfg_.name, state_.pid, a.code));
+          Log::write(to_log_level(a.level), a.message, svc_fields(cfg_->name, state_.pid, a.code));
         }
       },
       action);
@@ -91,17 +91,17 @@ Millis Service::next_deadline() const {
 }
 
 void Service::spawn() {
-  auto env = build_service_env(cfg_, host_.base_env());
+  auto env = build_service_env(*cfg_, host_.base_env());
   if (!env.ok()) {
     host_.dispatch(*this, ev::SpawnFailed{env.error()});
     return;
   }
   // A command health check runs in the run's environment (env_file read once
   // per start); only then is a copy kept (~4 KiB a service otherwise).
-  if (cfg_.health.kind == HealthKind::Command) run_env_ = env.value();
+  if (cfg_->health.kind == HealthKind::Command) run_env_ = env.value();
   else run_env_.clear();
   ensure_cgroup();
-  SpawnRequest req = service_spawn_request(cfg_, host_.config().dir, cgroup_, std::move(env.value()));
+  SpawnRequest req = service_spawn_request(*cfg_, host_.config().dir, cgroup_, std::move(env.value()));
   adjust_spawn_env(req.env);
   auto proc = host_.sys().spawn(req);
   if (!proc.ok()) {
@@ -120,12 +120,12 @@ void Service::spawn() {
     if (auto r = watch_output(*pipe, fd); r.ok())
       ++streams;
     else
-      Log::error(r.error(), svc_fields(cfg_.name));
+      Log::error(r.error(), svc_fields(cfg_->name));
   }
   drain_.started(streams);
   reading_ = false;
   update_reading();
-  Log::write(LogLevel::Debug, "spawned", svc_fields(cfg_.name, proc->pid));
+  Log::write(LogLevel::Debug, "spawned", svc_fields(cfg_->name, proc->pid));
   on_run_started();
   host_.dispatch(*this, ev::Spawned{proc->pid});
 }
@@ -140,8 +140,8 @@ void Service::on_timer() {
   Millis t = host_.now();
   if (watchdog_due_ > 0 && t >= watchdog_due_) {
     watchdog_due_ = 0;
-    Log::write(LogLevel::Warn, fmt::format("no WATCHDOG=1 for {} ms", cfg_.watchdog_ms),
-               svc_fields(cfg_.name, state_.pid, Code::TimeoutWatchdog));
+    Log::write(LogLevel::Warn, fmt::format("no WATCHDOG=1 for {} ms", cfg_->watchdog_ms),
+               svc_fields(cfg_->name, state_.pid, Code::TimeoutWatchdog));
     host_.dispatch(*this, ev::HealthFailed{"watchdog timeout"});
   }
   if (file_retry_due_ > 0 && t >= file_retry_due_) {
@@ -186,14 +186,14 @@ void Service::apply_drain(const DrainVerdict& verdict) {
       return rearm();
     case K::Kill:  // the cgroup is killed; its `populated 0` event finishes the run
       Log::write(LogLevel::Warn, "processes left in the cgroup after the main process exited; killing them",
-                 svc_fields(cfg_.name, 0, Code::TimeoutStop));
+                 svc_fields(cfg_->name, 0, Code::TimeoutStop));
       signal(SIGKILL);
       close_streams();
       return rearm();
     case K::KillAndFinish:
       if (run_alive()) {
         Log::write(LogLevel::Warn, "processes left in the group after the main process exited; killing them",
-                   svc_fields(cfg_.name, 0, Code::TimeoutStop));
+                   svc_fields(cfg_->name, 0, Code::TimeoutStop));
         signal(SIGKILL);
       }
       close_streams();
@@ -219,13 +219,24 @@ void Service::observe_phase(Millis t, Phase phase) {
 }
 
 
+void Service::keep_config() {
+  if (own_cfg_) return;
+  own_cfg_ = std::make_unique<ServiceConfig>(*cfg_);
+  cfg_ = own_cfg_.get();
+}
+
+void Service::use_config(const ServiceConfig& sc) {
+  cfg_ = &sc;
+  own_cfg_.reset();
+}
+
 // Reload: a changed config. Readiness is set up again; files only when
 // their settings changed (lines the old file could not take yet go on).
 void Service::take_config(const ServiceConfig& sc) {
-  bool new_file = sc.log.file != cfg_.log.file || sc.log.max_file_size != cfg_.log.max_file_size ||
-                  sc.log.max_files != cfg_.log.max_files || sc.log.merge_stderr != cfg_.log.merge_stderr ||
-                  sc.log.stderr_file != cfg_.log.stderr_file;
-  cfg_ = sc;
+  bool new_file = sc.log.file != cfg_->log.file || sc.log.max_file_size != cfg_->log.max_file_size ||
+                  sc.log.max_files != cfg_->log.max_files || sc.log.merge_stderr != cfg_->log.merge_stderr ||
+                  sc.log.stderr_file != cfg_->log.stderr_file;
+  use_config(sc);
   setup_readiness();
   if (!new_file) return;
   flush_files();
@@ -240,8 +251,8 @@ void Service::take_config(const ServiceConfig& sc) {
   } else {
     file_retry_due_ = 0;
     // Pending bytes are whole lines (a cut line's rest ends with its '\n').
-    Log::service_lines(cfg_.name, false, {}, out_rest, wall_clock_ms());
-    Log::service_lines(cfg_.name, true, {}, err_rest, wall_clock_ms());
+    Log::service_lines(cfg_->name, false, {}, out_rest, wall_clock_ms());
+    Log::service_lines(cfg_->name, true, {}, err_rest, wall_clock_ms());
     update_reading();
   }
 }

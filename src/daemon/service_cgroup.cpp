@@ -90,14 +90,14 @@ void Service::ensure_cgroup() {
     // The cgroup an older procd gave this service ('.' and '@' as '_'),
     // unless it is the cgroup of a service configured now.
     std::vector<std::string> names = host_.service_names();
-    if (auto old = legacy_leftover_cgroup(tree->layout().base, cfg_.name, names)) {
-      if (auto left = tree->clean_leftover(*old); left.ok()) report_leftovers(cfg_, *old, *left);
-      else Log::error(left.error(), svc_fields(cfg_.name));
+    if (auto old = legacy_leftover_cgroup(tree->layout().base, cfg_->name, names)) {
+      if (auto left = tree->clean_leftover(*old); left.ok()) report_leftovers(*cfg_, *old, *left);
+      else Log::error(left.error(), svc_fields(cfg_->name));
     }
-    auto left = tree->prepare(cfg_.name);
-    if (!left.ok()) return Log::error(left.error(), svc_fields(cfg_.name));  // this service: process group only
-    cgroup_ = tree->dir_of(cfg_.name);
-    report_leftovers(cfg_, cgroup_, *left);
+    auto left = tree->prepare(cfg_->name);
+    if (!left.ok()) return Log::error(left.error(), svc_fields(cfg_->name));  // this service: process group only
+    cgroup_ = tree->dir_of(cfg_->name);
+    report_leftovers(*cfg_, cgroup_, *left);
     uv_fs_event_t* h = cgroup_watch_.reset(this);
     uv_fs_event_init(host_.loop(), h);
     int rc = uv_fs_event_start(
@@ -108,15 +108,15 @@ void Service::ensure_cgroup() {
         (cgroup_ + "/cgroup.events").c_str(), 0);
     if (rc != 0) {
       Log::write(LogLevel::Warn, fmt::format("cannot watch {}/cgroup.events: {}", cgroup_, uv_strerror(rc)),
-                 svc_fields(cfg_.name, 0, Code::PlatformCgroupFailed));
+                 svc_fields(cfg_->name, 0, Code::PlatformCgroupFailed));
       cgroup_watch_.close();
     }
   }
   // Limits once per change of them (a reload), not on every restart.
-  if (std::string key = limits_key(cfg_); key != cgroup_limits_) {
+  if (std::string key = limits_key(*cfg_); key != cgroup_limits_) {
     cgroup_limits_ = key;
-    for (const auto& w : tree->apply_limits(cgroup_, limits_of(cfg_)))
-      Log::write(LogLevel::Warn, w.message, svc_fields(cfg_.name, 0, w.code));
+    for (const auto& w : tree->apply_limits(cgroup_, limits_of(*cfg_)))
+      Log::write(LogLevel::Warn, w.message, svc_fields(cfg_->name, 0, w.code));
   }
 }
 
@@ -140,15 +140,15 @@ void Service::signal(int sig) {
     // live member descending from procd is known; else it may be reused.
     if (drain_.exit_pending() && !host_.group_alive(pgid_)) {
       Log::write(LogLevel::Debug, fmt::format("signal {} not sent: group {} has no member left", sig, pgid_),
-                 svc_fields(cfg_.name));
+                 svc_fields(cfg_->name));
       return;
     }
-    if (auto r = host_.sys().signal_group(pgid_, sig); !r.ok()) Log::error(r.error(), svc_fields(cfg_.name));
+    if (auto r = host_.sys().signal_group(pgid_, sig); !r.ok()) Log::error(r.error(), svc_fields(cfg_->name));
     return;
   }
   if (sig != SIGKILL) return tree->signal_members(cgroup_, sig);
   if (auto r = tree->kill(cgroup_); !r.ok()) {
-    Log::error(r.error(), svc_fields(cfg_.name));
+    Log::error(r.error(), svc_fields(cfg_->name));
     if (pgid_ > 0) host_.sys().signal_group(pgid_, SIGKILL);
   }
 }
@@ -160,8 +160,8 @@ void Service::check_oom(const ExitStatus& status) {
   if (now_kills <= oom_kills_) return;
   Log::write(LogLevel::Error,
              fmt::format("killed by its cgroup memory limit (memory_max {} bytes): {} OOM kill(s) (exit code {}, signal {})",
-                         cfg_.memory_max, now_kills - oom_kills_, status.code, status.signal),
-             svc_fields(cfg_.name, 0, Code::ResourceOomKilled));
+                         cfg_->memory_max, now_kills - oom_kills_, status.code, status.signal),
+             svc_fields(cfg_->name, 0, Code::ResourceOomKilled));
   oom_kills_ = now_kills;
 }
 

@@ -96,7 +96,7 @@ void Service::on_read(uv_stream_t* stream, ssize_t nread, const char* data) {
 // ---- destinations -------------------------------------------------------------
 
 void Service::setup_files() {
-  const ServiceLogConfig& log = cfg_.log;
+  const ServiceLogConfig& log = cfg_->log;
   out_file_ = {};
   err_file_ = {};
   if (log.file.empty()) return;
@@ -112,7 +112,7 @@ void Service::setup_files() {
 void Service::open_files() {
   for (ServiceFile* f : {&out_file_, &err_file_})
     if (*f)
-      if (auto r = f->file->open(); !r.ok()) Log::error(r.error(), svc_fields(cfg_.name));
+      if (auto r = f->file->open(); !r.ok()) Log::error(r.error(), svc_fields(cfg_->name));
 }
 
 void Service::on_output(bool is_stderr, const char* data, std::size_t len) {
@@ -121,11 +121,11 @@ void Service::on_output(bool is_stderr, const char* data, std::size_t len) {
   const std::int64_t ts = wall_clock_ms();
   const bool watch_ready = ready_pattern_ && state_.phase == Phase::Starting;  // as check_log_ready
   const bool followed = host_.logs_followed();
-  if (dest && !cfg_.log.timestamps && dest->pending.empty() && !watch_ready && !followed) {
+  if (dest && !cfg_->log.timestamps && dest->pending.empty() && !watch_ready && !followed) {
     bool plain = splitter.feed_plain(std::string_view(data, len), [&](std::string_view head, std::string_view body) {
       ring_.push_lines(ts, is_stderr, head, body);
       auto w = dest->file->write(head, body);
-      tell_rotation(w, *dest->file, cfg_.name);
+      tell_rotation(w, *dest->file, cfg_->name);
       if (!w.ok() && w.error->code != Code::IoRotate) {  // keep exactly what was not written; flush_file tells
         std::size_t skip = w.written;
         std::size_t from_head = std::min(skip, head.size());
@@ -141,7 +141,7 @@ void Service::on_output(bool is_stderr, const char* data, std::size_t len) {
   if (!dest && !watch_ready && !followed) {
     bool plain = splitter.feed_plain(std::string_view(data, len), [&](std::string_view head, std::string_view body) {
       ring_.push_lines(ts, is_stderr, head, body);
-      Log::service_lines(cfg_.name, is_stderr, head, body, ts);
+      Log::service_lines(cfg_->name, is_stderr, head, body, ts);
     });
     if (plain) {
       if (!host_.own_log_held() && Log::backlogged()) host_.own_log_backlogged();
@@ -154,14 +154,14 @@ void Service::on_output(bool is_stderr, const char* data, std::size_t len) {
     if (followed) host_.log_line(*this, LogLine{ts, is_stderr, std::string(line), cut});
     ring_.push(ts, is_stderr, line, cut);
     if (dest) {  // the file gets the line whole: no mark, no '\n' inside it
-      if (cfg_.log.timestamps && !splitter.continues()) {
+      if (cfg_->log.timestamps && !splitter.continues()) {
         append_utc_timestamp(dest->pending, ts);
         dest->pending.push_back(' ');
       }
       dest->pending.append(line);
       if (!cut) dest->pending.push_back('\n');
     } else {
-      Log::service_line(cfg_.name, is_stderr, line, ts, cut);
+      Log::service_line(cfg_->name, is_stderr, line, ts, cut);
     }
   });
   if (dest) flush_file(*dest);
@@ -175,11 +175,11 @@ bool Service::flush_file(ServiceFile& f) {
   auto w = f.file->write(f.pending);
   f.pending.erase(0, w.written);
   if (w.ok() || w.error->code == Code::IoRotate) {
-    tell_rotation(w, *f.file, cfg_.name);
+    tell_rotation(w, *f.file, cfg_->name);
     if (file_error_told_ && out_file_.pending.empty() && err_file_.pending.empty()) {
       file_error_told_ = false;
       Log::write(LogLevel::Info, fmt::format("{} is writable again; output resumed", f.file->path()),
-                 svc_fields(cfg_.name));
+                 svc_fields(cfg_->name));
     }
     update_reading();
     return true;
@@ -187,7 +187,7 @@ bool Service::flush_file(ServiceFile& f) {
   if (!file_error_told_) {  // once per outage, not once per retry
     file_error_told_ = true;
     Log::write(LogLevel::Error, fmt::format("{}; output held back, retrying every {} ms", w.error->message, kFileRetryMs),
-               svc_fields(cfg_.name, 0, w.error->code));
+               svc_fields(cfg_->name, 0, w.error->code));
   }
   if (file_retry_due_ == 0) {
     file_retry_due_ = host_.now() + kFileRetryMs;
@@ -206,7 +206,7 @@ void Service::reopen_files() {
   flush_files();
   for (ServiceFile* f : {&out_file_, &err_file_})
     if (*f)
-      if (auto r = f->file->reopen(); !r.ok()) Log::error(r.error(), svc_fields(cfg_.name));
+      if (auto r = f->file->reopen(); !r.ok()) Log::error(r.error(), svc_fields(cfg_->name));
 }
 
 // ---- holding output back ---------------------------------------------------
