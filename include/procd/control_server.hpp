@@ -43,6 +43,10 @@ class ControlConnection final : public StreamConnection {
  public:
   ControlConnection(ConnectionOwner* owner, std::uint64_t id, ControlServer* server);
   uid_t peer_uid() const { return peer_uid_; }
+  // A reply in pieces (write_pieces: `head`, then the pieces of `next` as
+  // the client takes them); nothing more is read from the client meanwhile.
+  // Then the connection closes, or (follow) becomes a logs stream of `names`.
+  void reply_pieces(std::string head, Producer next, bool follow, std::vector<std::string> names);
 
  private:
   friend class ControlServer;

@@ -17,6 +17,7 @@
 #include "procd/control_server.hpp"
 #include "procd/http_request.hpp"
 #include "procd/http_server.hpp"
+#include "procd/log_window.hpp"
 #include "procd/metrics.hpp"
 #include "procd/protocol.hpp"
 #include "procd/service_machine.hpp"
@@ -53,8 +54,13 @@ class FrontEnds {
   std::string metrics_text();
   std::shared_ptr<const std::string> metrics_body();  // the same text, for HTTP
   bool metrics_enabled() const;
-  // Recent lines of `which` as log items (protocol.hpp), oldest first, at most n.
-  std::vector<std::string> recent_log_items(const std::vector<Service*>& which, std::size_t n);
+  // The last n lines of `which` as log items (protocol.hpp), oldest first,
+  // handed out in pieces of StreamConnection::kPieceBytes (a LogWindow over
+  // the rings: never whole). `length`: the bytes of the items chosen (HTTP's
+  // Content-Length; pad: a reply with skipped lines still has that length).
+  // live: lines printed until the last piece come too (a follower catching up).
+  StreamConnection::Producer recent_logs(const std::vector<Service*>& which, std::size_t n, bool live, bool pad,
+                                         std::size_t* length = nullptr);
 
   // Sampling runs only while tracking is on and some service has a process.
   void update_sampling();
@@ -70,6 +76,11 @@ class FrontEnds {
   void http_service_action(HttpConnection& conn, const HttpRequest& req, HttpRouteKind kind);
   MetricsSnapshot metrics_snapshot();
   void sample_resources();
+  struct Chosen {
+    const Service* svc;
+    std::string name;
+  };
+  std::vector<RingRef> rings_now(const std::vector<Chosen>& chosen);  // a service removed since: null
 
   Supervisor& sup_;
   Config& cfg_;                                     // the Supervisor's: replaced by a reload

@@ -74,6 +74,9 @@ class LineRing {
   // The i-th line, oldest first (i < size()): read without a copy.
   const LogLine& at(std::size_t i) const { return slots_[(first_ + i) % capacity_]; }
   std::size_t size() const { return count_; }
+  // Lines ever pushed: the oldest held is number pushed() - size(), so a
+  // reader that keeps a line's number sees whether it has been dropped.
+  std::uint64_t pushed() const { return pushed_; }
 
  private:
   LogLine& next_slot();  // capacity_ > 0
@@ -81,6 +84,7 @@ class LineRing {
   std::vector<LogLine> slots_;   // grows to capacity_, then reused in a circle
   std::size_t first_ = 0;        // oldest line
   std::size_t count_ = 0;
+  std::uint64_t pushed_ = 0;
   std::vector<std::size_t> scratch_;  // push_lines: line starts, newest first
 };
 

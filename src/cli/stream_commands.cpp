@@ -61,6 +61,10 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
   auto r = client.stream(
       req,
       [&](const json& item) {
+        if (auto k = item.find("skipped"); !as_json && k != item.end() && k->is_number_unsigned()) {
+          fmt::print(stderr, "procd logs: {} lines left the ring before they were sent\n", k->get<std::uint64_t>());
+          return true;
+        }
         if (as_json) {  // valid JSON whatever the bytes: line_base64 carries them (see log_item)
           fmt::print("{}\n", item.dump(-1, ' ', false, json::error_handler_t::replace));
         } else {

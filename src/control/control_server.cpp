@@ -20,6 +20,19 @@ ControlConnection::ControlConnection(ConnectionOwner* owner, std::uint64_t id, C
 
 void ControlConnection::on_read(ssize_t nread, const uv_buf_t* buf) { server_->on_read(*this, nread, buf); }
 
+void ControlConnection::reply_pieces(std::string head, Producer next, bool follow, std::vector<std::string> names) {
+  write_pieces(std::move(head), std::move(next), [this, follow, names = std::move(names)] {
+    if (!follow) return close();
+    stream = Stream::Logs;
+    stream_names = names;
+    deadline_.cancel();  // streams live until the client goes
+    if (paused_) {       // read again: its EOF ends the stream
+      paused_ = false;
+      start_reading();
+    }
+  });
+}
+
 ControlServer::ControlServer(uv_loop_t* loop, Handler handler, std::uint64_t idle_timeout_ms)
     : loop_(loop),
       handler_(std::move(handler)),
@@ -130,6 +143,16 @@ void ControlServer::process_lines(ControlConnection& c) {
     // The handler may have closed c or the whole server: c is still valid
     // memory (freed only in its close callback) but must not be used further.
     if (c.closing()) return;
+    if (c.writing_pieces()) {
+      // A reply in pieces (logs): the rest waits in the client's socket until
+      // it is out; the deadline measures the client's progress (none for
+      // kLingerMs: closed now, no error line inside the reply).
+      c.inbuf_.erase(0, nl + 1);
+      if (!c.paused_) c.stop_reading();
+      c.paused_ = true;
+      c.arm_deadline(StreamConnection::kLingerMs);
+      return;
+    }
     if (c.stream != ControlConnection::Stream::None) c.deadline_.cancel();  // streams live until the client goes
   }
   c.inbuf_.erase(0, start);
@@ -146,7 +169,7 @@ void ControlServer::process_lines(ControlConnection& c) {
 void ControlServer::resume_paused() {
   uv_idle_stop(resume_.get());  // process_lines re-starts it for a peer still paused
   conns_.for_each([this](ControlConnection& c) {
-    if (c.paused_ && !c.closing()) process_lines(c);
+    if (c.paused_ && !c.closing() && !c.writing_pieces()) process_lines(c);
   });
 }
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "procd/logging.hpp"
 #include "procd/resources.hpp"
@@ -115,29 +116,30 @@ std::shared_ptr<const std::string> FrontEnds::metrics_body() {
   return metrics_buf_;
 }
 
-std::vector<std::string> FrontEnds::recent_log_items(const std::vector<Service*>& which, std::size_t n) {
-  // The last n lines across the chosen services, in time order (equal times
-  // in the order of `which`), at most kMaxLogLines and kMaxLogReplyBytes:
-  // merged newest first straight from the rings, so nothing but the reply
-  // itself is copied, whatever n and the number of services.
-  n = std::min(n, kMaxLogLines);
-  std::vector<std::size_t> left(which.size());  // per service: lines not yet taken
-  for (std::size_t s = 0; s < which.size(); ++s) left[s] = which[s]->ring().size();
-  std::vector<std::string> out;
-  std::size_t bytes = 0;
-  while (out.size() < n) {
-    std::size_t best = which.size();
-    for (std::size_t s = 0; s < which.size(); ++s)
-      if (left[s] > 0 && (best == which.size() || which[s]->ring().at(left[s] - 1).ts_ms >= which[best]->ring().at(left[best] - 1).ts_ms))
-        best = s;
-    if (best == which.size()) break;
-    const LogLine& l = which[best]->ring().at(--left[best]);
-    std::string item = log_item({l.ts_ms, which[best]->name(), l.is_stderr, l.text, l.partial});
-    if (bytes + item.size() > kMaxLogReplyBytes) break;
-    bytes += item.size();
-    out.push_back(std::move(item));
+StreamConnection::Producer FrontEnds::recent_logs(const std::vector<Service*>& which, std::size_t n, bool live, bool pad,
+                                                  std::size_t* length) {
+  auto chosen = std::make_shared<std::vector<Chosen>>();
+  std::vector<RingRef> rings;
+  for (Service* s : which) {
+    chosen->push_back({s, s->name()});
+    rings.push_back({&s->ring(), s->name()});
   }
-  std::reverse(out.begin(), out.end());
+  auto window = std::make_shared<LogWindow>(rings, n, kMaxLogReplyBytes, live);
+  if (length) *length = window->bytes();
+  // Pieces are made on later loop turns: the rings are looked up again each time.
+  return [this, chosen, window, pad](std::string& out) {
+    return window->next(rings_now(*chosen), out, StreamConnection::kPieceBytes, pad);
+  };
+}
+
+std::vector<RingRef> FrontEnds::rings_now(const std::vector<Chosen>& chosen) {
+  std::unordered_set<const Service*> alive;
+  alive.reserve(services_.size());
+  for (auto& s : services_) alive.insert(s.get());
+  std::vector<RingRef> out;
+  out.reserve(chosen.size());
+  for (const Chosen& c : chosen)
+    out.push_back(alive.count(c.svc) && c.svc->name() == c.name ? RingRef{&c.svc->ring(), c.name} : RingRef{nullptr, c.name});
   return out;
 }
 
@@ -145,15 +147,9 @@ void FrontEnds::send_recent_logs(ControlConnection& conn, const Request& req, co
   std::size_t n = 100;
   if (req.args.contains("lines") && req.args["lines"].is_number_integer())
     n = static_cast<std::size_t>(std::max<std::int64_t>(0, req.args["lines"].get<std::int64_t>()));
-  conn.send(stream_header());
-  for (const auto& item : recent_log_items(which, n)) conn.send(item);
   bool follow = req.args.contains("follow") && req.args["follow"].is_boolean() && req.args["follow"].get<bool>();
-  if (follow) {
-    conn.stream = ControlConnection::Stream::Logs;
-    conn.stream_names = req.names;
-  } else {
-    conn.close();
-  }
+  // Handed to the client in pieces as it reads; then closed, or (follow) a stream.
+  conn.reply_pieces(stream_header(), recent_logs(which, n, follow, false), follow, req.names);
 }
 
 bool FrontEnds::logs_followed() const {

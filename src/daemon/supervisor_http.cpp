@@ -199,19 +199,23 @@ void FrontEnds::http_logs(HttpConnection& conn, const HttpRequest& req) {
     unsigned long long v = std::strtoull(it->second.c_str(), &end, 10);
     if (it->second.empty() || *end != '\0' || it->second[0] == '-')
       return reply_err(conn, 400, make_error(Code::HttpBadRequest, "n must be a non-negative integer"));
-    n = static_cast<std::size_t>(std::min<unsigned long long>(v, kMaxLogLines));  // the bound; recent_log_items clamps too
+    n = static_cast<std::size_t>(std::min<unsigned long long>(v, kMaxLogLines));  // the bound; LogWindow clamps too
   }
-  auto items = recent_log_items(*which, n);
   auto f = req.query.find("follow");
   if (f == req.query.end() || f->second == "0" || f->second == "false") {
     // Handed to the client in 64 KiB pieces as it reads, never joined.
     std::size_t length = 0;
-    for (const auto& i : items) length += i.size();
-    return conn.reply_pieces(200, "application/x-ndjson", length, pieces_of(std::move(items)));
+    auto next = recent_logs(*which, n, false, true, &length);
+    return conn.reply_pieces(200, "application/x-ndjson", length, std::move(next));
   }
   conn.begin_stream("application/x-ndjson");
   if (conn.closing()) return;
-  for (const auto& i : items) conn.send(i);
+  auto next = recent_logs(*which, n, false, false);
+  for (std::string piece;; piece.clear()) {
+    bool more = next(piece);
+    if (!piece.empty()) conn.send(piece);
+    if (!more || conn.closing()) break;
+  }
   conn.stream = HttpConnection::Stream::Logs;
   conn.stream_names = sel.names;
 }

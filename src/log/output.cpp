@@ -119,6 +119,7 @@ bool LineSplitter::feed_plain(std::string_view bytes,
 // ---- LineRing ----------------------------------------------------------------
 
 LogLine& LineRing::next_slot() {
+  ++pushed_;
   if (count_ < capacity_) {  // still filling: first_ == 0, slots_.size() == count_
     ++count_;
     return slots_.emplace_back();
