@@ -56,10 +56,10 @@ class Supervisor::Host final : public ServiceHost, public ChildReaper {
   void own_log_drained() { log_drained_ = true; }
   void resume_own_log();    // settle(): the own log drained, read the held services again
   void close_notify();
+  void on_notify(pid_t sender, const std::map<std::string, std::string>& fields);
 
  private:
   Service* service_of_pid(pid_t pid);
-  void on_notify(pid_t sender, const std::map<std::string, std::string>& fields);
 
   Supervisor& s_;
   std::vector<std::string> base_env_;

@@ -199,6 +199,10 @@ void Supervisor::on_signal(int signum) {
   }
 }
 
+void Supervisor::notify_from(pid_t sender, const std::map<std::string, std::string>& fields) {
+  host_->on_notify(sender, fields);
+}
+
 void Supervisor::on_sigchld() {
   std::vector<Service*> exited;
   bool orphans = false;
