@@ -45,6 +45,8 @@ class Supervisor::Host final : public ServiceHost, public ChildReaper {
 
   // ChildReaper: health command exits.
   void watch_child(pid_t pid, std::function<void(int code, int signal)> on_exit) override;
+  // A health command not reaped yet (a stopped checker SIGKILLed it): the shutdown waits for it.
+  bool children_pending() const { return !child_watchers_.empty(); }
 
   // What the Supervisor drives.
   void setup_cgroups();     // service_cgroup.cpp

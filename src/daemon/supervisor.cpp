@@ -209,6 +209,7 @@ void Supervisor::on_sigchld() {
   while (auto r = sys_.reap_one()) {
     auto [svc, known] = host_->reaped(r->pid, r->code, r->signal);
     if (svc) exited.push_back(svc);
+    if (known && !svc) dirty_ = true;  // a health command: the shutdown may have waited for it
     if (known) continue;
     Log::write(LogLevel::Debug, fmt::format("reaped orphan {} (code {}, signal {})", r->pid, r->code, r->signal));
     orphans = true;

@@ -149,7 +149,8 @@ void shrink(SimOptions& opt, const SimOutcome& first) {
     for (std::size_t at = 0; at < keep.size() && runs < kShrinkRuns;) {
       std::vector<int> fewer(keep.begin(), keep.begin() + static_cast<std::ptrdiff_t>(at));
       fewer.insert(fewer.end(), keep.begin() + static_cast<std::ptrdiff_t>(std::min(at + chunk, keep.size())), keep.end());
-      if (fails(hi, fewer)) keep = std::move(fewer);  // the same `at` now names the next chunk
+      // (never none: an empty keep list means every step)
+      if (!fewer.empty() && fails(hi, fewer)) keep = std::move(fewer);  // the same `at` now names the next chunk
       else at += chunk;
     }
     if (chunk == 1) break;
