@@ -141,6 +141,10 @@ class Sequence {
     check_notify(world_, *all, ready_sent_);
     // The exit code the ladder owes: 0 when the driver asked for the
     // shutdown, else (a critical service failed) that service's code.
+    // Shutting down with nothing left to wait for (no process, no zombie):
+    // procd stops in the turn the last one was reaped, not at a later rung.
+    if (sup_->shutting_down() && !sup_->stopped() && world_.processes().empty())
+      world_.violate("shutdown-lingers", "every process is gone and reaped, but procd is still shutting down");
     if (sup_->shutting_down() && expected_.empty()) {
       if (driver_shutdown_) expected_.insert(0);
       else

@@ -60,6 +60,14 @@ void check_exit(SimWorld& world, int code, const std::set<int>& expected) {
       world.violate("health-left", fmt::format("health command pid {} of {} is {} after procd exited", pid, p.service,
                                                p.exited ? "unreaped" : "still running"));
   bool stuck = world.stuck_alive();
+  // Gave up at the ceiling: the ladder SIGKILLs every group first, so what
+  // is left outlived a SIGKILL; one procd never SIGKILLed is orphaned.
+  if (code == 3)
+    for (const auto& [pid, p] : world.processes())
+      if (!p.exited && !p.health && !p.killed)
+        return world.violate("ceiling-without-kill", fmt::format("procd gave up at its [shutdown].kill ceiling and exited 3, "
+                                                                 "leaving {} {} of {} running without ever SIGKILLing it",
+                                                                 p.is_child() ? "worker" : "pid", pid, p.service));
   if (code == 3 && stuck) return;
   if (expected.count(code) && !world.anything_running()) return;
   world.violate("exit-code", fmt::format("procd exited {} (the ladder's: {}) with {}process(es) left{}", code,
