@@ -1,8 +1,8 @@
 // The simulator's driver: one sequence = a seed and a number of steps. The
 // seed drives a std::mt19937_64 that picks one event per step (time passes
 // to the next deadline or by a random amount, a process ends, a control
-// action, a reload with a random diff, a quiescence check, procd's own
-// shutdown); after each step the loop runs without blocking (settle()) and
+// action, a reload with a random diff, a notify message from a run, a
+// signal to procd, a quiescence check, procd's own shutdown); after each step the loop runs without blocking (settle()) and
 // every invariant (sim_invariants.hpp) is checked. Each step draws from
 // an RNG of its own (seeded by the seed and the step's index), so a replay
 // that leaves steps out (SimOptions::keep) runs the kept ones as they were
