@@ -26,6 +26,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,6 +90,12 @@ class Supervisor {
   // What SIGCHLD runs: reap every exited child. A simulated system has no
   // real children, so its driver calls this when one of its processes ends.
   void reap_children() { on_sigchld(); }
+  // What a delivered signal runs (the loop's signal handles call it), and
+  // what the notify socket runs for a datagram from `sender` (the pid the
+  // kernel vouched for): a simulated world has neither real signals nor
+  // real senders, so its driver calls these (tests/sim).
+  void handle_signal(int signum) { on_signal(signum); }
+  void notify_from(pid_t sender, const std::map<std::string, std::string>& fields);
   // Read-only views for tests and the simulator's invariants.
   std::vector<ServiceSnapshot> snapshot() const;
   const SupervisorCounters& counters() const { return counters_; }

@@ -45,6 +45,8 @@ class Supervisor::Host final : public ServiceHost, public ChildReaper {
 
   // ChildReaper: health command exits.
   void watch_child(pid_t pid, std::function<void(int code, int signal)> on_exit) override;
+  // A health command not reaped yet (a stopped checker SIGKILLed it): the shutdown waits for it.
+  bool children_pending() const { return !child_watchers_.empty(); }
 
   // What the Supervisor drives.
   void setup_cgroups();     // service_cgroup.cpp
@@ -56,10 +58,10 @@ class Supervisor::Host final : public ServiceHost, public ChildReaper {
   void own_log_drained() { log_drained_ = true; }
   void resume_own_log();    // settle(): the own log drained, read the held services again
   void close_notify();
+  void on_notify(pid_t sender, const std::map<std::string, std::string>& fields);
 
  private:
   Service* service_of_pid(pid_t pid);
-  void on_notify(pid_t sender, const std::map<std::string, std::string>& fields);
 
   Supervisor& s_;
   std::vector<std::string> base_env_;

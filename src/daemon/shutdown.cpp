@@ -10,6 +10,7 @@
 #include "procd/logging.hpp"
 #include "procd/signal_names.hpp"
 #include "procd/supervisor.hpp"
+#include "service_host.hpp"
 
 namespace procd {
 namespace {
@@ -56,7 +57,9 @@ void Supervisor::advance_shutdown() {
     index_.stop_sequence[i]->mark_stop_sent();
     dispatch(*index_.stop_sequence[i], ev::StopRequested{});
   }
-  if (!all_stopped(candidates())) return;
+  // Every child procd forked is reaped before it exits: a health command
+  // its stopped checker SIGKILLed too (the [shutdown].kill ceiling bounds it).
+  if (!all_stopped(candidates()) || host_->children_pending()) return;
   exit_code_ = shutdown_exit_code(false, critical_exit_);
   Log::write(LogLevel::Info, fmt::format("all services stopped in {} ms", now() - ladder_.started_at()));
   stop_loop();

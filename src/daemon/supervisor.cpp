@@ -201,12 +201,17 @@ void Supervisor::on_signal(int signum) {
   }
 }
 
+void Supervisor::notify_from(pid_t sender, const std::map<std::string, std::string>& fields) {
+  host_->on_notify(sender, fields);
+}
+
 void Supervisor::on_sigchld() {
   std::vector<Service*> exited;
   bool orphans = false;
   while (auto r = sys_.reap_one()) {
     auto [svc, known] = host_->reaped(r->pid, r->code, r->signal);
     if (svc) exited.push_back(svc);
+    if (known && !svc) dirty_ = true;  // a health command: the shutdown may have waited for it
     if (known) continue;
     Log::write(LogLevel::Debug, fmt::format("reaped orphan {} (code {}, signal {})", r->pid, r->code, r->signal));
     orphans = true;

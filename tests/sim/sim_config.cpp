@@ -31,6 +31,11 @@ SimConfig::SimConfig(std::mt19937_64& rng, std::string dir) : dir_(std::move(dir
   static const std::vector<int> signals = {SIGTERM, SIGTERM, SIGTERM, SIGINT, SIGQUIT};
   static const std::vector<std::int64_t> timeouts = {50, 500, 2000, 10000};
   for (const auto& name : name_pool()) traits_[name] = ServiceTraits{pick(rng, signals), pick(rng, timeouts)};
+  // One critical service in some sequences (more would end most of them early).
+  if (pct(rng) < 30) traits_[pick(rng, name_pool())].critical = true;
+  health_checks_ = pct(rng) < 80;
+  sighup_ = pick(rng, std::vector<std::string>{"reload", "reload", "forward", "ignore"});
+  forward_usr1_ = pct(rng) < 30;
   graceful_ = pick(rng, std::vector<std::int64_t>{1000, 3000, 8000});
   force_ = graceful_ + pick(rng, std::vector<std::int64_t>{500, 2000});
   kill_ = force_ + pick(rng, std::vector<std::int64_t>{500, 3000});
@@ -51,7 +56,16 @@ SimService SimConfig::make(std::mt19937_64& rng, const std::string& name) {
   s.name = name;
   randomize_restart(rng, s);
   s.autostart = pct(rng) < 90;
-  if (pct(rng) < 20) s.min_uptime_ms = pick(rng, std::vector<std::int64_t>{100, 1000, 3000});
+  if (pct(rng) < 30) {
+    s.health = true;
+    s.health_interval_ms = pick(rng, std::vector<std::int64_t>{100, 500, 2000});
+    s.health_timeout_ms = pick(rng, std::vector<std::int64_t>{50, 200, 1000});
+    s.health_retries = static_cast<int>(pick(rng, std::vector<std::int64_t>{1, 2, 3}));
+  }
+  int ready = pct(rng);
+  if (ready < 15) s.ready = "min_uptime", s.min_uptime_ms = pick(rng, std::vector<std::int64_t>{100, 1000, 3000});
+  else if (ready < 35 && s.health && health_checks_) s.ready = "health";
+  else if (ready < 55) s.ready = "notify", s.watchdog_ms = pct(rng) < 25 ? pick(rng, std::vector<std::int64_t>{500, 3000}) : 0;
   for (const auto& other : services_)
     if (pool_index(other.name) < pool_index(name) && pct(rng) < 25)
       s.depends_on.emplace_back(other.name, pick(rng, std::vector<std::string>{"started", "started", "ready", "completed"}));
@@ -70,6 +84,12 @@ std::vector<std::string> SimConfig::names() const {
   return out;
 }
 
+const SimService* SimConfig::find(const std::string& name) const {
+  for (const auto& s : services_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
 bool SimConfig::has(const std::string& name) const {
   return std::any_of(services_.begin(), services_.end(), [&](const SimService& s) { return s.name == name; });
 }
@@ -80,16 +100,23 @@ std::string SimConfig::text() const {
   auto key = [](const std::string& name) { return name.find('.') == std::string::npos ? name : "\"" + name + "\""; };
   std::string out = fmt::format(
       "name = \"sim\"\nhot_reload = false\nlogging = {{ level = \"error\", file = \"procd.log\" }}\n"
-      "monitoring = {{ track_resources = false, health_checks = false }}\n"
+      "monitoring = {{ track_resources = false, health_checks = {} }}\n"
+      "signals = {{ sighup = \"{}\", forward = [{}\"SIGUSR2\"] }}\n"
       "shutdown = {{ graceful = {}, force = {}, kill = {} }}\n[services]\n",
-      graceful_, force_, kill_);
+      health_checks_, sighup_, forward_usr1_ ? "\"SIGUSR1\", " : "", graceful_, force_, kill_);
   for (const auto& s : services_) {
     const ServiceTraits& tr = traits_.at(s.name);
     std::string k = key(s.name);
     out += fmt::format("{}.command = [\"sim-{}\", \"v{}\"]\n{}.stop_signal = \"{}\"\n{}.stop_timeout_ms = {}\n", k, s.name,
                        s.version, k, sig_name(tr.stop_signal), k, tr.stop_timeout_ms);
     if (!s.autostart) out += k + ".autostart = false\n";
-    if (s.min_uptime_ms > 0) out += fmt::format("{}.ready = {{ min_uptime_ms = {} }}\n", k, s.min_uptime_ms);
+    if (tr.critical) out += k + ".critical = true\n";
+    if (s.ready == "min_uptime") out += fmt::format("{}.ready = {{ min_uptime_ms = {} }}\n", k, s.min_uptime_ms);
+    else if (s.ready != "started") out += fmt::format("{}.ready = \"{}\"\n", k, s.ready);
+    if (s.watchdog_ms > 0) out += fmt::format("{}.watchdog_ms = {}\n", k, s.watchdog_ms);
+    if (s.health)
+      out += fmt::format("{}.health = {{ command = [\"sim-health-{}\"], interval_ms = {}, timeout_ms = {}, retries = {} }}\n", k,
+                         s.name, s.health_interval_ms, s.health_timeout_ms, s.health_retries);
     if (!s.depends_on.empty()) {
       std::string deps;
       for (const auto& [name, cond] : s.depends_on) deps += fmt::format("{}{} = \"{}\"", deps.empty() ? "" : ", ", key(name), cond);
@@ -105,13 +132,19 @@ std::string SimConfig::text() const {
 }
 
 std::string SimConfig::describe() const {
-  std::string out = fmt::format("shutdown {}/{}/{} ms;", graceful_, force_, kill_);
+  std::string out = fmt::format("shutdown {}/{}/{} ms, health checks {}, sighup {}{};", graceful_, force_, kill_,
+                                health_checks_ ? "on" : "off", sighup_, forward_usr1_ ? ", forward SIGUSR1" : "");
   for (const auto& s : services_) {
     const ServiceTraits& tr = traits_.at(s.name);
     out += fmt::format(" {}{{{} {}ms, {}", s.name, sig_name(tr.stop_signal), tr.stop_timeout_ms, s.restart);
     if (s.restart != "never") out += fmt::format(" {}ms", s.delay_ms);
     if (s.restart != "never" && s.start_limit_burst > 0) out += fmt::format(" limit {}", s.start_limit_burst);
-    if (s.min_uptime_ms > 0) out += fmt::format(", ready after {}ms", s.min_uptime_ms);
+    if (tr.critical) out += ", critical";
+    if (s.ready == "min_uptime") out += fmt::format(", ready after {}ms", s.min_uptime_ms);
+    else if (s.ready != "started") out += ", ready " + s.ready;
+    if (s.watchdog_ms > 0) out += fmt::format(", watchdog {}ms", s.watchdog_ms);
+    if (s.health)
+      out += fmt::format(", health every {}ms timeout {}ms retries {}", s.health_interval_ms, s.health_timeout_ms, s.health_retries);
     if (!s.autostart) out += ", no autostart";
     for (const auto& [dep, cond] : s.depends_on) out += fmt::format(", after {}:{}", dep, cond);
     out += "}";

@@ -26,7 +26,12 @@ struct SimService {
   std::int64_t delay_ms = 100;
   int start_limit_burst = 0;          // 0: none
   bool autostart = true;
-  std::int64_t min_uptime_ms = 0;     // 0: ready = "started"
+  std::int64_t min_uptime_ms = 0;     // ready = { min_uptime_ms } when ready == "min_uptime"
+  std::string ready = "started";      // started | min_uptime | health | notify
+  bool health = false;                // health = { command = ["sim-health-NAME"], ... }
+  std::int64_t health_interval_ms = 500, health_timeout_ms = 200;
+  int health_retries = 2;
+  std::int64_t watchdog_ms = 0;       // notify services only
   std::vector<std::pair<std::string, std::string>> depends_on;  // service, condition
 };
 
@@ -45,6 +50,11 @@ class SimConfig {
   std::map<std::string, ServiceTraits> traits() const;
   std::int64_t graceful_ms() const { return graceful_; }
   std::int64_t kill_ms() const { return kill_; }
+  bool health_checks() const { return health_checks_; }
+  const std::string& sighup() const { return sighup_; }  // reload | forward | ignore
+  bool forwards_usr1() const { return forward_usr1_; }  // [signals].forward has SIGUSR1 (else it reopens logs)
+  // The service's current settings (nullptr: not in the config).
+  const SimService* find(const std::string& name) const;
   // One to three random changes; `stopping` are services a reload removed
   // that are still being stopped (re-adding them is a case of its own;
   // readd_stopping = false never adds them). Returns what changed, for the trace.
@@ -61,6 +71,9 @@ class SimConfig {
   std::vector<SimService> services_;  // in pool order
   std::map<std::string, ServiceTraits> traits_;
   std::int64_t graceful_ = 5000, force_ = 7000, kill_ = 9000;
+  bool health_checks_ = true;
+  std::string sighup_ = "reload";
+  bool forward_usr1_ = false;
 };
 
 // The names services may have, in dependency order.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 
@@ -34,6 +35,8 @@ class Sequence {
     SimOutcome out;
     if (setup()) {
       for (step_ = 0; step_ < opt_.steps && !sup_->stopped(); ++step_) {
+        if (!opt_.keep.empty() && std::find(opt_.keep.begin(), opt_.keep.end(), step_) == opt_.keep.end()) continue;
+        rng_.seed(opt_.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(step_) + 1);
         one_step();
         check();
         if (failed()) break;
@@ -91,8 +94,11 @@ class Sequence {
   }
 
   // The loop without blocking: settle() runs in its prepare and check handles.
+  // Shutdown may begin inside it (a critical service failed): the world
+  // learns when, at this instant, to judge the ladder's SIGKILLs.
   void pump() {
     for (int i = 0; i < 2 && !sup_->stopped(); ++i) uv_run(sup_->loop(), UV_RUN_NOWAIT);
+    if (sup_->shutting_down() && world_.shutdown_at() < 0) world_.shutdown_began(cfg_.graceful_ms());
   }
 
   // Moves time to `until`, delivering every exit and firing every timer due
@@ -128,19 +134,39 @@ class Sequence {
     auto services = sup_->snapshot();
     check_processes(world_, services);
     check_spawn_count(world_, sup_->counters());
+    check_health(world_);
+    auto all = sup_->select(Request{}, true);
+    if (!all.ok()) return;
+    check_critical(world_, *all, sup_->shutting_down());
+    check_notify(world_, *all, ready_sent_);
+    // The exit code the ladder owes: 0 when the driver asked for the
+    // shutdown, else (a critical service failed) that service's code.
+    // Shutting down with nothing left to wait for (no process, no zombie):
+    // procd stops in the turn the last one was reaped, not at a later rung.
+    if (sup_->shutting_down() && !sup_->stopped() && world_.processes().empty())
+      world_.violate("shutdown-lingers", "every process is gone and reaped, but procd is still shutting down");
+    if (sup_->shutting_down() && expected_.empty()) {
+      if (driver_shutdown_) expected_.insert(0);
+      else
+        for (const auto& [name, tr] : world_.traits())
+          if (tr.critical) expected_.merge(world_.critical_codes(name));
+      if (expected_.empty()) world_.violate("exit-code", "shutdown began on its own, but no service is critical");
+    }
   }
 
   std::int64_t between(std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); }
 
   void one_step() {
     int r = static_cast<int>(between(0, 999));
-    if (r < 300) return fire_next();
-    if (r < 450) return say_advance(between(1, 3000));
-    if (r < 500) return say_advance(between(10000, 60000));
-    if (r < 600) return process_ends();
-    if (r < 830) return control();
-    if (r < 930) return reload();  // the costly event: procd parses the config
-    if (r < 995) return quiesce();
+    if (r < 280) return fire_next();
+    if (r < 410) return say_advance(between(1, 3000));
+    if (r < 450) return say_advance(between(10000, 60000));
+    if (r < 540) return process_ends();
+    if (r < 750) return control();
+    if (r < 840) return reload();  // the costly event: procd parses the config
+    if (r < 920) return notify();
+    if (r < 935) return procd_signal();
+    if (r < 997) return quiesce();
     shutdown();
   }
 
@@ -162,7 +188,7 @@ class Sequence {
   void process_ends() {
     std::vector<pid_t> pids;
     for (const auto& [pid, p] : world_.processes())
-      if (!p.exited && !p.killed && !p.is_child()) pids.push_back(pid);
+      if (!p.exited && !p.killed && !p.is_child() && !p.health) pids.push_back(pid);
     if (pids.empty()) return say_advance(between(1, 500));
     pid_t pid = pids[static_cast<std::size_t>(between(0, static_cast<std::int64_t>(pids.size()) - 1))];
     int how = static_cast<int>(between(0, 3));
@@ -237,9 +263,51 @@ class Sequence {
 
   void shutdown() {
     say("procd shutdown");
-    world_.shutdown_began(cfg_.graceful_ms());
+    if (!sup_->shutting_down()) driver_shutdown_ = true, world_.shutdown_began(cfg_.graceful_ms());
     sup_->begin_shutdown(ShutdownReason::Requested);
     settle_now();
+  }
+
+  // A notify message from a live main process, as procd's notify socket
+  // hands it over (the kernel's SCM_CREDENTIALS pid): mostly from a notify
+  // service's run (READY=1, WATCHDOG=1, STATUS=), now and then from another.
+  void notify() {
+    std::vector<pid_t> notifying, others;
+    for (const auto& [pid, p] : world_.processes()) {
+      if (p.exited || p.health || p.is_child()) continue;
+      const SimService* s = cfg_.find(p.service);
+      (s && (s->ready == "notify" || s->watchdog_ms > 0) ? notifying : others).push_back(pid);
+    }
+    auto& from = !notifying.empty() && (others.empty() || between(0, 99) < 85) ? notifying : others;
+    if (from.empty()) return say_advance(between(1, 500));
+    pid_t pid = from[static_cast<std::size_t>(between(0, static_cast<std::int64_t>(from.size()) - 1))];
+    int what = static_cast<int>(between(0, 99));
+    std::map<std::string, std::string> fields;
+    if (what < 55) fields["READY"] = "1";
+    else if (what < 85) fields["WATCHDOG"] = "1";
+    else fields["STATUS"] = "busy";
+    say(fmt::format("{} pid {} notifies {}={}", world_.processes().at(pid).service, pid, fields.begin()->first,
+                    fields.begin()->second));
+    if (fields.count("READY")) ready_sent_.insert(pid);
+    sup_->notify_from(pid, fields);
+    settle_now();
+  }
+
+  // A signal to procd itself, as its loop's signal handle delivers it
+  // (Supervisor::handle_signal): SIGTERM / SIGINT shut down (again:
+  // escalate), SIGHUP per [signals].sighup, SIGUSR1 reopens the logs (or is
+  // forwarded), SIGUSR2 is forwarded. A SIGTERM is handled in this turn.
+  void procd_signal() {
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGHUP, SIGUSR1, SIGUSR2};
+    int sig = sigs[static_cast<std::size_t>(between(0, 5))];
+    bool terminating = sig == SIGTERM || sig == SIGINT;
+    say(fmt::format("procd gets {}", sig_name(sig)));
+    if (terminating && sup_->shutting_down()) world_.shutdown_escalated();
+    else if (terminating) driver_shutdown_ = true, world_.shutdown_began(cfg_.graceful_ms());
+    sup_->handle_signal(sig);
+    settle_now();
+    if (terminating && !sup_->stopped() && !sup_->shutting_down())
+      world_.violate("signal-ignored", fmt::format("procd got {} but did not begin shutting down", sig_name(sig)));
   }
 
   // After the last step: a last quiescence check, then shutdown to the end.
@@ -256,7 +324,7 @@ class Sequence {
     code_ = sup_->finish();
     say(fmt::format("procd exited with code {}", code_));
     world_.deliver_exits();  // what procd's last SIGKILLs ended: zombies for init to reap
-    check_exit(world_, code_);
+    check_exit(world_, code_, expected_.empty() ? std::set<int>{0} : expected_);
   }
 
   const SimOptions& opt_;
@@ -268,6 +336,9 @@ class Sequence {
   int step_ = 0;
   bool started_ = false;
   int code_ = -1;
+  std::set<pid_t> ready_sent_;   // pids that sent READY=1
+  bool driver_shutdown_ = false; // the driver began the shutdown (a request or a signal)
+  std::set<int> expected_;       // the exit codes the ladder may end with (set when shutdown begins)
 };
 
 }  // namespace

@@ -1,9 +1,12 @@
 // The simulator's driver: one sequence = a seed and a number of steps. The
 // seed drives a std::mt19937_64 that picks one event per step (time passes
 // to the next deadline or by a random amount, a process ends, a control
-// action, a reload with a random diff, a quiescence check, procd's own
-// shutdown); after each step the loop runs without blocking (settle()) and
-// every invariant (sim_invariants.hpp) is checked. After the last step procd
+// action, a reload with a random diff, a notify message from a run, a
+// signal to procd, a quiescence check, procd's own shutdown); after each step the loop runs without blocking (settle()) and
+// every invariant (sim_invariants.hpp) is checked. Each step draws from
+// an RNG of its own (seeded by the seed and the step's index), so a replay
+// that leaves steps out (SimOptions::keep) runs the kept ones as they were
+// drawn (the world then differs from the step left out on). After the last step procd
 // is shut down and its exit code judged. The same (seed, steps) replays the
 // same sequence exactly: nothing reads real time and every choice comes
 // from the seed.
@@ -21,6 +24,7 @@ namespace procd::sim {
 struct SimOptions {
   std::uint64_t seed = 1;
   int steps = 200;
+  std::vector<int> keep;          // non-empty: only these step indexes run (a shrunk replay), each as in the full run
   std::string dir;                // scratch directory (config, socket, pid file)
   std::set<std::string> allowed;  // invariants tolerated: known defects (known_failures.txt)
   std::set<std::string> avoided;  // triggers of known defects the driver leaves out (kAvoidable)

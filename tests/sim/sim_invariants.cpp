@@ -1,7 +1,7 @@
 // Invariants: see sim_invariants.hpp and README.md.
 #include "sim_invariants.hpp"
 
-#include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
@@ -11,7 +11,7 @@ namespace procd::sim {
 void check_processes(SimWorld& world, const std::vector<ServiceSnapshot>& services) {
   std::map<std::string, int> live;
   for (const auto& [pid, p] : world.processes()) {
-    if (p.exited) continue;  // a zombie, reaped at the next SIGCHLD
+    if (p.exited || p.health) continue;  // a zombie, reaped at the next SIGCHLD; health: check_health
     if (!p.is_child() && ++live[p.service] == 2)
       world.violate("two-processes", fmt::format("two live processes for {} (the newer is pid {})", p.service, pid));
     bool owned = std::any_of(services.begin(), services.end(), [&](const ServiceSnapshot& s) {
@@ -50,16 +50,49 @@ void check_config(SimWorld& world, const std::vector<ServiceSnapshot>& services,
       world.violate("config-mismatch", fmt::format("{} is not in the config but procd still has it ({})", s.name,
                                                    phase_name(s.phase)));
   for (const auto& [pid, p] : world.processes())
-    if (!p.exited && !cfg.has(p.service))
+    if (!p.exited && !p.health && !cfg.has(p.service))
       world.violate("config-mismatch", fmt::format("pid {} of {} runs, but {} is not in the config", pid, p.service, p.service));
 }
 
-void check_exit(SimWorld& world, int code) {
+void check_exit(SimWorld& world, int code, const std::set<int>& expected) {
+  for (const auto& [pid, p] : world.processes())
+    if (p.health)
+      world.violate("health-left", fmt::format("health command pid {} of {} is {} after procd exited", pid, p.service,
+                                               p.exited ? "unreaped" : "still running"));
   bool stuck = world.stuck_alive();
+  // Gave up at the ceiling: the ladder SIGKILLs every group first, so what
+  // is left outlived a SIGKILL; one procd never SIGKILLed is orphaned.
+  if (code == 3)
+    for (const auto& [pid, p] : world.processes())
+      if (!p.exited && !p.health && !p.killed)
+        return world.violate("ceiling-without-kill", fmt::format("procd gave up at its [shutdown].kill ceiling and exited 3, "
+                                                                 "leaving {} {} of {} running without ever SIGKILLing it",
+                                                                 p.is_child() ? "worker" : "pid", pid, p.service));
   if (code == 3 && stuck) return;
-  if (code == 0 && !world.anything_running()) return;
-  world.violate("exit-code", fmt::format("procd exited {} with {}process(es) left{}", code,
-                                         world.anything_running() ? "" : "no ", stuck ? " (one survived SIGKILL)" : ""));
+  if (expected.count(code) && !world.anything_running()) return;
+  world.violate("exit-code", fmt::format("procd exited {} (the ladder's: {}) with {}process(es) left{}", code,
+                                         fmt::join(expected, " or "), world.anything_running() ? "" : "no ",
+                                         stuck ? " (one survived SIGKILL)" : ""));
+}
+
+void check_health(SimWorld& world) {
+  for (const auto& [pid, p] : world.processes())
+    if (p.health && !p.exited && !world.run_alive(p.service))
+      world.violate("health-after-run", fmt::format("health command pid {} of {} still runs after its run ended", pid, p.service));
+}
+
+void check_critical(SimWorld& world, const std::vector<Service*>& services, bool shutting_down) {
+  for (const Service* s : services)
+    if (s->config().critical && s->state().phase == Phase::Failed && !shutting_down)
+      world.violate("critical-failed", fmt::format("critical service {} failed for good, but procd is not shutting down", s->name()));
+}
+
+void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent) {
+  for (const Service* s : services)
+    if (s->config().ready.kind == ReadyKind::Notify && s->state().phase == Phase::Running && s->state().pid > 0 &&
+        !ready_sent.count(s->state().pid))
+      world.violate("notify-ready", fmt::format("notify service {} is running, but pid {} never sent READY=1", s->name(),
+                                                s->state().pid));
 }
 
 bool stop_in_progress(const SimWorld& world, const std::vector<ServiceSnapshot>& services) {

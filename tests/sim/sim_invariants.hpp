@@ -4,6 +4,7 @@
 // lists them.
 #pragma once
 
+#include <set>
 #include <vector>
 
 #include "procd/supervisor.hpp"
@@ -25,8 +26,19 @@ void check_spawn_count(SimWorld& world, const SupervisorCounters& counters);
 // config's, and no process runs for a service outside it.
 void check_config(SimWorld& world, const std::vector<ServiceSnapshot>& services, const SimConfig& cfg);
 
-// procd's exit code: 0, or 3 only while a process outlives its SIGKILL.
-void check_exit(SimWorld& world, int code);
+// procd's exit code: the ladder's (`expected`: 0, or the code of the
+// critical service that ended procd), or 3 only while a process outlives
+// its SIGKILL; and no health command is left behind.
+void check_exit(SimWorld& world, int code, const std::set<int>& expected);
+
+// Every health command alive belongs to a service whose run is alive.
+void check_health(SimWorld& world);
+
+// A critical service that failed for good (Failed) has begun shutdown.
+void check_critical(SimWorld& world, const std::vector<Service*>& services, bool shutting_down);
+
+// A notify service is Running only after a READY=1 from its current pid.
+void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent);
 
 // True while something is still being stopped (quiescence not reached).
 bool stop_in_progress(const SimWorld& world, const std::vector<ServiceSnapshot>& services);

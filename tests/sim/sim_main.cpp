@@ -1,11 +1,11 @@
 // The simulator's command line (README.md):
-//   sim [--seeds N] [--first-seed S] [--steps K] [--seed S] [--allow KIND]...
+//   sim [--seeds N] [--first-seed S] [--steps K] [--seed S [--keep 0,3,5-9]] [--allow KIND]...
 //       [--avoid TRIGGER]... [--known-defects FILE] [--regressions FILE]
 //       [--known FILE] [--log FILE [--debug-log]]
 // --seeds runs N sequences (seeds S.. S+N-1, 200 steps each by default);
-// --seed runs one, printing its whole trace. A failing sequence is shrunk to
-// its shortest failing prefix of steps (binary search; the same seed with
-// fewer steps replays the same events) and printed with that trace. Every
+// --seed runs one, printing its whole trace (--keep: only those step
+// indexes). A failing sequence is shrunk (shrink(): shortest failing prefix,
+// then steps left out) and printed with that trace and its replay command. Every
 // `seed steps` line of --regressions is replayed first and must pass;
 // --known replays known_failures.txt and tells which still fail;
 // --known-defects FILE avoids or allows what each of its lines names. The last
@@ -36,8 +36,11 @@ struct Line {
   std::uint64_t seed = 0;
   int steps = 0;
   std::set<std::string> allowed, avoided;
+  std::vector<int> keep;  // --keep: a shrunk replay's steps
   std::string note;
 };
+
+std::vector<int> parse_keep(const std::string& text);
 
 std::vector<Line> read_lines(const std::string& path) {
   std::vector<Line> out;
@@ -59,21 +62,26 @@ std::vector<Line> read_lines(const std::string& path) {
         l.note = flag + l.note;
         break;
       }
-      if (!(in >> arg) || (flag != "--allow" && flag != "--avoid") || (flag == "--avoid" && !kAvoidable.count(arg))) {
+      if (!(in >> arg) || (flag != "--allow" && flag != "--avoid" && flag != "--keep") ||
+          (flag == "--avoid" && !kAvoidable.count(arg))) {
         fmt::print(stderr, "sim: {}: cannot read the line \"{}\"\n", path, text);
         std::exit(2);
       }
-      (flag == "--allow" ? l.allowed : l.avoided).insert(arg);
+      if (flag == "--keep") l.keep = parse_keep(arg);
+      else (flag == "--allow" ? l.allowed : l.avoided).insert(arg);
     }
     out.push_back(l);
   }
   return out;
 }
 
+std::string keep_text(const std::vector<int>& keep);
+
 std::string flags_of(const SimOptions& opt) {
   std::string out;
   for (const auto& a : opt.allowed) out += " --allow " + a;
   for (const auto& a : opt.avoided) out += " --avoid " + a;
+  if (!opt.keep.empty()) out += " --keep " + keep_text(opt.keep);
   return out;
 }
 
@@ -81,22 +89,74 @@ void print_trace(const std::vector<std::string>& trace) {
   for (const auto& t : trace) fmt::print("  | {}\n", t);
 }
 
-// The shortest prefix of steps that still fails the same invariant.
-int shrink(SimOptions opt, const SimOutcome& first) {
-  auto fails = [&](int steps) {
-    opt.steps = steps;
-    SimOutcome o = run_sequence(opt);
-    return o.failed && o.violation.kind == first.violation.kind;
+// "0,3,5-9" for a list of step indexes (and back).
+std::string keep_text(const std::vector<int>& keep) {
+  std::string out;
+  for (std::size_t i = 0; i < keep.size();) {
+    std::size_t j = i;
+    while (j + 1 < keep.size() && keep[j + 1] == keep[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + (j == i ? std::to_string(keep[i]) : fmt::format("{}-{}", keep[i], keep[j]));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::vector<int> parse_keep(const std::string& text) {
+  std::vector<int> out;
+  std::istringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    auto dash = part.find('-');
+    int lo = std::stoi(part.substr(0, dash)), hi = dash == std::string::npos ? lo : std::stoi(part.substr(dash + 1));
+    for (int i = lo; i <= hi; ++i) out.push_back(i);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Shrinks a failure to fewer steps that still fail the same invariant:
+// first the shortest failing prefix (a binary search: the same seed with
+// fewer steps replays the same events), then delta debugging over the
+// steps left (each step draws from an RNG of its own, so a step can be
+// left out and the others replay as drawn): chunks of half, a quarter,
+// ... down to single steps are removed while the failure stays. Bounded
+// by kShrinkRuns replays. Sets opt.steps and opt.keep.
+constexpr int kShrinkRuns = 400;
+
+void shrink(SimOptions& opt, const SimOutcome& first) {
+  int runs = 0;
+  auto fails = [&](int steps, const std::vector<int>& keep) {
+    ++runs;
+    SimOptions o = opt;
+    o.steps = steps, o.keep = keep;
+    SimOutcome r = run_sequence(o);
+    return r.failed && r.violation.kind == first.violation.kind;
   };
   int hi = std::min(first.step + 1, opt.steps);
-  if (!fails(hi)) hi = opt.steps;
+  if (!fails(hi, opt.keep)) hi = opt.steps;
   int lo = -1;  // lo passes (-1: none known to), hi fails
   while (hi - lo > 1) {
     int mid = lo + (hi - lo) / 2;
-    if (fails(mid)) hi = mid;
+    if (fails(mid, opt.keep)) hi = mid;
     else lo = mid;
   }
-  return hi;
+  std::vector<int> keep = opt.keep;
+  if (keep.empty())
+    for (int i = 0; i < hi; ++i) keep.push_back(i);
+  std::erase_if(keep, [&](int i) { return i >= hi; });
+  for (std::size_t chunk = std::max<std::size_t>(1, keep.size() / 2); chunk >= 1 && runs < kShrinkRuns; chunk /= 2) {
+    for (std::size_t at = 0; at < keep.size() && runs < kShrinkRuns;) {
+      std::vector<int> fewer(keep.begin(), keep.begin() + static_cast<std::ptrdiff_t>(at));
+      fewer.insert(fewer.end(), keep.begin() + static_cast<std::ptrdiff_t>(std::min(at + chunk, keep.size())), keep.end());
+      // (never none: an empty keep list means every step)
+      if (!fewer.empty() && fails(hi, fewer)) keep = std::move(fewer);  // the same `at` now names the next chunk
+      else at += chunk;
+    }
+    if (chunk == 1) break;
+  }
+  opt.steps = hi;
+  opt.keep = keep.size() == static_cast<std::size_t>(hi) ? std::vector<int>{} : keep;
 }
 
 // Runs one sequence; on a failure prints it, shrunk, with its trace.
@@ -109,11 +169,11 @@ bool run_one(SimOptions opt, bool verbose, std::map<std::string, int>& allowed_c
     return true;
   }
   fmt::print("FAIL seed {} ({} steps): {} at step {}: {}\n", opt.seed, opt.steps, o.violation.kind, o.step, o.violation.detail);
-  int steps = shrink(opt, o);
-  opt.steps = steps;
+  shrink(opt, o);
   SimOutcome s = run_sequence(opt);
-  fmt::print("  shortest failing prefix: {} steps ({}: {}); replay: sim --seed {} --steps {}{}\n", steps, s.violation.kind,
-             s.violation.detail, opt.seed, steps, flags_of(opt));
+  fmt::print("  shrunk to {} of {} steps ({}: {}); replay: sim --seed {} --steps {}{}\n",
+             opt.keep.empty() ? opt.steps : static_cast<int>(opt.keep.size()), opt.steps, s.violation.kind, s.violation.detail,
+             opt.seed, opt.steps, flags_of(opt));
   if (!verbose) print_trace(s.trace);
   return false;
 }
@@ -141,6 +201,7 @@ int main(int argc, char** argv) {
     else if (a == "--first-seed") first = std::stoull(value());
     else if (a == "--seed") opt.seed = std::stoull(value()), one = true;
     else if (a == "--steps") opt.steps = std::stoi(value());
+    else if (a == "--keep") opt.keep = parse_keep(value());
     else if (a == "--allow") opt.allowed.insert(value());
     else if (a == "--avoid") {
       std::string t = value();
@@ -164,7 +225,7 @@ int main(int argc, char** argv) {
     else if (a == "--debug-log") debug_log = true;
     else {
       fmt::print(stderr, "usage: sim [--seeds N] [--first-seed S] [--steps K] [--seed S] [--allow INVARIANT]... "
-                         "[--avoid TRIGGER]... [--known-defects FILE] [--regressions FILE] [--known FILE] [--log FILE [--debug-log]]\n");
+                         "[--keep STEPS] [--avoid TRIGGER]... [--known-defects FILE] [--regressions FILE] [--known FILE] [--log FILE [--debug-log]]\n");
       return 2;
     }
   }
@@ -195,7 +256,7 @@ int main(int argc, char** argv) {
   if (!known.empty()) {
     for (const Line& l : read_lines(known)) {
       SimOptions o = opt;
-      o.seed = l.seed, o.steps = l.steps, o.allowed = l.allowed, o.avoided = l.avoided;
+      o.seed = l.seed, o.steps = l.steps, o.allowed = l.allowed, o.avoided = l.avoided, o.keep = l.keep;
       SimOutcome r = run_sequence(o);
       fmt::print("known: --seed {} --steps {}{}: {}\n  {}\n", l.seed, l.steps, flags_of(o),
                  r.failed ? "still fails: " + r.violation.kind + ": " + r.violation.detail : std::string("passes now"), l.note);
@@ -204,7 +265,7 @@ int main(int argc, char** argv) {
   if (!regressions.empty()) {
     for (const Line& l : read_lines(regressions)) {
       SimOptions o = opt;
-      o.seed = l.seed, o.steps = l.steps, o.allowed = l.allowed, o.avoided = l.avoided;
+      o.seed = l.seed, o.steps = l.steps, o.allowed = l.allowed, o.avoided = l.avoided, o.keep = l.keep;
       (run_one(o, false, allowed_counts) ? passed : failed)++;
     }
   }

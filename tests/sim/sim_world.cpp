@@ -27,6 +27,7 @@ std::string sig_name(int sig) {
     case SIGKILL: return "SIGKILL";
     case SIGHUP: return "SIGHUP";
     case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
     case SIGSEGV: return "SIGSEGV";
     case SIGABRT: return "SIGABRT";
     default: return std::to_string(sig);
@@ -34,6 +35,7 @@ std::string sig_name(int sig) {
 }
 
 std::string FakeProcess::describe() const {
+  if (health) return ends_after ? fmt::format("exits {} after {} ms", describe_status(natural), *ends_after) : "hangs";
   std::string out = ends_after ? fmt::format("ends after {} ms ({})", *ends_after, describe_status(natural)) : "runs";
   const char* stop = on_stop == OnStop::Exit ? "stops" : on_stop == OnStop::Slow ? "stops slowly" : "ignores stop";
   if (on_stop != OnStop::Ignore) out += fmt::format(", {} in {} ms", stop, stop_delay);
@@ -106,11 +108,13 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   std::string name = "?";
   for (const auto& kv : req.env)
     if (kv.rfind("PROCD_SERVICE=", 0) == 0) name = kv.substr(14);
+  // A health command: /dev/null for stdio (a run always has pipes), argv sim-health-NAME.
+  if (req.stdio == SpawnStdio::Null || (!req.argv.empty() && req.argv[0].rfind("sim-health-", 0) == 0)) return spawn_health(name);
   if (instant_ != clock_.now()) instant_ = clock_.now(), spawns_now_ = 0;
   bool hung = ++spawns_now_ > kSpawnsPerInstant;
   if (spawns_now_ == kSpawnsPerInstant + 1)
     violate("spawn-burst", fmt::format("{} spawns of {} at one simulated instant: dispatch does not return", spawns_now_, name));
-  if (shutting_down && shutting_down() && !hung)
+  if (shutting_down && shutting_down() && !hung)  // (a health command of a service not stopped yet may run)
     violate("spawn-after-shutdown", fmt::format("spawn of {} after shutdown began", name));
   // A command is broken for a while (a binary not deployed yet) with a
   // small chance the first time it is seen; any spawn fails now and then.
@@ -126,6 +130,7 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   // --avoid broken-command-zero-delay: a known defect's trigger left out (known_failures.txt).
   bool broken = clock_.now() < known->second && !(avoid_broken_zero_delay && zero_delay(name));
   if (!hung && (broken || std::uniform_int_distribution<int>(0, 99)(rng_) < 3)) {
+    last_end_[name].second = true;
     note(fmt::format("spawn {} fails{}", name, broken ? " (its command is broken)" : ""));
     return make_error(Code::SpawnFailed, "simulated spawn failure");
   }
@@ -142,6 +147,51 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   procs_.emplace(pid, std::move(p));
   if (!hung && std::uniform_int_distribution<int>(0, 99)(rng_) < 8) pick_child(procs_.at(pid));
   return SpawnedProcess{pid, -1, -1};
+}
+
+// A health command: answers 0 or 1 after a while, or hangs until killed
+// (procd kills its session at the check's timeout). It may only run while
+// its service's run does: procd stops the checker when the run ends.
+Result<SpawnedProcess> SimWorld::spawn_health(const std::string& name) {
+  auto between = [this](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); };
+  if (!run_alive(name))
+    violate("health-after-run", fmt::format("health command of {} spawned while no process of its run is alive", name));
+  if (between(0, 99) < 2) {
+    note(fmt::format("health {} fails to spawn", name));
+    return make_error(Code::SpawnFailed, "simulated health spawn failure");
+  }
+  FakeProcess p;
+  p.pid = p.pgid = next_pid_++;
+  p.service = name;
+  p.health = true;
+  p.spawned_at = clock_.now();
+  int r = static_cast<int>(between(0, 99));
+  if (r < 85) p.ends_after = between(1, 300), p.natural = ExitStatus{r < 65 ? 0 : 1, 0};
+  p.stop_delay = 0;
+  p.dies_of_stop_signal = true;
+  if (p.ends_after) exit_by(p, clock_.now() + *p.ends_after, p.natural);
+  ++health_spawned_;
+  note(fmt::format("health {} pid {}: {}", name, p.pid, p.describe()));
+  pid_t pid = p.pid;
+  procs_.emplace(pid, std::move(p));
+  return SpawnedProcess{pid, -1, -1};
+}
+
+std::set<int> SimWorld::critical_codes(const std::string& service) const {
+  std::set<int> out;
+  auto it = last_end_.find(service);
+  if (it == last_end_.end() || it->second.second) out.insert(1);
+  if (it != last_end_.end()) out.insert(it->second.first == 0 ? 1 : it->second.first);
+  return out;
+}
+
+bool SimWorld::run_alive(const std::string& service) const {
+  return std::any_of(procs_.begin(), procs_.end(),
+                     [&](const auto& e) { return e.second.service == service && !e.second.health && !e.second.exited; });
+}
+
+void SimWorld::shutdown_escalated() {
+  if (shutdown_at_ >= 0 && clock_.now() < shutdown_at_ + graceful_ms_) graceful_ms_ = clock_.now() - shutdown_at_;
 }
 
 void SimWorld::exit_by(FakeProcess& p, std::int64_t at, ExitStatus status) {
@@ -186,9 +236,9 @@ Result<void> SimWorld::signal_group(pid_t pgid, int sig) {
   for (auto& [pid, p] : procs_)
     if (p.pgid == pgid && !p.exited) group.push_back(&p);
   if (group.empty()) return {};  // ESRCH is not an error
-  note(fmt::format("signal {} {} {} {}{}", group.front()->service, group.front()->is_child() ? "group" : "pid", pgid,
+  note(fmt::format("signal {} {} {} {}{}", group.front()->service, group.front()->health ? "health" : group.front()->is_child() ? "group" : "pid", pgid,
                    sig_name(sig), user_signal_ ? " (user)" : ""));
-  if (sig == SIGKILL) check_kill(*group.front());
+  if (sig == SIGKILL && !group.front()->health) check_kill(*group.front());
   for (FakeProcess* p : group) react(*p, sig);
   return {};
 }
@@ -231,6 +281,8 @@ std::optional<Reaped> SimWorld::reap_one() {
   zombies_.pop_front();
   auto it = procs_.find(pid);
   Reaped r{pid, it->second.status.code, it->second.status.signal};
+  if (!it->second.health && !it->second.is_child())
+    last_end_[it->second.service] = {r.signal > 0 ? 128 + r.signal : r.code, false};
   procs_.erase(it);
   return r;
 }
@@ -248,7 +300,7 @@ bool SimWorld::deliver_exits() {
     if (p.exited || !p.exit_at || *p.exit_at > clock_.now()) continue;
     p.exited = true;
     zombies_.push_back(pid);
-    note(fmt::format("exit {} pid {} ({})", p.service, pid, describe_status(p.status)));
+    note(fmt::format("exit {} {} {} ({})", p.service, p.health ? "health" : "pid", pid, describe_status(p.status)));
     any = true;
   }
   return any;

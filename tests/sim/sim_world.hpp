@@ -44,12 +44,14 @@ struct ServiceTraits {
   int stop_signal = SIGTERM;
   std::int64_t stop_timeout_ms = 10000;
   bool zero_restart_delay = false;  // in the current config (changes with reloads)
+  bool critical = false;            // fixed too: a critical service that fails for good ends procd
 };
 
 struct FakeProcess {
   pid_t pid = 0;
   pid_t pgid = 0;                          // == pid for a run's main process
   bool is_child() const { return pid != pgid; }  // a worker it forked: outlives it, reaped as an orphan
+  bool health = false;                     // a health command of the service (a session of its own)
   std::string service;
   std::int64_t spawned_at = 0;
   // Behaviour, picked at spawn.
@@ -100,9 +102,18 @@ class SimWorld final : public SystemCalls {
   void set_user_signal(bool on) { user_signal_ = on; }
   // When shutdown began, and its graceful deadline (ladder SIGKILLs are fine after it).
   void shutdown_began(std::int64_t graceful_ms);
+  // A second SIGTERM skipped the graceful wait: the ladder's SIGKILLs are fair from now.
+  void shutdown_escalated();
   std::int64_t shutdown_at() const { return shutdown_at_; }
 
-  std::uint64_t spawned() const { return spawned_; }
+  std::uint64_t spawned() const { return spawned_; }  // runs only (procd_spawns_total)
+  std::uint64_t health_spawned() const { return health_spawned_; }
+  // The exit codes procd may give when this service ends it as critical:
+  // its last run's (128 + signal for a signal; 0 counts as 1), and 1 when a
+  // spawn failed after that run.
+  std::set<int> critical_codes(const std::string& service) const;
+  // A process of the service's run (its main process or a worker left in its group) is alive.
+  bool run_alive(const std::string& service) const;
   bool stuck_alive() const;  // a process outlived its SIGKILL and still runs
   bool anything_running() const;  // zombies (exited, not reaped) do not count
   bool had_workers(pid_t pgid) const { return groups_with_workers_.count(pgid) > 0; }
@@ -114,6 +125,7 @@ class SimWorld final : public SystemCalls {
   bool avoid_broken_zero_delay = false;  // --avoid broken-command-zero-delay
 
  private:
+  Result<SpawnedProcess> spawn_health(const std::string& name);
   void pick_behaviour(FakeProcess& p);
   void pick_child(const FakeProcess& leader);
   void react(FakeProcess& p, int sig);
@@ -130,6 +142,8 @@ class SimWorld final : public SystemCalls {
   std::deque<pid_t> zombies_;
   pid_t next_pid_ = 1000;
   std::uint64_t spawned_ = 0;
+  std::uint64_t health_spawned_ = 0;
+  std::map<std::string, std::pair<int, bool>> last_end_;  // service -> last run's exit code, a spawn failed since
   std::int64_t instant_ = -1;      // the simulated time spawns_now_ counts at
   int spawns_now_ = 0;
   bool user_signal_ = false;
