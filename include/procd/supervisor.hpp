@@ -87,14 +87,12 @@ class Supervisor {
   std::optional<int> start();
   bool stopped() const { return loop_stopped_; }
   int finish();
-  // What SIGCHLD runs: reap every exited child. A simulated system has no
-  // real children, so its driver calls this when one of its processes ends.
-  void reap_children() { on_sigchld(); }
-  // What a delivered signal runs (the loop's signal handles call it), and
-  // what the notify socket runs for a datagram from `sender` (the pid the
-  // kernel vouched for): a simulated world has neither real signals nor
-  // real senders, so its driver calls these (tests/sim).
-  void handle_signal(int signum) { on_signal(signum); }
+  // What a delivered signal runs (the loop's signal handles call it; SIGCHLD
+  // reaps every exited child), and what the notify socket runs for a
+  // datagram from `sender` (the pid the kernel vouched for): a simulated
+  // world has neither real signals, children nor senders, so its driver
+  // calls these (tests/sim).
+  void handle_signal(int signum);
   void notify_from(pid_t sender, const std::map<std::string, std::string>& fields);
   // Read-only views for tests and the simulator's invariants.
   std::vector<ServiceSnapshot> snapshot() const;
@@ -127,7 +125,6 @@ class Supervisor {
 
   // supervisor.cpp: the loop, signals, reaping, settle.
   void on_sigchld();
-  void on_signal(int signum);
   void install_signals();
   void publish(Service& svc, Phase phase);
   void settle();

@@ -67,8 +67,13 @@ void Supervisor::advance_shutdown() {
 
 void Supervisor::climb(const LadderMove& move, const std::string& why) {
   if (move.give_up) {
-    Log::write(LogLevel::Error, fmt::format("shutdown ceiling reached; exiting with processes left:{}", stragglers(services_)),
+    // The last rung: whatever is left is SIGKILLed before procd exits (each
+    // had its stop signal by the force deadline), so nothing is orphaned
+    // alive; what survives even that (D state) is named.
+    Log::write(LogLevel::Error, fmt::format("shutdown ceiling reached; killing what is left and exiting:{}", stragglers(services_)),
                code_fields(Code::ShutdownStragglers));
+    for (auto& s : services_)
+      if (!s->idle()) s->signal(SIGKILL);
     exit_code_ = shutdown_exit_code(true, critical_exit_);
     return stop_loop();
   }

@@ -63,7 +63,7 @@ void Supervisor::install_signals() {
     UvSignal h(this);
     uv_signal_init(&loop_, h.get());
     int rc = uv_signal_start(
-        h.get(), [](uv_signal_t* x, int n) { owner_of<Supervisor>(x)->on_signal(n); }, signum);
+        h.get(), [](uv_signal_t* x, int n) { owner_of<Supervisor>(x)->handle_signal(n); }, signum);
     if (rc != 0)
       Log::error(make_error(Code::SignalInstallFailed, fmt::format("{}: {}", signal_name(signum), uv_strerror(rc))));
     signals_.push_back(std::move(h));
@@ -168,7 +168,7 @@ void Supervisor::publish(Service& svc, Phase phase) {
   }
 }
 
-void Supervisor::on_signal(int signum) {
+void Supervisor::handle_signal(int signum) {
   switch (signum) {
     case SIGCHLD: on_sigchld(); return;
     case SIGTERM:

@@ -114,7 +114,7 @@ class Sequence {
       if (exit && *exit <= until && (!timer || *exit <= *timer)) {
         world_.clock().set_now(*exit);
         world_.deliver_exits();
-        sup_->reap_children();
+        sup_->handle_signal(SIGCHLD);  // what SIGCHLD runs: reap every exited child
       } else if (!world_.clock().fire_next(until)) {
         break;
       }
@@ -324,7 +324,8 @@ class Sequence {
     code_ = sup_->finish();
     say(fmt::format("procd exited with code {}", code_));
     world_.deliver_exits();  // what procd's last SIGKILLs ended: zombies for init to reap
-    check_exit(world_, code_, expected_.empty() ? std::set<int>{0} : expected_);
+    const bool gave_up = world_.shutdown_at() >= 0 && world_.time() >= world_.shutdown_at() + cfg_.kill_ms();
+    check_exit(world_, code_, expected_.empty() ? std::set<int>{0} : expected_, gave_up);
   }
 
   const SimOptions& opt_;

@@ -54,7 +54,7 @@ void check_config(SimWorld& world, const std::vector<ServiceSnapshot>& services,
       world.violate("config-mismatch", fmt::format("pid {} of {} runs, but {} is not in the config", pid, p.service, p.service));
 }
 
-void check_exit(SimWorld& world, int code, const std::set<int>& expected) {
+void check_exit(SimWorld& world, int code, const std::set<int>& expected, bool gave_up) {
   for (const auto& [pid, p] : world.processes())
     if (p.health)
       world.violate("health-left", fmt::format("health command pid {} of {} is {} after procd exited", pid, p.service,
@@ -68,7 +68,7 @@ void check_exit(SimWorld& world, int code, const std::set<int>& expected) {
         return world.violate("ceiling-without-kill", fmt::format("procd gave up at its [shutdown].kill ceiling and exited 3, "
                                                                  "leaving {} {} of {} running without ever SIGKILLing it",
                                                                  p.is_child() ? "worker" : "pid", pid, p.service));
-  if (code == 3 && stuck) return;
+  if (code == 3 && (stuck || gave_up)) return;
   if (expected.count(code) && !world.anything_running()) return;
   world.violate("exit-code", fmt::format("procd exited {} (the ladder's: {}) with {}process(es) left{}", code,
                                          fmt::join(expected, " or "), world.anything_running() ? "" : "no ",

@@ -29,7 +29,9 @@ void check_config(SimWorld& world, const std::vector<ServiceSnapshot>& services,
 // procd's exit code: the ladder's (`expected`: 0, or the code of the
 // critical service that ended procd), or 3 only while a process outlives
 // its SIGKILL; and no health command is left behind.
-void check_exit(SimWorld& world, int code, const std::set<int>& expected);
+// gave_up: procd exited at its [shutdown].kill ceiling (exit code 3 is then
+// the ladder's, whether or not its last SIGKILLs ended everything).
+void check_exit(SimWorld& world, int code, const std::set<int>& expected, bool gave_up);
 
 // Every health command alive belongs to a service whose run is alive.
 void check_health(SimWorld& world);

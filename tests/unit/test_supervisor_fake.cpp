@@ -233,7 +233,7 @@ TEST_CASE("fake processes: a process that survives SIGKILL ends procd at the cei
   int code = run_with(sys, config_of(dir, kStack, "graceful = 50\nforce = 100\nkill = 150"), 30,
                       [](Supervisor& s) { s.begin_shutdown(ShutdownReason::Requested); });
   CHECK(code == 3);
-  CHECK(sys.count("signal worker 9") == 2);  // at graceful, and again at force
+  CHECK(sys.count("signal worker 9") == 3);  // at graceful, again at force, and last at the ceiling
 }
 
 TEST_CASE("fake processes: no respawn once shutdown began, while a dependent holds the stop") {
