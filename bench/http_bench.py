@@ -41,7 +41,7 @@ class Client:
         self.buf = b""
 
     def get(self, path):
-        self.s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: b\r\n\r\n")
+        self.s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         while b"\r\n\r\n" not in self.buf:
             self.buf += self.s.recv(65536)
         head, _, rest = self.buf.partition(b"\r\n\r\n")

@@ -41,6 +41,10 @@ Supervisor::~Supervisor() {
   front_.reset();
   watcher_.reset();
   Log::detach();
+  // A uv_stop() made outside uv_run (a driver calling handle_signal between
+  // turns: tests/sim) leaves the stop flag set, and a run would return at
+  // once with every close callback pending: this turn clears it.
+  uv_run(&loop_, UV_RUN_NOWAIT);
   uv_run(&loop_, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop_) != 0) Log::write(LogLevel::Debug, "event loop closed with handles still open");
   if (sys_.timer_host()) register_timer_host(&loop_, nullptr);
