@@ -14,6 +14,7 @@ import time
 import tty
 
 from procdtest import PROCD, Procd, check, run_tests
+from test_http import free_port
 
 KIB64 = 64 * 1024
 # Three lines at the bound: exactly 64 KiB (one piece), 64 KiB + 1 (two), 200 KiB (four).
@@ -21,14 +22,6 @@ LONG = [b"a" * KIB64, b"b" * (KIB64 + 1), b"c" * (200 * 1024)]
 LONG_WRITER = ("import sys, time\nw = sys.stdout.buffer.write\nw(b'a' * %d + b'\\n'); w(b'b' * %d + b'\\n'); "
                "w(b'c' * %d + b'\\n'); w(b'end\\n'); sys.stdout.flush(); time.sleep(1000)\n"
                % (KIB64, KIB64 + 1, 200 * 1024))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def cli(p, *args, timeout=20):

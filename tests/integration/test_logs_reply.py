@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from procdtest import ANSWER_S, PROCD, Procd, check, run_tests
+from test_http import vm_rss
 
 # RSS is only meaningful in the plain build (ASan keeps freed memory in its quarantine).
 MEASURES_RSS = ANSWER_S <= 1.0
@@ -24,14 +25,6 @@ def chatty(lines, width):
 def cli(p, *args, timeout=20):
     return subprocess.run([PROCD, "-c", p.config] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
                           timeout=timeout, text=True)
-
-
-def vm_rss(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def wait_done(p):
