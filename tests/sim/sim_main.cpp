@@ -95,7 +95,8 @@ std::string keep_text(const std::vector<int>& keep) {
   for (std::size_t i = 0; i < keep.size();) {
     std::size_t j = i;
     while (j + 1 < keep.size() && keep[j + 1] == keep[j] + 1) ++j;
-    out += (out.empty() ? "" : ",") + (j == i ? std::to_string(keep[i]) : fmt::format("{}-{}", keep[i], keep[j]));
+    if (!out.empty()) out += ',';
+    out += j == i ? std::to_string(keep[i]) : fmt::format("{}-{}", keep[i], keep[j]);
     i = j + 1;
   }
   return out;

@@ -50,19 +50,19 @@ TEST_CASE("config limits: a dotted key has at most 32 parts, refused at the firs
   CHECK(kMaxKeyDepth == 32);
   // At the bound: accepted, as a key, a table header, an array-of-tables header, in an inline table.
   CHECK(parsed(key_of(32) + " = 1\n"));
-  CHECK(parsed("[" + key_of(32) + "]\nx = 1\n"));
+  CHECK(parsed(std::string("[") + key_of(32) + "]\nx = 1\n"));
   CHECK(parsed("[[" + key_of(32) + "]]\nx = 1\n"));
   CHECK(parsed("t = { " + key_of(32) + " = 1 }\n"));
   CHECK(parsed(key_of(32, " . ") + " = 1\n"));
   // One more: refused at the 32nd dot (line:col), before parsing.
   refused_at("x = 1\n" + key_of(33) + " = 1\n", 2, 2 + 31 * 2);
-  refused_at("[" + key_of(33) + "]\n", 1, 3 + 31 * 2);
+  refused_at(std::string("[") + key_of(33) + "]\n", 1, 3 + 31 * 2);
   refused_at("[[" + key_of(33) + "]]\n", 1, 4 + 31 * 2);
   refused_at("t = { x = 1, " + key_of(33) + " = 1 }\n", 1, 15 + 31 * 2);
   refused_at(key_of(33, " . ") + " = 1\n", 1, 3 + 31 * 4);
   // Quoted parts count as parts; the dots inside them do not.
   refused_at("\"a.b\"." + key_of(32) + " = 1\n", 1, 6 + 31 * 2);
-  CHECK(parsed("\"" + key_of(100) + "\" = 1\n'b." + key_of(99) + "'.b = 2\n"));
+  CHECK(parsed(std::string("\"") + key_of(100) + "\" = 1\n'b." + key_of(99) + "'.b = 2\n"));
 }
 
 TEST_CASE("config limits: dots in values, strings and comments are not key parts") {
@@ -77,7 +77,7 @@ TEST_CASE("config limits: a 100,000-part key is refused before toml11 sees it") 
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].code == Code::ConfigKeyTooDeep);
   CHECK(errors[0].where->line == 1);
-  errors = errors_of("[" + key_of(100000) + "]\n");
+  errors = errors_of(std::string("[") + key_of(100000) + "]\n");
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].code == Code::ConfigKeyTooDeep);
 }

@@ -282,7 +282,7 @@ TEST_CASE("fake processes: draining groups that outlive their leaders cost /proc
   constexpr int n = 50;
   std::string services;
   for (int i = 0; i < n; ++i) {
-    std::string name = "s" + std::to_string(i);
+    std::string name = std::string("s") + std::to_string(i);
     services += "[services." + name + "]\ncommand = [\"" + name + "\"]\n";
     sys.leaves_member.insert(name);
   }
