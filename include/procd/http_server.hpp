@@ -62,7 +62,12 @@ class HttpConnection final : public StreamConnection {
   void reply_pieces(int status, std::string_view content_type, std::size_t length, Producer next);
   // Start a stream (SSE, followed logs): the body runs until either side
   // closes. A HEAD request gets the head only and the connection closes.
-  void begin_stream(std::string_view content_type);
+  // `catch_up` (a followed /logs: the recent lines, a live LogWindow) is
+  // handed over first in pieces as the client reads, under the reply
+  // deadline; the stream's own items go to the connection only once it
+  // has caught up (caught_up()), so none is lost, repeated or reordered.
+  void begin_stream(std::string_view content_type, Producer catch_up = nullptr);
+  bool caught_up() const { return !writing_pieces(); }
 
  private:
   friend class HttpServer;

@@ -43,12 +43,19 @@ void HttpConnection::reply(int status, std::string_view content_type, std::strin
   if (!keep_alive_) close();
 }
 
-void HttpConnection::begin_stream(std::string_view content_type) {
+void HttpConnection::begin_stream(std::string_view content_type, Producer catch_up) {
   if (!head_) server_->make_stream_room(*this);
-  send(http_stream_head(content_type));
-  if (head_) return close();
-  deadline_.cancel();  // a stream lives until the client goes
+  std::string head = http_stream_head(content_type);
+  if (head_ || !catch_up) {
+    send(head);
+    if (head_) return close();
+    deadline_.cancel();  // a stream lives until the client goes
+    inbuf_.clear();
+    return;
+  }
   inbuf_.clear();
+  // Caught up: from then on it lives until the client goes.
+  write_pieces(std::move(head), std::move(catch_up), [this] { deadline_.cancel(); });
 }
 
 void HttpConnection::reply(int status, std::string_view content_type, std::shared_ptr<const std::string> body) {

@@ -149,6 +149,7 @@ void FrontEnds::reload_http(const ControlConfig& next) {
 void FrontEnds::publish_http(HttpConnection::Stream kind, const std::string& service, std::string_view item) {
   std::string event = kind == HttpConnection::Stream::Events ? sse_event(item) : std::string(item);
   http_->for_each_stream(kind, [&](HttpConnection& c) {
+    if (!c.caught_up()) return;  // its live catch-up window gives this line
     if (c.stream_names.empty() || std::find(c.stream_names.begin(), c.stream_names.end(), service) != c.stream_names.end())
       c.send(event);
   });
@@ -208,14 +209,10 @@ void FrontEnds::http_logs(HttpConnection& conn, const HttpRequest& req) {
     auto next = recent_logs(*which, n, false, true, &length);
     return conn.reply_pieces(200, "application/x-ndjson", length, std::move(next));
   }
-  conn.begin_stream("application/x-ndjson");
+  // The recent lines first, in pieces as the client reads (a live window:
+  // lines printed meanwhile come from it too); then the stream.
+  conn.begin_stream("application/x-ndjson", recent_logs(*which, n, true, false));
   if (conn.closing()) return;
-  auto next = recent_logs(*which, n, false, false);
-  for (std::string piece;; piece.clear()) {
-    bool more = next(piece);
-    if (!piece.empty()) conn.send(piece);
-    if (!more || conn.closing()) break;
-  }
   conn.stream = HttpConnection::Stream::Logs;
   conn.stream_names = sel.names;
 }

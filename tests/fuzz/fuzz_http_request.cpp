@@ -1,19 +1,41 @@
 // Fuzz target: the HTTP endpoint's request side, what any client on the
 // network sends: HttpRequestParser fed in chunks (the first byte seeds the
 // chunk sizes), then routing and query parsing of every complete request,
-// and parse_target() on the raw input as a URL.
+// its Host header checked against listeners of each kind
+// (check_http_host), and parse_target() on the raw input as a URL.
 // Invariants: feed() never consumes more than it was given; Bad and
 // TooLarge are final; a complete request's path routes to some kind; a
-// parsed target's path starts with '/'.
+// Host verdict is allowed, 400 or 421, and a refusal says why; `*` allows
+// every well-formed single Host; a parsed target's path starts with '/'.
 #include <algorithm>
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz_target.hpp"
+#include "procd/http_host.hpp"
 #include "procd/http_request.hpp"
 
 using procd::fuzz::fuzz_require;
+
+namespace {
+
+void check_host(const procd::HttpRequest& req) {
+  static const std::vector<std::string> kNone, kSome{"example.com", "*.svc.cluster.local", "10.0.0.7"}, kAny{"*"};
+  for (std::string_view listener : {"127.0.0.1:9100", "[::]:9100", "0.0.0.0:9100", "localhost:9100", "[::1]:9100"}) {
+    for (const auto* allowed : {&kNone, &kSome}) {
+      auto v = procd::check_http_host(req.host, req.host_headers, true, listener, *allowed);
+      fuzz_require(v.status == 0 || v.status == 400 || v.status == 421, "a Host verdict is allowed, 400 or 421");
+      fuzz_require(v.allowed() || !v.reason.empty(), "a refused Host says why");
+      fuzz_require(v.status != 421 || procd::check_http_host(req.host, req.host_headers, true, listener, kAny).allowed(),
+                   "'*' allows every Host that is only not on the list");
+    }
+    procd::check_http_host(req.host, req.host_headers, false, listener, kNone);
+  }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
@@ -36,6 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         procd::HttpRequest req = parser.take();
         auto route = procd::route_request(req.method, req.path);
         if (route.kind == procd::HttpRouteKind::MethodNotAllowed) fuzz_require(!route.allow.empty(), "405 names Allow");
+        check_host(req);
         continue;
       }
       if (fed.state != procd::HttpRequestParser::State::NeedMore) stop = true;  // Bad / TooLarge: final

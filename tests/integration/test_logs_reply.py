@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from procdtest import ANSWER_S, PROCD, Procd, check, run_tests
-from test_http import vm_rss
+from test_http import start, vm_rss
 
 # RSS is only meaningful in the plain build (ASan keeps freed memory in its quarantine).
 MEASURES_RSS = ANSWER_S <= 1.0
@@ -80,5 +80,46 @@ def test_logs_reply_waits_for_a_client_that_does_not_read():
         check(not [e for e in p.events() if e.get("code") == 5006], "the client was dropped\n" + p.tail())
 
 
+def test_followed_logs_catch_up_in_pieces():
+    """`GET /logs?follow=1&n=1000` whose catch-up (6 MB) is more than an HTTP
+    client's 4 MiB queue bound: the catch-up is handed over in pieces as the
+    client reads, like a plain /logs reply, so the client is not dropped
+    (5006); then the stream goes on with no line lost or repeated, lines
+    printed during the catch-up included."""
+    script = ("import os, sys, time\nw = sys.stdout.write\npad = 'x' * 5992\n"
+              "for i in range(999): w('%06d %s\\n' % (i, pad))\n"
+              "w('CHATTY-DONE\\n'); sys.stdout.flush()\n"
+              "while not os.path.exists('TMPDIR/go'): time.sleep(0.01)\n"
+              "for i in range(100): w('AFTER %d\\n' % i); sys.stdout.flush(); time.sleep(0.002)\n"
+              "time.sleep(1000)\n")
+    p, port = start('[services.chatty]\ncommand = ["python3", "-c", %s]\n' % json.dumps(script))
+    with p:
+        wait_done(p)
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        try:
+            s.sendall(b"GET /logs?service=chatty&n=1000&follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            got = b""
+            while b'"AFTER 99"' not in got:
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                got += chunk
+                if len(got) > 100000 and not os.path.exists(os.path.join(p.dir, "go")):
+                    open(os.path.join(p.dir, "go"), "w").close()  # lines printed during the catch-up
+        finally:
+            s.close()
+        head, _, body = got.partition(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 200"), head[:200])
+        items = [json.loads(l) for l in body.split(b"\n")[:-1]]  # whole lines only (a dropped client's last is cut)
+        texts = [i["line"] for i in items]
+        want = ["%06d" % i for i in range(999)] + ["CHATTY-DONE"] + ["AFTER %d" % i for i in range(100)]
+        check([t[:6] if t[:1].isdigit() else t for t in texts] == want,
+              "%d items of %d; the client was dropped: %s" % (len(texts), len(want), [e.get("msg") for e in p.events() if e.get("code") == 5006]))
+        check(not [e for e in p.events() if e.get("code") == 5006], "the client was dropped\n" + p.tail())
+
+
 if __name__ == "__main__":
-    run_tests([test_logs_reply_waits_for_a_client_that_does_not_read])
+    run_tests([test_logs_reply_waits_for_a_client_that_does_not_read, test_followed_logs_catch_up_in_pieces])
