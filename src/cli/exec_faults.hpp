@@ -29,6 +29,8 @@ void install_fault_forwarding(const RewriteMap& map, bool kill_group);
 
 // The child (>0) once spawned: forwarded signals go to it (or its group with
 // --kill-group). After the child has exited they go to its process group.
+// One sent before (while the child was being spawned) is kept and
+// forwarded here: a kill(SIGSEGV) right after the fork is not lost.
 void set_fault_target(pid_t child, bool child_exited);
 
 }  // namespace procd
