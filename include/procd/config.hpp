@@ -188,6 +188,7 @@ struct Config {
   std::vector<std::string> sources;
   std::vector<std::string> include_globs;
   std::size_t content_hash = 0;
+  std::int64_t read_at_ns = 0;      // CLOCK_REALTIME when load_config began reading (0: built in memory)
   std::vector<Error> warnings;      // accepted but without effect (e.g. [performance]); logged, not fatal
 
   const ServiceConfig* find_service(const std::string& name) const;

@@ -35,6 +35,7 @@ struct LoadResult {
   std::optional<Config> config;
   std::vector<Error> errors;
   std::size_t content_hash = 0;  // of every file read, also when the load failed
+  std::int64_t read_at_ns = 0;   // CLOCK_REALTIME when load_config began reading (0: from text)
   bool ok() const { return config.has_value() && errors.empty(); }
 };
 LoadResult load_config(const std::string& path, const LoadOptions& opts = {});

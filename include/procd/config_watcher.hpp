@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,7 +23,9 @@ namespace procd {
 
 class ConfigWatcher {
  public:
-  ConfigWatcher(uv_loop_t* loop, std::function<void()> on_change, std::uint64_t debounce_ms = 150);
+  // on_change(before_watch): before_watch when only the check of watch()
+  // (a change between the read and the watch) asked for it.
+  ConfigWatcher(uv_loop_t* loop, std::function<void(bool)> on_change, std::uint64_t debounce_ms = 150);
   ~ConfigWatcher() = default;
   ConfigWatcher(const ConfigWatcher&) = delete;
   ConfigWatcher& operator=(const ConfigWatcher&) = delete;
@@ -33,7 +36,15 @@ class ConfigWatcher {
   // directory that does not exist yet is watched for in its parent. A
   // directory that cannot be watched is returned as an error; everything
   // else is still watched.
-  std::vector<Error> watch(const std::vector<std::string>& files, const std::vector<std::string>& globs);
+  //
+  // `read_at_ns` (CLOCK_REALTIME, 0: unknown) is when the config these
+  // files make was read: a watched file or directory changed since then
+  // (its ctime, with a margin for the file system's coarse clock) changed
+  // before its watch was armed, which no event reports, so one debounced
+  // callback is made for it. The caller's "unchanged" check makes a false
+  // alarm cheap.
+  std::vector<Error> watch(const std::vector<std::string>& files, const std::vector<std::string>& globs,
+                           std::int64_t read_at_ns);
   void stop();
 
  private:
@@ -45,9 +56,11 @@ class ConfigWatcher {
     UvHandle<uv_fs_event_t> event;
   };
   void on_event(const Dir& dir, const char* filename);
+  bool changed_since(std::int64_t ns) const;
 
   uv_loop_t* loop_;
-  std::function<void()> on_change_;
+  std::function<void(bool)> on_change_;
+  bool before_watch_ = false;
   std::uint64_t debounce_ms_;
   std::vector<std::unique_ptr<Dir>> dirs_;
   Timer debounce_;

@@ -139,7 +139,7 @@ class Supervisor {
   // reload.cpp.
   void apply_reload(Config next, const ConfigDiff& diff);
   void add_pending();
-  void watch_config_files();  // (re)point watcher_ at cfg_.sources and include_globs
+  void watch_config_files(std::int64_t read_at_ns);  // (re)point watcher_ at cfg_.sources and include_globs
 
   Config cfg_;
   SystemCalls& sys_;

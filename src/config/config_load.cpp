@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -177,15 +178,27 @@ std::string find_config_path(const std::string& explicit_path) {
   return "procd.toml";
 }
 
+namespace {
+
+std::int64_t realtime_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
 LoadResult load_config(const std::string& path, const LoadOptions& opts) {
   // Non-blocking and a regular file only: a FIFO, a directory or a device
   // at the path is an error at once, never a hang of `check` or of the
   // supervisor's loop on reload. Symlinks are followed (ConfigMaps).
+  const std::int64_t read_at = realtime_ns();
   auto text = read_bounded(path, config_detail::config_read_policy());
   if (!text.ok())
     return {std::nullopt, {Error{Code::ConfigFileUnreadable, fmt::format("cannot read config file: {}", text.error().message),
                                  Location{path, 0, 0}, {}}}};
-  return load_config_text(*text, path, opts);
+  LoadResult out = load_config_text(*text, path, opts);
+  out.read_at_ns = read_at;  // the file watch checks what changed since
+  if (out.config) out.config->read_at_ns = read_at;
+  return out;
 }
 
 namespace config_detail {

@@ -23,12 +23,17 @@ std::pair<std::string, std::string> split_path(const std::string& path) {
 
 }  // namespace
 
-ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::function<void()> on_change, std::uint64_t debounce_ms)
+ConfigWatcher::ConfigWatcher(uv_loop_t* loop, std::function<void(bool)> on_change, std::uint64_t debounce_ms)
     : loop_(loop), on_change_(std::move(on_change)), debounce_ms_(debounce_ms) {
-  debounce_.init(loop_, [this] { on_change_(); });
+  debounce_.init(loop_, [this] {
+    bool before = before_watch_;
+    before_watch_ = false;
+    on_change_(before);
+  });
 }
 
-std::vector<Error> ConfigWatcher::watch(const std::vector<std::string>& files, const std::vector<std::string>& globs) {
+std::vector<Error> ConfigWatcher::watch(const std::vector<std::string>& files, const std::vector<std::string>& globs,
+                                        std::int64_t read_at_ns) {
   std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> wanted;
   for (const auto& f : files) {
     auto [dir, base] = split_path(f);
@@ -78,7 +83,35 @@ std::vector<Error> ConfigWatcher::watch(const std::vector<std::string>& files, c
     (*it)->names = std::move(what.first);
     (*it)->patterns = std::move(what.second);
   }
+  if (read_at_ns > 0 && !debounce_.is_active() && changed_since(read_at_ns)) {
+    before_watch_ = true;
+    debounce_.schedule(static_cast<std::int64_t>(debounce_ms_));
+  }
   return errors;
+}
+
+// A file's ctime comes from the kernel's coarse clock (up to a jiffy
+// behind the one read_at_ns was taken from): anything within this margin
+// before the read counts as after it.
+constexpr std::int64_t kCoarseClockMarginNs = 50'000'000;
+
+bool ConfigWatcher::changed_since(std::int64_t ns) const {
+  auto newer = [&](const std::string& path) {
+    struct stat st {};
+    auto ctime = [&] { return std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec; };
+    // lstat: a symlink swapped; stat: the file it points to written.
+    return (::lstat(path.c_str(), &st) == 0 && ctime() >= ns - kCoarseClockMarginNs) ||
+           (::stat(path.c_str(), &st) == 0 && ctime() >= ns - kCoarseClockMarginNs);
+  };
+  for (const auto& d : dirs_) {
+    // A drop-in added, removed or renamed in a glob's directory. (Not every
+    // watched directory: procd's own socket, pid and log files beside the
+    // config are made after the read.)
+    if (!d->patterns.empty() && newer(d->path)) return true;
+    for (const auto& name : d->names)
+      if (newer(d->path + "/" + name)) return true;
+  }
+  return false;
 }
 
 void ConfigWatcher::stop() {
@@ -94,6 +127,7 @@ void ConfigWatcher::on_event(const Dir& dir, const char* filename) {
     if (!named && !matched) return;
   }
   // (Re)start the quiet period: a burst of writes gives one callback.
+  before_watch_ = false;
   debounce_.schedule(static_cast<std::int64_t>(debounce_ms_));
 }
 

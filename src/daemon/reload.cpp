@@ -44,7 +44,8 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
   if (only_if_changed && loaded.content_hash != 0 && loaded.content_hash == applied_hash_) {
     out.skipped = true;
     Log::write(LogLevel::Debug, fmt::format("reload ({}): content unchanged", source));
-    if (watcher_) watch_config_files();  // e.g. an empty conf.d appeared: watch it now
+    if (watcher_) watch_config_files(loaded.read_at_ns);  // e.g. an empty conf.d appeared: watch it now
+    release_free_heap();  // the parse's peak does not stay resident
     return out;
   }
   if (!loaded.ok()) {
@@ -71,13 +72,13 @@ ReloadOutcome Supervisor::reload(const std::string& source, bool only_if_changed
   apply_reload(std::move(*loaded.config), out.diff);
   manager_.reloaded();
   release_free_heap();
-  if (watcher_) watch_config_files();  // drop-ins may have come or gone
+  if (watcher_) watch_config_files(loaded.read_at_ns);  // drop-ins may have come or gone
   return out;
 }
 
-void Supervisor::watch_config_files() {
+void Supervisor::watch_config_files(std::int64_t read_at_ns) {
   for (const auto& e : watcher_->watch(cfg_.sources.empty() ? std::vector<std::string>{cfg_.path} : cfg_.sources,
-                                       cfg_.include_globs))
+                                       cfg_.include_globs, read_at_ns))
     Log::write(LogLevel::Warn, e.message, code_fields(e.code));
 }
 

@@ -97,8 +97,9 @@ std::optional<int> Supervisor::start() {
   // The hash of every file the config was read from (0 when the Config was built in memory).
   applied_hash_ = cfg_.content_hash;
   if (cfg_.hot_reload) {
-    watcher_ = std::make_unique<ConfigWatcher>(&loop_, [this] { reload("file change", true); });
-    watch_config_files();
+    watcher_ = std::make_unique<ConfigWatcher>(
+        &loop_, [this](bool before_watch) { reload(before_watch ? "file changed before its watch" : "file change", true); });
+    watch_config_files(cfg_.read_at_ns);  // a change since the config was read is checked at once
   }
   ladder_timer_.init(&loop_, [this] { climb(ladder_.advance(now()), "graceful shutdown timed out"); });
   // settle() after every batch of callbacks; log lines flushed before sleeping
