@@ -9,6 +9,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <uv.h>
 
 #include <cstdint>
 #include <memory>
@@ -34,8 +35,12 @@ struct CgroupUsage {
   std::optional<std::uint64_t> memory_bytes;  // memory.current (memory controller on)
 };
 
+// The operations are virtual for one reason: the simulator (tests/sim)
+// substitutes a cgroupfs of its own whose members are fake pids; procd
+// itself only ever uses this class.
 class CgroupTree {
  public:
+  virtual ~CgroupTree() = default;
   // Where to look: the real /proc/self files, or (tests, PROCD_CGROUP_ROOT)
   // a directory taken as the cgroup2 mount with procd's cgroup its root.
   struct Options {
@@ -55,36 +60,40 @@ class CgroupTree {
   std::string dir_of(const std::string& service) const { return service_cgroup(layout_.base, service); }
   // Creates the service's cgroup; processes still in it (left by a procd
   // that died) are killed: returns their PIDs.
-  Result<std::vector<int>> prepare(const std::string& service);
+  virtual Result<std::vector<int>> prepare(const std::string& service);
   // Kills the processes of an existing cgroup procd no longer uses (a
   // service's cgroup under an older name) and removes it when empty; never
   // creates it. Returns the PIDs killed.
-  Result<std::vector<int>> clean_leftover(const std::string& dir);
+  virtual Result<std::vector<int>> clean_leftover(const std::string& dir);
   // Writes the limits; one warning Error (PlatformCgroupLimit) per limit
   // that cannot be applied.
-  std::vector<Error> apply_limits(const std::string& dir, const CgroupLimits& limits);
+  virtual std::vector<Error> apply_limits(const std::string& dir, const CgroupLimits& limits);
   // Kills every process of the cgroup: cgroup.kill, else freeze + SIGKILL each + thaw.
-  Result<void> kill(const std::string& dir);
+  virtual Result<void> kill(const std::string& dir);
   // Sends sig to every process listed in cgroup.procs.
-  void signal_members(const std::string& dir, int sig);
-  std::optional<bool> populated(const std::string& dir) const;
-  CgroupUsage usage(const std::string& dir) const;
-  std::uint64_t oom_kills(const std::string& dir) const;  // memory.events oom_kill (0 when absent)
+  virtual void signal_members(const std::string& dir, int sig);
+  virtual std::optional<bool> populated(const std::string& dir) const;
+  virtual CgroupUsage usage(const std::string& dir) const;
+  virtual std::uint64_t oom_kills(const std::string& dir) const;  // memory.events oom_kill (0 when absent)
   // Removes an empty service cgroup (best effort).
-  void remove(const std::string& dir);
+  virtual void remove(const std::string& dir);
   // Clean exit: every svc-* cgroup that is empty is removed, procd moves
   // back to the cgroup it started in, and the subtree procd created goes.
-  void teardown();
+  virtual void teardown();
+  // Watches the cgroup's cgroup.events: `cb` runs on every change (a drain
+  // ends on `populated 0`). The handle is initialised; 0 or a libuv error.
+  virtual int watch_events(uv_fs_event_t* handle, const std::string& dir, uv_fs_event_cb cb);
 
- private:
+ protected:
   CgroupTree() = default;
-  bool enable_controller(const std::string& controller);
-  // Kills what a populated cgroup holds; returns the PIDs it held.
-  Result<std::vector<int>> kill_leftovers(const std::string& dir);
-
   CgroupLayout layout_;
   std::string own_dir_;   // the cgroup procd started in
   pid_t self_ = 0;
+
+ private:
+  bool enable_controller(const std::string& controller);
+  // Kills what a populated cgroup holds; returns the PIDs it held.
+  Result<std::vector<int>> kill_leftovers(const std::string& dir);
 };
 
 // Small file helpers (also used by tests to build fake trees).

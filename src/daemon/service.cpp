@@ -156,7 +156,13 @@ void Service::on_timer() {
   rearm();
 }
 
-void Service::reaped(const ExitStatus& status) { drain_.exited(status); }
+void Service::reaped(const ExitStatus& status) {
+  drain_.exited(status);
+  // The run's main process is gone: nothing is left to check. A health
+  // command in flight would also hold the run's cgroup populated (it runs
+  // there), so the drain would wait for it and then "kill leftovers".
+  if (health_) health_->stop();
+}
 
 void Service::on_stream_closed() {
   drain_.stream_closed();

@@ -100,12 +100,9 @@ void Service::ensure_cgroup() {
     report_leftovers(*cfg_, cgroup_, *left);
     uv_fs_event_t* h = cgroup_watch_.reset(this);
     uv_fs_event_init(host_.loop(), h);
-    int rc = uv_fs_event_start(
-        h,
-        [](uv_fs_event_t* e, const char*, int, int) {
-          if (auto* s = static_cast<Service*>(e->data)) s->recheck_drain();
-        },
-        (cgroup_ + "/cgroup.events").c_str(), 0);
+    int rc = tree->watch_events(h, cgroup_, [](uv_fs_event_t* e, const char*, int, int) {
+      if (auto* s = static_cast<Service*>(e->data)) s->recheck_drain();
+    });
     if (rc != 0) {
       Log::write(LogLevel::Warn, fmt::format("cannot watch {}/cgroup.events: {}", cgroup_, uv_strerror(rc)),
                  svc_fields(cfg_->name, 0, Code::PlatformCgroupFailed));

@@ -187,6 +187,10 @@ std::uint64_t CgroupTree::oom_kills(const std::string& dir) const {
 
 void CgroupTree::remove(const std::string& dir) { ::rmdir(dir.c_str()); }
 
+int CgroupTree::watch_events(uv_fs_event_t* handle, const std::string& dir, uv_fs_event_cb cb) {
+  return uv_fs_event_start(handle, cb, (dir + "/cgroup.events").c_str(), 0);
+}
+
 void CgroupTree::teardown() {
   const std::string& base = layout_.base;
   if (DIR* d = ::opendir(base.c_str())) {

@@ -51,21 +51,30 @@ void SimConfig::randomize_restart(std::mt19937_64& rng, SimService& s) {
   s.start_limit_burst = pct(rng) < 20 ? 3 : 0;
 }
 
+void SimConfig::randomize_health(std::mt19937_64& rng, SimService& s) {
+  s.health = true;
+  s.health_interval_ms = pick(rng, std::vector<std::int64_t>{100, 500, 2000});
+  s.health_timeout_ms = pick(rng, std::vector<std::int64_t>{50, 200, 1000});
+  s.health_retries = static_cast<int>(pick(rng, std::vector<std::int64_t>{1, 2, 3}));
+}
+
+void SimConfig::randomize_ready(std::mt19937_64& rng, SimService& s) {
+  int ready = pct(rng);
+  s.ready = "started";
+  s.watchdog_ms = 0;
+  if (ready < 15) s.ready = "min_uptime", s.min_uptime_ms = pick(rng, std::vector<std::int64_t>{100, 1000, 3000});
+  else if (ready < 35 && s.health && health_checks_) s.ready = "health";
+  else if (ready < 55) s.ready = "notify", s.watchdog_ms = pct(rng) < 25 ? pick(rng, std::vector<std::int64_t>{500, 3000}) : 0;
+}
+
 SimService SimConfig::make(std::mt19937_64& rng, const std::string& name) {
   SimService s;
   s.name = name;
   randomize_restart(rng, s);
   s.autostart = pct(rng) < 90;
-  if (pct(rng) < 30) {
-    s.health = true;
-    s.health_interval_ms = pick(rng, std::vector<std::int64_t>{100, 500, 2000});
-    s.health_timeout_ms = pick(rng, std::vector<std::int64_t>{50, 200, 1000});
-    s.health_retries = static_cast<int>(pick(rng, std::vector<std::int64_t>{1, 2, 3}));
-  }
-  int ready = pct(rng);
-  if (ready < 15) s.ready = "min_uptime", s.min_uptime_ms = pick(rng, std::vector<std::int64_t>{100, 1000, 3000});
-  else if (ready < 35 && s.health && health_checks_) s.ready = "health";
-  else if (ready < 55) s.ready = "notify", s.watchdog_ms = pct(rng) < 25 ? pick(rng, std::vector<std::int64_t>{500, 3000}) : 0;
+  if (pct(rng) < 30) randomize_health(rng, s);
+  randomize_ready(rng, s);
+  s.log_file = pct(rng) < 25;
   for (const auto& other : services_)
     if (pool_index(other.name) < pool_index(name) && pct(rng) < 25)
       s.depends_on.emplace_back(other.name, pick(rng, std::vector<std::string>{"started", "started", "ready", "completed"}));
@@ -110,6 +119,7 @@ std::string SimConfig::text() const {
     out += fmt::format("{}.command = [\"sim-{}\", \"v{}\"]\n{}.stop_signal = \"{}\"\n{}.stop_timeout_ms = {}\n", k, s.name,
                        s.version, k, sig_name(tr.stop_signal), k, tr.stop_timeout_ms);
     if (!s.autostart) out += k + ".autostart = false\n";
+    if (s.log_file) out += fmt::format("{}.log = {{ file = \"{}.log\" }}\n", k, s.name);
     if (tr.critical) out += k + ".critical = true\n";
     if (s.ready == "min_uptime") out += fmt::format("{}.ready = {{ min_uptime_ms = {} }}\n", k, s.min_uptime_ms);
     else if (s.ready != "started") out += fmt::format("{}.ready = \"{}\"\n", k, s.ready);
@@ -146,6 +156,7 @@ std::string SimConfig::describe() const {
     if (s.health)
       out += fmt::format(", health every {}ms timeout {}ms retries {}", s.health_interval_ms, s.health_timeout_ms, s.health_retries);
     if (!s.autostart) out += ", no autostart";
+    if (s.log_file) out += ", log file";
     for (const auto& [dep, cond] : s.depends_on) out += fmt::format(", after {}:{}", dep, cond);
     out += "}";
   }
@@ -180,17 +191,30 @@ std::string SimConfig::remove(std::mt19937_64& rng) {
 std::string SimConfig::change(std::mt19937_64& rng) {
   SimService& s = services_[std::uniform_int_distribution<std::size_t>(0, services_.size() - 1)(rng)];
   int what = pct(rng);
-  if (what < 50) {
+  if (what < 40) {
     ++s.version;
     return fmt::format("~{} command v{}", s.name, s.version);
   }
-  if (what < 75) {
+  if (what < 60) {
     randomize_restart(rng, s);
     return fmt::format("~{} restart {} {} ms", s.name, s.restart, s.delay_ms);
   }
-  if (what < 85) {
+  if (what < 68) {
     s.autostart = !s.autostart;
     return fmt::format("~{} autostart {}", s.name, s.autostart);
+  }
+  if (what < 78) {  // a health check added or dropped (ready = "health" goes with it)
+    if (!s.health) {
+      randomize_health(rng, s);
+      return fmt::format("~{} health every {}ms", s.name, s.health_interval_ms);
+    }
+    s.health = false;
+    if (s.ready == "health") s.ready = "started";
+    return fmt::format("~{} no health{}", s.name, s.ready == "started" ? " (ready started)" : "");
+  }
+  if (what < 88) {
+    randomize_ready(rng, s);
+    return fmt::format("~{} ready {}{}", s.name, s.ready, s.watchdog_ms > 0 ? fmt::format(" watchdog {}ms", s.watchdog_ms) : "");
   }
   std::vector<std::string> earlier;
   for (const auto& o : services_)

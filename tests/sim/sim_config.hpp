@@ -1,6 +1,7 @@
 // The simulator's config: a seeded generator of procd.toml texts and of
 // random reload diffs (add a service, remove one, re-add one that is still
-// stopping, change a command, a restart policy, autostart, a dependency).
+// stopping, change a command, a restart policy, autostart, a dependency,
+// add or drop a health check, change the ready mode).
 // Names come from a small pool with look-alikes (web.api / web_api,
 // cron-job / cron_job); a service depends only on names earlier in the
 // pool, so every config is acyclic, and depends_on never names a service
@@ -32,6 +33,7 @@ struct SimService {
   std::int64_t health_interval_ms = 500, health_timeout_ms = 200;
   int health_retries = 2;
   std::int64_t watchdog_ms = 0;       // notify services only
+  bool log_file = false;              // log = { file = "NAME.log" }
   std::vector<std::pair<std::string, std::string>> depends_on;  // service, condition
 };
 
@@ -63,6 +65,8 @@ class SimConfig {
  private:
   SimService make(std::mt19937_64& rng, const std::string& name);
   void randomize_restart(std::mt19937_64& rng, SimService& s);
+  void randomize_health(std::mt19937_64& rng, SimService& s);
+  void randomize_ready(std::mt19937_64& rng, SimService& s);
   std::string add(std::mt19937_64& rng, const std::vector<std::string>& stopping, bool readd_stopping);
   std::string remove(std::mt19937_64& rng);
   std::string change(std::mt19937_64& rng);

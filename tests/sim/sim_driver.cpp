@@ -72,11 +72,15 @@ class Sequence {
   bool setup() {
     std::filesystem::remove(opt_.dir + "/procd.pid");
     write_config();
-    say("config: " + cfg_.describe());
+    // Cgroup mode in half the sequences, from the seed alone (not from rng_:
+    // the configs the seeds drew before cgroups came stay the same).
+    const bool cgroups = (std::mt19937_64(opt_.seed ^ 0xc6a4a7935bd1e995ULL)() & 1) != 0;
+    say(std::string(cgroups ? "cgroup mode; " : "process-group mode; ") + "config: " + cfg_.describe());
     LoadResult loaded = load_config(path_);
     if (!loaded.ok()) return world_.violate("setup", "the generated config is invalid: " + loaded.errors.front().message), false;
     world_.traits() = cfg_.traits();
     world_.avoid_broken_zero_delay = avoid("broken-command-zero-delay");
+    world_.use_cgroups(cgroups, cfg_.names());
     auto lock = PidLock::acquire(loaded.config->pid_file);
     if (!lock.ok()) return world_.violate("setup", lock.error().message), false;
     sup_ = std::make_unique<Supervisor>(std::move(*loaded.config), std::move(lock.value()), world_);
@@ -96,8 +100,11 @@ class Sequence {
   // The loop without blocking: settle() runs in its prepare and check handles.
   // Shutdown may begin inside it (a critical service failed): the world
   // learns when, at this instant, to judge the ladder's SIGKILLs.
+  // A cgroup that emptied or filled meanwhile: its watcher runs, then the loop again.
   void pump() {
     for (int i = 0; i < 2 && !sup_->stopped(); ++i) uv_run(sup_->loop(), UV_RUN_NOWAIT);
+    for (int i = 0; i < 8 && !sup_->stopped() && world_.deliver_cgroup_events(); ++i)
+      for (int j = 0; j < 2 && !sup_->stopped(); ++j) uv_run(sup_->loop(), UV_RUN_NOWAIT);
     if (sup_->shutting_down() && world_.shutdown_at() < 0) world_.shutdown_began(cfg_.graceful_ms());
   }
 
@@ -114,6 +121,8 @@ class Sequence {
       if (exit && *exit <= until && (!timer || *exit <= *timer)) {
         world_.clock().set_now(*exit);
         world_.deliver_exits();
+        // cgroup.events and SIGCHLD race: at an odd instant the watcher runs first.
+        if (*exit % 2 == 1) world_.deliver_cgroup_events();
         sup_->handle_signal(SIGCHLD);  // what SIGCHLD runs: reap every exited child
       } else if (!world_.clock().fire_next(until)) {
         break;
@@ -139,6 +148,8 @@ class Sequence {
     if (!all.ok()) return;
     check_critical(world_, *all, sup_->shutting_down());
     check_notify(world_, *all, ready_sent_);
+    check_sharing(world_, *all);
+    check_cgroups(world_, *all);
     // The exit code the ladder owes: 0 when the driver asked for the
     // shutdown, else (a critical service failed) that service's code.
     // Shutting down with nothing left to wait for (no process, no zombie):
@@ -188,7 +199,7 @@ class Sequence {
   void process_ends() {
     std::vector<pid_t> pids;
     for (const auto& [pid, p] : world_.processes())
-      if (!p.exited && !p.killed && !p.is_child() && !p.health) pids.push_back(pid);
+      if (!p.exited && !p.killed && !p.is_child() && !p.health && !p.foreign) pids.push_back(pid);
     if (pids.empty()) return say_advance(between(1, 500));
     pid_t pid = pids[static_cast<std::size_t>(between(0, static_cast<std::int64_t>(pids.size()) - 1))];
     int how = static_cast<int>(between(0, 3));
@@ -274,7 +285,7 @@ class Sequence {
   void notify() {
     std::vector<pid_t> notifying, others;
     for (const auto& [pid, p] : world_.processes()) {
-      if (p.exited || p.health || p.is_child()) continue;
+      if (p.exited || p.health || p.is_child() || p.foreign || p.exec_until > world_.time()) continue;  // (a wrapper cannot notify)
       const SimService* s = cfg_.find(p.service);
       (s && (s->ready == "notify" || s->watchdog_ms > 0) ? notifying : others).push_back(pid);
     }

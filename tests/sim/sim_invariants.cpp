@@ -6,16 +6,20 @@
 #include <algorithm>
 #include <map>
 
+#include "procd/cgroup_layout.hpp"
+#include "sim_cgroup.hpp"
+
 namespace procd::sim {
 
 void check_processes(SimWorld& world, const std::vector<ServiceSnapshot>& services) {
   std::map<std::string, int> live;
   for (const auto& [pid, p] : world.processes()) {
     if (p.exited || p.health) continue;  // a zombie, reaped at the next SIGCHLD; health: check_health
+    if (p.foreign || world.invisible(p)) continue;  // an earlier procd's: check_cgroups; setsid away without cgroups: unseen
     if (!p.is_child() && ++live[p.service] == 2)
       world.violate("two-processes", fmt::format("two live processes for {} (the newer is pid {})", p.service, pid));
     bool owned = std::any_of(services.begin(), services.end(), [&](const ServiceSnapshot& s) {
-      return s.name == p.service && s.pgid == p.pgid && s.has_process;
+      return s.name == p.service && s.pgid == p.run && s.has_process;
     });
     if (!owned)
       world.violate("stray-process", fmt::format("{} {} of {} is alive but no run of the service holds it", p.is_child() ? "worker" : "pid",
@@ -50,7 +54,7 @@ void check_config(SimWorld& world, const std::vector<ServiceSnapshot>& services,
       world.violate("config-mismatch", fmt::format("{} is not in the config but procd still has it ({})", s.name,
                                                    phase_name(s.phase)));
   for (const auto& [pid, p] : world.processes())
-    if (!p.exited && !p.health && !cfg.has(p.service))
+    if (!p.exited && !p.health && !p.foreign && !world.invisible(p) && !cfg.has(p.service))
       world.violate("config-mismatch", fmt::format("pid {} of {} runs, but {} is not in the config", pid, p.service, p.service));
 }
 
@@ -64,7 +68,7 @@ void check_exit(SimWorld& world, int code, const std::set<int>& expected, bool g
   // is left outlived a SIGKILL; one procd never SIGKILLed is orphaned.
   if (code == 3)
     for (const auto& [pid, p] : world.processes())
-      if (!p.exited && !p.health && !p.killed)
+      if (!p.exited && !p.health && !p.killed && !world.invisible(p))
         return world.violate("ceiling-without-kill", fmt::format("procd gave up at its [shutdown].kill ceiling and exited 3, "
                                                                  "leaving {} {} of {} running without ever SIGKILLing it",
                                                                  p.is_child() ? "worker" : "pid", pid, p.service));
@@ -93,6 +97,45 @@ void check_notify(SimWorld& world, const std::vector<Service*>& services, const 
         !ready_sent.count(s->state().pid))
       world.violate("notify-ready", fmt::format("notify service {} is running, but pid {} never sent READY=1", s->name(),
                                                 s->state().pid));
+}
+
+// Two services procd has at once (a removed copy still stopping included)
+// never share a cgroup, a log file or a process.
+void check_sharing(SimWorld& world, const std::vector<Service*>& services) {
+  for (std::size_t i = 0; i < services.size(); ++i)
+    for (std::size_t j = i + 1; j < services.size(); ++j) {
+      const Service& a = *services[i];
+      const Service& b = *services[j];
+      if (!a.cgroup().empty() && a.cgroup() == b.cgroup())
+        world.violate("shared", fmt::format("{} and {} share the cgroup {}", a.name(), b.name(), a.cgroup()));
+      if (a.to_file() && b.to_file() && a.config().log.file == b.config().log.file)
+        world.violate("shared", fmt::format("{} and {} share the log file {}", a.name(), b.name(), a.config().log.file));
+      if ((a.has_process() && b.has_process() && a.pgid() == b.pgid()) || (a.state().pid > 0 && a.state().pid == b.state().pid))
+        world.violate("shared", fmt::format("{} and {} share the process {}", a.name(), b.name(), a.pgid()));
+    }
+}
+
+// Cgroup mode: a service that is idle (its stop or run complete) has an
+// empty cgroup (what outlived a SIGKILL aside: procd stops waiting for it);
+// what an earlier procd left in a service's cgroup (or in the one an older
+// procd named differently) is killed once procd took the cgroup.
+void check_cgroups(SimWorld& world, const std::vector<Service*>& services) {
+  if (!world.cgroup_mode()) return;
+  std::vector<std::string> names;
+  for (const Service* s : services) names.push_back(s->name());
+  for (const Service* s : services) {
+    if (s->cgroup().empty()) continue;
+    if (s->idle())
+      for (pid_t m : world.members(s->cgroup(), true))
+        world.violate("stopped-cgroup-populated", fmt::format("{} is {} with no run, but its cgroup still holds pid {}{}", s->name(),
+                                                              phase_name(s->state().phase), m,
+                                                              world.processes().at(m).escaped ? " (setsid away)" : ""));
+    auto legacy = legacy_leftover_cgroup(kSimCgroupBase, s->name(), names);
+    for (const auto& [pid, p] : world.processes())
+      if (p.foreign && !p.killed && !p.exited && (p.cgroup == s->cgroup() || (legacy && p.cgroup == *legacy)))
+        world.violate("leftover-kept", fmt::format("pid {} an earlier procd left in {} still runs after procd took {}'s cgroup",
+                                                   pid, p.cgroup, s->name()));
+  }
 }
 
 bool stop_in_progress(const SimWorld& world, const std::vector<ServiceSnapshot>& services) {

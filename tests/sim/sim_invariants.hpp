@@ -42,6 +42,13 @@ void check_critical(SimWorld& world, const std::vector<Service*>& services, bool
 // A notify service is Running only after a READY=1 from its current pid.
 void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent);
 
+// No two services share a cgroup, a log file or a process.
+void check_sharing(SimWorld& world, const std::vector<Service*>& services);
+
+// Cgroup mode: an idle service's cgroup is empty; leftovers of an earlier
+// procd are killed once procd took their service's cgroup.
+void check_cgroups(SimWorld& world, const std::vector<Service*>& services);
+
 // True while something is still being stopped (quiescence not reached).
 bool stop_in_progress(const SimWorld& world, const std::vector<ServiceSnapshot>& services);
 

@@ -41,6 +41,7 @@ std::string FakeProcess::describe() const {
   if (on_stop != OnStop::Ignore) out += fmt::format(", {} in {} ms", stop, stop_delay);
   else out += fmt::format(", {}", stop);
   if (stuck_after_kill > 0) out += fmt::format(", survives SIGKILL for {} ms", stuck_after_kill);
+  if (exec_until > spawned_at) out += fmt::format(", execs the program only after {} ms", exec_until - spawned_at);
   return out;
 }
 
@@ -82,16 +83,26 @@ void SimWorld::pick_behaviour(FakeProcess& p) {
   else p.on_stop = FakeProcess::OnStop::Ignore;
   p.dies_of_stop_signal = pct() < 50;
   if (pct() < 3) p.stuck_after_kill = between(1000, 40000);
+  // Exec slowly: a wrapper (a shell, a slow loader) runs first; until the
+  // program is exec'd, signals have their default action and it cannot
+  // notify, and its own life starts only then.
+  if (pct() < 5) p.exec_until = p.spawned_at + between(100, 3000);
 }
 
 // A worker in the leader's group: ends on its own or runs on, obeys the
 // stop signal within 50 ms or ignores it; SIGKILL ends it.
-void SimWorld::pick_child(const FakeProcess& leader) {
+// An escaping worker calls setsid: its own session and group, out of the
+// leader's; only the leader's cgroup still holds it.
+void SimWorld::pick_child(const FakeProcess& leader, bool escapes) {
   auto pct = [this] { return std::uniform_int_distribution<int>(0, 99)(rng_); };
   auto between = [this](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); };
   FakeProcess c;
   c.pid = next_pid_++;
-  c.pgid = leader.pid;
+  c.pgid = escapes ? c.pid : leader.pid;
+  c.worker = true;
+  c.escaped = escapes;
+  c.run = leader.pid;
+  c.cgroup = leader.cgroup;
   c.service = leader.service;
   c.spawned_at = clock_.now();
   if (pct() < 50) c.ends_after = between(1, 5000);
@@ -99,8 +110,8 @@ void SimWorld::pick_child(const FakeProcess& leader) {
   c.stop_delay = between(0, 50);
   c.dies_of_stop_signal = true;
   if (c.ends_after) exit_by(c, clock_.now() + *c.ends_after, c.natural);
-  note(fmt::format("  with a worker pid {} in its group: {}", c.pid, c.describe()));
-  groups_with_workers_.insert(c.pgid);
+  note(fmt::format("  with a worker pid {} {}: {}", c.pid, escapes ? "that setsids away" : "in its group", c.describe()));
+  groups_with_workers_.insert(c.run);
   procs_.emplace(c.pid, std::move(c));
 }
 
@@ -109,11 +120,15 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   for (const auto& kv : req.env)
     if (kv.rfind("PROCD_SERVICE=", 0) == 0) name = kv.substr(14);
   // A health command: /dev/null for stdio (a run always has pipes), argv sim-health-NAME.
-  if (req.stdio == SpawnStdio::Null || (!req.argv.empty() && req.argv[0].rfind("sim-health-", 0) == 0)) return spawn_health(name);
+  if (req.stdio == SpawnStdio::Null || (!req.argv.empty() && req.argv[0].rfind("sim-health-", 0) == 0)) return spawn_health(name, req.cgroup);
   if (instant_ != clock_.now()) instant_ = clock_.now(), spawns_now_ = 0;
   bool hung = ++spawns_now_ > kSpawnsPerInstant;
   if (spawns_now_ == kSpawnsPerInstant + 1)
     violate("spawn-burst", fmt::format("{} spawns of {} at one simulated instant: dispatch does not return", spawns_now_, name));
+  if (!hung && !req.cgroup.empty())
+    for (pid_t m : members(req.cgroup, true))
+      violate("spawn-into-populated", fmt::format("spawn of {} into {}, which still holds pid {} of {}", name, req.cgroup, m,
+                                                  procs_.at(m).service));
   if (shutting_down && shutting_down() && !hung)  // (a health command of a service not stopped yet may run)
     violate("spawn-after-shutdown", fmt::format("spawn of {} after shutdown began", name));
   // A command is broken for a while (a binary not deployed yet) with a
@@ -134,25 +149,36 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
     note(fmt::format("spawn {} fails{}", name, broken ? " (its command is broken)" : ""));
     return make_error(Code::SpawnFailed, "simulated spawn failure");
   }
+  // The exec-status pipe reports late (a slow loader): the spawn call blocks.
+  if (!hung && std::uniform_int_distribution<int>(0, 99)(rng_) < 3) {
+    std::int64_t took = std::uniform_int_distribution<std::int64_t>(1, 300)(rng_);
+    note(fmt::format("spawn {} blocks {} ms until exec", name, took));
+    clock_.set_now(clock_.now() + took);
+  }
   FakeProcess p;
   const pid_t pid = next_pid_++;
   p.pid = pid;
   p.pgid = pid;
+  p.run = pid;
+  p.cgroup = req.cgroup;
   p.service = name;
   p.spawned_at = clock_.now();
   if (!hung) pick_behaviour(p);
-  if (p.ends_after) exit_by(p, clock_.now() + *p.ends_after, p.natural);
+  if (p.ends_after) exit_by(p, std::max(clock_.now(), p.exec_until) + *p.ends_after, p.natural);
   ++spawned_;
   if (!hung) note(fmt::format("spawn {} pid {}: {}", name, p.pid, p.describe()));
   procs_.emplace(pid, std::move(p));
-  if (!hung && std::uniform_int_distribution<int>(0, 99)(rng_) < 8) pick_child(procs_.at(pid));
+  if (!hung) {
+    int fork = std::uniform_int_distribution<int>(0, 99)(rng_);
+    if (fork < 14) pick_child(procs_.at(pid), fork >= 8);
+  }
   return SpawnedProcess{pid, -1, -1};
 }
 
 // A health command: answers 0 or 1 after a while, or hangs until killed
 // (procd kills its session at the check's timeout). It may only run while
 // its service's run does: procd stops the checker when the run ends.
-Result<SpawnedProcess> SimWorld::spawn_health(const std::string& name) {
+Result<SpawnedProcess> SimWorld::spawn_health(const std::string& name, const std::string& cgroup) {
   auto between = [this](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); };
   if (!run_alive(name))
     violate("health-after-run", fmt::format("health command of {} spawned while no process of its run is alive", name));
@@ -161,8 +187,9 @@ Result<SpawnedProcess> SimWorld::spawn_health(const std::string& name) {
     return make_error(Code::SpawnFailed, "simulated health spawn failure");
   }
   FakeProcess p;
-  p.pid = p.pgid = next_pid_++;
+  p.pid = p.pgid = p.run = next_pid_++;
   p.service = name;
+  p.cgroup = cgroup;
   p.health = true;
   p.spawned_at = clock_.now();
   int r = static_cast<int>(between(0, 99));
@@ -187,7 +214,9 @@ std::set<int> SimWorld::critical_codes(const std::string& service) const {
 
 bool SimWorld::run_alive(const std::string& service) const {
   return std::any_of(procs_.begin(), procs_.end(),
-                     [&](const auto& e) { return e.second.service == service && !e.second.health && !e.second.exited; });
+                     [&](const auto& e) {
+    return e.second.service == service && !e.second.health && !e.second.exited && !e.second.foreign && !invisible(e.second);
+  });
 }
 
 void SimWorld::shutdown_escalated() {
@@ -235,7 +264,13 @@ Result<void> SimWorld::signal_group(pid_t pgid, int sig) {
   std::vector<FakeProcess*> group;
   for (auto& [pid, p] : procs_)
     if (p.pgid == pgid && !p.exited) group.push_back(&p);
-  if (group.empty()) return {};  // ESRCH is not an error
+  if (group.empty()) {
+    // The leader is reaped and no member is left: the id may be another's now.
+    if (reaped_.count(pgid))
+      violate("signal-reaped-group", fmt::format("{} sent to group {}, whose leader was reaped and which has no live member",
+                                                 sig_name(sig), pgid));
+    return {};  // ESRCH is not an error
+  }
   note(fmt::format("signal {} {} {} {}{}", group.front()->service, group.front()->health ? "health" : group.front()->is_child() ? "group" : "pid", pgid,
                    sig_name(sig), user_signal_ ? " (user)" : ""));
   if (sig == SIGKILL && !group.front()->health) check_kill(*group.front());
@@ -250,6 +285,11 @@ void SimWorld::react(FakeProcess& p, int sig) {
     exit_by(p, t + p.stuck_after_kill, ExitStatus{0, SIGKILL});
     return;
   }
+  if (t < p.exec_until && sig != SIGCHLD && sig != SIGCONT && sig != SIGWINCH) {  // not the program yet: default action
+    if (sig == stop_signal_of(p.service) && !user_signal_ && p.first_stop_at < 0) p.first_stop_at = t;
+    exit_by(p, t, ExitStatus{0, sig});
+    return;
+  }
   auto tr = traits_.find(p.service);
   int stop_signal = tr == traits_.end() ? SIGTERM : tr->second.stop_signal;
   if (sig == stop_signal && !user_signal_ && p.first_stop_at < 0) p.first_stop_at = t;
@@ -258,20 +298,26 @@ void SimWorld::react(FakeProcess& p, int sig) {
   exit_by(p, t + p.stop_delay, p.dies_of_stop_signal ? ExitStatus{0, sig} : ExitStatus{0, 0});
 }
 
+int SimWorld::stop_signal_of(const std::string& service) const {
+  auto it = traits_.find(service);
+  return it == traits_.end() ? SIGTERM : it->second.stop_signal;
+}
+
 bool SimWorld::zero_delay(const std::string& service) const {
   auto it = traits_.find(service);
   return it != traits_.end() && it->second.zero_restart_delay;
 }
 
 bool SimWorld::group_exists(pid_t pgid) {
-  return std::any_of(procs_.begin(), procs_.end(), [pgid](const auto& e) { return e.second.pgid == pgid && !e.second.exited; });
+  return std::any_of(procs_.begin(), procs_.end(),
+                     [pgid](const auto& e) { return e.second.pgid == pgid && !e.second.exited && !e.second.foreign; });
 }
 
 // Every fake process descends from procd: a group with a live member is ours.
 GroupCensus SimWorld::group_census() {
   std::unordered_set<pid_t> groups;
   for (const auto& [pid, p] : procs_)
-    if (!p.exited) groups.insert(p.pgid);
+    if (!p.exited && !p.foreign) groups.insert(p.pgid);
   return GroupCensus::of_groups(std::move(groups));
 }
 
@@ -281,6 +327,7 @@ std::optional<Reaped> SimWorld::reap_one() {
   zombies_.pop_front();
   auto it = procs_.find(pid);
   Reaped r{pid, it->second.status.code, it->second.status.signal};
+  reaped_.insert(pid);
   if (!it->second.health && !it->second.is_child())
     last_end_[it->second.service] = {r.signal > 0 ? 128 + r.signal : r.code, false};
   procs_.erase(it);
@@ -296,13 +343,20 @@ std::optional<std::int64_t> SimWorld::next_exit() const {
 
 bool SimWorld::deliver_exits() {
   bool any = false;
+  std::vector<pid_t> gone;  // an earlier procd's: reaped by init
   for (auto& [pid, p] : procs_) {
     if (p.exited || !p.exit_at || *p.exit_at > clock_.now()) continue;
     p.exited = true;
+    note(fmt::format("exit {} {} {} ({})", p.service, p.health ? "health" : p.foreign ? "leftover" : "pid", pid,
+                     describe_status(p.status)));
+    if (p.foreign) {
+      gone.push_back(pid);
+      continue;
+    }
     zombies_.push_back(pid);
-    note(fmt::format("exit {} {} {} ({})", p.service, p.health ? "health" : "pid", pid, describe_status(p.status)));
     any = true;
   }
+  for (pid_t pid : gone) procs_.erase(pid);
   return any;
 }
 
@@ -314,7 +368,7 @@ void SimWorld::end_now(pid_t pid, ExitStatus status) {
 }
 
 bool SimWorld::anything_running() const {
-  return std::any_of(procs_.begin(), procs_.end(), [](const auto& e) { return !e.second.exited; });
+  return std::any_of(procs_.begin(), procs_.end(), [this](const auto& e) { return !e.second.exited && !invisible(e.second); });
 }
 
 bool SimWorld::stuck_alive() const {

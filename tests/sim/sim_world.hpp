@@ -7,7 +7,11 @@
 // some fork a worker into their process group that outlives them (the
 // run's drain: procd signals what is left of the group); a
 // spawn can also fail synchronously, now and then or for a while (a
-// command that is broken: a binary not deployed yet). No pipes, no cgroups.
+// command that is broken: a binary not deployed yet); some workers setsid
+// away (out of the group: only a cgroup holds them); some runs exec slowly
+// (the spawn call blocks a while, or a wrapper runs before the program).
+// In half the sequences the world has a cgroupfs (sim_cgroup.hpp): the
+// Supervisor then runs in cgroup mode. No pipes.
 //
 // The world checks what only it can see, as it happens: a spawn after
 // shutdown began, a SIGKILL before the stop signal (or before the stop
@@ -50,9 +54,15 @@ struct ServiceTraits {
 struct FakeProcess {
   pid_t pid = 0;
   pid_t pgid = 0;                          // == pid for a run's main process
-  bool is_child() const { return pid != pgid; }  // a worker it forked: outlives it, reaped as an orphan
+  bool worker = false;                     // a worker the main process forked: outlives it, reaped as an orphan
+  bool is_child() const { return worker; }
+  bool escaped = false;                    // a worker that called setsid: pgid == its pid, only its cgroup holds it
+  bool foreign = false;                    // left in its cgroup by an earlier procd: not procd's child
+  pid_t run = 0;                           // the main pid of the run it belongs to (its own for a main process)
   bool health = false;                     // a health command of the service (a session of its own)
   std::string service;
+  std::string cgroup;                      // the cgroup it runs in (cgroup mode); empty: none
+  std::int64_t exec_until = 0;             // exec slowly: a wrapper until then (default dispositions, no notify)
   std::int64_t spawned_at = 0;
   // Behaviour, picked at spawn.
   std::optional<std::int64_t> ends_after;  // ends on its own this long after spawn
@@ -84,6 +94,7 @@ class SimWorld final : public SystemCalls {
   bool group_exists(pid_t pgid) override;
   GroupCensus group_census() override;
   std::optional<Reaped> reap_one() override;
+  Result<std::unique_ptr<CgroupTree>> setup_cgroups(const CgroupTree::Options&) override;  // sim_cgroup.cpp
   Result<void> become_subreaper() override { return {}; }
   Millis now(uv_loop_t*) override { return clock_.now(); }
   TimerHost* timer_host() override { return &clock_; }
@@ -118,6 +129,21 @@ class SimWorld final : public SystemCalls {
   bool anything_running() const;  // zombies (exited, not reaped) do not count
   bool had_workers(pid_t pgid) const { return groups_with_workers_.count(pgid) > 0; }
   void violate(std::string kind, std::string detail);
+
+  // The cgroupfs (sim_cgroup.cpp). use_cgroups(true) before the Supervisor
+  // starts: procd then runs in cgroup mode; some services' cgroups hold a
+  // process an earlier procd left (crash recovery).
+  void use_cgroups(bool on, const std::vector<std::string>& services);
+  bool cgroup_mode() const { return cgroup_mode_; }
+  // Members of a cgroup: not exited (a zombie has left it). `due` true: an
+  // exit due now counts as gone, and so does a process that outlived SIGKILL.
+  std::vector<pid_t> members(const std::string& dir, bool due = false) const;
+  void signal_cgroup(const std::string& dir, int sig);
+  // cgroup.events changed (a cgroup emptied or filled): the watcher's callback.
+  bool deliver_cgroup_events();  // true when a watcher ran
+  void attach(class SimCgroups* tree) { tree_ = tree; }
+  // A process procd cannot see: a setsid worker in process-group mode.
+  bool invisible(const FakeProcess& p) const { return p.escaped && !cgroup_mode_; }
   std::vector<Violation>& violations() { return violations_; }
   std::vector<std::string>& trace() { return trace_; }
   void note(const std::string& line);
@@ -125,9 +151,10 @@ class SimWorld final : public SystemCalls {
   bool avoid_broken_zero_delay = false;  // --avoid broken-command-zero-delay
 
  private:
-  Result<SpawnedProcess> spawn_health(const std::string& name);
+  Result<SpawnedProcess> spawn_health(const std::string& name, const std::string& cgroup);
+  int stop_signal_of(const std::string& service) const;
   void pick_behaviour(FakeProcess& p);
-  void pick_child(const FakeProcess& leader);
+  void pick_child(const FakeProcess& leader, bool escapes);
   void react(FakeProcess& p, int sig);
   void exit_by(FakeProcess& p, std::int64_t at, ExitStatus status);
   void check_kill(const FakeProcess& p);
@@ -147,6 +174,9 @@ class SimWorld final : public SystemCalls {
   std::int64_t instant_ = -1;      // the simulated time spawns_now_ counts at
   int spawns_now_ = 0;
   bool user_signal_ = false;
+  bool cgroup_mode_ = false;
+  class SimCgroups* tree_ = nullptr;         // owned by the Supervisor
+  std::set<pid_t> reaped_;                   // pids reaped by procd (never reused here)
   std::int64_t shutdown_at_ = -1;
   std::int64_t graceful_ms_ = 0;
   std::vector<Violation> violations_;
