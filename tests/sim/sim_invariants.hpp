@@ -4,7 +4,10 @@
 // lists them.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "procd/supervisor.hpp"
@@ -41,6 +44,16 @@ void check_critical(SimWorld& world, const std::vector<Service*>& services, bool
 
 // A notify service is Running only after a READY=1 from its current pid.
 void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent);
+
+// A service that failed by its start limit is not started again without a
+// request (`given_up`: its spawn count when it gave up; the driver forgets
+// a name on a start / restart of it and on a reload).
+void check_start_limit(SimWorld& world, const std::vector<Service*>& services,
+                       std::map<std::string, std::uint64_t>& given_up);
+
+// A failed or restarting service says why (a cause is known, never the bare
+// state), a waiting or blocked one names its dependency.
+void check_reasons(SimWorld& world, const std::vector<Service*>& services, Millis now);
 
 // True while something is still being stopped (quiescence not reached).
 bool stop_in_progress(const SimWorld& world, const std::vector<ServiceSnapshot>& services);
