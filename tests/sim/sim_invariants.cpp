@@ -98,6 +98,11 @@ void check_notify(SimWorld& world, const std::vector<Service*>& services, const 
 void check_start_limit(SimWorld& world, const std::vector<Service*>& services,
                        std::map<std::string, std::uint64_t>& given_up) {
   for (const Service* s : services) {
+    // Waiting for its dependencies: a start was asked for and is pending.
+    if (s->intent().waiting) {
+      given_up.erase(s->name());
+      continue;
+    }
     auto it = given_up.find(s->name());
     if (it != given_up.end() && s->stats().spawns > it->second)
       world.violate("start-limit-respawn", fmt::format("{} failed by its start limit, then started again without a request",

@@ -47,7 +47,8 @@ void check_notify(SimWorld& world, const std::vector<Service*>& services, const 
 
 // A service that failed by its start limit is not started again without a
 // request (`given_up`: its spawn count when it gave up; the driver forgets
-// a name on a start / restart of it and on a reload).
+// a name on a start / restart of it and on a reload; one waiting for its
+// dependencies has a start pending).
 void check_start_limit(SimWorld& world, const std::vector<Service*>& services,
                        std::map<std::string, std::uint64_t>& given_up);
 
