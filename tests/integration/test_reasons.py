@@ -4,7 +4,9 @@ and `procd events --json` (exit code, signal, reason) for a mistyped
 command, a crash loop stopped by the default start limit, a waiting and a
 blocked dependent, a completed one-shot and a service stopped by request;
 the repeated spawn error is logged once, then counted."""
+import http.client
 import json
+import socket
 import subprocess
 import time
 
@@ -125,6 +127,47 @@ command = ["sh", "-c", "sleep 1000", "MARKER"]
         check(table_row(p, "web").endswith("stopped by request"), table_row(p, "web"))
 
 
+def test_http_status_and_events_carry_the_reason():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with Procd('''
+[services.crash]
+command = ["sh", "-c", "exit 4", "MARKER"]
+restart = { policy = "on-failure", delay_ms = 50, start_limit = { burst = 2, interval_ms = 5000 } }
+autostart = false
+''', top='[control]\nhttp = "127.0.0.1:%d"\n' % port) as p:
+        def connect():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/events")
+                return c
+            except OSError:
+                return None
+        c = p.wait_for(connect, 5, "HTTP up")
+        r = c.getresponse()
+        check(r.status == 200, r.status)
+        cli(p, "start", "crash")
+        p.wait_state("crash", "failed")
+        items = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(i.get("state") == "failed" for i in items):
+            line = r.fp.readline().decode()
+            if line.startswith("data:"):
+                items.append(json.loads(line[5:]))
+        c.close()
+        failed = [i for i in items if i.get("state") == "failed"]
+        check(failed and failed[0]["reason"] == "exited 4; giving up after 2 starts in 5 s", items)
+        check(failed[0]["exit_code"] == 4 and failed[0]["reason_code"] == "start-limit", failed)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/status/crash")
+        body = json.loads(c.getresponse().read())
+        c.close()
+        svc = body["services"][0] if "services" in body else body
+        check(svc["reason"] == "exited 4; giving up after 2 starts in 5 s", body)
+
+
 def test_start_limit_opt_out():
     with Procd('''
 [services.loop]
@@ -145,5 +188,6 @@ if __name__ == "__main__":
         test_waiting_then_blocked_dependent,
         test_completed_one_shot,
         test_stopped_by_request,
+        test_http_status_and_events_carry_the_reason,
         test_start_limit_opt_out,
     ])
