@@ -69,13 +69,15 @@ struct SignalsConfig {
 
 enum class RestartPolicyKind { Never, Always, OnFailure, ExponentialBackoff };
 
+inline constexpr int kDefaultStartLimitBurst = 5;  // always / on-failure: starts within start_limit_interval_ms
+
 struct RestartConfig {
   RestartPolicyKind policy = RestartPolicyKind::Never;
   std::int64_t delay_ms = 100;            // always / on-failure
   std::int64_t initial_delay_ms = 1000;   // exponential-backoff
   std::int64_t max_delay_ms = 60000;
   int max_attempts = 5;                   // exponential-backoff; 0 = unlimited
-  int start_limit_burst = 0;              // 0 = no start limit
+  int start_limit_burst = 0;              // 0 = no start limit; always / on-failure: kDefaultStartLimitBurst unless set
   std::int64_t start_limit_interval_ms = 10000;
 };
 

@@ -77,7 +77,9 @@ struct ServiceStatusView {
   std::uint64_t rss_bytes = 0;
   double cpu_seconds = 0;
   bool waiting = false;       // held back by its dependencies
-  std::string reason;         // why it waits; empty = null
+  std::string condition;      // the state, with stopped told apart: completed, waiting, blocked; empty = state
+  std::string reason;         // why it is in its state (service_reason.hpp); empty = null
+  std::string reason_code;    // the reason's stable code; empty = null
   std::string cgroup;         // its cgroup v2 directory; empty = null (process-group fallback)
 };
 
@@ -94,6 +96,10 @@ struct ServiceEventView {
   std::string state;
   std::int64_t pid = 0;       // 0 = null
   std::string health;         // empty: key left out
+  std::string condition = {};    // empty: the state
+  std::string reason = {};       // empty = null
+  std::string reason_code = {};  // empty = null
+  std::optional<ExitView> exit = {};  // the run that just ended (stopped, failed, restarting); null otherwise
 };
 
 struct LogItemView {

@@ -30,11 +30,13 @@
 #include "procd/health.hpp"
 #include "procd/histogram.hpp"
 #include "procd/log_pattern.hpp"
+#include "procd/log_repeat.hpp"
 #include "procd/output.hpp"
 #include "procd/resource_history.hpp"
 #include "procd/resources.hpp"
 #include "procd/run_drain.hpp"
 #include "procd/service_machine.hpp"
+#include "procd/service_reason.hpp"
 #include "procd/system_calls.hpp"
 #include "procd/timer.hpp"
 #include "procd/uv_handle.hpp"
@@ -118,6 +120,10 @@ class Service {
   bool to_file() const { return static_cast<bool>(out_file_); }
   std::optional<HealthStatus> health() const;  // none: no checker, or no verdict yet
   const std::string& status_text() const { return status_text_; }
+  // Why it is in its state (service_reason.hpp); `phase` overrides the
+  // machine's for an event published within a step.
+  Reason reason(Millis now) const { return reason(now, state_.phase); }
+  Reason reason(Millis now, Phase phase) const;
   const LineRing& ring() const { return ring_; }
   const ServiceStats& stats() const { return stats_; }
   std::vector<Service*>& dependents() { return dependents_; }
@@ -160,6 +166,7 @@ class Service {
 
  private:
   void perform(const Action& action);
+  void write_log(const act::Log& line);
   void rearm();
   Millis next_deadline() const;
   void on_timer();
@@ -208,6 +215,7 @@ class Service {
   UvHandle<uv_fs_event_t> cgroup_watch_;  // cgroup.events: `populated` changes end a drain
   std::string cgroup_limits_;           // the limits last written (changed by a reload)
   std::uint64_t oom_kills_ = 0;         // memory.events oom_kill when the run started
+  bool oom_killed_ = false;             // the last run ended by an OOM kill (its reason)
   std::uint64_t cpu_usec_at_start_ = 0; // cpu.stat usage_usec when the run started
   bool reading_ = false;                // the pipes are being read (not held back)
 
@@ -226,6 +234,7 @@ class Service {
   int over_memory_samples_ = 0;
 
   ServiceStats stats_;
+  LogRepeat log_repeat_;                // its repeated identical warning / error: once, then counted
   std::vector<Service*> dependents_;    // services whose depends_on names this one
 };
 

@@ -42,6 +42,11 @@ MachineSpec machine_spec_of(const ServiceConfig& svc, Millis stop_timeout_ms);
 //   Failure   — start timeout, unhealthy, watchdog, memory: the restart policy decides.
 enum class StopCause { Requested, Restart, Failure };
 
+// Why a run was stopped as a failure (HealthFailed, the start timeout).
+enum class FailKind { None, Unhealthy, MemoryLimit, Watchdog, StartTimeout };
+// Why the restart policy gave up (phase failed).
+enum class GiveUp { None, MaxAttempts, StartLimit };
+
 struct ServiceState {
   Phase phase = Phase::Stopped;
   Want want = Want::Down;
@@ -55,6 +60,14 @@ struct ServiceState {
   bool kill_sent = false;           // SIGKILL already sent in this stop
   StopCause stop_cause = StopCause::Requested;  // why the stop in progress happens (meaningful while stopping)
   bool reached_running = false;     // the current/last run became ready (long-run count reset)
+  // What `status` and events say why (service_reason.hpp); kept until the next run.
+  bool requested_stop = false;      // the last stop was asked for (user or shutdown)
+  std::string spawn_error;          // the last run could not be spawned: the error's message
+  FailKind failure = FailKind::None;// the last run was stopped as a failure
+  std::string failure_detail;
+  int failure_checks = 0;
+  GiveUp gave_up = GiveUp::None;    // phase failed because the policy gave up
+  int gave_up_starts = 0;
 };
 
 namespace ev {
@@ -67,7 +80,11 @@ struct Exited { ExitStatus status; };// the run is over (exit seen and output dr
 struct Ready {};                     // readiness condition met (notify, health, log...)
 struct TimerFired {};                // the deadline passed
 struct ForceKill {};                 // shutdown ladder: SIGKILL the group now
-struct HealthFailed { std::string why; };  // unhealthy / memory limit / watchdog: restart by policy
+struct HealthFailed {                // unhealthy / memory limit / watchdog: restart by policy
+  std::string why;
+  FailKind kind = FailKind::Unhealthy;
+  int checks = 0;                    // Unhealthy: failed checks in a row
+};
 struct ShutdownBegan {};             // procd is shutting down: never restart; the stop comes in dependency order
 }  // namespace ev
 

@@ -47,7 +47,9 @@ const char* state_color(const std::string& state) {
   if (state == "running") return "\033[32m";
   if (state == "starting" || state == "stopping" || state == "restarting") return "\033[33m";
   if (state == "failed") return "\033[31m";
-  if (state == "stopped") return "\033[2m";
+  if (state == "stopped" || state == "completed") return "\033[2m";
+  if (state == "waiting") return "\033[33m";
+  if (state == "blocked") return "\033[31m";
   return "";
 }
 
@@ -55,18 +57,22 @@ bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1 && std::getenv("
 
 void print_status_table(const json& body) {
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "CPU", "RSS", "HEALTH"}};
+      {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "CPU", "RSS", "HEALTH", "REASON"}};
   for (const auto& s : list_of(body, "services")) {
     long long pid = pid_of(s);
     auto num = [&](const char* k) { return s.contains(k) && s[k].is_number() ? s[k].get<double>() : -1.0; };
     std::string health = str_of(s, "health");
-    rows.push_back({str_of(s, "name"), str_of(s, "state"), pid > 0 ? std::to_string(pid) : "-",
+    // The condition tells stopped apart (completed, waiting, blocked); an
+    // older supervisor without it shows its state.
+    std::string condition = str_of(s, "condition");
+    std::string reason = str_of(s, "reason");
+    rows.push_back({str_of(s, "name"), condition.empty() ? str_of(s, "state") : condition, pid > 0 ? std::to_string(pid) : "-",
                     pid > 0 && num("uptime_ms") >= 0 ? human_duration(static_cast<long long>(num("uptime_ms"))) : "-",
                     num("restarts") >= 0 ? std::to_string(static_cast<long long>(num("restarts"))) : "-",
                     last_exit_text(field_of(s, "last_exit")),
                     pid > 0 && num("cpu_percent") >= 0 ? fmt::format("{:.1f}%", num("cpu_percent")) : "-",
                     pid > 0 && num("rss_bytes") >= 0 ? human_bytes(num("rss_bytes")) : "-",
-                    health.empty() ? "-" : health});
+                    health.empty() ? "-" : health, reason.empty() ? "-" : reason});
   }
   std::vector<std::size_t> width(rows[0].size(), 0);
   for (const auto& r : rows)

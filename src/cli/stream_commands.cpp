@@ -96,8 +96,11 @@ int cmd_events(const GlobalOptions& g, bool as_json) {
       fmt::print("{}\n", item.dump(-1, ' ', false, json::error_handler_t::replace));
     } else {
       long long pid = pid_of(item);
-      fmt::print("{} {} {}{}\n", str_of(item, "ts"), str_of(item, "service"), str_of(item, "state"),
-                 pid > 0 ? fmt::format(" (pid {})", pid) : std::string{});
+      std::string condition = str_of(item, "condition"), reason = str_of(item, "reason");
+      fmt::print("{} {} {}{}{}\n", str_of(item, "ts"), str_of(item, "service"),
+                 condition.empty() ? str_of(item, "state") : condition,
+                 pid > 0 ? fmt::format(" (pid {})", pid) : std::string{},
+                 reason.empty() || reason == condition ? std::string{} : ": " + reason);
     }
     std::fflush(stdout);
     return true;

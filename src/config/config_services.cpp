@@ -50,6 +50,13 @@ void read_ready(TableReader& t, ReadyConfig& out) {
   }
 }
 
+// always / on-failure give up after a burst of starts by default (as
+// systemd: 5 within 10 s); `start_limit = { burst = 0 }` turns it off.
+void default_start_limit(RestartConfig& out) {
+  if (out.policy == RestartPolicyKind::Always || out.policy == RestartPolicyKind::OnFailure)
+    out.start_limit_burst = kDefaultStartLimitBurst;
+}
+
 void read_restart(TableReader& t, RestartConfig& out) {
   const toml::value* v = t.find("restart");
   if (v == nullptr) return;
@@ -66,13 +73,17 @@ void read_restart(TableReader& t, RestartConfig& out) {
     out.policy = it->second;
     return true;
   };
-  if (v->is_string()) return void(set_policy(t, "restart", v->as_string().str));
+  if (v->is_string()) {
+    if (set_policy(t, "restart", v->as_string().str)) default_start_limit(out);
+    return;
+  }
   if (!v->is_table()) return t.wrong_type("restart", *v, "a policy name or a table");
 
   TableReader r(*v, t.path_of("restart"), "services.*.restart", t.diag());
   r.check_unknown_keys();
   auto policy = r.string("policy");
   if (policy && !set_policy(r, "policy", *policy)) return;
+  default_start_limit(out);
   // Keys that only make sense for another policy are mistakes worth naming.
   // Whole lists, not insert() into {"policy"}: that insert makes GCC 12 -O3 warn -Warray-bounds.
   std::vector<std::string_view> allowed = {"policy"};
@@ -96,7 +107,7 @@ void read_restart(TableReader& t, RestartConfig& out) {
             fmt::format("max_delay_ms ({}) is less than initial_delay_ms ({})", out.max_delay_ms, out.initial_delay_ms));
   if (auto limit = r.table("start_limit")) {
     limit->check_unknown_keys();
-    out.start_limit_burst = static_cast<int>(limit->integer("burst", 1, INT32_MAX).value_or(5));
+    out.start_limit_burst = static_cast<int>(limit->integer("burst", 0, INT32_MAX).value_or(kDefaultStartLimitBurst));
     if (auto ms = limit->millis("interval_ms", 1)) out.start_limit_interval_ms = *ms;
   }
 }

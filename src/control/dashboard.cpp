@@ -37,7 +37,7 @@ svg{display:block}
 <header><h1 id="title">procd</h1><span id="meta"></span><span id="live">connecting…</span></header>
 <main>
 <table id="services"><thead><tr>
-<th>service</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th><th>last exit</th><th>health</th>
+<th>service</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th><th>last exit</th><th>health</th><th>reason</th>
 <th>cpu (10 min)</th><th>memory (10 min)</th></tr></thead><tbody></tbody></table>
 </main>
 <script>
@@ -93,6 +93,7 @@ function render(status) {
     const le = s.last_exit;
     cell(tr, le ? (le.signal ? le.signal : "code " + le.code) : "-");
     cell(tr, s.health || "-", s.health ? "h-" + s.health : "");
+    cell(tr, s.reason || "-");
     const pts = history.services[s.name] || [];
     cell(tr, "").appendChild(chart(pts, 1, "cpu", v => v.toFixed(1) + " %"));
     cell(tr, "").appendChild(chart(pts, 2, "mem", bytes));

@@ -220,7 +220,9 @@ json service_status_json(const ServiceStatusView& s) {
           {"rss_bytes", alive ? s.rss_bytes : 0},
           {"cpu_seconds", s.cpu_seconds},
           {"waiting", s.waiting},
+          {"condition", s.condition.empty() ? s.state : s.condition},
           {"reason", null_if_empty(s.reason)},
+          {"reason_code", null_if_empty(s.reason_code)},
           {"cgroup", null_if_empty(s.cgroup)}};
 }
 
@@ -267,7 +269,12 @@ std::string event_item(const ServiceEventView& event) {
   json j = {{"ts", utc_timestamp(event.wall_ms)},
             {"service", event.service},
             {"state", event.state},
-            {"pid", null_if_zero(event.pid)}};
+            {"pid", null_if_zero(event.pid)},
+            {"condition", event.condition.empty() ? event.state : event.condition},
+            {"reason", null_if_empty(event.reason)},
+            {"reason_code", null_if_empty(event.reason_code)},
+            {"exit_code", event.exit && event.exit->signal == 0 ? json(event.exit->code) : json(nullptr)},
+            {"signal", event.exit && event.exit->signal > 0 ? json(signal_name(event.exit->signal)) : json(nullptr)}};
   if (!event.health.empty()) j["health"] = event.health;
   return dump_line(j);
 }

@@ -95,7 +95,7 @@ void Service::on_health(HealthStatus status, const std::string& detail) {
   if (status == HealthStatus::Unknown) return;
   switch (react_to_health(state_.phase, cfg_->ready.kind, status == HealthStatus::Healthy)) {
     case HealthReaction::Ready: return host_.dispatch(*this, ev::Ready{});
-    case HealthReaction::Failed: return host_.dispatch(*this, ev::HealthFailed{detail});
+    case HealthReaction::Failed: return host_.dispatch(*this, ev::HealthFailed{detail, FailKind::Unhealthy, std::max(1, cfg_->health.retries)});
     case HealthReaction::None: return;
   }
 }
@@ -116,7 +116,7 @@ void Service::check_memory() {
   over_memory_samples_ = 0;
   Log::write(LogLevel::Warn, fmt::format("RSS {} bytes above memory_limit {} bytes", stats_.rss_bytes, cfg_->memory_limit),
              svc_fields(cfg_->name, state_.pid, Code::ResourceMemoryLimit));
-  host_.dispatch(*this, ev::HealthFailed{"memory limit"});
+  host_.dispatch(*this, ev::HealthFailed{"memory limit", FailKind::MemoryLimit});
 }
 
 }  // namespace procd

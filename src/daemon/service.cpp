@@ -74,13 +74,20 @@ void Service::perform(const Action& action) {
         } else if constexpr (std::is_same_v<A, act::ArmTimer> || std::is_same_v<A, act::CancelTimer>) {
           // The deadline is in the state; rearm() after the step arms the one timer.
         } else if constexpr (std::is_same_v<A, act::Publish>) {
+          // Out of the restart loop: what was counted is told now.
+          if (a.phase == Phase::Running || a.phase == Phase::Stopped || a.phase == Phase::Failed)
+            if (auto s = log_repeat_.flush()) write_log(*s);
           host_.published(*this, a.phase);
           on_phase(a.phase);
         } else if constexpr (std::is_same_v<A, act::Log>) {
-          Log::write(to_log_level(a.level), a.message, svc_fields(cfg_->name, state_.pid, a.code));
+          for (const auto& line : log_repeat_.feed(a)) write_log(line);
         }
       },
       action);
+}
+
+void Service::write_log(const act::Log& line) {
+  Log::write(to_log_level(line.level), line.message, svc_fields(cfg_->name, state_.pid, line.code));
 }
 
 Millis Service::next_deadline() const {
@@ -109,6 +116,7 @@ void Service::spawn() {
     return;
   }
   pgid_ = proc->pid;
+  oom_killed_ = false;
   stats_.cpu_ticks = 0;
   cgroup_run_started();
   host_.spawned(*this, proc->pid);
@@ -142,7 +150,7 @@ void Service::on_timer() {
     watchdog_due_ = 0;
     Log::write(LogLevel::Warn, fmt::format("no WATCHDOG=1 for {} ms", cfg_->watchdog_ms),
                svc_fields(cfg_->name, state_.pid, Code::TimeoutWatchdog));
-    host_.dispatch(*this, ev::HealthFailed{"watchdog timeout"});
+    host_.dispatch(*this, ev::HealthFailed{"watchdog timeout", FailKind::Watchdog});
   }
   if (file_retry_due_ > 0 && t >= file_retry_due_) {
     file_retry_due_ = 0;

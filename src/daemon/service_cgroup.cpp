@@ -160,6 +160,7 @@ void Service::check_oom(const ExitStatus& status) {
                          cfg_->memory_max, now_kills - oom_kills_, status.code, status.signal),
              svc_fields(cfg_->name, 0, Code::ResourceOomKilled));
   oom_kills_ = now_kills;
+  oom_killed_ = true;
 }
 
 std::optional<CgroupUsage> Service::cgroup_usage() {

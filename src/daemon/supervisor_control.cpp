@@ -66,7 +66,10 @@ StatusView FrontEnds::status_view(const std::vector<Service*>& which) {
     v.rss_bytes = s->stats().rss_bytes;
     v.cpu_seconds = ticks_to_seconds(s->stats().cpu_ticks);
     v.waiting = in.waiting;
-    v.reason = in.reason;
+    Reason why = s->reason(t);
+    v.condition = why.condition;
+    v.reason = why.text;
+    v.reason_code = why.code;
     v.cgroup = s->cgroup();
     out.services.push_back(std::move(v));
   }
@@ -164,6 +167,13 @@ void FrontEnds::publish_event(Service& svc, Phase phase) {
   if (!to_control && !to_http) return;
   ServiceEventView ev{wall_clock_ms(), svc.name(), phase_name(phase), svc.state().pid > 0 ? svc.state().pid : 0, {}};
   if (auto h = svc.health()) ev.health = health_status_name(*h);
+  Reason why = svc.reason(sup_.now(), phase);
+  ev.condition = why.condition;
+  ev.reason = why.text;
+  ev.reason_code = why.code;
+  const ServiceState& st = svc.state();
+  if (st.last_exit && st.spawn_error.empty() && (phase == Phase::Stopped || phase == Phase::Failed || phase == Phase::Restarting))
+    ev.exit = ExitView{st.last_exit->code, st.last_exit->signal};
   std::string item = event_item(ev);
   if (to_http) publish_http(HttpConnection::Stream::Events, svc.name(), item);
   if (!to_control) return;

@@ -90,6 +90,7 @@ command = ["bash", "-c", "sleep 0.2; exit 1", "MARKER"]
 [services.flappy.restart]
 policy = "always"
 delay_ms = 100
+start_limit = { burst = 0 }  # restarts for as long as the test runs (no default start limit)
 '''
 
 

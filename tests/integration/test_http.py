@@ -464,6 +464,8 @@ def test_dashboard_in_headless_chromium():
                 row = dom.find('data-service="%s"' % name)
                 check(row >= 0, "no row for %s in\n%s\n%s" % (name, dom[:3000], err[-2000:]))
                 check('st-%s">%s</span>' % (state, state) in dom[row:row + 600], (name, dom[row:row + 600]))
+            idle = dom[dom.find('data-service="idle"'):][:900]
+            check(">not started<" in idle, "no reason for idle in %s" % idle)  # the reason column (issue 27)
             shot = os.path.join(art, "dashboard.png")
             chromium_run(base + ["--window-size=1200,400", "--screenshot=" + shot, url])
             check(os.path.exists(shot) and os.path.getsize(shot) > 1000, "no screenshot")

@@ -150,6 +150,8 @@ class Sequence {
     check_notify(world_, *all, ready_sent_);
     check_sharing(world_, *all);
     check_cgroups(world_, *all);
+    check_start_limit(world_, *all, given_up_);
+    check_reasons(world_, *all, world_.time());
     // The exit code the ladder owes: 0 when the driver asked for the
     // shutdown, else (a critical service failed) that service's code.
     // Shutting down with nothing left to wait for (no process, no zombie):
@@ -234,6 +236,7 @@ class Sequence {
       say(fmt::format("procd {} {}: left out (--avoid control-on-removing)", req.verb, name));
     } else {
       say(fmt::format("procd {} {}", req.verb, name));
+      given_up_.erase(name);  // a request: it may start again
       if (req.verb == "start") sup_->start_service(svc);
       else if (req.verb == "stop") sup_->stop_service(svc);
       else sup_->restart_service(svc);
@@ -250,6 +253,7 @@ class Sequence {
     say("reload: " + what + " => " + cfg_.describe());
     write_config();
     world_.traits() = cfg_.traits();
+    given_up_.clear();  // a changed service restarts, a re-added one starts afresh
     ReloadOutcome r = sup_->reload("sim", false);
     if (r.skipped) {
       cfg_ = std::move(before);  // procd keeps the config it runs
@@ -349,6 +353,7 @@ class Sequence {
   bool started_ = false;
   int code_ = -1;
   std::set<pid_t> ready_sent_;   // pids that sent READY=1
+  std::map<std::string, std::uint64_t> given_up_;  // failed by the start limit: spawns then (check_start_limit)
   bool driver_shutdown_ = false; // the driver began the shutdown (a request or a signal)
   std::set<int> expected_;       // the exit codes the ladder may end with (set when shutdown begins)
 };

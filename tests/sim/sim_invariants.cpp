@@ -138,6 +138,35 @@ void check_cgroups(SimWorld& world, const std::vector<Service*>& services) {
   }
 }
 
+void check_start_limit(SimWorld& world, const std::vector<Service*>& services,
+                       std::map<std::string, std::uint64_t>& given_up) {
+  for (const Service* s : services) {
+    // Waiting for its dependencies: a start was asked for and is pending.
+    if (s->intent().waiting) {
+      given_up.erase(s->name());
+      continue;
+    }
+    auto it = given_up.find(s->name());
+    if (it != given_up.end() && s->stats().spawns > it->second)
+      world.violate("start-limit-respawn", fmt::format("{} failed by its start limit, then started again without a request",
+                                                       s->name()));
+    if (s->state().phase == Phase::Failed && s->state().gave_up == GiveUp::StartLimit)
+      given_up.emplace(s->name(), s->stats().spawns);
+  }
+}
+
+void check_reasons(SimWorld& world, const std::vector<Service*>& services, Millis now) {
+  for (const Service* s : services) {
+    Reason why = s->reason(now);
+    bool bare = why.text.empty() || why.code == "failed" || why.code == "restarting" ||
+                (why.condition == "waiting" && why.text.rfind("waiting for ", 0) != 0) ||
+                (why.condition == "blocked" && why.text.rfind("blocked: ", 0) != 0);
+    if (bare)
+      world.violate("reason-missing", fmt::format("{} is {} with reason \"{}\" ({})", s->name(), why.condition, why.text,
+                                                  why.code));
+  }
+}
+
 bool stop_in_progress(const SimWorld& world, const std::vector<ServiceSnapshot>& services) {
   if (std::any_of(services.begin(), services.end(),
                   [](const ServiceSnapshot& s) { return s.phase == Phase::Stopping || s.removing; }))

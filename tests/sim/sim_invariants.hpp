@@ -4,7 +4,10 @@
 // lists them.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "procd/supervisor.hpp"
@@ -48,6 +51,17 @@ void check_sharing(SimWorld& world, const std::vector<Service*>& services);
 // Cgroup mode: an idle service's cgroup is empty; leftovers of an earlier
 // procd are killed once procd took their service's cgroup.
 void check_cgroups(SimWorld& world, const std::vector<Service*>& services);
+
+// A service that failed by its start limit is not started again without a
+// request (`given_up`: its spawn count when it gave up; the driver forgets
+// a name on a start / restart of it and on a reload; one waiting for its
+// dependencies has a start pending).
+void check_start_limit(SimWorld& world, const std::vector<Service*>& services,
+                       std::map<std::string, std::uint64_t>& given_up);
+
+// A failed or restarting service says why (a cause is known, never the bare
+// state), a waiting or blocked one names its dependency.
+void check_reasons(SimWorld& world, const std::vector<Service*>& services, Millis now);
 
 // True while something is still being stopped (quiescence not reached).
 bool stop_in_progress(const SimWorld& world, const std::vector<ServiceSnapshot>& services);

@@ -81,3 +81,27 @@ TEST_CASE("config limits: a 100,000-part key is refused before toml11 sees it") 
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].code == Code::ConfigKeyTooDeep);
 }
+
+namespace {
+RestartConfig restart_of(const std::string& restart) {
+  LoadOptions opts;
+  opts.environment = &kNoEnv;
+  auto r = load_config_text("[services.s]\ncommand = [\"x\"]\nrestart = " + restart + "\n", "t.toml", opts);
+  for (const auto& e : r.errors) MESSAGE(e.format());
+  REQUIRE(r.errors.empty());
+  REQUIRE(r.config);
+  return r.config->services.at(0).restart;
+}
+}  // namespace
+
+TEST_CASE("config: always / on-failure have a default start limit, burst = 0 opts out") {
+  CHECK(restart_of("\"always\"").start_limit_burst == 5);
+  CHECK(restart_of("\"on-failure\"").start_limit_burst == 5);
+  CHECK(restart_of("\"on-failure\"").start_limit_interval_ms == 10000);
+  CHECK(restart_of("{ policy = \"always\", delay_ms = 10 }").start_limit_burst == 5);
+  CHECK(restart_of("{ policy = \"always\", start_limit = { burst = 0 } }").start_limit_burst == 0);
+  CHECK(restart_of("{ policy = \"always\", start_limit = { burst = 3, interval_ms = 500 } }").start_limit_burst == 3);
+  CHECK(restart_of("{ policy = \"always\", start_limit = { interval_ms = 500 } }").start_limit_burst == 5);
+  CHECK(restart_of("\"never\"").start_limit_burst == 0);
+  CHECK(restart_of("\"exponential-backoff\"").start_limit_burst == 0);
+}
