@@ -6,7 +6,8 @@
 //
 // Layout (see README "cgroups"): the base is procd's own cgroup when procd is
 // its only process (systemd Delegate=yes, a container with its own cgroup
-// namespace): mode Dedicated. Otherwise (the root of the hierarchy, a shared
+// namespace), counting the processes its PID namespace does not show (so
+// never in a bare PID namespace inside a shared cgroup): mode Dedicated. Otherwise (the root of the hierarchy, a shared
 // login scope) a child `procd-<name>-<hash of the PID file path>` of it:
 // mode Shared, unique per procd instance and the same after a restart of
 // that instance (crash recovery finds its service cgroups again). Under the
@@ -70,6 +71,10 @@ std::optional<std::uint64_t> parse_keyed(std::string_view text, std::string_view
 std::optional<std::string> cpu_max_value(std::string_view configured);
 // cgroup.controllers / subtree_control text: does it name `controller`?
 bool has_controller(std::string_view list, std::string_view controller);
+// Is `self` the only process of a cgroup.procs text? Read from inside a
+// PID namespace the kernel lists every process outside it as 0: those count
+// (a bare `unshare --pid` procd is not alone in the host's cgroup).
+bool only_process(std::string_view cgroup_procs, int self);
 // PIDs listed in a cgroup.procs text (one per line).
 std::vector<int> parse_pids(std::string_view text);
 

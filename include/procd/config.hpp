@@ -49,7 +49,7 @@ struct MonitoringConfig {
 };
 
 struct ControlConfig {
-  std::string socket;             // resolved; default ".procd.sock" beside the config
+  std::string socket;             // resolved; default ".STEM.sock" beside the config STEM.toml
   unsigned mode = 0600;
   std::string group;              // empty = none
   std::string http;               // "host:port" or empty
@@ -176,7 +176,7 @@ struct Config {
   std::string path;                 // absolute path of the file read
   std::string dir;                  // its directory
   std::string name = "procd";
-  std::string pid_file;             // resolved; default ".procd.pid" beside the config
+  std::string pid_file;             // resolved; default ".STEM.pid" beside the config STEM.toml
   bool hot_reload = true;
   LoggingConfig logging;
   ShutdownConfig shutdown;

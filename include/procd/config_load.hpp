@@ -20,6 +20,12 @@ namespace procd {
 // exists (or the explicit / env path even if missing, so the error names it).
 std::string find_config_path(const std::string& explicit_path);
 
+// The default of a file procd keeps beside its config, named after it:
+// `.STEM.KIND` in the config's directory (a.toml -> .a.sock, .a.pid, .a.log;
+// procd.toml -> .procd.sock...), so two configs in one directory never
+// share a socket, PID file or log.
+std::string default_state_file(const std::string& config_path, std::string_view kind);
+
 struct LoadOptions {
   // Environment used for PROCD_ overrides; nullptr = the process environment.
   const std::vector<std::string>* environment = nullptr;

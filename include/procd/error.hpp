@@ -50,6 +50,7 @@ namespace procd {
   X(ConfigLogFileShared, 1044, "one log file named by two services (or by a service and procd)") \
   X(ConfigTokenFileUnsafe, 1045, "http_token_file is not owned by procd's user or others may read it") \
   X(ConfigKeyTooDeep, 1046, "dotted key with more than 32 parts")                          \
+  X(ConfigShellDollar, 1047, "`$$` or `${` in a `sh -c` script consumed by interpolation (warning)") \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \

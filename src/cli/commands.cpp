@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <optional>
 #include <iostream>
 
 #include "procd/cli.hpp"
@@ -26,6 +29,32 @@ LoadResult load(const GlobalOptions& g, std::string* path_out = nullptr) {
   std::string path = find_config_path(g.config);
   if (path_out) *path_out = path;
   return load_config(path);
+}
+
+// `procd [GLOBAL...] exec [OPTIONS...] [--] CMD ARGS...`: exec's options
+// come only before CMD; from CMD on every word is the child's, so
+// `procd exec sh -c 'x'` runs `sh -c 'x'` (CLI11 would take -c as procd's
+// --config). Returns where CMD starts and how many words CLI11 gets (the
+// `--` before CMD dropped); nullopt when the command is not exec.
+struct ExecSplit {
+  int cli_argc;
+  int command_start;
+};
+std::optional<ExecSplit> split_exec(int argc, char** argv) {
+  auto is = [](const char* a, std::initializer_list<const char*> names) {
+    for (const char* n : names)
+      if (std::strcmp(a, n) == 0) return true;
+    return false;
+  };
+  int i = 1;
+  while (i < argc && argv[i][0] == '-' && !is(argv[i], {"--"})) i += is(argv[i], {"-c", "--config", "--socket"}) ? 2 : 1;
+  if (i >= argc || !is(argv[i], {"exec"})) return std::nullopt;
+  for (int j = i + 1; j < argc; ++j) {
+    if (is(argv[j], {"--"})) return ExecSplit{j, j + 1};
+    if (argv[j][0] != '-' || argv[j][1] == '\0') return ExecSplit{j, j};
+    if (is(argv[j], {"--rewrite"})) ++j;  // its FROM:TO
+  }
+  return ExecSplit{argc, argc};
 }
 
 }  // namespace
@@ -118,7 +147,7 @@ int cli_main(int argc, char** argv) {
   exec->add_option("--rewrite", exec_opts.rewrites, "Rewrite a signal on its way to the child, FROM:TO (e.g. TERM:QUIT)")
       ->allow_extra_args(false);  // one FROM:TO per --rewrite; otherwise it would swallow `-- CMD`
   exec->add_flag("--wait-all", exec_opts.wait_all, "After the child exits, wait for its remaining descendants");
-  exec->add_option("command", exec_opts.command, "-- CMD ARGS...")->required();
+  exec->add_option("command", exec_opts.command, "CMD ARGS...: everything from CMD on is the command's, never procd's");
   auto* probe = app.add_subcommand("probe", "GET a URL: exit 0 on a 2xx answer (container HEALTHCHECK, no curl needed)");
   std::string probe_url;
   int probe_timeout_ms = 5000;
@@ -129,8 +158,9 @@ int cli_main(int argc, char** argv) {
   std::string help_topic;
   help->add_option("command", help_topic, "Command name");
 
+  auto exec_split = split_exec(argc, argv);
   try {
-    app.parse(argc, argv);
+    app.parse(exec_split ? exec_split->cli_argc : argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     fmt::print(stderr, "error[{}]: {}\n", static_cast<int>(Code::RuntimeUsage), e.what());
@@ -170,7 +200,10 @@ int cli_main(int argc, char** argv) {
   if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json);
   if (*events) return cmd_events(g, json);
   if (*metrics) return cmd_metrics(g);
-  if (*exec) return cmd_exec(exec_opts);
+  if (*exec) {
+    if (exec_split) exec_opts.command.assign(argv + exec_split->command_start, argv + argc);
+    return cmd_exec(exec_opts);
+  }
   return kExitUsage;
 }
 

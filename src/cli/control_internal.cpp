@@ -46,7 +46,7 @@ std::optional<std::string> fallback_socket(const std::string& config_path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path file = fs::absolute(config_path, ec);
-  std::string socket = ".procd.sock";
+  std::string socket = default_state_file(file.string(), "sock");
   if (const char* env = std::getenv("PROCD_CONTROL__SOCKET"); env && *env) {
     socket = env;
   } else {

@@ -26,7 +26,7 @@ int fail(const Error& e);
 // The control socket of the procd started from `config_path` when that
 // file does not load any more (being edited; a reload about to be refused):
 // [control].socket read leniently (PROCD_CONTROL__SOCKET, else the raw TOML
-// key, else the default .procd.sock beside the file), and only if a socket
+// key, else the default .STEM.sock beside the file), and only if a socket
 // exists there.
 std::optional<std::string> fallback_socket(const std::string& config_path);
 

@@ -325,7 +325,7 @@ int cmd_exec(const ExecOptions& opts) {
   // would never be forwarded.
   reset_signal_state();
   if (opts.command.empty() || opts.command[0].empty()) {
-    print_error(Code::RuntimeUsage, "procd exec: no command given (usage: procd exec [OPTIONS] -- CMD ARGS...)");
+    print_error(Code::RuntimeUsage, "procd exec: no command given (usage: procd exec [OPTIONS] [--] CMD ARGS...)");
     return kExitUsage;
   }
   sigset_t waited = wait_set();

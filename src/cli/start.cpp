@@ -155,7 +155,7 @@ int cmd_start_supervisor(const GlobalOptions& g) {
     return kExitOk;
   }
 
-  const std::string log_path = cfg.logging.file.empty() ? cfg.dir + "/.procd.log" : cfg.logging.file;
+  const std::string log_path = cfg.logging.file.empty() ? default_state_file(cfg.path, "log") : cfg.logging.file;
   // Like every file procd writes: no symlink or hard link followed, no
   // blocking on a FIFO, a regular file only (procd/file_io.hpp).
   auto opened = open_for_write(log_path, O_RDWR | O_CREAT | O_APPEND);
@@ -227,13 +227,13 @@ int cmd_start_supervisor(const GlobalOptions& g) {
       last = judge_autostart(cfg, *st);
       if (last.settled && !last.failed.empty()) {
         for (const auto& f : last.failed) fmt::print(stderr, "{}\n", f);
-        fmt::print(stderr, "error[{}]: procd (pid {}) started, but {} service{} did not; see `procd status`\n",
+        fmt::print(stderr, "error[{}]: procd (pid {}) started, but {} service{} did not; see `procd status` and {}\n",
                    static_cast<int>(Code::ServiceExitFailure), pid, last.failed.size(),
-                   last.failed.size() == 1 ? "" : "s");
+                   last.failed.size() == 1 ? "" : "s", log_path);
         return kExitRuntime;
       }
       if (last.settled) {
-        fmt::print("procd started (pid {}): {}\n", pid, summary_counts(*st));
+        fmt::print("procd started (pid {}): {}\nlog: {}\n", pid, summary_counts(*st), log_path);
         return kExitOk;
       }
     }

@@ -84,6 +84,9 @@ std::optional<ScalarType> schema_lookup(std::string_view pattern);
 std::optional<std::vector<std::string_view>> schema_children(std::string_view table_pattern);
 // `(did you mean "command"?)` or "" when nothing is close enough.
 std::string did_you_mean(std::string_view key, const std::vector<std::string_view>& candidates);
+// The same for a signal name ("TREM" -> " (did you mean \"TERM\"?)"), in
+// the form given (with or without SIG, upper case).
+std::string signal_did_you_mean(std::string_view text);
 // "a string", "an integer", ... for wrong-type messages.
 std::string describe_type(const toml::value& v);
 

@@ -25,7 +25,26 @@ std::optional<int> column_in_source(const toml::value& v, std::size_t offset) {
   return static_cast<int>(v.location().column() + 1 + offset);
 }
 
+// Warning 1047 for a service's (or health check's) `command` that runs a
+// shell script, from its text as written.
+void warn_shell_dollars(const toml::value& v, const std::string& path, Diagnostics& diag) {
+  if (!path.starts_with("services.") || !path.ends_with(".command")) return;
+  std::vector<std::string> argv;
+  if (v.is_string()) {
+    auto split = shell_split(v.as_string().str);
+    if (!split.ok()) return;
+    argv = std::move(*split);
+  } else if (v.is_array()) {
+    for (const auto& item : v.as_array()) {
+      if (!item.is_string()) return;
+      argv.push_back(item.as_string().str);
+    }
+  }
+  for (auto& message : shell_dollar_warnings(argv)) diag.warn(Code::ConfigShellDollar, v, path, std::move(message));
+}
+
 void walk(toml::value& v, const std::string& path, const Environment& env, Diagnostics& diag) {
+  warn_shell_dollars(v, path, diag);
   if (v.is_string()) {
     std::string& text = v.as_string().str;
     if (text.find('$') == std::string::npos) return;

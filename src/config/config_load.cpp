@@ -66,28 +66,58 @@ std::optional<std::pair<int, std::string>> marker_of(std::string_view line) {
   return std::make_pair(static_cast<int>(marker - text_start) + 1, std::string(line.substr(i)));
 }
 
+// toml11's wording for the mistakes people make most, in plain words,
+// judged from the source line (`source`) and the column (1-based) it
+// points at; nullopt keeps toml11's message.
+std::optional<std::string> plain_syntax_message(std::string_view message, std::string_view source, int column) {
+  std::string_view rest;
+  if (column >= 1 && static_cast<std::size_t>(column) <= source.size()) rest = source.substr(static_cast<std::size_t>(column) - 1);
+  if (message.find("not a valid multiline") != std::string_view::npos)
+    return std::string("unterminated multi-line string: no closing `\"\"\"` (or `'''`) after it");
+  if (message.find("not a valid string") != std::string_view::npos && rest.starts_with('"') &&
+      rest.find('"', 1) == std::string_view::npos)
+    return std::string("unterminated string: no closing `\"` on this line");
+  if (message.find("not a valid literal string") != std::string_view::npos && rest.starts_with('\'') &&
+      rest.find('\'', 1) == std::string_view::npos)
+    return std::string("unterminated string: no closing `'` on this line");
+  auto code = source.substr(0, source.find('#'));
+  while (!code.empty() && is_blank(code.back())) code.remove_suffix(1);
+  while (!code.empty() && is_blank(code.front())) code.remove_prefix(1);
+  const bool bad_key = message.find("invalid key") != std::string_view::npos;
+  if (bad_key && code.starts_with("[[") && !code.ends_with("]]"))
+    return std::string("missing `]]` at the end of the array-of-tables header");
+  if (bad_key && code.starts_with('[') && !code.ends_with(']'))
+    return std::string("missing `]` at the end of the table header");
+  if (message.find("missing array separator") != std::string_view::npos)
+    return std::string("missing `,` between array values, or the `]` that closes the array");
+  return std::nullopt;
+}
+
 Error syntax_error_of(const toml::syntax_error& e, const std::string& file) {
   std::string what = e.what();
   std::istringstream lines(what);
-  std::string line, first, note;
+  std::string line, first, note, source, pending_source;
   int line_no = 0, column = 0;
   std::getline(lines, first);
   int pending_line = 0;
   while (std::getline(lines, line)) {
     if (int number = source_line_number(line); number > 0) {
       pending_line = number;
+      pending_source = line.substr(line.find(" | ") + 3);
     } else if (pending_line > 0) {
       if (auto marker = marker_of(line)) {
         line_no = pending_line;
         column = marker->first;
         note = std::move(marker->second);
+        source = pending_source;
       }
     }
   }
   // "[error] toml::parse_array: missing ..." -> "missing ..."
   auto colon = first.find(": ");
   std::string message = colon == std::string::npos ? first : first.substr(colon + 2);
-  if (!note.empty()) message += " (" + note + ")";
+  if (auto plain = plain_syntax_message(message, source, column)) message = *plain;
+  else if (!note.empty()) message += " (" + note + ")";
   Code code = first.find("already exists") != std::string::npos ? Code::ConfigDuplicateName : Code::ConfigSyntax;
   if (line_no == 0) {
     line_no = static_cast<int>(e.location().line());
@@ -178,6 +208,16 @@ std::string find_config_path(const std::string& explicit_path) {
   return "procd.toml";
 }
 
+std::string default_state_file(const std::string& config_path, std::string_view kind) {
+  std::error_code ec;
+  fs::path file = fs::absolute(config_path, ec);
+  if (ec) file = config_path;
+  file = file.lexically_normal();
+  std::string stem = file.stem().string();
+  if (stem.empty()) stem = "procd";
+  return (file.parent_path() / fmt::format(".{}.{}", stem, kind)).string();
+}
+
 namespace {
 
 std::int64_t realtime_ns() {
@@ -193,7 +233,10 @@ LoadResult load_config(const std::string& path, const LoadOptions& opts) {
   const std::int64_t read_at = realtime_ns();
   auto text = read_bounded(path, config_detail::config_read_policy());
   if (!text.ok())
-    return {std::nullopt, {Error{Code::ConfigFileUnreadable, fmt::format("cannot read config file: {}", text.error().message),
+    return {std::nullopt, {Error{Code::ConfigFileUnreadable,
+                                 fmt::format("cannot read config file: {} (the config is the first of: -c FILE, "
+                                             "$PROCD_CONFIG, ./procd.toml, /etc/procd/procd.toml)",
+                                             text.error().message),
                                  Location{path, 0, 0}, {}}}};
   LoadResult out = load_config_text(*text, path, opts);
   out.read_at_ns = read_at;  // the file watch checks what changed since

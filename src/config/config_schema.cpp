@@ -5,8 +5,10 @@
 // Invariant: a key procd reads appears here exactly once; tables are listed
 // too, so a table name is a known key of its parent.
 #include <algorithm>
+#include <cctype>
 #include <fmt/format.h>
 
+#include "procd/signal_names.hpp"
 #include "src/config/config_internal.hpp"
 
 namespace procd::config_detail {
@@ -81,19 +83,18 @@ constexpr SchemaKey kSchema[] = {
 // Tables whose keys are user-chosen names rather than schema keys.
 constexpr std::string_view kFreeTables[] = {"services", "services.*.env", "services.*.depends_on"};
 
+// Optimal string alignment: Levenshtein plus a swap of two neighbours for
+// 1 ("TREM" is 1 from "TERM", 2 from "TRAP"; "comand" 1 from "command").
 std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i)
     for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
-  }
-  return row[b.size()];
+  return d[a.size()][b.size()];
 }
 
 }  // namespace
@@ -130,6 +131,19 @@ std::optional<std::vector<std::string_view>> schema_children(std::string_view ta
     if (p.find('.') == std::string_view::npos) out.push_back(p);
   }
   return out;
+}
+
+std::string signal_did_you_mean(std::string_view text) {
+  std::string upper(text);
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const bool with_sig = upper.starts_with("SIG");
+  std::vector<std::string> names;
+  for (int sig = 1; sig < 32; ++sig) {
+    std::string name = signal_name(sig);
+    if (!name.starts_with("SIG") || (name.size() > 3 && name[3] >= '0' && name[3] <= '9')) continue;
+    names.push_back(with_sig ? name : name.substr(3));
+  }
+  return did_you_mean(upper, std::vector<std::string_view>(names.begin(), names.end()));
 }
 
 std::string did_you_mean(std::string_view key, const std::vector<std::string_view>& candidates) {

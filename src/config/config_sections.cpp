@@ -131,7 +131,7 @@ void read_signals(TableReader t, SignalsConfig& out) {
     if (!item.is_integer() && !item.is_string())
       t.diag().add(Code::ConfigWrongType, item, t.path_of("forward"), "expected a signal name, found " + describe_type(item));
     else if (!sig)
-      t.diag().add(Code::ConfigUnknownSignal, item, t.path_of("forward"), fmt::format("unknown signal \"{}\"", text));
+      t.diag().add(Code::ConfigUnknownSignal, item, t.path_of("forward"), fmt::format("unknown signal \"{}\"{}", text, signal_did_you_mean(text)));
     else if (*sig == SIGKILL || *sig == SIGSTOP)
       t.diag().add(Code::ConfigInvalidValue, item, t.path_of("forward"), fmt::format("{} cannot be caught", signal_name(*sig)));
     else
@@ -148,13 +148,14 @@ void convert_config(const toml::value& root, Config& config, Diagnostics& diag) 
     if (v->empty()) t.error(Code::ConfigInvalidValue, "name", "name is empty");
     else config.name = *v;
   }
-  config.pid_file = resolve_path(config.dir, t.string("pid_file").value_or(".procd.pid"));
+  if (auto v = t.string("pid_file")) config.pid_file = resolve_path(config.dir, *v);
+  else config.pid_file = default_state_file(config.path, "pid");
   if (auto v = t.boolean("hot_reload")) config.hot_reload = *v;
   if (auto s = t.table("logging")) read_logging(*s, config.logging, config.dir);
   if (auto s = t.table("shutdown")) read_shutdown(*s, config.shutdown);
   if (auto s = t.table("monitoring")) read_monitoring(*s, config.monitoring);
   if (auto s = t.table("performance")) read_performance(*s);
-  config.control.socket = resolve_path(config.dir, ".procd.sock");
+  config.control.socket = default_state_file(config.path, "sock");
   if (auto s = t.table("control")) read_control(*s, config.control, config.dir);
   if (config.control.socket.size() >= sizeof(sockaddr_un::sun_path))
     t.error(Code::ConfigInvalidValue, "control",

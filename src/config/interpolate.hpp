@@ -46,4 +46,11 @@ inline constexpr int kMaxInterpolationDepth = 16;
 
 Interpolation interpolate(std::string_view text, const Environment& env);
 
+// Warning 1047 for a command written `SHELL [-opts] -c SCRIPT ...` (sh,
+// bash, dash, zsh, ksh, mksh, ash; argv before interpolation): a message
+// when SCRIPT holds a `$$` that becomes `$` (an escaped `$$$$` does not
+// count) and one when it holds a `${` that procd expands (not `$${`), each
+// naming the escape. Empty for any other command.
+std::vector<std::string> shell_dollar_warnings(const std::vector<std::string>& argv);
+
 }  // namespace procd::config_detail

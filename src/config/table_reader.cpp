@@ -213,7 +213,7 @@ std::optional<int> TableReader::signal(std::string_view key) {
   else if (v->is_string()) text = v->as_string().str;
   else return wrong_type(key, *v, "a signal name like \"SIGTERM\""), std::nullopt;
   auto sig = parse_signal(text);
-  if (!sig) error(Code::ConfigUnknownSignal, key, fmt::format("unknown signal \"{}\"", text));
+  if (!sig) error(Code::ConfigUnknownSignal, key, fmt::format("unknown signal \"{}\"{}", text, signal_did_you_mean(text)));
   return sig;
 }
 

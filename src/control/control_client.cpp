@@ -111,7 +111,8 @@ Result<void> ControlClient::connect(const std::string& path, int timeout_ms) {
     ::close(fd);
     if (err == ENOENT || err == ECONNREFUSED || err == ENOTSOCK || err == ENOTDIR) {
       // ECONNREFUSED: a socket file left behind by a procd that died.
-      return make_error(Code::ControlUnreachable, fmt::format("no procd is listening on {}", path));
+      return make_error(Code::ControlUnreachable,
+                        fmt::format("no procd is listening on {} (start it with `procd start`)", path));
     }
     return make_error(Code::IoSocket, fmt::format("cannot connect to {}: {}", path, std::strerror(err)));
   }

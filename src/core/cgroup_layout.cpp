@@ -217,4 +217,15 @@ std::vector<int> parse_pids(std::string_view text) {
   return out;
 }
 
+bool only_process(std::string_view cgroup_procs, int self) {
+  int seen = 0;
+  for (auto line : lines_of(cgroup_procs)) {
+    if (line.empty()) continue;
+    // A process outside procd's PID namespace is listed as 0: still a process.
+    if (to_u64(line) != std::optional<std::uint64_t>(static_cast<std::uint64_t>(self))) return false;
+    ++seen;
+  }
+  return seen == 1;
+}
+
 }  // namespace procd

@@ -70,8 +70,7 @@ Result<std::unique_ptr<CgroupTree>> CgroupTree::setup_at(const std::string& moun
   if (::stat((t->own_dir_ + "/cgroup.procs").c_str(), &st) != 0)
     return cg_error(Code::PlatformCgroup, fmt::format("procd's cgroup {} is not visible", t->own_dir_), errno);
   auto procs = read_small_file(t->own_dir_ + "/cgroup.procs");
-  auto pids = procs ? parse_pids(*procs) : std::vector<int>{};
-  bool alone = pids.size() == 1 && pids[0] == opt.self;
+  bool alone = procs && only_process(*procs, opt.self);
   t->layout_ = choose_layout(mount, own, alone, opt.instance, opt.pid_file);
   const std::string& base = t->layout_.base;
   if (!make_dir(base)) return cg_error(Code::PlatformCgroup, fmt::format("cannot create {}", base), errno);

@@ -167,6 +167,16 @@ TEST_CASE("cgroup: parsing cgroup.events, cpu.stat, memory.events, cgroup.procs,
   CHECK_FALSE(has_controller("cpuset cpu io memory_x\n", "memory"));
 }
 
+TEST_CASE("cgroup: alone only when no other process, visible or not, shares the cgroup") {
+  CHECK(only_process("1\n", 1));
+  CHECK(only_process("4242\n", 4242));
+  // A bare PID namespace in the host's cgroup: the others are listed as 0.
+  CHECK_FALSE(only_process("0\n0\n1\n0\n", 1));
+  CHECK_FALSE(only_process("1\n7\n", 1));
+  CHECK_FALSE(only_process("7\n", 1));
+  CHECK_FALSE(only_process("", 1));
+}
+
 TEST_CASE("cgroup: cpu_max percentages become cpu.max quota and period") {
   CHECK(cpu_max_value("50%") == "50000 100000");
   CHECK(cpu_max_value("150%") == "150000 100000");

@@ -173,3 +173,19 @@ TEST_CASE("interpolate: environment_from keeps the first '=' as the separator") 
   CHECK(env.count("NOEQ") == 0);
   CHECK(env.size() == 2);
 }
+
+TEST_CASE("interpolate: warning 1047 for $$ and ${ in a sh -c script, naming the escape") {
+  using V = std::vector<std::string>;
+  auto pid = shell_dollar_warnings(V{"sh", "-c", "echo $$ > x.pid"});
+  REQUIRE(pid.size() == 1);
+  CHECK(pid[0].find("`$$$$`") != std::string::npos);
+  auto var = shell_dollar_warnings(V{"/bin/bash", "-ec", "echo ${HOME}"});
+  REQUIRE(var.size() == 1);
+  CHECK(var[0].find("`$${NAME}`") != std::string::npos);
+  CHECK(shell_dollar_warnings(V{"dash", "-c", "echo $$$x ${A}"}).size() == 2);
+  // Escaped as documented, or not a shell script: nothing to say.
+  CHECK(shell_dollar_warnings(V{"sh", "-c", "echo $$$$ $${HOME} $HOME $1", "x"}).empty());
+  CHECK(shell_dollar_warnings(V{"echo", "$$", "${HOME}"}).empty());
+  CHECK(shell_dollar_warnings(V{"sh", "script.sh", "$$"}).empty());
+  CHECK(shell_dollar_warnings(V{"sh", "-c"}).empty());
+}

@@ -73,12 +73,12 @@ TEST_CASE("validation: the notify socket (control socket + \".notify\") fits a u
              Code::ConfigSocketPathTooLong, 2, 10);
   // Without a notify service the notify socket is never made.
   CHECK(errors_of("[control]\nsocket = \"" + over + "\"\n" + kWeb).empty());
-  // The default socket, in a deep config directory: at the service's `ready`.
-  std::string dir = "/" + std::string(max_path - 7 - std::string("/.procd.sock").size() - 1, 'd');
+  // The default socket (.t.sock beside t.toml), in a deep config directory: at the service's `ready`.
+  std::string dir = "/" + std::string(max_path - 7 - std::string("/.t.sock").size() - 1, 'd');
   CHECK(errors_of(kWeb + "ready = \"notify\"\n", dir + "/t.toml").empty());
   auto deep = only_error(kWeb + "ready = \"notify\"\n", Code::ConfigSocketPathTooLong, 3, 9, dir + "d/t.toml");
   CHECK(deep.key_path == "services.web.ready");
-  CHECK(deep.message.find(dir + "d/.procd.sock.notify") != std::string::npos);
+  CHECK(deep.message.find(dir + "d/.t.sock.notify") != std::string::npos);
 }
 
 TEST_CASE("validation: two services naming one log file is an error naming both places") {
