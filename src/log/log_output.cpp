@@ -86,8 +86,7 @@ LogOutput::~LogOutput() {
 std::string& LogOutput::next_chunk() {
   std::string chunk;
   chunk.swap(spare_);
-  chunk.clear();
-  chunk.reserve(kChunk + kChunk / 4);
+  chunk.clear();  // no reserve: before the loop (procd's first lines) a chunk grows with its lines
   return chunks_.emplace_back(std::move(chunk));
 }
 
@@ -133,10 +132,7 @@ void LogOutput::consumed(std::size_t n) {
     n -= left;
     head_ = 0;
     if (!threaded_ && chunks_.size() == 1) tail_mark_ = 0;
-    if (threaded_ && chunks_.size() == 1 && chunks_.front().capacity() > kBusy)
-      trim_owed_ = true;  // the writer caught up after a burst: its big chunk goes (writer_main trims)
-    else if (chunks_.front().capacity() <= 2 * kChunk)
-      spare_.swap(chunks_.front());
+    if (chunks_.front().capacity() <= 2 * kChunk) spare_.swap(chunks_.front());
     chunks_.pop_front();
   }
 }
@@ -247,18 +243,15 @@ void LogOutput::stop_writer() {
   tail_mark_ = chunks_.empty() ? 0 : chunks_.back().size();
 }
 
-// A busy turn (kBusy bytes or more) takes room for a whole chunk; a quiet
-// one starts small, so a big chunk exists only while there is a burst.
 void LogOutput::hand_over() {
   if (local_.empty()) return;
-  const bool busy = local_.size() >= kBusy;
   {
     std::lock_guard<std::mutex> lk(mu_);
     chunks_.push_back(std::move(local_));
     local_.swap(spare_);
   }
   local_.clear();
-  if (busy) local_.reserve(kChunk + kChunk / 4);
+  local_.reserve(kChunk + kChunk / 4);
   tail_mark_ = 0;
   cv_.notify_one();
 }
@@ -312,13 +305,14 @@ void LogOutput::writer_main() {
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
     auto work = [&] { return stop_ || !chunks_.empty(); };
-    if (!trim_owed_) {
+    if (spare_.capacity() <= kSmallSpare) {
       cv_.wait(lk, work);
     } else if (!cv_.wait_for(lk, std::chrono::milliseconds(200), work)) {
-      // 200 ms quiet after a burst: the freed chunks sit inside the heap, and
-      // glibc gives such pages back only when trimmed (procd's start: ~0.4
-      // MiB at N=1000). Never while the log is busy.
-      trim_owed_ = false;
+      // 200 ms without lines: the spare chunk goes (it holds the pages the
+      // last burst touched: procd's start, ~0.4 MiB at N=1000) and the heap
+      // is trimmed, since glibc gives pages inside the heap back only then.
+      // A busy log never waits this long, so it keeps its chunk reuse.
+      spare_ = std::string();
       lk.unlock();
       release_free_heap();
       lk.lock();
