@@ -12,9 +12,12 @@ import time
 from procdtest import ANSWER_S, Procd, check, run_tests
 
 N = 1000
-# Bytes. Main before issue 25's last round: 11.3 MiB (release build, shared
-# harness); bench/README.md "Daemon layer 2" itemises what is left.
-RSS_BOUND = 10 * 1024 * 1024
+# Bytes. Before issue 25's last round: 11184 KiB here (release build; 11.3
+# MiB in the shared harness); after it 9.6–9.9 MiB. The target is 10 MiB;
+# the bound leaves room for the file pages' noise (±200 KiB, page cache and
+# fault-around) and still fails on the old code. bench/README.md "Daemon
+# layer 2" itemises what is left.
+RSS_BOUND = 10752 * 1024
 SETTLE_S = 2.0  # as the harness: RSS read 2 s after the last service runs
 
 
