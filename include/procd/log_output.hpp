@@ -49,6 +49,7 @@ class LogOutput {
   enum class Progress { Drained, Again, Gone, Failed };
 
   static constexpr std::size_t kChunk = 256 * 1024;
+  static constexpr std::size_t kSmallSpare = 4096;  // a spare up to this size is kept while idle
   static constexpr std::size_t kHighWater = 4 * 1024 * 1024;  // pause service output above this
   static constexpr std::size_t kLowWater = 1024 * 1024;       // resume below this
 
@@ -126,7 +127,7 @@ class LogOutput {
   std::atomic<bool> want_wake_{false};
   std::function<void()> wake_;
   std::size_t tail_mark_ = 0;  // size of the tail chunk when tail() handed it out
-  std::string spare_;  // a drained chunk kept for reuse
+  std::string spare_;  // a drained chunk kept for reuse; let go after 200 ms without lines (writer_main)
   std::optional<Error> error_;
 };
 

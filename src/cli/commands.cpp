@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <optional>
 #include <iostream>
+#include <memory>
 
 #include "procd/cli.hpp"
 #include "procd/config_load.hpp"
@@ -98,9 +99,13 @@ int cmd_run(const GlobalOptions& g) {
 }
 
 int cli_main(int argc, char** argv) {
-  CLI::App app{"procd: a process supervisor. Starts the programs declared in a TOML file, restarts them by policy,\n"
-               "forwards signals, reloads its config, and shuts down along a graceful -> force -> kill ladder.",
-               "procd"};
+  // On the heap: `run` lets it go before the supervisor starts (~50 KiB of
+  // option tables kept for procd's whole life otherwise).
+  auto owned = std::make_unique<CLI::App>(
+      "procd: a process supervisor. Starts the programs declared in a TOML file, restarts them by policy,\n"
+      "forwards signals, reloads its config, and shuts down along a graceful -> force -> kill ladder.",
+      "procd");
+  CLI::App& app = *owned;
   app.set_help_all_flag("--help-all", "Show help for every command");
   app.require_subcommand(0, 1);
   // Global options may also follow the command: `procd run -c FILE`.
@@ -184,7 +189,10 @@ int cli_main(int argc, char** argv) {
   if (*check) return cmd_check(g);
   if (*probe) return cmd_probe(probe_url, probe_timeout_ms);
   if (*version) return cmd_version();
-  if (*run) return cmd_run(g);
+  if (*run) {
+    owned.reset();  // `app` is not used past this point
+    return cmd_run(g);
+  }
   if (*start) return names.empty() ? cmd_start_supervisor(g) : cmd_service_action(g, "start", names, false);
   if (*stop) return names.empty() ? cmd_stop_supervisor(g) : cmd_service_action(g, "stop", names, false);
   if (*restart) {

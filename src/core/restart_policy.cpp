@@ -51,7 +51,8 @@ bool start_limit_enabled(const RestartConfig& restart) {
 
 void forget_starts_before(StartWindow& recent_starts, const RestartConfig& restart, Millis at) {
   const Millis window = restart.start_limit_interval_ms;
-  while (!recent_starts.empty() && at - recent_starts.front() >= window) recent_starts.pop_front();
+  auto inside = std::find_if(recent_starts.begin(), recent_starts.end(), [&](Millis t) { return at - t < window; });
+  recent_starts.erase(recent_starts.begin(), inside);
 }
 
 }  // namespace

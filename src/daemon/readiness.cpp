@@ -20,7 +20,7 @@ void Service::setup_readiness() {
   ready_pattern_.reset();
   if (cfg_->ready.kind == ReadyKind::LogMatch) {
     if (auto compiled = LogPattern::compile(cfg_->ready.log_regex); compiled.ok())
-      ready_pattern_ = std::move(compiled.value());
+      ready_pattern_ = std::make_unique<LogPattern>(std::move(compiled.value()));
     else  // validated at load; keep procd alive regardless
       Log::write(LogLevel::Error, fmt::format("ready.log pattern: {}", compiled.error().message),
                  svc_fields(cfg_->name, 0, Code::ConfigInvalidRegex));

@@ -33,7 +33,6 @@ LogLevel to_log_level(act::Level l) {
 
 Service::Service(ServiceHost& host, const ServiceConfig& cfg)
     : host_(host), cfg_(&cfg), spec_(machine_spec_of(cfg, host.config().stop_timeout_of(cfg))) {
-  timer_.init(host_.loop(), [this] { on_timer(); });
   setup_files();
   setup_readiness();
 }
@@ -92,7 +91,7 @@ void Service::write_log(const act::Log& line) {
 
 Millis Service::next_deadline() const {
   Millis due = 0;
-  for (Millis d : {state_.deadline, drain_.deadline(), watchdog_due_, file_retry_due_})
+  for (Millis d : {state_.deadline, drain_.deadline(), watchdog_due_, files_ ? files_->retry_due : Millis{0}})
     if (d > 0 && (due == 0 || d < due)) due = d;
   return due;
 }
@@ -141,6 +140,9 @@ void Service::spawn() {
 void Service::rearm() {
   Millis due = next_deadline();
   if (due == 0) return timer_.cancel();
+  // Made when first armed: a service that never has a deadline (most, once
+  // running) holds no uv timer (~190 B a service).
+  if (!timer_.initialized()) timer_.init(host_.loop(), [this] { on_timer(); });
   timer_.schedule(std::max<Millis>(0, due - host_.now()));
 }
 
@@ -152,8 +154,8 @@ void Service::on_timer() {
                svc_fields(cfg_->name, state_.pid, Code::TimeoutWatchdog));
     host_.dispatch(*this, ev::HealthFailed{"watchdog timeout", FailKind::Watchdog});
   }
-  if (file_retry_due_ > 0 && t >= file_retry_due_) {
-    file_retry_due_ = 0;
+  if (files_ && files_->retry_due > 0 && t >= files_->retry_due) {
+    files_->retry_due = 0;
     flush_files();
   }
   if (drain_.deadline() > 0 && t >= drain_.deadline()) {
@@ -227,7 +229,8 @@ void Service::observe_phase(Millis t, Phase phase) {
   if (phase == Phase::Stopping) {
     stats_.stop_began = t;
   } else if (stats_.stop_began > 0) {
-    stats_.stop_seconds.observe(static_cast<double>(t - stats_.stop_began) / 1000.0);
+    if (!stats_.stop_seconds) stats_.stop_seconds = std::make_unique<DurationHistogram>();
+    stats_.stop_seconds->observe(static_cast<double>(t - stats_.stop_began) / 1000.0);
     stats_.stop_began = 0;
   }
 }
@@ -255,15 +258,20 @@ void Service::take_config(const ServiceConfig& sc) {
   if (!new_file) return;
   flush_files();
   // Lines the old file could not take yet (a full disk) go to the new one.
-  std::string out_rest = std::move(out_file_.pending), err_rest = std::move(err_file_.pending);
+  ServiceFiles old;  // its unwritten bytes and outage state (retry, told) carry over
+  if (files_) old = std::move(*files_);
+  old.out.file.reset();  // the old files are closed before the new ones open, as before
+  old.err.file.reset();
+  std::string out_rest = std::move(old.out.pending), err_rest = std::move(old.err.pending);
   setup_files();
   open_files();
   if (to_file()) {
-    out_file_.pending = std::move(out_rest);
+    files_->retry_due = old.retry_due;
+    files_->error_told = old.error_told;
+    files_->out.pending = std::move(out_rest);
     file_for(true).pending.append(err_rest);
     flush_files();
   } else {
-    file_retry_due_ = 0;
     // Pending bytes are whole lines (a cut line's rest ends with its '\n').
     Log::service_lines(cfg_->name, false, {}, out_rest, wall_clock_ms());
     Log::service_lines(cfg_->name, true, {}, err_rest, wall_clock_ms());

@@ -97,20 +97,21 @@ void Service::on_read(uv_stream_t* stream, ssize_t nread, const char* data) {
 
 void Service::setup_files() {
   const ServiceLogConfig& log = cfg_->log;
-  out_file_ = {};
-  err_file_ = {};
+  files_.reset();
   if (log.file.empty()) return;
-  out_file_.file = std::make_unique<RotatingFile>(log.file, log.max_file_size, log.max_files);
+  files_ = std::make_unique<ServiceFiles>();
+  files_->out.file = std::make_unique<RotatingFile>(log.file, log.max_file_size, log.max_files);
   if (!log.merge_stderr) {
     std::string err_path = log.stderr_file.empty() ? log.file + ".err" : log.stderr_file;
-    err_file_.file = std::make_unique<RotatingFile>(err_path, log.max_file_size, log.max_files);
+    files_->err.file = std::make_unique<RotatingFile>(err_path, log.max_file_size, log.max_files);
   }
-  for (ServiceFile* f : {&out_file_, &err_file_})  // failed rotations back off on the loop clock
+  for (ServiceFile* f : {&files_->out, &files_->err})  // failed rotations back off on the loop clock
     if (*f) f->file->set_clock([this] { return host_.now(); });
 }
 
 void Service::open_files() {
-  for (ServiceFile* f : {&out_file_, &err_file_})
+  if (!files_) return;
+  for (ServiceFile* f : {&files_->out, &files_->err})
     if (*f)
       if (auto r = f->file->open(); !r.ok()) Log::error(r.error(), svc_fields(cfg_->name));
 }
@@ -176,21 +177,21 @@ bool Service::flush_file(ServiceFile& f) {
   f.pending.erase(0, w.written);
   if (w.ok() || w.error->code == Code::IoRotate) {
     tell_rotation(w, *f.file, cfg_->name);
-    if (file_error_told_ && out_file_.pending.empty() && err_file_.pending.empty()) {
-      file_error_told_ = false;
+    if (files_->error_told && files_->out.pending.empty() && files_->err.pending.empty()) {
+      files_->error_told = false;
       Log::write(LogLevel::Info, fmt::format("{} is writable again; output resumed", f.file->path()),
                  svc_fields(cfg_->name));
     }
     update_reading();
     return true;
   }
-  if (!file_error_told_) {  // once per outage, not once per retry
-    file_error_told_ = true;
+  if (!files_->error_told) {  // once per outage, not once per retry
+    files_->error_told = true;
     Log::write(LogLevel::Error, fmt::format("{}; output held back, retrying every {} ms", w.error->message, kFileRetryMs),
                svc_fields(cfg_->name, 0, w.error->code));
   }
-  if (file_retry_due_ == 0) {
-    file_retry_due_ = host_.now() + kFileRetryMs;
+  if (files_->retry_due == 0) {
+    files_->retry_due = host_.now() + kFileRetryMs;
     rearm();
   }
   update_reading();
@@ -198,13 +199,15 @@ bool Service::flush_file(ServiceFile& f) {
 }
 
 void Service::flush_files() {
-  flush_file(out_file_);
-  flush_file(err_file_);
+  if (!files_) return;
+  flush_file(files_->out);
+  flush_file(files_->err);
 }
 
 void Service::reopen_files() {
   flush_files();
-  for (ServiceFile* f : {&out_file_, &err_file_})
+  if (!files_) return;
+  for (ServiceFile* f : {&files_->out, &files_->err})
     if (*f)
       if (auto r = f->file->reopen(); !r.ok()) Log::error(r.error(), svc_fields(cfg_->name));
 }
@@ -212,7 +215,7 @@ void Service::reopen_files() {
 // ---- holding output back ---------------------------------------------------
 
 bool Service::may_read() const {
-  if (to_file()) return out_file_.pending.empty() && err_file_.pending.empty();
+  if (files_) return files_->out.pending.empty() && files_->err.pending.empty();
   return !host_.own_log_held();
 }
 

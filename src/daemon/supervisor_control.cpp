@@ -102,7 +102,7 @@ MetricsSnapshot FrontEnds::metrics_snapshot() {
     v.spawns = stats.spawns;
     if (st.last_exit) v.last_exit_code = exit_code_of(*st.last_exit);
     v.start = &stats.start_seconds;
-    v.stop = &stats.stop_seconds;
+    v.stop = stats.stop_seconds.get();  // null: never stopped
     m.services.push_back(v);
   }
   return m;

@@ -17,6 +17,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "procd/self_stats.hpp"
+
 namespace procd {
 namespace {
 
@@ -84,8 +86,7 @@ LogOutput::~LogOutput() {
 std::string& LogOutput::next_chunk() {
   std::string chunk;
   chunk.swap(spare_);
-  chunk.clear();
-  chunk.reserve(kChunk + kChunk / 4);
+  chunk.clear();  // no reserve: before the loop (procd's first lines) a chunk grows with its lines
   return chunks_.emplace_back(std::move(chunk));
 }
 
@@ -303,7 +304,20 @@ void LogOutput::writer_main() {
   bool told = false;  // a write error was reported; once per outage
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
-    cv_.wait(lk, [&] { return stop_ || !chunks_.empty(); });
+    auto work = [&] { return stop_ || !chunks_.empty(); };
+    if (spare_.capacity() <= kSmallSpare) {
+      cv_.wait(lk, work);
+    } else if (!cv_.wait_for(lk, std::chrono::milliseconds(200), work)) {
+      // 200 ms without lines: the spare chunk goes (it holds the pages the
+      // last burst touched: procd's start, ~0.4 MiB at N=1000) and the heap
+      // is trimmed, since glibc gives pages inside the heap back only then.
+      // A busy log never waits this long, so it keeps its chunk reuse.
+      spare_ = std::string();
+      lk.unlock();
+      release_free_heap();
+      lk.lock();
+      continue;
+    }
     if (stop_) return;
     lk.unlock();
     Progress p = write_front();

@@ -1,0 +1,28 @@
+// What one service costs procd in memory (issue 25: RSS at N=1000 under
+// 10 MiB). Every service holds these objects for procd's whole life, so a
+// member added here is paid N times: the bounds below are the sizes reached
+// (GCC 12, x86-64) and fail when they grow. Raise one only on purpose, and
+// say in bench/README.md ("Daemon layer 2") what it costs at N=1000.
+#include <doctest/doctest.h>
+
+#include <type_traits>
+
+#include "procd/service.hpp"
+
+using namespace procd;
+
+TEST_CASE("footprint: an empty start window allocates nothing") {
+  // std::deque allocated a 512-byte block and its map even when empty (and
+  // again on every copy of the machine state): ~600 B a service.
+  CHECK(std::is_nothrow_default_constructible_v<StartWindow>);
+}
+
+TEST_CASE("footprint: per-service objects stay within their bounds") {
+  // 1264 B before: the start window's deque (80 B inline), the log files
+  // (~90 B), the stop histogram (128 B) and the ready pattern, now behind
+  // pointers made when first needed.
+  CHECK(sizeof(Service) <= 984);
+  CHECK(sizeof(ServiceState) <= 96);
+  CHECK(sizeof(MachineSpec) <= 144);
+  CHECK(sizeof(ServiceConfig) <= 760);
+}
