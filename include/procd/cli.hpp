@@ -24,7 +24,7 @@ int cmd_check(const GlobalOptions& g);
 int cmd_version();
 int cmd_run(const GlobalOptions& g);
 int cmd_stop_supervisor(const GlobalOptions& g);
-int cmd_start_supervisor(const GlobalOptions& g);
+int cmd_start_supervisor(const GlobalOptions& g, bool keep = false);
 
 // `procd exec`: container entrypoint for one child (src/cli/exec.cpp).
 struct ExecOptions {

@@ -118,6 +118,8 @@ int cli_main(int argc, char** argv) {
   auto* start = app.add_subcommand("start", "Start the supervisor in the background, or start services by name");
   std::vector<std::string> names;
   start->add_option("names", names, "Services to start in the running supervisor");
+  bool keep = false;
+  start->add_flag("--keep", keep, "Leave the supervisor running when a service fails to start");
   auto* stop = app.add_subcommand("stop", "Stop services by name; with no names shut the supervisor down");
   stop->add_option("names", names, "Services to stop");
   auto* restart = app.add_subcommand("restart", "Stop then start services");
@@ -193,7 +195,7 @@ int cli_main(int argc, char** argv) {
     owned.reset();  // `app` is not used past this point
     return cmd_run(g);
   }
-  if (*start) return names.empty() ? cmd_start_supervisor(g) : cmd_service_action(g, "start", names, false);
+  if (*start) return names.empty() ? cmd_start_supervisor(g, keep) : cmd_service_action(g, "start", names, false);
   if (*stop) return names.empty() ? cmd_stop_supervisor(g) : cmd_service_action(g, "stop", names, false);
   if (*restart) {
     if (names.empty() && !all) {

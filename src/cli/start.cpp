@@ -9,6 +9,8 @@
 // offset it had before the fork), not an older run's.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -76,11 +79,15 @@ int report_early_exit(int status, pid_t pid, const std::string& log_path, int lo
   return WIFEXITED(status) && WEXITSTATUS(status) == kExitUsage ? kExitUsage : kExitRuntime;
 }
 
-// Outcome of the autostart services in one status snapshot.
+// Outcome of the autostart services in one status snapshot, read from each
+// service's `condition` and `reason` (core/service_reason): running or
+// completed is done; failed, blocked or stopped after a bad run is a failure;
+// anything else (starting, restarting, waiting, not started yet) is pending:
+// a restarting service may still reach its start limit.
 struct Readiness {
-  bool settled = true;
-  std::vector<std::string> failed;   // "web: failed (last exit 1)"
-  std::vector<std::string> pending;  // "web starting"
+  bool settled = true;               // nothing pending
+  std::vector<std::string> failed;   // "typo: command not found: slep; giving up after 5 starts in 10 s"
+  std::vector<std::string> pending;  // "web: starting"
 };
 
 Readiness judge_autostart(const Config& cfg, const json& status) {
@@ -92,28 +99,69 @@ Readiness judge_autostart(const Config& cfg, const json& status) {
     auto it = by_name.find(svc.name);
     if (it == by_name.end()) continue;  // not in this snapshot: nothing to wait for
     const json& s = *it->second;
-    std::string state = str_of(s, "state");
-    json last = field_of(s, "last_exit");
-    if (state == "running") continue;
-    if (state == "failed") {
-      r.failed.push_back(fmt::format("{}: failed (last exit {})", svc.name, last_exit_text(last)));
-      continue;
-    }
-    // Stopped after a run: a one-shot that completed, or one that failed
-    // under `restart = "never"` (judged by its own success_exit_codes).
-    if (state == "stopped" && last.is_object()) {
-      auto code = last.find("code");
-      bool signalled = last.contains("signal") && !last["signal"].is_null();
-      bool success = !signalled && code != last.end() && code->is_number_integer() &&
-                     std::find(svc.success_exit_codes.begin(), svc.success_exit_codes.end(), code->get<int>()) !=
-                         svc.success_exit_codes.end();
-      if (!success) r.failed.push_back(fmt::format("{}: stopped (last exit {})", svc.name, last_exit_text(last)));
+    std::string cond = str_of(s, "condition");
+    if (cond.empty()) cond = str_of(s, "state");
+    std::string reason = str_of(s, "reason");
+    std::string code = str_of(s, "reason_code");
+    if (reason.empty()) reason = cond;
+    if (cond == "running" || cond == "completed") continue;
+    if (cond == "failed" || cond == "blocked" || (cond == "stopped" && code != "not-started")) {
+      if (code != "stopped-by-request") r.failed.push_back(fmt::format("{}: {}", svc.name, reason));
       continue;
     }
     r.settled = false;
-    r.pending.push_back(fmt::format("{} {}", svc.name, state));
+    r.pending.push_back(fmt::format("{}: {}", svc.name, reason));
   }
   return r;
+}
+
+// On a terminal: one line per service still starting, redrawn in place and
+// erased before the outcome is printed. Elsewhere: nothing.
+class Progress {
+ public:
+  Progress() : tty_(::isatty(STDOUT_FILENO) == 1) {
+    struct winsize ws {};
+    if (tty_ && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 4) width_ = ws.ws_col - 1;
+  }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+  ~Progress() { clear(); }
+  void draw(const std::vector<std::string>& pending) {
+    if (!tty_ || pending == shown_) return;
+    clear();
+    for (const auto& p : pending) {
+      std::string line = "  " + p;
+      if (line.size() > width_) line.resize(width_);
+      fmt::print("{}\n", line);
+    }
+    shown_ = pending;
+    std::fflush(stdout);
+  }
+  void clear() {
+    if (tty_ && !shown_.empty()) fmt::print("\033[{}F\033[J", shown_.size());
+    shown_.clear();
+    std::fflush(stdout);
+  }
+
+ private:
+  bool tty_;
+  std::size_t width_ = 79;
+  std::vector<std::string> shown_;
+};
+
+// Stop the supervisor this command started: SIGTERM (its ordinary graceful
+// shutdown), reaped within its own [shutdown].kill ceiling plus a margin,
+// SIGKILL past it. Never leaves a zombie.
+void stop_child(pid_t pid, const Config& cfg) {
+  ::kill(pid, SIGTERM);
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.shutdown.kill + 5000);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    if (::waitpid(pid, &status, WNOHANG) != 0) return;
+    std::this_thread::sleep_for(kPoll);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
 }
 
 std::string summary_counts(const json& status) {
@@ -141,7 +189,7 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 }  // namespace
 
-int cmd_start_supervisor(const GlobalOptions& g) {
+int cmd_start_supervisor(const GlobalOptions& g, bool keep) {
   std::string path = find_config_path(g.config);
   auto loaded = load_config(path);
   if (!loaded.ok()) {
@@ -216,38 +264,50 @@ int cmd_start_supervisor(const GlobalOptions& g) {
   auto deadline = std::chrono::steady_clock::now() + budget;
   bool answered = false;
   Readiness last;
+  Progress progress;
+  // After the first failure, a short grace lets what follows from it show
+  // (a dependent turning blocked) so every failing service is reported.
+  constexpr auto kFailureGrace = std::chrono::milliseconds(1000);
+  std::optional<std::chrono::steady_clock::time_point> first_failure;
+  auto give_up = [&](const std::string& what) {
+    progress.clear();
+    for (const auto& f : last.failed) fmt::print(stderr, "{}\n", f);
+    fmt::print(stderr, "error[{}]: {}; {}\nlog: {}\n", static_cast<int>(what.empty() ? Code::ServiceExitFailure : Code::TimeoutReady),
+               what.empty() ? fmt::format("procd (pid {}) started, but {} service{} did not", pid, last.failed.size(),
+                                          last.failed.size() == 1 ? "" : "s")
+                            : what,
+               keep ? fmt::format("procd (pid {}) keeps running (--keep)", pid) : "procd stopped", log_path);
+    if (!keep) stop_child(pid, cfg);
+    return kExitRuntime;
+  };
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return report_early_exit(status, pid, log_path, std::exchange(log_fd, -1), offset);
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      progress.clear();
+      return report_early_exit(status, pid, log_path, std::exchange(log_fd, -1), offset);
+    }
     auto st = call_ok(socket, make_request("status"), 2000);
     // Another procd may own the socket (a race with a second `procd start`);
     // ours then exits on the PID lock, which the waitpid above reports.
     if (st.ok() && int_of(*st, "pid") == pid) {
       answered = true;
       last = judge_autostart(cfg, *st);
-      if (last.settled && !last.failed.empty()) {
-        for (const auto& f : last.failed) fmt::print(stderr, "{}\n", f);
-        fmt::print(stderr, "error[{}]: procd (pid {}) started, but {} service{} did not; see `procd status` and {}\n",
-                   static_cast<int>(Code::ServiceExitFailure), pid, last.failed.size(),
-                   last.failed.size() == 1 ? "" : "s", log_path);
-        return kExitRuntime;
-      }
+      auto now = std::chrono::steady_clock::now();
+      if (!last.failed.empty() && !first_failure) first_failure = now;
+      if (!last.failed.empty() && (last.settled || now - *first_failure >= kFailureGrace)) return give_up("");
       if (last.settled) {
+        progress.clear();
         fmt::print("procd started (pid {}): {}\nlog: {}\n", pid, summary_counts(*st), log_path);
         return kExitOk;
       }
+      progress.draw(last.pending);
     }
     std::this_thread::sleep_for(kPoll);
   }
-  // Still alive but not ready: leave it running (it may yet get there) and
-  // say what it is waiting for.
+  // The last resort: still not settled within the budget.
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(budget).count();
-  if (!answered) {
-    return fail(make_error(Code::TimeoutReady, fmt::format("procd (pid {}) did not answer on {} within {}s; see {}",
-                                                           pid, socket, secs, log_path)));
-  }
-  return fail(make_error(Code::TimeoutReady, fmt::format("procd (pid {}) not ready after {}s: {}", pid, secs,
-                                                         join(last.pending, ", "))));
+  if (!answered) return give_up(fmt::format("procd (pid {}) did not answer on {} within {}s", pid, socket, secs));
+  return give_up(fmt::format("procd (pid {}) not ready after {}s: {}", pid, secs, join(last.pending, ", ")));
 }
 
 }  // namespace procd
