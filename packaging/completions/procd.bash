@@ -91,6 +91,7 @@ _procd() {
 
     local opts="-h --help"
     case $cmd in
+        start) opts+=" --keep" ;;
         restart) opts+=" --all" ;;
         status | events) opts+=" --json" ;;
         logs) opts+=" -f --follow -n --lines --raw" ;;

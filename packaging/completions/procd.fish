@@ -83,6 +83,7 @@ complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a help
 
 # Per-command options.
 complete -c procd -n "__fish_seen_subcommand_from restart" -l all -d 'Restart every service'
+complete -c procd -n "__fish_seen_subcommand_from start" -l keep -d 'Leave the supervisor running when a service fails to start'
 complete -c procd -n "__fish_seen_subcommand_from status" -l json -d 'One JSON document'
 complete -c procd -n "__fish_seen_subcommand_from events" -l json -d 'One JSON object per line'
 complete -c procd -n "__fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing new lines'
