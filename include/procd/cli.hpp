@@ -39,12 +39,12 @@ int cmd_exec(const ExecOptions& opts);
 // (src/cli/status_commands.cpp, service_commands.cpp, stream_commands.cpp).
 // "start" | "stop" | "restart" for names.
 int cmd_service_action(const GlobalOptions& g, const std::string& verb, const std::vector<std::string>& names, bool all);
-int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json);
+int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json, bool wide = false);
 int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vector<std::string>& names);
 // raw: print service output byte for byte even on a terminal (else escaped there).
 int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw,
              bool as_json = false);
-int cmd_events(const GlobalOptions& g, bool json);
+int cmd_events(const GlobalOptions& g, bool json, const std::string& service = {});
 int cmd_reload(const GlobalOptions& g);
 int cmd_metrics(const GlobalOptions& g);
 // GET URL; 0 on a 2xx answer within timeout_ms, else 1 with the reason (probe.cpp).

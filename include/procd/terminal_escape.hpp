@@ -19,4 +19,11 @@ std::string escape_for_terminal(std::string_view line);
 // The same, appended to out.
 void append_for_terminal(std::string& out, std::string_view line);
 
+// What to do with an SGR sequence (ESC [ digits ; : ... m, which only sets
+// colours and attributes): escape it as above, keep it as it is, or drop it.
+// Every other control sequence is escaped whatever the mode. Returns whether
+// a sequence was kept, so the caller can reset attributes after the line.
+enum class SgrMode { Escape, Keep, Drop };
+bool append_for_terminal(std::string& out, std::string_view line, SgrMode sgr);
+
 }  // namespace procd

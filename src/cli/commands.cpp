@@ -130,6 +130,8 @@ int cli_main(int argc, char** argv) {
   bool json = false;
   status->add_option("names", names, "Services to show (default: all)");
   status->add_flag("--json", json, "One JSON document");
+  bool wide = false;
+  status->add_flag("--wide", wide, "Every column, uncut, however wide the terminal");
   auto* reload = app.add_subcommand("reload", "Re-read the config file and apply the difference");
   auto* signal = app.add_subcommand("signal", "Send a signal to services' process groups");
   std::string sig;
@@ -146,6 +148,8 @@ int cli_main(int argc, char** argv) {
   logs->add_flag("--json", json, "One JSON object per line, as the server sends it");
   auto* events = app.add_subcommand("events", "Stream state changes until interrupted");
   events->add_flag("--json", json, "One JSON object per line");
+  std::string event_service;
+  events->add_option("--service", event_service, "Only this service's events");
   auto* check = app.add_subcommand("check", "Validate the config file; print every error with file:line:col and code");
   auto* metrics = app.add_subcommand("metrics", "Prometheus text exposition of the running supervisor");
   auto* exec = app.add_subcommand("exec", "Container entrypoint with no config: run one child with PID 1 duties");
@@ -204,11 +208,11 @@ int cli_main(int argc, char** argv) {
     }
     return cmd_service_action(g, "restart", names, all);
   }
-  if (*status) return cmd_status(g, names, json);
+  if (*status) return cmd_status(g, names, json, wide);
   if (*reload) return cmd_reload(g);
   if (*signal) return cmd_signal(g, sig, names);
   if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json);
-  if (*events) return cmd_events(g, json);
+  if (*events) return cmd_events(g, json, event_service);
   if (*metrics) return cmd_metrics(g);
   if (*exec) {
     if (exec_split) exec_opts.command.assign(argv + exec_split->command_start, argv + argc);

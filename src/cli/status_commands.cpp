@@ -1,9 +1,11 @@
 // `procd status` (a table, or --json: the supervisor's status body as one
 // document) and `procd metrics` (the Prometheus text as the supervisor
-// renders it). Invariants: the table is computed on plain text and colored
+// renders it). The table fits the terminal (see status_table.hpp; --wide
+// or a pipe shows it whole). Invariants: the table is computed on plain text and colored
 // only on a terminal without NO_COLOR, so escape codes never shift columns;
 // a value missing from a reply shows as "-".
 #include <fmt/format.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 
 #include "control_internal.hpp"
 #include "procd/cli.hpp"
+#include "procd/status_table.hpp"
 
 namespace procd {
 
@@ -55,9 +58,19 @@ const char* state_color(const std::string& state) {
 
 bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr; }
 
-void print_status_table(const json& body) {
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "CPU", "RSS", "HEALTH", "REASON"}};
+// The terminal's width, or 0 when stdout is not a terminal (the full table,
+// unchanged, for scripts). COLUMNS stands in when the ioctl gives none.
+std::size_t terminal_width() {
+  if (::isatty(STDOUT_FILENO) != 1) return 0;
+  struct winsize ws {};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  const char* cols = std::getenv("COLUMNS");
+  long n = cols ? std::strtol(cols, nullptr, 10) : 0;
+  return n > 0 && n < 10000 ? static_cast<std::size_t>(n) : 80;
+}
+
+void print_status_table(const json& body, bool wide) {
+  std::vector<StatusRow> rows;
   for (const auto& s : list_of(body, "services")) {
     long long pid = pid_of(s);
     auto num = [&](const char* k) { return s.contains(k) && s[k].is_number() ? s[k].get<double>() : -1.0; };
@@ -74,30 +87,23 @@ void print_status_table(const json& body) {
                     pid > 0 && num("rss_bytes") >= 0 ? human_bytes(num("rss_bytes")) : "-",
                     health.empty() ? "-" : health, reason.empty() ? "-" : reason});
   }
-  std::vector<std::size_t> width(rows[0].size(), 0);
-  for (const auto& r : rows)
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
   const bool color = stdout_is_terminal();
-  for (std::size_t n = 0; n < rows.size(); ++n) {
-    std::string line;
-    for (std::size_t i = 0; i < rows[n].size(); ++i) {
-      const std::string& cell = rows[n][i];
-      bool last = i + 1 == rows[n].size();
-      std::string padded = last ? cell : fmt::format("{:<{}}  ", cell, width[i]);
-      // Color wraps the cell only, after padding was computed on the plain
-      // text, so escape codes never shift the columns.
-      if (color && n > 0 && i == 1 && *state_color(cell)) {
-        padded = fmt::format("{}{}\033[0m{}", state_color(cell), cell, std::string(padded.size() - cell.size(), ' '));
-      }
-      line += padded;
+  for (const auto& line : layout_status_table(rows, terminal_width(), wide)) {
+    std::string_view state = std::string_view(line.text).substr(line.state_at, line.state_len);
+    // Color wraps the cell only, after the layout was computed on the plain
+    // text, so escape codes never shift the columns.
+    if (color && !state.empty() && *state_color(std::string(state))) {
+      fmt::print("{}{}{}\033[0m{}\n", line.text.substr(0, line.state_at), state_color(std::string(state)), state,
+                 line.text.substr(line.state_at + line.state_len));
+    } else {
+      fmt::print("{}\n", line.text);
     }
-    fmt::print("{}\n", line);
   }
 }
 
 }  // namespace
 
-int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool as_json) {
+int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool as_json, bool wide) {
   SocketTarget t;
   if (int rc = resolve_socket(g, t)) return rc;
   auto body = call_ok(t.path, make_request("status", names));
@@ -107,7 +113,7 @@ int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bo
     body->erase("ok");
     fmt::print("{}\n", body->dump(-1, ' ', false, json::error_handler_t::replace));
   } else {
-    print_status_table(*body);
+    print_status_table(*body, wide);
   }
   return kExitOk;
 }

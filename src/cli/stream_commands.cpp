@@ -6,13 +6,16 @@
 // terminal with its control characters escaped (a line cannot drive the
 // terminal; the ts and service fields too), and to a pipe or file byte for
 // byte (a line that is not UTF-8 comes as line_base64); --raw forces the
-// latter. A cut piece of a line past 64 KiB shows "|+" for "| ".
+// latter. On a terminal without NO_COLOR each service name has a stable
+// colour and an app's SGR colour codes pass (every other sequence is still
+// escaped); events are aligned columns, --service keeps one service's. A cut piece of a line past 64 KiB shows "|+" for "| ".
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,7 @@
 #include "procd/control_client.hpp"
 #include "procd/protocol.hpp"
 #include "procd/terminal_escape.hpp"
+#include "procd/terminal_text.hpp"
 
 namespace procd {
 
@@ -40,6 +44,14 @@ void exit_quietly_on_interrupt() {
   ::sigaction(SIGINT, &sa, nullptr);
 }
 
+// The longest name of the supervisor's services, 0 when it does not say.
+std::size_t longest_service_name(const std::string& socket_path) {
+  std::size_t width = 0;
+  if (auto st = call_ok(socket_path, make_request("status")); st.ok())
+    for (const auto& s : list_of(*st, "services")) width = std::max(width, str_of(s, "name").size());
+  return width;
+}
+
 }  // namespace
 
 int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw,
@@ -49,12 +61,12 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
   // The service column is padded to the longest name that can appear.
   std::size_t width = 0;
   for (const auto& n : names) width = std::max(width, n.size());
-  if (names.empty()) {
-    if (auto st = call_ok(sock.path, make_request("status")); st.ok())
-      for (const auto& s : list_of(*st, "services")) width = std::max(width, str_of(s, "name").size());
-  }
+  if (names.empty()) width = longest_service_name(sock.path);
   if (follow) exit_quietly_on_interrupt();
   const bool escape = !raw && ::isatty(STDOUT_FILENO) == 1;
+  // On a terminal each name has its colour and an app's own colours (SGR)
+  // pass; NO_COLOR leaves every colour out, the app's too.
+  const bool color = escape && std::getenv("NO_COLOR") == nullptr;
   ControlClient client;
   if (auto c = client.connect(sock.path); !c.ok()) return fail(c.error());
   auto req = make_request("logs", names, false, json{{"lines", std::max(0, lines)}, {"follow", follow}});
@@ -74,8 +86,13 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
           width = std::max(width, svc.size());
           auto p = item.find("partial");
           const bool partial = p != item.end() && p->is_boolean() && p->get<bool>();
-          fmt::print("{} {:<{}} {}{}\n", shown(str_of(item, "ts")), svc, width, partial ? "|+" : "| ",
-                     shown(log_item_bytes(item)));
+          std::string pad(width - svc.size(), ' ');
+          if (color) svc = name_color(str_of(item, "service")) + svc + "\033[0m";
+          std::string text;
+          if (!escape) text = log_item_bytes(item);
+          else if (append_for_terminal(text, log_item_bytes(item), color ? SgrMode::Keep : SgrMode::Drop))
+            text += "\033[0m";  // the app's colours end with its line
+          fmt::print("{} {}{} {}{}\n", shown(str_of(item, "ts")), svc, pad, partial ? "|+" : "| ", text);
         }
         if (follow) std::fflush(stdout);
         return true;
@@ -85,22 +102,33 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
   return kExitOk;
 }
 
-int cmd_events(const GlobalOptions& g, bool as_json) {
+int cmd_events(const GlobalOptions& g, bool as_json, const std::string& service) {
   SocketTarget sock;
   if (int rc = resolve_socket(g, sock)) return rc;
   exit_quietly_on_interrupt();
+  std::size_t width = service.size();
+  if (service.empty()) width = longest_service_name(sock.path);
+  const bool escape = ::isatty(STDOUT_FILENO) == 1;
   ControlClient client;
   if (auto c = client.connect(sock.path); !c.ok()) return fail(c.error());
   auto r = client.stream(make_request("events"), [&](const json& item) {
+    if (!service.empty() && str_of(item, "service") != service) return true;
     if (as_json) {
       fmt::print("{}\n", item.dump(-1, ' ', false, json::error_handler_t::replace));
     } else {
+      // Aligned: ts, service, condition, pid, exit (code or signal), reason.
+      auto shown = [&](std::string s) { return escape ? escape_for_terminal(s) : s; };
       long long pid = pid_of(item);
+      std::string name = shown(str_of(item, "service"));
+      width = std::max(width, name.size());
       std::string condition = str_of(item, "condition"), reason = str_of(item, "reason");
-      fmt::print("{} {} {}{}{}\n", str_of(item, "ts"), str_of(item, "service"),
-                 condition.empty() ? str_of(item, "state") : condition,
-                 pid > 0 ? fmt::format(" (pid {})", pid) : std::string{},
-                 reason.empty() || reason == condition ? std::string{} : ": " + reason);
+      std::string exit = "-";
+      if (auto sig = str_of(item, "signal"); !sig.empty()) exit = sig;
+      else if (auto c = item.find("exit_code"); c != item.end() && c->is_number_integer())
+        exit = "exit " + std::to_string(c->get<int>());
+      fmt::print("{}  {:<{}}  {:<10}  {:<7}  {:<7}  {}\n", shown(str_of(item, "ts")), name, width,
+                 shown(condition.empty() ? str_of(item, "state") : condition), pid > 0 ? std::to_string(pid) : "-",
+                 shown(exit), reason.empty() ? "-" : shown(reason));
     }
     std::fflush(stdout);
     return true;

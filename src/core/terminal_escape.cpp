@@ -61,4 +61,39 @@ void append_for_terminal(std::string& out, std::string_view line) {
   }
 }
 
+// Length of the SGR sequence (ESC [ params m) at line[i], or 0. Parameters
+// are digits, ';' and ':' only, and at most kMaxSgr bytes long.
+static std::size_t sgr_length(std::string_view line, std::size_t i) {
+  constexpr std::size_t kMaxSgr = 64;
+  if (line.compare(i, 2, "\x1b[") != 0) return 0;
+  for (std::size_t k = i + 2; k < line.size() && k - i <= kMaxSgr; ++k) {
+    char c = line[k];
+    if (c == 'm') return k - i + 1;
+    if (!((c >= '0' && c <= '9') || c == ';' || c == ':')) return 0;
+  }
+  return 0;
+}
+
+bool append_for_terminal(std::string& out, std::string_view line, SgrMode sgr) {
+  if (sgr == SgrMode::Escape) {
+    append_for_terminal(out, line);
+    return false;
+  }
+  bool kept = false;
+  std::size_t from = 0;
+  for (std::size_t i = line.find('\x1b'); i != std::string_view::npos; i = line.find('\x1b', i + 1)) {
+    std::size_t len = sgr_length(line, i);
+    if (len == 0) continue;
+    append_for_terminal(out, line.substr(from, i - from));
+    if (sgr == SgrMode::Keep) {
+      out.append(line.substr(i, len));
+      kept = true;
+    }
+    from = i + len;
+    i = from - 1;
+  }
+  append_for_terminal(out, line.substr(from));
+  return kept;
+}
+
 }  // namespace procd

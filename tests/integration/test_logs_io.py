@@ -241,7 +241,7 @@ def test_logs_escapes_every_field_on_a_terminal():
         master, slave = pty.openpty()
         tty.setraw(slave)
         proc = subprocess.Popen([PROCD, "--socket", sock, "logs", "s"], stdin=subprocess.DEVNULL, stdout=slave,
-                                stderr=subprocess.PIPE)
+                                stderr=subprocess.PIPE, env=dict(os.environ, NO_COLOR="1"))
         os.close(slave)
         try:
             shown = read_pty(master, b"ine")
@@ -260,7 +260,59 @@ def test_logs_escapes_every_field_on_a_terminal():
         d.cleanup()
 
 
+COLORFUL = b"\x1b[31mred\x1b[0m \x1b[1;38;5;208mbold\x1b[m \x1b[2Jclear \x1b]0;t\x07"
+COLOR_WRITER = "import sys, time\nsys.stdout.buffer.write(%r + b'\\n'); sys.stdout.flush(); time.sleep(1000)\n" % COLORFUL
+NAME_COLORS = [b"\x1b[36m", b"\x1b[32m", b"\x1b[33m", b"\x1b[35m", b"\x1b[34m", b"\x1b[96m"]
+
+
+def name_color(name):
+    h = 2166136261  # FNV-1a, as procd's name_color
+    for c in name.encode():
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    return NAME_COLORS[h % 6]
+
+
+def logs_on_pty(p, name, env):
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    proc = subprocess.Popen([PROCD, "-c", p.config, "logs", name], stdin=subprocess.DEVNULL, stdout=slave,
+                            stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    try:
+        shown = read_pty(master, b"\n")
+        check(proc.wait(timeout=10) == 0, proc.stderr.read())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        proc.stderr.close()
+        os.close(master)
+    return shown
+
+
+def test_logs_colours_names_and_keeps_only_sgr_on_a_terminal():
+    with Procd('''
+[services.colorful]
+command = ["python3", "-c", %s, "MARKER"]
+''' % json.dumps(COLOR_WRITER)) as p:
+        p.wait_for(lambda: b"bold" in cli(p, "logs", "colorful").stdout, 10, "the line in the ring")
+        env = dict(os.environ)
+        env.pop("NO_COLOR", None)
+        shown = logs_on_pty(p, "colorful", env)
+        print(repr(shown))
+        check(name_color("colorful") + b"colorful\x1b[0m" in shown, shown)  # a stable colour per name
+        # The app's SGR passes, reset at the end of its line; every other sequence is still escaped.
+        check(b"| \x1b[31mred\x1b[0m \x1b[1;38;5;208mbold\x1b[m " in shown, shown)
+        check(rb"\x1b[2Jclear \x1b]0;t\x07" + b"\x1b[0m\n" in shown, shown)
+        check(b"\x1b[2J" not in shown and b"\x1b]" not in shown and b"\x07" not in shown, shown)
+        # NO_COLOR: no colour at all, the app's dropped; other sequences escaped as before.
+        plain = logs_on_pty(p, "colorful", dict(env, NO_COLOR="1"))
+        check(b"\x1b" not in plain and b"| red bold " + rb"\x1b[2Jclear" in plain, plain)
+        # A pipe: byte for byte.
+        check(cli(p, "logs", "colorful").stdout.endswith(b" colorful | " + COLORFUL + b"\n"), "pipe not byte-exact")
+
+
 if __name__ == "__main__":
     run_tests([test_long_lines_are_split_marked_and_whole, test_failed_rotation_warns_once_and_backs_off,
                test_logs_are_byte_for_byte, test_terminal_gets_no_raw_control_bytes,
-               test_logs_escapes_every_field_on_a_terminal])
+               test_logs_escapes_every_field_on_a_terminal, test_logs_colours_names_and_keeps_only_sgr_on_a_terminal])

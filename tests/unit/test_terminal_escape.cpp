@@ -32,3 +32,34 @@ TEST_CASE("terminal escape: C1 controls, raw or UTF-8 encoded, and invalid UTF-8
   CHECK(escape_for_terminal("\xe0\x80\x80") == "\\xe0\\x80\\x80");        // overlong
   CHECK(escape_for_terminal("\xed\xa0\x80") == "\\xed\\xa0\\x80");        // surrogate
 }
+
+namespace {
+std::string with_sgr(std::string_view line, procd::SgrMode mode, bool* kept = nullptr) {
+  std::string out;
+  bool k = procd::append_for_terminal(out, line, mode);
+  if (kept) *kept = k;
+  return out;
+}
+}  // namespace
+
+TEST_CASE("terminal escape: SGR colour sequences are kept, dropped or escaped; nothing else passes") {
+  using procd::SgrMode;
+  bool kept = false;
+  CHECK(with_sgr("\x1b[31mred\x1b[0m", SgrMode::Keep, &kept) == "\x1b[31mred\x1b[0m");
+  CHECK(kept);
+  CHECK(with_sgr("\x1b[1;38;5;208mo\x1b[m \x1b[38:2:1:2:3mx", SgrMode::Keep) ==
+        "\x1b[1;38;5;208mo\x1b[m \x1b[38:2:1:2:3mx");
+  CHECK(with_sgr("\x1b[31mred\x1b[0m", SgrMode::Drop, &kept) == "red");
+  CHECK_FALSE(kept);
+  CHECK(with_sgr("\x1b[31mred", SgrMode::Escape) == "\\x1b[31mred");
+  // Not SGR: cursor moves, clears, OSC, private modes, an unfinished CSI.
+  CHECK(with_sgr("\x1b[2J\x1b[H\x1b]0;t\x07\x1b[?25l\x1b[31", SgrMode::Keep, &kept) ==
+        "\\x1b[2J\\x1b[H\\x1b]0;t\\x07\\x1b[?25l\\x1b[31");
+  CHECK_FALSE(kept);
+  CHECK(with_sgr("\x1b[31\rm", SgrMode::Keep) == "\\x1b[31\\x0dm");
+  CHECK(with_sgr("\xc2\x9b" "31m", SgrMode::Keep) == "\\xc2\\x9b31m");  // C1 CSI is never kept
+  CHECK(with_sgr("a\x1b[31;1mb\x1b[2Kc", SgrMode::Drop) == "ab\\x1b[2Kc");
+  // A sequence of absurd length is not kept (a bound on what passes).
+  std::string long_sgr = "\x1b[" + std::string(100, '1') + "m";
+  CHECK(with_sgr(long_sgr, SgrMode::Keep).rfind("\\x1b[", 0) == 0);
+}
