@@ -93,7 +93,8 @@ _procd() {
     case $cmd in
         start) opts+=" --keep" ;;
         restart) opts+=" --all" ;;
-        status | events) opts+=" --json" ;;
+        status) opts+=" --json --wide" ;;
+        events) opts+=" --json --service" ;;
         logs) opts+=" -f --follow -n --lines --raw" ;;
         probe) opts+=" --timeout" ;;
     esac

@@ -86,6 +86,8 @@ complete -c procd -n "__fish_seen_subcommand_from restart" -l all -d 'Restart ev
 complete -c procd -n "__fish_seen_subcommand_from start" -l keep -d 'Leave the supervisor running when a service fails to start'
 complete -c procd -n "__fish_seen_subcommand_from status" -l json -d 'One JSON document'
 complete -c procd -n "__fish_seen_subcommand_from events" -l json -d 'One JSON object per line'
+complete -c procd -n "__fish_seen_subcommand_from status" -l wide -d 'Every column uncut'
+complete -c procd -n "__fish_seen_subcommand_from events" -l service -x -a '(__procd_services)' -d 'Only this service'
 complete -c procd -n "__fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing new lines'
 complete -c procd -n "__fish_seen_subcommand_from logs" -s n -l lines -x -d 'How many recent lines (default 100)'
 complete -c procd -n "__fish_seen_subcommand_from logs" -l raw -d 'Print control characters as they are, even on a terminal'
