@@ -20,6 +20,7 @@ import time
 import uuid
 
 from procdtest import PROCD, Procd, check, run_tests
+from test_cgroup import cgroup2_mount
 
 
 def run(args, timeout=15, **kw):
@@ -120,15 +121,6 @@ def test_two_configs_in_one_directory():
 
 
 # ---------------------------------------------------------------- c. cgroups
-
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as fh:
-        for line in fh:
-            left, _, right = line.partition(" - ")
-            if right.split(" ")[0] == "cgroup2":
-                return left.split(" ")[4]
-    return None
-
 
 def unshare_works():
     try:

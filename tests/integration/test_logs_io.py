@@ -238,20 +238,7 @@ def test_logs_escapes_every_field_on_a_terminal():
         sock = os.path.join(d.dir, "fake.sock")
         t = fake_logs_server(sock, {"ts": "T\u001b]0;ts\u0007S", "service": "s\u001b[2Jv\rc", "stream": "stdout",
                                     "line": "l\u001b]0;x\u0007ine"})
-        master, slave = pty.openpty()
-        tty.setraw(slave)
-        proc = subprocess.Popen([PROCD, "--socket", sock, "logs", "s"], stdin=subprocess.DEVNULL, stdout=slave,
-                                stderr=subprocess.PIPE, env=dict(os.environ, NO_COLOR="1"))
-        os.close(slave)
-        try:
-            shown = read_pty(master, b"ine")
-            check(proc.wait(timeout=10) == 0, proc.stderr.read())
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=5)
-            proc.stderr.close()
-            os.close(master)
+        shown = logs_on_pty(["--socket", sock, "logs", "s"], dict(os.environ, NO_COLOR="1"), b"ine")
         t.join(timeout=10)
         check(b"ine" in shown, shown)
         check(b"\x1b" not in shown and b"\x07" not in shown and b"\r" not in shown, "raw: %r" % shown)
@@ -272,14 +259,14 @@ def name_color(name):
     return NAME_COLORS[h % 6]
 
 
-def logs_on_pty(p, name, env):
+def logs_on_pty(args, env, until=b"\n"):
+    """procd ARGS with its stdout on a terminal (a raw pty): what it showed up to `until`."""
     master, slave = pty.openpty()
     tty.setraw(slave)
-    proc = subprocess.Popen([PROCD, "-c", p.config, "logs", name], stdin=subprocess.DEVNULL, stdout=slave,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([PROCD] + args, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE, env=env)
     os.close(slave)
     try:
-        shown = read_pty(master, b"\n")
+        shown = read_pty(master, until)
         check(proc.wait(timeout=10) == 0, proc.stderr.read())
     finally:
         if proc.poll() is None:
@@ -298,7 +285,7 @@ command = ["python3", "-c", %s, "MARKER"]
         p.wait_for(lambda: b"bold" in cli(p, "logs", "colorful").stdout, 10, "the line in the ring")
         env = dict(os.environ)
         env.pop("NO_COLOR", None)
-        shown = logs_on_pty(p, "colorful", env)
+        shown = logs_on_pty(["-c", p.config, "logs", "colorful"], env)
         print(repr(shown))
         check(name_color("colorful") + b"colorful\x1b[0m" in shown, shown)  # a stable colour per name
         # The app's SGR passes, reset at the end of its line; every other sequence is still escaped.
@@ -306,7 +293,7 @@ command = ["python3", "-c", %s, "MARKER"]
         check(rb"\x1b[2Jclear \x1b]0;t\x07" + b"\x1b[0m\n" in shown, shown)
         check(b"\x1b[2J" not in shown and b"\x1b]" not in shown and b"\x07" not in shown, shown)
         # NO_COLOR: no colour at all, the app's dropped; other sequences escaped as before.
-        plain = logs_on_pty(p, "colorful", dict(env, NO_COLOR="1"))
+        plain = logs_on_pty(["-c", p.config, "logs", "colorful"], dict(env, NO_COLOR="1"))
         check(b"\x1b" not in plain and b"| red bold " + rb"\x1b[2Jclear" in plain, plain)
         # A pipe: byte for byte.
         check(cli(p, "logs", "colorful").stdout.endswith(b" colorful | " + COLORFUL + b"\n"), "pipe not byte-exact")
