@@ -3,7 +3,13 @@
 // the CPU and memory sparklines from /history (the supervisor's bounded
 // per-service history of its resource samples). Every service name is
 // inserted as text, never as HTML. The page carries the state at the time
-// it was served, so its first paint needs no request.
+// it was served, so its first paint needs no request. When procd accepts
+// mutating requests (initial.control.mutating: a bearer token is loaded, the
+// token itself is never in the page) each row gets start/stop/restart
+// buttons and the header a reload button; the token is typed once, kept in
+// sessionStorage and sent as "Authorization: Bearer"; a failure shows its
+// HTTP status and procd's error code. A service with no process shows '-'
+// for CPU and memory, not its last process's figures.
 #include "procd/dashboard.hpp"
 
 namespace procd {
@@ -32,18 +38,25 @@ svg{display:block}
 .chart polyline{fill:none;stroke-width:1.5}
 .cpu polyline{stroke:#3182ce}.mem polyline{stroke:#805ad5}
 .chart text{font-size:9px;fill:#5b6270}
+#control{display:flex;gap:8px;align-items:center;margin-bottom:12px}
+#control input{font:inherit;padding:3px 6px;width:16em}
+button{font:inherit;font-size:12px;padding:2px 8px;margin-right:4px;cursor:pointer}
+#result.err{color:#e53e3e;font-weight:600}
 </style></head>
 <body>
 <header><h1 id="title">procd</h1><span id="meta"></span><span id="live">connecting…</span></header>
 <main>
+<div id="control-slot"></div>
 <table id="services"><thead><tr>
 <th>service</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th><th>last exit</th><th>health</th><th>reason</th>
-<th>cpu (10 min)</th><th>memory (10 min)</th></tr></thead><tbody></tbody></table>
+<th>cpu (10 min)</th><th>memory (10 min)</th><th id="actions-head" hidden>actions</th></tr></thead><tbody></tbody></table>
 </main>
 <script>
 "use strict";
 const tbody = document.querySelector("#services tbody");
 let history = {services: {}, window_ms: 600000};
+let mutating = false;
+const TOKEN_KEY = "procd-token";
 function uptime(ms) {
   let s = Math.floor(ms / 1000), d = Math.floor(s / 86400); s %= 86400;
   const h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60); s %= 60;
@@ -95,10 +108,66 @@ function render(status) {
     cell(tr, s.health || "-", s.health ? "h-" + s.health : "");
     cell(tr, s.reason || "-");
     const pts = history.services[s.name] || [];
-    cell(tr, "").appendChild(chart(pts, 1, "cpu", v => v.toFixed(1) + " %"));
-    cell(tr, "").appendChild(chart(pts, 2, "mem", bytes));
+    // No process, no figures: the last samples belong to a process gone.
+    const cpu = cell(tr, s.pid === null ? "-" : "", "chart-cell");
+    const mem = cell(tr, s.pid === null ? "-" : "", "chart-cell");
+    cpu.dataset.col = "cpu"; mem.dataset.col = "mem";
+    if (s.pid !== null) {
+      cpu.appendChild(chart(pts, 1, "cpu", v => v.toFixed(1) + " %"));
+      mem.appendChild(chart(pts, 2, "mem", bytes));
+    }
+    if (mutating) {
+      const td = cell(tr, "");
+      for (const a of ["start", "stop", "restart"]) td.appendChild(button(a, s.name));
+    }
     tbody.appendChild(tr);
   }
+}
+function button(action, name) {
+  const b = document.createElement("button");
+  b.type = "button"; b.textContent = action;
+  b.dataset.action = action;
+  if (name !== undefined) b.dataset.name = name;
+  return b;
+}
+function setupControl() {
+  const box = document.createElement("div");
+  box.id = "control";
+  const input = document.createElement("input");
+  input.id = "token"; input.type = "password"; input.placeholder = "bearer token"; input.autocomplete = "off";
+  input.value = sessionStorage.getItem(TOKEN_KEY) || "";
+  input.addEventListener("input", () => sessionStorage.setItem(TOKEN_KEY, input.value));
+  const result = document.createElement("span");
+  result.id = "result";
+  box.append(input, button("reload"), result);
+  document.getElementById("control-slot").appendChild(box);
+  document.getElementById("actions-head").hidden = false;
+  document.addEventListener("click", ev => {
+    const b = ev.target.closest("button[data-action]");
+    if (!b) return;
+    const name = b.dataset.name;
+    act(name === undefined ? "reload" : "services/" + encodeURIComponent(name) + "/" + b.dataset.action,
+        name === undefined ? "reload" : b.dataset.action + " " + name);
+  });
+}
+async function act(path, label) {
+  const out = document.getElementById("result");
+  out.className = ""; out.textContent = label + "…";
+  try {
+    const token = document.getElementById("token").value.trim();
+    const r = await fetch(path, {method: "POST", cache: "no-store", headers: {"Authorization": "Bearer " + token}});
+    let body = null;
+    try { body = await r.json(); } catch (e) { body = null; }
+    const err = body && body.error;
+    if (r.ok) out.textContent = label + ": ok";
+    else {
+      out.className = "err";
+      out.textContent = label + ": HTTP " + r.status + (err ? " error[" + err.code + "] " + err.message : "");
+    }
+  } catch (e) {
+    out.className = "err"; out.textContent = label + ": " + e;
+  }
+  soon();
 }
 async function refresh() {
   try {
@@ -119,6 +188,7 @@ events.onerror = () => { document.getElementById("live").textContent = "reconnec
 // The first paint needs no request: procd puts the state it had when it
 // served the page here (dashboard_page()).
 const initial = /*PROCD_INITIAL*/null;
+if (initial && initial.control && initial.control.mutating) { mutating = true; setupControl(); }
 if (initial) { history = initial.history; render(initial.status); }
 refresh();
 setInterval(refresh, 5000);

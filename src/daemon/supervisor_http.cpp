@@ -247,7 +247,8 @@ void FrontEnds::handle_http(HttpConnection& conn, const HttpRequest& req) {
   switch (route.kind) {
     case HttpRouteKind::Dashboard: {
       auto all = sup_.select(Request{}, true);
-      nlohmann::json initial = {{"status", status_body(status_view(*all))}, {"history", history_json()}};
+      nlohmann::json initial = {{"status", status_body(status_view(*all))}, {"history", history_json()},
+                              {"control", {{"mutating", !http_token_.empty()}}}};  // never the token
       return conn.reply(200, "text/html; charset=utf-8", dashboard_page(initial));
     }
     case HttpRouteKind::Healthz: return conn.reply(200, kText, "ok\n");
