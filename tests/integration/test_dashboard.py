@@ -1,13 +1,19 @@
 """The dashboard (GET /) in headless Chromium against a live procd: with
 [control].http_token_file the page has start/stop/restart buttons per service
 and a reload button (wired by data attributes to the POST endpoints, which
-are driven here with the bearer header); without it, none. A stopped service
+are driven here with the bearer header, and clicked over Chromium's
+DevTools pipe); without it, none. A stopped service
 shows '-' for CPU and memory (no stale figures of its last process) and its
 reason. A screenshot per state is saved (its path printed)."""
+import base64
 import json
 import os
+import select
 import shutil
+import signal
+import subprocess
 import tempfile
+import time
 
 from procdtest import check, run_tests
 from test_http import chromium_run, get, start
@@ -94,6 +100,117 @@ def test_buttons_with_token_and_stopped_service():
         shutil.rmtree(d, ignore_errors=True)
 
 
+class Cdp:
+    """Chromium driven over --remote-debugging-pipe (fd 3 in, fd 4 out,
+    NUL-separated JSON), in its own process group, ended as a group."""
+
+    def __init__(self):
+        self.profile = tempfile.mkdtemp(prefix="procd-chromium-")
+        cmd_r, self.cmd_w = os.pipe()
+        self.out_r, out_w = os.pipe()
+
+        def fds():
+            os.dup2(cmd_r, 3)
+            os.dup2(out_w, 4)
+        self.proc = subprocess.Popen([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                      "--disable-background-networking", "--disable-component-update",
+                                      "--disable-sync", "--remote-debugging-pipe", "--user-data-dir=" + self.profile,
+                                      "about:blank"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, pass_fds=(3, 4), preexec_fn=fds,
+                                     start_new_session=True)
+        os.close(cmd_r)
+        os.close(out_w)
+        self.next_id, self.buf = 0, b""
+
+    def call(self, method, params=None, session=None, timeout=20):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self.cmd_w, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" in self.buf:
+                raw, self.buf = self.buf.split(b"\0", 1)
+                m = json.loads(raw)
+                if m.get("id") == self.next_id:
+                    check("error" not in m, (method, m))
+                    return m["result"]
+            left = deadline - time.monotonic()
+            check(left > 0, "no CDP answer to %s" % method)
+            if select.select([self.out_r], [], [], left)[0]:
+                chunk = os.read(self.out_r, 65536)
+                check(chunk, "chromium closed the pipe")
+                self.buf += chunk
+
+    def close(self):
+        for fd in (self.cmd_w, self.out_r):
+            os.close(fd)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+CLICK = """(async () => {
+  const t = document.getElementById("token");
+  t.value = %s; t.dispatchEvent(new Event("input"));
+  document.querySelector('button[data-action="%s"]%s').click();
+  for (let i = 0; i < 100; i++) {
+    const r = document.getElementById("result").textContent;
+    if (r && !r.endsWith("\u2026")) return r + " | stored=" + sessionStorage.getItem("procd-token");
+    await new Promise(ok => setTimeout(ok, 50));
+  }
+  return "no result";
+})()"""
+
+
+def test_clicks_post_with_the_bearer_token():
+    if not chromium():
+        print("SKIP dashboard: chromium not installed (Debian package chromium)")
+        return
+    d = tempfile.mkdtemp(prefix="procd-token-")
+    cdp = None
+    try:
+        token_path = os.path.join(d, "token")
+        with open(token_path, "w") as fh:
+            fh.write(TOKEN + "\n")
+        os.chmod(token_path, 0o600)
+        p, port = start(extra='http_token_file = "%s"\n' % token_path)
+        with p:
+            p.wait_state("web", "running")
+            cdp = Cdp()
+            target = cdp.call("Target.createTarget", {"url": "http://127.0.0.1:%d/" % port})["targetId"]
+            session = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+
+            def run(js):
+                r = cdp.call("Runtime.evaluate", {"expression": js, "awaitPromise": True, "returnByValue": True},
+                             session)
+                return r["result"].get("value")
+            p.wait_for(lambda: run("!!document.getElementById('token')"), 10, "the page loaded")
+            got = run(CLICK % (json.dumps("wrong"), "stop", '[data-name="web"]'))
+            print("wrong token: " + got)
+            check(got.startswith("stop web: HTTP 403 error[") and "stored=wrong" in got, got)
+            check([s for s in json.loads(get(port, "/status")[2])["services"] if s["name"] == "web"][0]["pid"])
+            got = run(CLICK % (json.dumps(TOKEN), "stop", '[data-name="web"]'))
+            check(got == "stop web: ok | stored=" + TOKEN, got)
+            p.wait_state("web", "stopped")
+            got = run(CLICK % (json.dumps(TOKEN), "reload", ""))
+            check(got == "reload: ok | stored=" + TOKEN, got)
+            art = os.path.join(os.environ.get("PROCD_TEST_ARTIFACTS", tempfile.gettempdir()), "procd-dashboard")
+            os.makedirs(art, exist_ok=True)
+            shot = os.path.join(art, "dashboard-after-clicks.png")
+            with open(shot, "wb") as fh:
+                fh.write(base64.b64decode(cdp.call("Page.captureScreenshot", {}, session)["data"]))
+            print("dashboard screenshot: %s" % shot)
+    finally:
+        if cdp:
+            cdp.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_no_buttons_without_token_file():
     if not chromium():
         print("SKIP dashboard: chromium not installed (Debian package chromium)")
@@ -109,5 +226,6 @@ def test_no_buttons_without_token_file():
 if __name__ == "__main__":
     run_tests([
         test_buttons_with_token_and_stopped_service,
+        test_clicks_post_with_the_bearer_token,
         test_no_buttons_without_token_file,
     ])
