@@ -9,7 +9,9 @@
 // buttons and the header a reload button; the token is typed once, kept in
 // sessionStorage and sent as "Authorization: Bearer"; a failure shows its
 // HTTP status and procd's error code. A service with no process shows '-'
-// for CPU and memory, not its last process's figures.
+// for CPU and memory, not its last process's figures. A row's logs button
+// opens a pane that follows /logs?service=NAME&follow=1 (a streaming fetch,
+// the last kLogPaneLines lines kept, stderr marked).
 #include "procd/dashboard.hpp"
 
 namespace procd {
@@ -42,6 +44,11 @@ svg{display:block}
 #control input{font:inherit;padding:3px 6px;width:16em}
 button{font:inherit;font-size:12px;padding:2px 8px;margin-right:4px;cursor:pointer}
 #result.err{color:#e53e3e;font-weight:600}
+#logpane{margin-top:16px;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.08);padding:8px 10px}
+#logpane h2{font-size:13px;margin:0 0 6px}
+#loglines{font:12px/1.35 ui-monospace,monospace;max-height:320px;overflow:auto;white-space:pre-wrap}
+#loglines .stderr{color:#c53030}
+#loglines .stderr::before{content:"err ";font-weight:600}
 </style></head>
 <body>
 <header><h1 id="title">procd</h1><span id="meta"></span><span id="live">connecting…</span></header>
@@ -49,7 +56,7 @@ button{font:inherit;font-size:12px;padding:2px 8px;margin-right:4px;cursor:point
 <div id="control-slot"></div>
 <table id="services"><thead><tr>
 <th>service</th><th>state</th><th>pid</th><th>uptime</th><th>restarts</th><th>last exit</th><th>health</th><th>reason</th>
-<th>cpu (10 min)</th><th>memory (10 min)</th><th id="actions-head" hidden>actions</th></tr></thead><tbody></tbody></table>
+<th>cpu (10 min)</th><th>memory (10 min)</th><th>logs</th><th id="actions-head" hidden>actions</th></tr></thead><tbody></tbody></table>
 </main>
 <script>
 "use strict";
@@ -116,6 +123,9 @@ function render(status) {
       cpu.appendChild(chart(pts, 1, "cpu", v => v.toFixed(1) + " %"));
       mem.appendChild(chart(pts, 2, "mem", bytes));
     }
+    const lb = document.createElement("button");
+    lb.type = "button"; lb.textContent = "logs"; lb.dataset.logs = s.name;
+    cell(tr, "").appendChild(lb);
     if (mutating) {
       const td = cell(tr, "");
       for (const a of ["start", "stop", "restart"]) td.appendChild(button(a, s.name));
@@ -169,6 +179,61 @@ async function act(path, label) {
   }
   soon();
 }
+// The log pane: one followed /logs at a time; choosing another service
+// aborts the previous request.
+const kLogPaneLines = 500;
+let logAbort = null;
+async function followLogs(name) {
+  if (logAbort) logAbort.abort();
+  const abort = new AbortController();
+  logAbort = abort;
+  let pane = document.getElementById("logpane");
+  if (!pane) {
+    pane = document.createElement("section");
+    pane.id = "logpane";
+    const h = document.createElement("h2"); h.id = "logtitle";
+    const lines = document.createElement("div"); lines.id = "loglines";
+    pane.append(h, lines);
+    document.querySelector("main").appendChild(pane);
+  }
+  const title = document.getElementById("logtitle"), box = document.getElementById("loglines");
+  title.textContent = "logs: " + name + " (following)";
+  box.textContent = "";
+  const add = text => {
+    let item;
+    try { item = JSON.parse(text); } catch (e) { return; }
+    if (!item.line && item.line !== "") return;  // the stream's header
+    const div = document.createElement("div");
+    if (item.stream === "stderr") div.className = "stderr";
+    div.textContent = item.ts + " " + item.line;
+    const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    box.appendChild(div);
+    while (box.childElementCount > kLogPaneLines) box.firstElementChild.remove();
+    if (atEnd) box.scrollTop = box.scrollHeight;
+  };
+  try {
+    const r = await fetch("logs?service=" + encodeURIComponent(name) + "&n=100&follow=1",
+                          {cache: "no-store", signal: abort.signal});
+    if (!r.ok) { title.textContent = "logs: " + name + ": HTTP " + r.status; return; }
+    const reader = r.body.getReader(), dec = new TextDecoder();
+    let rest = "";
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      rest += dec.decode(value, {stream: true});
+      const parts = rest.split("\n");
+      rest = parts.pop();
+      parts.forEach(add);
+    }
+    if (logAbort === abort) title.textContent = "logs: " + name + " (stream ended)";
+  } catch (e) {
+    if (logAbort === abort) title.textContent = "logs: " + name + ": " + e;
+  }
+}
+document.addEventListener("click", ev => {
+  const b = ev.target.closest("button[data-logs]");
+  if (b) followLogs(b.dataset.logs);
+});
 async function refresh() {
   try {
     const h = await fetch("history", {cache: "no-store"});

@@ -4,7 +4,9 @@ and a reload button (wired by data attributes to the POST endpoints, which
 are driven here with the bearer header, and clicked over Chromium's
 DevTools pipe); without it, none. A stopped service
 shows '-' for CPU and memory (no stale figures of its last process) and its
-reason. A screenshot per state is saved (its path printed)."""
+reason. Each row's logs button opens a pane that follows that service's
+/logs (stderr lines marked). A screenshot per state is saved (its path
+printed)."""
 import base64
 import json
 import os
@@ -16,7 +18,7 @@ import tempfile
 import time
 
 from procdtest import check, run_tests
-from test_http import chromium_run, get, start
+from test_http import SERVICES, chromium_run, cli, get, start
 
 TOKEN = "dash-s3cret"
 
@@ -211,6 +213,61 @@ def test_clicks_post_with_the_bearer_token():
         shutil.rmtree(d, ignore_errors=True)
 
 
+NOISY = SERVICES + '''
+[services.noisy]
+command = ["bash", "-c", "echo to-out; echo to-err >&2; exec sleep 1000"]
+'''
+
+PANE = """(() => {
+  const pane = document.getElementById("logpane");
+  if (!pane) return null;
+  return {title: document.getElementById("logtitle").textContent,
+          out: [...pane.querySelectorAll("#loglines > div:not(.stderr)")].map(d => d.textContent),
+          err: [...pane.querySelectorAll("#loglines > div.stderr")].map(d => d.textContent)};
+})()"""
+
+
+def test_log_pane_follows_a_service():
+    if not chromium():
+        print("SKIP dashboard: chromium not installed (Debian package chromium)")
+        return
+    p, port = start(services=NOISY)
+    cdp = None
+    with p:
+        try:
+            p.wait_state("noisy", "running")
+            cdp = Cdp()
+            target = cdp.call("Target.createTarget", {"url": "http://127.0.0.1:%d/" % port})["targetId"]
+            session = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+
+            def run(js):
+                r = cdp.call("Runtime.evaluate", {"expression": js, "awaitPromise": True, "returnByValue": True},
+                             session)
+                return r["result"].get("value")
+            p.wait_for(lambda: run("!!document.querySelector('button[data-logs=\"noisy\"]')"), 10,
+                       "a logs button for noisy")
+            run("document.querySelector('button[data-logs=\"noisy\"]').click()")
+
+            def pane_has(n):
+                got = run(PANE)
+                return got and sum("to-err" in t for t in got["err"]) >= n and sum("to-out" in t for t in got["out"]) >= n
+            p.wait_for(lambda: pane_has(1), 10, "noisy's recent lines in the pane")
+            got = run(PANE)
+            check("noisy" in got["title"] and not any("to-err" in t for t in got["out"]), got)
+            # followed: a restart's new lines arrive without a reload of the page
+            check(cli(p, "restart", "noisy").returncode == 0)
+            p.wait_for(lambda: pane_has(2), 10, "noisy's new lines followed into the pane")
+            art = os.path.join(os.environ.get("PROCD_TEST_ARTIFACTS", tempfile.gettempdir()), "procd-dashboard")
+            os.makedirs(art, exist_ok=True)
+            shot = os.path.join(art, "dashboard-logs.png")
+            with open(shot, "wb") as fh:
+                fh.write(base64.b64decode(cdp.call("Page.captureScreenshot", {}, session)["data"]))
+            print("dashboard screenshot: %s" % shot)
+        finally:
+            if cdp:
+                cdp.close()
+
+
 def test_no_buttons_without_token_file():
     if not chromium():
         print("SKIP dashboard: chromium not installed (Debian package chromium)")
@@ -227,5 +284,6 @@ if __name__ == "__main__":
     run_tests([
         test_buttons_with_token_and_stopped_service,
         test_clicks_post_with_the_bearer_token,
+        test_log_pane_follows_a_service,
         test_no_buttons_without_token_file,
     ])
