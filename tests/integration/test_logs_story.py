@@ -4,7 +4,10 @@ come in its ring with its output, in time order, marked "~ " (stdout "| ",
 stderr "! "); --json items carry "stream" (stdout, stderr, procd); --stream
 keeps some of them."""
 import json
+import os
+import select
 import subprocess
+import time
 
 from procdtest import PROCD, Procd, check, run_tests
 
@@ -55,6 +58,35 @@ def test_logs_interleave_procd_lines_with_the_output():
         check(len(errs) == 5 and all(i["stream"] == "stderr" for i in errs), errs)
 
 
+def test_followed_logs_get_procd_lines():
+    p = Procd(CRASH)
+    with p:
+        p.wait_state("crash", "failed", timeout=20)
+        f = subprocess.Popen([PROCD, "-c", p.config, "logs", "-f", "-n", "0", "--json", "--stream", "procd", "crash"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(0.2)  # let the follow become a stream (a line printed before it is in its catch-up anyway)
+            r = subprocess.run([PROCD, "-c", p.config, "start", "crash"], capture_output=True, timeout=10, text=True)
+            check(r.returncode == 0, r.stderr)
+            seen, buf, deadline = [], b"", time.monotonic() + 10
+            fd = f.stdout.fileno()  # read unbuffered: select() sees what is still in the pipe
+            while not seen or "not restarting" not in seen[-1]["line"]:
+                left = deadline - time.monotonic()
+                check(left > 0 and select.select([fd], [], [], left)[0], ("no procd line in 10 s", seen))
+                chunk = os.read(fd, 65536)
+                check(chunk, ("follow ended", seen))
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                seen += [json.loads(l) for l in lines]
+            check(all(i["stream"] == "procd" for i in seen), seen)
+            check(any(i["line"] == "exited with code 3" for i in seen), seen)
+        finally:
+            f.kill()
+            f.wait(timeout=5)
+            f.stdout.close()
+            f.stderr.close()
+
+
 def test_logs_tell_a_mistyped_command():
     p = Procd('[services.typo]\ncommand = ["no-such-command-procd-test"]\n')
     with p:
@@ -65,4 +97,5 @@ def test_logs_tell_a_mistyped_command():
 
 
 if __name__ == "__main__":
-    run_tests([test_logs_interleave_procd_lines_with_the_output, test_logs_tell_a_mistyped_command])
+    run_tests([test_logs_interleave_procd_lines_with_the_output, test_followed_logs_get_procd_lines,
+               test_logs_tell_a_mistyped_command])
