@@ -42,8 +42,10 @@ int cmd_service_action(const GlobalOptions& g, const std::string& verb, const st
 int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json, bool wide = false);
 int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vector<std::string>& names);
 // raw: print service output byte for byte even on a terminal (else escaped there).
+// streams: only items of these streams ("out", "err", "procd"; empty: all),
+// filtered here in the client (-n counts the lines before the filter).
 int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw,
-             bool as_json = false);
+             bool as_json = false, const std::vector<std::string>& streams = {});
 int cmd_events(const GlobalOptions& g, bool json, const std::string& service = {});
 int cmd_reload(const GlobalOptions& g);
 int cmd_metrics(const GlobalOptions& g);

@@ -56,6 +56,7 @@ struct LogLine {
   bool is_stderr = false;
   std::string text;
   bool partial = false;  // a cut piece of a longer line: the next one continues it
+  bool is_procd = false;  // procd's own line about the service (spawned, exited, restarting …)
 };
 
 // A circular array of `capacity` slots: a push reuses the oldest slot's

@@ -108,6 +108,7 @@ struct LogItemView {
   bool is_stderr = false;
   std::string_view line;
   bool partial = false;  // a cut piece of a longer line: the next item continues it
+  bool is_procd = false;  // procd's own line about the service: "stream":"procd"
 };
 
 // {"name","pid","uptime_ms","services":[...]}: the body of a status reply.

@@ -178,6 +178,9 @@ class Service {
  private:
   void perform(const Action& action);
   void write_log(const act::Log& line);
+  // One line of procd's own about this run into its ring (and to followers):
+  // `procd logs NAME` tells the whole story (stream "procd").
+  void tell(std::string_view text);
   void rearm();
   Millis next_deadline() const;
   void on_timer();

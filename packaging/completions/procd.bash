@@ -95,7 +95,7 @@ _procd() {
         restart) opts+=" --all" ;;
         status) opts+=" --json --wide" ;;
         events) opts+=" --json --service" ;;
-        logs) opts+=" -f --follow -n --lines --raw" ;;
+        logs) opts+=" -f --follow -n --lines --raw --stream" ;;
         probe) opts+=" --timeout" ;;
     esac
     if [[ $cur == -* ]]; then

@@ -91,6 +91,7 @@ complete -c procd -n "__fish_seen_subcommand_from events" -l service -x -a '(__p
 complete -c procd -n "__fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing new lines'
 complete -c procd -n "__fish_seen_subcommand_from logs" -s n -l lines -x -d 'How many recent lines (default 100)'
 complete -c procd -n "__fish_seen_subcommand_from logs" -l raw -d 'Print control characters as they are, even on a terminal'
+complete -c procd -n "__fish_seen_subcommand_from logs" -l stream -x -a 'out err procd out,err' -d 'Only these streams (comma list)'
 complete -c procd -n "__fish_seen_subcommand_from exec; and not __fish_seen_argument -- --" -l kill-group -d "Forward signals to the child's process group"
 complete -c procd -n "__fish_seen_subcommand_from exec; and not __fish_seen_argument -- --" -l rewrite -x -d 'Rewrite a signal, FROM:TO (e.g. TERM:QUIT)'
 complete -c procd -n "__fish_seen_subcommand_from exec; and not __fish_seen_argument -- --" -l wait-all -d 'Wait for remaining descendants'

@@ -146,6 +146,11 @@ int cli_main(int argc, char** argv) {
   logs->add_flag("--raw", raw_logs, "Print control characters as they are, even on a terminal");
   logs->add_option("-n,--lines", lines, "How many recent lines")->capture_default_str();
   logs->add_flag("--json", json, "One JSON object per line, as the server sends it");
+  std::vector<std::string> log_streams;
+  logs->add_option("--stream", log_streams, "Only these streams: out, err, procd (comma list)")
+      ->delimiter(',')
+      ->allow_extra_args(false)  // one list per --stream; the names after it stay names
+      ->check(CLI::IsMember({"out", "err", "procd"}));
   auto* events = app.add_subcommand("events", "Stream state changes until interrupted");
   events->add_flag("--json", json, "One JSON object per line");
   std::string event_service;
@@ -211,7 +216,7 @@ int cli_main(int argc, char** argv) {
   if (*status) return cmd_status(g, names, json, wide);
   if (*reload) return cmd_reload(g);
   if (*signal) return cmd_signal(g, sig, names);
-  if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json);
+  if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json, log_streams);
   if (*events) return cmd_events(g, json, event_service);
   if (*metrics) return cmd_metrics(g);
   if (*exec) {

@@ -8,7 +8,8 @@
 // byte (a line that is not UTF-8 comes as line_base64); --raw forces the
 // latter. On a terminal without NO_COLOR each service name has a stable
 // colour and an app's SGR colour codes pass (every other sequence is still
-// escaped); events are aligned columns, --service keeps one service's. A cut piece of a line past 64 KiB shows "|+" for "| ".
+// escaped); events are aligned columns, --service keeps one service's. A cut piece of a line past 64 KiB shows "|+" for "| "
+// ("!+" for "! ", stderr); procd's own lines about a service show "~ "; --stream filters here.
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -54,8 +55,26 @@ std::size_t longest_service_name(const std::string& socket_path) {
 
 }  // namespace
 
+namespace {
+
+// The short name of an item's stream (stdout → out, stderr → err, procd).
+std::string short_stream(const json& item) {
+  std::string s = str_of(item, "stream");
+  return s == "stdout" ? "out" : s == "stderr" ? "err" : s;
+}
+
+// Its mark between service and text: "| " output, "! " stderr (as in
+// procd's own log), "~ " procd's own line; "|+" / "!+" a cut piece.
+const char* stream_mark(const std::string& stream, bool partial) {
+  if (stream == "procd") return "~ ";
+  if (stream == "err") return partial ? "!+" : "! ";
+  return partial ? "|+" : "| ";
+}
+
+}  // namespace
+
 int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw,
-             bool as_json) {
+             bool as_json, const std::vector<std::string>& streams) {
   SocketTarget sock;
   if (int rc = resolve_socket(g, sock)) return rc;
   // The service column is padded to the longest name that can appear.
@@ -77,6 +96,8 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
           fmt::print(stderr, "procd logs: {} lines left the ring before they were sent\n", k->get<std::uint64_t>());
           return true;
         }
+        const std::string stream = short_stream(item);
+        if (!streams.empty() && std::find(streams.begin(), streams.end(), stream) == streams.end()) return true;
         if (as_json) {  // valid JSON whatever the bytes: line_base64 carries them (see log_item)
           fmt::print("{}\n", item.dump(-1, ' ', false, json::error_handler_t::replace));
         } else {
@@ -92,7 +113,7 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
           if (!escape) text = log_item_bytes(item);
           else if (append_for_terminal(text, log_item_bytes(item), color ? SgrMode::Keep : SgrMode::Drop))
             text += "\033[0m";  // the app's colours end with its line
-          fmt::print("{} {}{} {}{}\n", shown(str_of(item, "ts")), svc, pad, partial ? "|+" : "| ", text);
+          fmt::print("{} {}{} {}{}\n", shown(str_of(item, "ts")), svc, pad, stream_mark(stream, partial), text);
         }
         if (follow) std::fflush(stdout);
         return true;

@@ -329,7 +329,7 @@ std::optional<std::string> base64_decode(std::string_view in) {
 std::string log_item(const LogItemView& item) {
   json j{{"ts", utc_timestamp(item.wall_ms)},
          {"service", item.service},
-         {"stream", item.is_stderr ? "stderr" : "stdout"},
+         {"stream", item.is_procd ? "procd" : item.is_stderr ? "stderr" : "stdout"},
          {"line", item.line}};
   if (item.partial) j["partial"] = true;
   if (!is_valid_utf8(item.line)) j["line_base64"] = base64_encode(item.line);  // the exact bytes

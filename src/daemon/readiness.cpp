@@ -91,6 +91,7 @@ void Service::on_health(HealthStatus status, const std::string& detail) {
   Log::write(status == HealthStatus::Unhealthy ? LogLevel::Warn : LogLevel::Info,
              fmt::format("health {}: {}", health_status_name(status), detail),
              svc_fields(cfg_->name, state_.pid, status == HealthStatus::Unhealthy ? std::optional<Code>(Code::TimeoutHealth) : std::nullopt));
+  if (status != HealthStatus::Unknown) tell(fmt::format("health {}: {}", health_status_name(status), detail));
   host_.health_changed(*this);
   if (status == HealthStatus::Unknown) return;
   switch (react_to_health(state_.phase, cfg_->ready.kind, status == HealthStatus::Healthy)) {

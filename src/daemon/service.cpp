@@ -76,6 +76,10 @@ void Service::perform(const Action& action) {
           // Out of the restart loop: what was counted is told now.
           if (a.phase == Phase::Running || a.phase == Phase::Stopped || a.phase == Phase::Failed)
             if (auto s = log_repeat_.flush()) write_log(*s);
+          if (a.phase == Phase::Restarting && state_.deadline > 0)
+            tell(fmt::format("restarting in {} ms", std::max<Millis>(0, state_.deadline - host_.now())));
+          else if (a.phase == Phase::Running)
+            tell("running");
           host_.published(*this, a.phase);
           on_phase(a.phase);
         } else if constexpr (std::is_same_v<A, act::Log>) {
@@ -87,6 +91,7 @@ void Service::perform(const Action& action) {
 
 void Service::write_log(const act::Log& line) {
   Log::write(to_log_level(line.level), line.message, svc_fields(cfg_->name, state_.pid, line.code));
+  if (line.level != act::Level::Debug) tell(line.message);
 }
 
 Millis Service::next_deadline() const {
@@ -133,6 +138,7 @@ void Service::spawn() {
   reading_ = false;
   update_reading();
   Log::write(LogLevel::Debug, "spawned", svc_fields(cfg_->name, proc->pid));
+  tell(fmt::format("spawned pid {}", proc->pid));
   on_run_started();
   host_.dispatch(*this, ev::Spawned{proc->pid});
 }

@@ -259,3 +259,17 @@ void Service::close_streams() {
 }
 
 }  // namespace procd
+
+namespace procd {
+
+void Service::tell(std::string_view text) {
+  // One short line: a spawn error's PATH (up to its ')') stays in procd's log.
+  std::string shown(text.substr(0, 512));
+  if (auto at = shown.find("; not in PATH="); at != std::string::npos)
+    shown.erase(at, shown.find(')', at) == std::string::npos ? std::string::npos : shown.find(')', at) - at);
+  LogLine line{wall_clock_ms(), false, std::move(shown), false, true};
+  if (host_.logs_followed()) host_.log_line(*this, line);
+  ring_.push(std::move(line));
+}
+
+}  // namespace procd

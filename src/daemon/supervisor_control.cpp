@@ -186,7 +186,7 @@ void FrontEnds::publish_log_line(Service& svc, const LogLine& line) {
   bool to_control = control_ && control_->has_streams(ControlConnection::Stream::Logs);
   bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Logs);
   if (!to_control && !to_http) return;
-  std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text, line.partial});
+  std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text, line.partial, line.is_procd});
   if (to_http) publish_http(HttpConnection::Stream::Logs, svc.name(), item);
   if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Logs, [&](ControlConnection& c) {

@@ -149,6 +149,7 @@ void LineRing::push(std::int64_t ts_ms, bool is_stderr, std::string_view text, b
   slot.ts_ms = ts_ms;
   slot.is_stderr = is_stderr;
   slot.partial = partial;
+  slot.is_procd = false;
   set_text(slot.text, text);
 }
 
@@ -175,6 +176,7 @@ void LineRing::push_lines(std::int64_t ts_ms, bool is_stderr, std::string_view h
     slot.ts_ms = ts_ms;
     slot.is_stderr = is_stderr;
     slot.partial = false;
+    slot.is_procd = false;
     if (start == SIZE_MAX) {
       set_text(slot.text, head);
       slot.text.append(body.substr(0, stop));

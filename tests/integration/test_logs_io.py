@@ -72,17 +72,17 @@ file = "TMPDIR/f.log"
         pieces = [(e["msg"].encode(), e.get("partial", False)) for e in own()]
         check_long(rejoin(pieces), pieces, "procd's JSON log")
         # procd logs --json and /logs: the same items, "partial": true on the cut pieces.
-        out = cli(p, "logs", "--json", "-n", "100", "w").stdout
+        out = cli(p, "logs", "--json", "-n", "100", "--stream", "out", "w").stdout
         items = [json.loads(l) for l in out.splitlines()]
         pieces = [(i["line"].encode(), i.get("partial", False)) for i in items]
         check_long(rejoin(pieces), pieces, "procd logs --json")
         status, body = http_get(port, "/logs?service=w&n=100")
         check(status == 200, status)
-        items = [json.loads(l) for l in body.splitlines()]
+        items = [i for i in map(json.loads, body.splitlines()) if i["stream"] != "procd"]  # output only
         pieces = [(i["line"].encode(), i.get("partial", False)) for i in items]
         check_long(rejoin(pieces), pieces, "/logs")
         # procd logs (text): "|+" instead of "| " on a cut piece.
-        out = cli(p, "logs", "-n", "100", "w").stdout
+        out = cli(p, "logs", "-n", "100", "--stream", "out,err", "w").stdout
         pieces = []
         for l in out.split(b"\n")[:-1]:
             head, sep, text = l.partition(b" w |")
@@ -145,7 +145,7 @@ command = ["python3", "-c", %s, "MARKER"]
         p.wait_for(lambda: b" mid " in cli(p, "logs", "raw").stdout, 10, "the line in the ring")
         out = cli(p, "logs", "raw").stdout
         check(out.endswith(b" raw | " + RAW + b"\n"), "procd logs: %r" % out)
-        js = cli(p, "logs", "--json", "raw").stdout
+        js = cli(p, "logs", "--json", "--stream", "out", "raw").stdout
         item = json.loads(js.decode("utf-8"))  # valid UTF-8, valid JSON
         check(base64.b64decode(item["line_base64"]) == RAW, item)
         check(item["line"] == RAW.decode("utf-8", "replace"), item)
@@ -285,7 +285,7 @@ command = ["python3", "-c", %s, "MARKER"]
         p.wait_for(lambda: b"bold" in cli(p, "logs", "colorful").stdout, 10, "the line in the ring")
         env = dict(os.environ)
         env.pop("NO_COLOR", None)
-        shown = logs_on_pty(["-c", p.config, "logs", "colorful"], env)
+        shown = logs_on_pty(["-c", p.config, "logs", "--stream", "out", "colorful"], env)
         print(repr(shown))
         check(name_color("colorful") + b"colorful\x1b[0m" in shown, shown)  # a stable colour per name
         # The app's SGR passes, reset at the end of its line; every other sequence is still escaped.
@@ -293,7 +293,7 @@ command = ["python3", "-c", %s, "MARKER"]
         check(rb"\x1b[2Jclear \x1b]0;t\x07" + b"\x1b[0m\n" in shown, shown)
         check(b"\x1b[2J" not in shown and b"\x1b]" not in shown and b"\x07" not in shown, shown)
         # NO_COLOR: no colour at all, the app's dropped; other sequences escaped as before.
-        plain = logs_on_pty(["-c", p.config, "logs", "colorful"], dict(env, NO_COLOR="1"))
+        plain = logs_on_pty(["-c", p.config, "logs", "--stream", "out", "colorful"], dict(env, NO_COLOR="1"))
         check(b"\x1b" not in plain and b"| red bold " + rb"\x1b[2Jclear" in plain, plain)
         # A pipe: byte for byte.
         check(cli(p, "logs", "colorful").stdout.endswith(b" colorful | " + COLORFUL + b"\n"), "pipe not byte-exact")
