@@ -67,7 +67,10 @@ std::string outcome_line(const std::string& verb, const Target& t) {
   // a stop it would only echo the stop signal.
   bool show_exit = state == "failed" || (state == "stopped" && verb != "stop");
   json last = field_of(t.last, "last_exit");
-  if (show_exit && !last.is_null()) line += fmt::format(" (last exit {})", last_exit_text(last));
+  std::string reason = str_of(t.last, "reason");
+  // The reason says why (e.g. "exited 3; giving up after 5 starts in 10 s"); the bare exit only when there is none.
+  if (show_exit && !reason.empty() && reason != state) line += fmt::format(": {}", reason);
+  else if (show_exit && !last.is_null()) line += fmt::format(" (last exit {})", last_exit_text(last));
   if (!t.done) line += fmt::format(" (not settled after {}s)", kSettleTimeout.count());
   return line;
 }
