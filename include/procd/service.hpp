@@ -162,7 +162,7 @@ class Service {
   void recheck_drain();                       // the process table changed: judge a pending exit again
   void ensure_cgroup();
   void release_cgroup();
-  void close_cgroup_watch() { cgroup_watch_.close(); }
+  void close_cgroup_watch();                   // the drain no longer waits on cgroup.events
   void open_files();
   void reopen_files();                        // SIGUSR1
   void flush_files();
@@ -187,6 +187,7 @@ class Service {
   bool run_alive();
   void check_oom(const ExitStatus& status);
   void cgroup_run_started();
+  void watch_cgroup();
   std::optional<CgroupUsage> cgroup_usage();
   Result<void> watch_output(UvPipe& pipe, int fd);
   void on_output(bool is_stderr, const char* data, std::size_t len);
@@ -224,7 +225,7 @@ class Service {
   std::vector<std::string> run_env_;    // environment of the current run, kept only for a command health check
   UvPipe out_, err_;                    // stdout, stderr: always two pipes
   std::string cgroup_;                  // its cgroup v2 directory; empty = process group only
-  UvHandle<uv_fs_event_t> cgroup_watch_;  // cgroup.events: `populated` changes end a drain
+  UvHandle<uv_fs_event_t> cgroup_watch_;  // cgroup.events while a drain waits for `populated 0`
   std::string cgroup_limits_;           // the limits last written (changed by a reload)
   std::uint64_t oom_kills_ = 0;         // memory.events oom_kill when the run started
   std::uint64_t cpu_usec_at_start_ = 0; // cpu.stat usage_usec when the run started
