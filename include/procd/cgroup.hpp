@@ -82,7 +82,10 @@ class CgroupTree {
   virtual void teardown();
   // Watches the cgroup's cgroup.events: `cb` runs on every change (a drain
   // ends on `populated 0`). The handle is initialised; 0 or a libuv error.
+  // Armed only while a drain waits; read cgroup.events after arming.
   virtual int watch_events(uv_fs_event_t* handle, const std::string& dir, uv_fs_event_cb cb);
+  // The watch of `dir` is about to be closed (its handle goes).
+  virtual void unwatch_events(const std::string& /*dir*/) {}
 
  protected:
   CgroupTree() = default;

@@ -4,9 +4,11 @@
 // reaches 10, 100, 1000, ... and when the streak ends (another message, or
 // flush() when the service leaves its restart loop). Pure: the caller
 // writes what feed() and flush() return. Invariant: every repeat is either
-// written or counted in a summary line; memory is one message.
+// written or counted in a summary line; memory is one message, held only
+// while a streak lasts (8 B a service otherwise).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,9 +25,12 @@ class LogRepeat {
   std::optional<act::Log> flush();
 
  private:
-  std::optional<act::Log> last_;
-  long long repeats_ = 0;    // identical lines after the first
-  long long told_ = 0;       // repeats already in a summary line
+  struct Streak {
+    act::Log last;
+    long long repeats = 0;   // identical lines after the first
+    long long told = 0;      // repeats already in a summary line
+  };
+  std::unique_ptr<Streak> streak_;  // null: no warning or error since the last flush
 };
 
 }  // namespace procd

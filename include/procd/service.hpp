@@ -162,7 +162,7 @@ class Service {
   void recheck_drain();                       // the process table changed: judge a pending exit again
   void ensure_cgroup();
   void release_cgroup();
-  void close_cgroup_watch() { cgroup_watch_.close(); }
+  void close_cgroup_watch();                   // the drain no longer waits on cgroup.events
   void open_files();
   void reopen_files();                        // SIGUSR1
   void flush_files();
@@ -190,6 +190,7 @@ class Service {
   bool run_alive();
   void check_oom(const ExitStatus& status);
   void cgroup_run_started();
+  void watch_cgroup();
   std::optional<CgroupUsage> cgroup_usage();
   Result<void> watch_output(UvPipe& pipe, int fd);
   void on_output(bool is_stderr, const char* data, std::size_t len);
@@ -223,15 +224,16 @@ class Service {
   RunDrain drain_;                      // exit seen / output drained
   Millis watchdog_due_ = 0;             // notify services with watchdog_ms > 0; 0 = none
   pid_t pgid_ = 0;                      // process group of the current/last run
+  int over_memory_samples_ = 0;         // memory samples over the limit in a row (beside pgid_: no padding)
   std::vector<std::string> run_env_;    // environment of the current run, kept only for a command health check
   UvPipe out_, err_;                    // stdout, stderr: always two pipes
   std::string cgroup_;                  // its cgroup v2 directory; empty = process group only
-  UvHandle<uv_fs_event_t> cgroup_watch_;  // cgroup.events: `populated` changes end a drain
+  UvHandle<uv_fs_event_t> cgroup_watch_;  // cgroup.events while a drain waits for `populated 0`
   std::string cgroup_limits_;           // the limits last written (changed by a reload)
   std::uint64_t oom_kills_ = 0;         // memory.events oom_kill when the run started
-  bool oom_killed_ = false;             // the last run ended by an OOM kill (its reason)
   std::uint64_t cpu_usec_at_start_ = 0; // cpu.stat usage_usec when the run started
   bool reading_ = false;                // the pipes are being read (not held back)
+  bool oom_killed_ = false;             // the last run ended by an OOM kill (its reason)
 
   // Output.
   LineSplitter out_split_, err_split_;
@@ -242,7 +244,6 @@ class Service {
   std::unique_ptr<LogPattern> ready_pattern_;  // ready = { log = "..." }, compiled once per config (RE2)
   std::string status_text_;                  // last STATUS= from sd_notify
   std::unique_ptr<HealthChecker> health_;
-  int over_memory_samples_ = 0;
 
   ServiceStats stats_;
   LogRepeat log_repeat_;                // its repeated identical warning / error: once, then counted

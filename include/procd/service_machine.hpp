@@ -6,6 +6,8 @@
 // a service stopped on request is never restarted.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -17,8 +19,8 @@
 
 namespace procd {
 
-enum class Phase { Stopped, Starting, Running, Stopping, Failed, Restarting };
-enum class Want { Down, Up };
+enum class Phase : std::uint8_t { Stopped, Starting, Running, Stopping, Failed, Restarting };
+enum class Want : std::uint8_t { Down, Up };
 
 const char* phase_name(Phase phase);  // lower-case SPEC names: "running"
 
@@ -40,34 +42,63 @@ MachineSpec machine_spec_of(const ServiceConfig& svc, Millis stop_timeout_ms);
 //   Requested — by the user or shutdown: it ends stopped;
 //   Restart   — part of a restart: it starts again once the run is over;
 //   Failure   — start timeout, unhealthy, watchdog, memory: the restart policy decides.
-enum class StopCause { Requested, Restart, Failure };
+enum class StopCause : std::uint8_t { Requested, Restart, Failure };
 
 // Why a run was stopped as a failure (HealthFailed, the start timeout).
-enum class FailKind { None, Unhealthy, MemoryLimit, Watchdog, StartTimeout };
+enum class FailKind : std::uint8_t { None, Unhealthy, MemoryLimit, Watchdog, StartTimeout };
 // Why the restart policy gave up (phase failed).
-enum class GiveUp { None, MaxAttempts, StartLimit };
+enum class GiveUp : std::uint8_t { None, MaxAttempts, StartLimit };
 
+// The texts and counts that say why the last run failed (service_reason.hpp),
+// made only when a run fails: most services never carry them.
+struct RunFailure {
+  std::string spawn_error;          // the run could not be spawned: the error's message
+  std::string failure_detail;       // the failure's detail (health check result, ...)
+  int failure_checks = 0;           // Unhealthy: failed checks in a row
+  int gave_up_starts = 0;           // starts counted when the policy gave up
+};
+
+// One service's machine state, copied by value on every step: the members
+// are ordered by size (no padding), small enums are one byte, and the
+// failure texts sit behind one shared pointer (88 B in all).
 struct ServiceState {
-  Phase phase = Phase::Stopped;
-  Want want = Want::Down;
-  int pid = 0;                      // > 0 while a process of this run exists
   Millis spawned_at = 0;            // when the current/last run was spawned
   Millis deadline = 0;              // the one timer; 0 = none armed
+  StartWindow recent_starts;        // spawn times inside the start_limit window
+  // Why the last run failed; null: nothing to say. Shared between copies
+  // of the state and never changed in place (see failure_facts()).
+  std::shared_ptr<const RunFailure> why;
+  int pid = 0;                      // > 0 while a process of this run exists
   int restarts = 0;                 // automatic restarts so far (status column)
   int consecutive_failures = 0;     // failed runs in a row (backoff / max_attempts)
   std::optional<ExitStatus> last_exit;
-  StartWindow recent_starts;        // spawn times inside the start_limit window
-  bool kill_sent = false;           // SIGKILL already sent in this stop
+  Phase phase = Phase::Stopped;
+  Want want = Want::Down;
   StopCause stop_cause = StopCause::Requested;  // why the stop in progress happens (meaningful while stopping)
+  bool kill_sent = false;           // SIGKILL already sent in this stop
   bool reached_running = false;     // the current/last run became ready (long-run count reset)
   // What `status` and events say why (service_reason.hpp); kept until the next run.
   bool requested_stop = false;      // the last stop was asked for (user or shutdown)
-  std::string spawn_error;          // the last run could not be spawned: the error's message
   FailKind failure = FailKind::None;// the last run was stopped as a failure
-  std::string failure_detail;
-  int failure_checks = 0;
   GiveUp gave_up = GiveUp::None;    // phase failed because the policy gave up
-  int gave_up_starts = 0;
+
+  const std::string& spawn_error() const { return why ? why->spawn_error : no_text(); }
+  const std::string& failure_detail() const { return why ? why->failure_detail : no_text(); }
+  int failure_checks() const { return why ? why->failure_checks : 0; }
+  int gave_up_starts() const { return why ? why->gave_up_starts : 0; }
+  // A fresh copy of `why` to change (copies of the state keep theirs).
+  RunFailure& failure_facts() {
+    auto fresh = why ? std::make_shared<RunFailure>(*why) : std::make_shared<RunFailure>();
+    RunFailure& facts = *fresh;
+    why = std::move(fresh);
+    return facts;
+  }
+
+ private:
+  static const std::string& no_text() {
+    static const std::string empty;
+    return empty;
+  }
 };
 
 namespace ev {

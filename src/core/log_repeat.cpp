@@ -29,26 +29,25 @@ std::vector<act::Log> LogRepeat::feed(const act::Log& line) {
     out.push_back(line);
     return out;
   }
-  if (last_ && same(*last_, line)) {
-    ++repeats_;
-    if (repeats_ >= 10 && power_of_ten(repeats_)) {
-      out.push_back(summary(line, repeats_));
-      told_ = repeats_;
+  if (streak_ && same(streak_->last, line)) {
+    Streak& s = *streak_;
+    ++s.repeats;
+    if (s.repeats >= 10 && power_of_ten(s.repeats)) {
+      out.push_back(summary(line, s.repeats));
+      s.told = s.repeats;
     }
     return out;
   }
   if (auto s = flush()) out.push_back(std::move(*s));
-  last_ = line;
+  streak_ = std::make_unique<Streak>(Streak{line, 0, 0});
   out.push_back(line);
   return out;
 }
 
 std::optional<act::Log> LogRepeat::flush() {
   std::optional<act::Log> out;
-  if (last_ && repeats_ > told_) out = summary(*last_, repeats_);
-  last_.reset();
-  repeats_ = 0;
-  told_ = 0;
+  if (streak_ && streak_->repeats > streak_->told) out = summary(streak_->last, streak_->repeats);
+  streak_.reset();
   return out;
 }
 

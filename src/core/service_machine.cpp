@@ -144,7 +144,7 @@ class Transition {
     if (st_.pid != 0 || (st_.phase != Phase::Starting && st_.phase != Phase::Stopping))
       return reject(fmt::format("spawn failure while {}", phase_name(st_.phase)));
     log(Level::Error, e.error.code, e.error.message);
-    st_.spawn_error = e.error.message;
+    st_.failure_facts().spawn_error = e.error.message;
     // A start that failed is a start: a mistyped command hits the start limit.
     note_start(st_.recent_starts, spec_.restart, now_);
     end_run(std::nullopt);
@@ -177,7 +177,7 @@ class Transition {
             fmt::format("not ready after {} ms; stopping it as a failed start", spec_.start_timeout_ms));
         st_.stop_cause = StopCause::Failure;
         st_.failure = FailKind::StartTimeout;
-        st_.failure_detail = fmt::format("not ready after {} ms", spec_.start_timeout_ms);
+        st_.failure_facts().failure_detail = fmt::format("not ready after {} ms", spec_.start_timeout_ms);
         return begin_stop();
       case Phase::Stopping:
         if (st_.pid <= 0 || st_.kill_sent) return ignore("stop timeout with nothing left to kill");
@@ -207,8 +207,9 @@ class Transition {
     log(Level::Warn, std::nullopt, fmt::format("unhealthy: {}; stopping it as a failed run", e.why));
     st_.stop_cause = StopCause::Failure;
     st_.failure = e.kind == FailKind::None ? FailKind::Unhealthy : e.kind;
-    st_.failure_detail = e.why;
-    st_.failure_checks = e.checks;
+    RunFailure& why = st_.failure_facts();
+    why.failure_detail = e.why;
+    why.failure_checks = e.checks;
     begin_stop();
   }
 
@@ -285,12 +286,9 @@ class Transition {
     st_.reached_running = false;
     // What said why the last run ended belongs to it.
     st_.requested_stop = false;
-    st_.spawn_error.clear();
+    st_.why.reset();
     st_.failure = FailKind::None;
-    st_.failure_detail.clear();
-    st_.failure_checks = 0;
     st_.gave_up = GiveUp::None;
-    st_.gave_up_starts = 0;
     enter(Phase::Starting);
     emit<act::Spawn>();
   }
@@ -349,7 +347,7 @@ class Transition {
       log(Level::Error, Code::ServiceGaveUp,
           fmt::format("{} consecutive failures; giving up", st_.consecutive_failures));
       st_.gave_up = GiveUp::MaxAttempts;
-      st_.gave_up_starts = st_.consecutive_failures;
+      st_.failure_facts().gave_up_starts = st_.consecutive_failures;
       return enter(Phase::Failed);
     }
     const Millis delay = restart_delay(restart, st_.consecutive_failures);
@@ -358,7 +356,7 @@ class Transition {
           fmt::format("{} starts within {} ms; not restarting", st_.recent_starts.size(),
                       restart.start_limit_interval_ms));
       st_.gave_up = GiveUp::StartLimit;
-      st_.gave_up_starts = static_cast<int>(st_.recent_starts.size());
+      st_.failure_facts().gave_up_starts = static_cast<int>(st_.recent_starts.size());
       return enter(Phase::Failed);
     }
     enter(Phase::Restarting);

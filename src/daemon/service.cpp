@@ -165,6 +165,7 @@ void Service::on_timer() {
     flush_files();
   }
   if (drain_.deadline() > 0 && t >= drain_.deadline()) {
+    watch_cgroup();  // before reading cgroup.events: a Kill waits for its event
     bool populated = !cgroup_.empty() && run_alive();
     apply_drain(drain_.deadline_passed(t, populated, kCgroupKillWaitMs));
   }
@@ -194,6 +195,7 @@ void Service::judge_drain() {
   // output drained; asking earlier (an EOF before the exit) would cost a
   // /proc scan per service, quadratic in a shutdown of many services.
   bool ask = drain_.exit_pending() && drain_.open_streams() == 0;
+  if (ask) watch_cgroup();  // armed before run_alive() reads cgroup.events
   apply_drain(drain_.check(ask && run_alive(), host_.now(), drain_budget(spec_.stop_timeout_ms)));
 }
 
@@ -222,6 +224,7 @@ void Service::apply_drain(const DrainVerdict& verdict) {
       break;
     case K::Finish: break;
   }
+  close_cgroup_watch();
   flush_files();
   check_oom(verdict.status);
   host_.dispatch(*this, ev::Exited{verdict.status});

@@ -98,16 +98,6 @@ void Service::ensure_cgroup() {
     if (!left.ok()) return Log::error(left.error(), svc_fields(cfg_->name));  // this service: process group only
     cgroup_ = tree->dir_of(cfg_->name);
     report_leftovers(*cfg_, cgroup_, *left);
-    uv_fs_event_t* h = cgroup_watch_.reset(this);
-    uv_fs_event_init(host_.loop(), h);
-    int rc = tree->watch_events(h, cgroup_, [](uv_fs_event_t* e, const char*, int, int) {
-      if (auto* s = static_cast<Service*>(e->data)) s->recheck_drain();
-    });
-    if (rc != 0) {
-      Log::write(LogLevel::Warn, fmt::format("cannot watch {}/cgroup.events: {}", cgroup_, uv_strerror(rc)),
-                 svc_fields(cfg_->name, 0, Code::PlatformCgroupFailed));
-      cgroup_watch_.close();
-    }
   }
   // Limits once per change of them (a reload), not on every restart.
   if (std::string key = limits_key(*cfg_); key != cgroup_limits_) {
@@ -117,8 +107,32 @@ void Service::ensure_cgroup() {
   }
 }
 
-void Service::release_cgroup() {
+// Armed only while a drain waits for the cgroup to empty (an inotify watch,
+// its uv handle and path cost ~350 B a service): the caller reads
+// cgroup.events after this, so a `populated 0` before the arming is seen.
+void Service::watch_cgroup() {
+  CgroupTree* tree = host_.cgroups();
+  if (!tree || cgroup_.empty() || cgroup_watch_) return;
+  uv_fs_event_t* h = cgroup_watch_.reset(this);
+  uv_fs_event_init(host_.loop(), h);
+  int rc = tree->watch_events(h, cgroup_, [](uv_fs_event_t* e, const char*, int, int) {
+    if (auto* s = static_cast<Service*>(e->data)) s->recheck_drain();
+  });
+  if (rc != 0) {
+    Log::write(LogLevel::Warn, fmt::format("cannot watch {}/cgroup.events: {}", cgroup_, uv_strerror(rc)),
+               svc_fields(cfg_->name, 0, Code::PlatformCgroupFailed));
+    close_cgroup_watch();
+  }
+}
+
+void Service::close_cgroup_watch() {
+  if (!cgroup_watch_) return;
+  if (CgroupTree* tree = host_.cgroups()) tree->unwatch_events(cgroup_);
   cgroup_watch_.close();
+}
+
+void Service::release_cgroup() {
+  close_cgroup_watch();
   if (host_.cgroups() && !cgroup_.empty()) host_.cgroups()->remove(cgroup_);
   cgroup_.clear();
 }

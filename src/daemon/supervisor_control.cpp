@@ -172,7 +172,7 @@ void FrontEnds::publish_event(Service& svc, Phase phase) {
   ev.reason = why.text;
   ev.reason_code = why.code;
   const ServiceState& st = svc.state();
-  if (st.last_exit && st.spawn_error.empty() && (phase == Phase::Stopped || phase == Phase::Failed || phase == Phase::Restarting))
+  if (st.last_exit && st.spawn_error().empty() && (phase == Phase::Stopped || phase == Phase::Failed || phase == Phase::Restarting))
     ev.exit = ExitView{st.last_exit->code, st.last_exit->signal};
   std::string item = event_item(ev);
   if (to_http) publish_http(HttpConnection::Stream::Events, svc.name(), item);

@@ -40,6 +40,7 @@ class SimCgroups final : public CgroupTree {
   void remove(const std::string& dir) override;
   void teardown() override;
   int watch_events(uv_fs_event_t* handle, const std::string& dir, uv_fs_event_cb cb) override;
+  void unwatch_events(const std::string& dir) override { watches_.erase(dir); }
 
   // Calls the watchers of every cgroup whose `populated` changed since the last call.
   bool deliver_events();

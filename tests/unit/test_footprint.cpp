@@ -21,8 +21,12 @@ TEST_CASE("footprint: per-service objects stay within their bounds") {
   // 1264 B before: the start window's deque (80 B inline), the log files
   // (~90 B), the stop histogram (128 B) and the ready pattern, now behind
   // pointers made when first needed.
-  CHECK(sizeof(Service) <= 984);
-  CHECK(sizeof(ServiceState) <= 96);
+  // Then 1152 / 184 B with the reasons of issue 27; 976 / 88 B since:
+  // one-byte enums, members ordered by size, the failure texts behind one
+  // shared pointer made when a run fails, the repeated-log streak behind
+  // one made on the first warning.
+  CHECK(sizeof(Service) <= 976);
+  CHECK(sizeof(ServiceState) <= 88);
   CHECK(sizeof(MachineSpec) <= 144);
   CHECK(sizeof(ServiceConfig) <= 760);
 }

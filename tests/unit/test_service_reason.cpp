@@ -218,20 +218,20 @@ TEST_CASE("machine: spawn failures count toward the start limit; the failed stat
   }
   REQUIRE(st.phase == Phase::Failed);
   CHECK(st.gave_up == GiveUp::StartLimit);
-  CHECK(st.gave_up_starts == 3);
+  CHECK(st.gave_up_starts() == 3);
   ReasonFacts f;
   f.phase = st.phase;
   f.ever_ran = true;
-  f.spawn_error = st.spawn_error;
+  f.spawn_error = st.spawn_error();
   f.gave_up = st.gave_up;
-  f.gave_up_starts = st.gave_up_starts;
+  f.gave_up_starts = st.gave_up_starts();
   f.start_limit_interval_ms = spec.restart.start_limit_interval_ms;
   CHECK(service_reason(f).text == "command not found: slep; giving up after 3 starts in 10 s");
   // A start asked for by a person begins afresh: the old reason is gone.
   st = step(st, ev::StartRequested{}, now + 1, spec).state;
   CHECK(st.phase == Phase::Starting);
   CHECK(st.gave_up == GiveUp::None);
-  CHECK(st.spawn_error.empty());
+  CHECK(st.spawn_error().empty());
 }
 
 TEST_CASE("machine: a stop on request is remembered; a health failure keeps its detail") {
@@ -242,8 +242,8 @@ TEST_CASE("machine: a stop on request is remembered; a health failure keeps its 
   REQUIRE(st.phase == Phase::Running);
   st = step(st, ev::HealthFailed{"tcp 127.0.0.1:5432 refused", FailKind::Unhealthy, 3}, 3, spec).state;
   CHECK(st.failure == FailKind::Unhealthy);
-  CHECK(st.failure_detail == "tcp 127.0.0.1:5432 refused");
-  CHECK(st.failure_checks == 3);
+  CHECK(st.failure_detail() == "tcp 127.0.0.1:5432 refused");
+  CHECK(st.failure_checks() == 3);
   st = step(st, ev::Exited{ExitStatus{0, 15}}, 4, spec).state;
   REQUIRE(st.phase == Phase::Restarting);
   CHECK_FALSE(st.requested_stop);
