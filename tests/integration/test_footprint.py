@@ -10,6 +10,7 @@ import sys
 import time
 
 from procdtest import ANSWER_S, Procd, check, run_tests
+from test_http import vm_rss
 
 N = 1000
 # Bytes. Before issue 25's last round: 11184 KiB here (release build; 11.3
@@ -19,14 +20,6 @@ N = 1000
 # layer 2" itemises what is left.
 RSS_BOUND = 10752 * 1024
 SETTLE_S = 2.0  # as the harness: RSS read 2 s after the last service runs
-
-
-def vm_rss(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def children(pid):
