@@ -176,7 +176,7 @@ class Service {
   void on_read(uv_stream_t* stream, ssize_t nread, const char* data);
 
  private:
-  void perform(const Action& action);
+  void perform(const Action& action, Millis now);  // `now`: the step's
   void write_log(const act::Log& line);
   // One line of procd's own about this run into its ring (and to followers):
   // `procd logs NAME` tells the whole story (stream "procd").

@@ -56,13 +56,14 @@ std::optional<HealthStatus> Service::health() const {
 }
 
 void Service::handle(const Event& event) {
-  auto result = step(state_, event, host_.now(), spec_);
+  const Millis now = host_.now();
+  auto result = step(state_, event, now, spec_);
   state_ = std::move(result.state);
-  for (const auto& a : result.actions) perform(a);
+  for (const auto& a : result.actions) perform(a, now);
   rearm();
 }
 
-void Service::perform(const Action& action) {
+void Service::perform(const Action& action, Millis now) {
   std::visit(
       [&](const auto& a) {
         using A = std::decay_t<decltype(a)>;
@@ -77,7 +78,7 @@ void Service::perform(const Action& action) {
           if (a.phase == Phase::Running || a.phase == Phase::Stopped || a.phase == Phase::Failed)
             if (auto s = log_repeat_.flush()) write_log(*s);
           if (a.phase == Phase::Restarting && state_.deadline > 0)
-            tell(fmt::format("restarting in {} ms", std::max<Millis>(0, state_.deadline - host_.now())));
+            tell(fmt::format("restarting in {} ms", std::max<Millis>(0, state_.deadline - now)));  // the step's now: the delay as chosen
           else if (a.phase == Phase::Running)
             tell("running");
           host_.published(*this, a.phase);

@@ -91,6 +91,13 @@ command = ["bash", "-c", "sleep 0.2; exit 1", "MARKER"]
 policy = "always"
 delay_ms = 100
 start_limit = { burst = 0 }  # restarts for as long as the test runs (no default start limit)
+# Its spawn fails at once, before the fd limit: under UBSan the failure
+# facts' shared_ptr control block is then not first vptr-checked while no fd
+# is free (the check needs a pipe(); with none it reports a false "invalid
+# vptr" and halts procd; it is cached per type).
+[services.warmup]
+command = ["procd-test-no-such-command"]
+restart = "never"
 '''
 
 
@@ -105,6 +112,7 @@ def test_out_of_fds_accept_and_pipe_fail_then_recover():
         # "invalid vptr" that is not there; it is done once per type.
         r, _ = timed_status(p)
         check(r.returncode == 0, "status before the limit: %s" % r.stderr)
+        p.wait_state("warmup", "failed")
         time.sleep(0.3)
         baseline = fd_count(pid)
         limit = baseline + 20
