@@ -113,6 +113,9 @@ def test_out_of_fds_accept_and_pipe_fail_then_recover():
         r, _ = timed_status(p)
         check(r.returncode == 0, "status before the limit: %s" % r.stderr)
         p.wait_state("warmup", "failed")
+        # A second start steps the machine with the facts of the first failure: their shared_ptr is copied (checked).
+        subprocess.run([PROCD, "-c", p.config, "start", "warmup"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        p.wait_state("warmup", "failed", count=2)
         time.sleep(0.3)
         baseline = fd_count(pid)
         limit = baseline + 20
