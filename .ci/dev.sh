@@ -44,8 +44,9 @@ PACKAGES=(
   python3 util-linux procps man-db groff-base
 )
 # Only `test` needs these (test_http: `promtool check metrics`, the dashboard
-# in headless Chromium); the test skips with a reason where they are absent.
-TEST_PACKAGES=(prometheus chromium)
+# in headless Chromium, terminal captures in tmux, strace counting what
+# `procd start` asks); the test skips with a reason where they are absent.
+TEST_PACKAGES=(prometheus chromium tmux strace)
 # Only `fuzz` needs these (CI's `test` path builds with g++ alone). Debian
 # bookworm's `clang` is 14; libFuzzer 15 goes with clang-15.
 FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "procd/error.hpp"
@@ -27,13 +28,24 @@ class ControlClient {
   // waits forever (follow mode).
   Result<void> stream(const Request& req, const std::function<bool(const nlohmann::json&)>& on_item,
                       int timeout_ms = -1);
+  // The same stream in pieces, for a caller that waits on more than one
+  // thing at once (poll() on fd() beside its own fds): open_stream sends the
+  // request and reads the header; next_item returns the next object, or
+  // nullopt when none arrived within timeout_ms (0: only what is already
+  // here). The server ending the stream is an error (IoSocket, ended()).
+  Result<void> open_stream(const Request& req, int timeout_ms = 10000);
+  Result<std::optional<nlohmann::json>> next_item(int timeout_ms);
+  int fd() const { return fd_; }
+  bool ended() const { return eof_ && buf_.empty(); }
 
  private:
+  Result<nlohmann::json> parse_item(const std::string& line);
   Result<std::string> read_line(int timeout_ms);
   Result<void> send_all(const std::string& data, int timeout_ms);
   int fd_ = -1;
   std::string buf_;
   bool eof_ = false;  // the server closed the connection (read_line saw EOF)
+  bool timed_out_ = false;  // the last read_line failed on its timeout alone
 };
 
 }  // namespace procd

@@ -22,13 +22,15 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <thread>
 #include <utility>
 
 #include "control_internal.hpp"
 #include "procd/cli.hpp"
 #include "procd/config_load.hpp"
 #include "procd/file_io.hpp"
+#include "start_watch.hpp"
+
+extern char** environ;
 
 namespace procd {
 namespace {
@@ -36,7 +38,6 @@ namespace {
 using json = nlohmann::json;
 using namespace cli;
 
-constexpr auto kPoll = std::chrono::milliseconds(25);
 constexpr std::size_t kTailLines = 10;
 
 // The last lines written to the log after `offset`, read through the fd
@@ -152,13 +153,14 @@ class Progress {
 // Stop the supervisor this command started: SIGTERM (its ordinary graceful
 // shutdown), reaped within its own [shutdown].kill ceiling plus a margin,
 // SIGKILL past it. Never leaves a zombie.
-void stop_child(pid_t pid, const Config& cfg) {
+void stop_child(pid_t pid, const Config& cfg, StartWatch& watch) {
   ::kill(pid, SIGTERM);
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.shutdown.kill + 5000);
   int status = 0;
-  while (std::chrono::steady_clock::now() < until) {
-    if (::waitpid(pid, &status, WNOHANG) != 0) return;
-    std::this_thread::sleep_for(kPoll);
+  for (;;) {
+    auto wake = watch.wait(until, status);
+    if (wake == StartWatch::Wake::ChildExited) return;
+    if (wake == StartWatch::Wake::Timeout) break;
   }
   ::kill(pid, SIGKILL);
   ::waitpid(pid, &status, 0);
@@ -227,6 +229,19 @@ int cmd_start_supervisor(const GlobalOptions& g, bool keep) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The child's environment is ours, with NOTIFY_SOCKET pointing at the
+  // watch (start_watch.hpp): its first sd_notify message wakes us.
+  StartWatch watch;
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.starts_with("NOTIFY_SOCKET=") || kv.starts_with("WATCHDOG_")) continue;
+    env_strings.emplace_back(kv);
+  }
+  if (!watch.notify_env().empty()) env_strings.push_back(watch.notify_env());
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   std::fflush(nullptr);  // no buffered output duplicated into the child
   pid_t pid = ::fork();
@@ -240,13 +255,14 @@ int cmd_start_supervisor(const GlobalOptions& g, bool keep) {
     if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
-    ::execv(exe.c_str(), argv.data());
+    ::execve(exe.c_str(), argv.data(), envp.data());
     const char msg[] = "procd start: cannot execute the procd binary\n";
     ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)ignored;
     ::_exit(127);
   }
   if (null_fd >= 0) ::close(null_fd);
+  watch.attach(pid);
   // log_fd stays open in the parent: an early failure's lines are read
   // through it; every other return closes it.
   struct CloseFd {
@@ -277,32 +293,38 @@ int cmd_start_supervisor(const GlobalOptions& g, bool keep) {
                                           last.failed.size() == 1 ? "" : "s")
                             : what,
                keep ? fmt::format("procd (pid {}) keeps running (--keep)", pid) : "procd stopped", log_path);
-    if (!keep) stop_child(pid, cfg);
+    if (!keep) stop_child(pid, cfg, watch);
     return kExitRuntime;
   };
-  while (std::chrono::steady_clock::now() < deadline) {
+  // Woken by the child's notify message, its events or its exit (no
+  // polling); each wake-up judges one status snapshot.
+  for (;;) {
+    auto until = deadline;
+    if (first_failure) until = std::min(until, *first_failure + kFailureGrace);
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
+    auto wake = watch.wait(until, status);
+    if (wake == StartWatch::Wake::ChildExited) {
       progress.clear();
       return report_early_exit(status, pid, log_path, std::exchange(log_fd, -1), offset);
     }
+    auto now = std::chrono::steady_clock::now();
+    if (wake == StartWatch::Wake::Timeout && now >= deadline) break;
+    // Subscribed before the snapshot: no change falls between the two.
+    watch.subscribe(socket);
     auto st = call_ok(socket, make_request("status"), 2000);
     // Another procd may own the socket (a race with a second `procd start`);
-    // ours then exits on the PID lock, which the waitpid above reports.
-    if (st.ok() && int_of(*st, "pid") == pid) {
-      answered = true;
-      last = judge_autostart(cfg, *st);
-      auto now = std::chrono::steady_clock::now();
-      if (!last.failed.empty() && !first_failure) first_failure = now;
-      if (!last.failed.empty() && (last.settled || now - *first_failure >= kFailureGrace)) return give_up("");
-      if (last.settled) {
-        progress.clear();
-        fmt::print("procd started (pid {}): {}\nlog: {}\n", pid, summary_counts(*st), log_path);
-        return kExitOk;
-      }
-      progress.draw(last.pending);
+    // ours then exits on the PID lock, which the watch reports.
+    if (!st.ok() || int_of(*st, "pid") != pid) continue;
+    answered = true;
+    last = judge_autostart(cfg, *st);
+    if (!last.failed.empty() && !first_failure) first_failure = now;
+    if (!last.failed.empty() && (last.settled || now - *first_failure >= kFailureGrace)) return give_up("");
+    if (last.settled) {
+      progress.clear();
+      fmt::print("procd started (pid {}): {}\nlog: {}\n", pid, summary_counts(*st), log_path);
+      return kExitOk;
     }
-    std::this_thread::sleep_for(kPoll);
+    progress.draw(last.pending);
   }
   // The last resort: still not settled within the budget.
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(budget).count();

@@ -164,6 +164,7 @@ Result<void> ControlClient::send_all(const std::string& data, int timeout_ms) {
 Result<std::string> ControlClient::read_line(int timeout_ms) {
   if (fd_ < 0) return make_error(Code::IoSocket, "not connected to procd");
   auto deadline = deadline_in(timeout_ms);
+  timed_out_ = false;
   std::size_t scanned = 0;  // bytes of buf_ already known to hold no '\n'
   for (;;) {
     auto nl = buf_.find('\n', scanned);
@@ -195,7 +196,10 @@ Result<std::string> ControlClient::read_line(int timeout_ms) {
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       int w = wait_fd(fd_, POLLIN, deadline);
-      if (w == 0) return make_error(Code::IoSocket, fmt::format("no reply from procd within {} ms", timeout_ms));
+      if (w == 0) {
+        timed_out_ = true;
+        return make_error(Code::IoSocket, fmt::format("no reply from procd within {} ms", timeout_ms));
+      }
       if (w < 0) return socket_error("cannot read the reply from procd");
       continue;
     }
@@ -221,11 +225,10 @@ Result<Reply> ControlClient::call(const Request& req, int timeout_ms) {
   return parse_reply(*line);
 }
 
-Result<void> ControlClient::stream(const Request& req, const std::function<bool(const nlohmann::json&)>& on_item,
-                                   int timeout_ms) {
-  auto sent = send_all(encode_request(req), timeout_ms < 0 ? 10000 : timeout_ms);
+Result<void> ControlClient::open_stream(const Request& req, int timeout_ms) {
+  auto sent = send_all(encode_request(req), timeout_ms);
   if (!sent.ok()) return sent.error();
-  auto head = read_line(timeout_ms < 0 ? 10000 : timeout_ms);
+  auto head = read_line(timeout_ms);
   if (!head.ok()) return head.error();
   auto reply = parse_reply(*head);
   if (!reply.ok()) return reply.error();
@@ -234,6 +237,42 @@ Result<void> ControlClient::stream(const Request& req, const std::function<bool(
   if (is_stream == reply->body.end() || *is_stream != true) {
     return make_error(Code::ProtocolMalformed, "procd answered a stream request with a plain reply");
   }
+  return {};
+}
+
+Result<nlohmann::json> ControlClient::parse_item(const std::string& line) {
+  if (json_nesting_exceeds(line))
+    return make_error(Code::ControlReplyRefused, fmt::format("stream item nested deeper than {} levels", kMaxJsonDepth));
+  auto item = nlohmann::json::parse(line, nullptr, false);
+  if (item.is_discarded() || !item.is_object()) {
+    return make_error(Code::ProtocolMalformed, "procd sent a stream item that is not a JSON object");
+  }
+  // A stream may end in an error object (the server gave up mid-stream).
+  if (auto ok = item.find("ok"); ok != item.end() && *ok == false) {
+    auto r = parse_reply(line);
+    return r.ok() ? r->error : r.error();
+  }
+  return item;
+}
+
+Result<std::optional<nlohmann::json>> ControlClient::next_item(int timeout_ms) {
+  for (;;) {
+    auto line = read_line(timeout_ms);
+    if (!line.ok()) {
+      if (timed_out_) return std::optional<nlohmann::json>{};
+      if (ended()) return make_error(Code::IoSocket, "procd ended the stream");
+      return line.error();
+    }
+    if (line->empty()) continue;
+    auto item = parse_item(*line);
+    if (!item.ok()) return item.error();
+    return std::optional<nlohmann::json>{std::move(*item)};
+  }
+}
+
+Result<void> ControlClient::stream(const Request& req, const std::function<bool(const nlohmann::json&)>& on_item,
+                                   int timeout_ms) {
+  if (auto opened = open_stream(req, timeout_ms < 0 ? 10000 : timeout_ms); !opened.ok()) return opened.error();
   for (;;) {
     // timeout_ms bounds the silence between items (-1: follow forever).
     auto line = read_line(timeout_ms);
@@ -243,18 +282,9 @@ Result<void> ControlClient::stream(const Request& req, const std::function<bool(
       return line.error();
     }
     if (line->empty()) continue;
-    if (json_nesting_exceeds(*line))
-      return make_error(Code::ControlReplyRefused, fmt::format("stream item nested deeper than {} levels", kMaxJsonDepth));
-    auto item = nlohmann::json::parse(*line, nullptr, false);
-    if (item.is_discarded() || !item.is_object()) {
-      return make_error(Code::ProtocolMalformed, "procd sent a stream item that is not a JSON object");
-    }
-    // A stream may end in an error object (the server gave up mid-stream).
-    if (auto ok = item.find("ok"); ok != item.end() && *ok == false) {
-      auto r = parse_reply(*line);
-      return r.ok() ? r->error : r.error();
-    }
-    if (!on_item(item)) return {};
+    auto item = parse_item(*line);
+    if (!item.ok()) return item.error();
+    if (!on_item(*item)) return {};
   }
 }
 

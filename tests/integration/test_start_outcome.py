@@ -5,6 +5,7 @@ supervisor it started is stopped unless --keep). Never a silent wait."""
 import os
 import pty
 import select
+import shutil
 import signal
 import subprocess
 import time
@@ -180,6 +181,38 @@ command = ["sh", "-c", "sleep 1; exit 0", "MARKER"]
         kill_left(p)
 
 
+def test_start_waits_on_events_not_a_timer():
+    """While a service takes 3 s to complete, `procd start` sleeps until the
+    supervisor tells it something (its notify message, an event, its exit):
+    a handful of connections to the control socket, not one every 25 ms."""
+    if not shutil.which("strace"):
+        print("SKIP: strace is not installed")
+        return
+    p = Procd('''
+[services.once]
+command = ["sh", "-c", "sleep 3; exit 0", "MARKER"]
+[services.after]
+command = ["bash", "-c", "exec -a MARKER-s sleep 1000"]
+depends_on = { once = "completed" }
+''')
+    try:
+        trace = os.path.join(p.dir, "start.trace")
+        t0 = time.monotonic()
+        r = subprocess.run(["strace", "-qq", "-e", "trace=connect", "-o", trace, PROCD, "-c", p.config, "start"],
+                           capture_output=True, text=True, timeout=40, cwd=p.dir)
+        took = time.monotonic() - t0
+        out = r.stdout + r.stderr
+        check(r.returncode == 0, "rc %d: %s" % (r.returncode, out))
+        check(took >= 3, "returned before the one-shot completed (%.1fs): %s" % (took, out))
+        connects = [l for l in open(trace) if "connect(" in l and ".sock" in l]
+        print("procd start: %d connections to the control socket in %.1fs" % (len(connects), took))
+        check(len(connects) <= 20, "%d connections in %.1fs: polling?\n%s" % (len(connects), took, "".join(connects[:5])))
+        r = subprocess.run([PROCD, "-c", p.config, "stop"], capture_output=True, text=True, timeout=40)
+        check(r.returncode == 0, r.stdout + r.stderr)
+    finally:
+        kill_left(p)
+
+
 if __name__ == "__main__":
     run_tests([
         test_typo_fails_fast_with_reason_and_stops_supervisor,
@@ -187,4 +220,5 @@ if __name__ == "__main__":
         test_keep_leaves_supervisor_running,
         test_all_good_exits_zero_quickly,
         test_progress_lines_on_a_terminal_only,
+        test_start_waits_on_events_not_a_timer,
     ])
