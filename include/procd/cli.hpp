@@ -39,7 +39,8 @@ int cmd_exec(const ExecOptions& opts);
 // (src/cli/status_commands.cpp, service_commands.cpp, stream_commands.cpp).
 // "start" | "stop" | "restart" for names.
 int cmd_service_action(const GlobalOptions& g, const std::string& verb, const std::vector<std::string>& names, bool all);
-int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json, bool wide = false);
+int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json, bool wide = false,
+               bool watch = false);
 int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vector<std::string>& names);
 // raw: print service output byte for byte even on a terminal (else escaped there).
 // streams: only items of these streams ("out", "err", "procd"; empty: all),

@@ -132,6 +132,8 @@ int cli_main(int argc, char** argv) {
   status->add_flag("--json", json, "One JSON document");
   bool wide = false;
   status->add_flag("--wide", wide, "Every column, uncut, however wide the terminal");
+  bool watch = false;
+  status->add_flag("--watch,-w", watch, "Redraw in place on every change until interrupted")->excludes("--json");
   auto* reload = app.add_subcommand("reload", "Re-read the config file and apply the difference");
   auto* signal = app.add_subcommand("signal", "Send a signal to services' process groups");
   std::string sig;
@@ -213,7 +215,7 @@ int cli_main(int argc, char** argv) {
     }
     return cmd_service_action(g, "restart", names, all);
   }
-  if (*status) return cmd_status(g, names, json, wide);
+  if (*status) return cmd_status(g, names, json, wide, watch);
   if (*reload) return cmd_reload(g);
   if (*signal) return cmd_signal(g, sig, names);
   if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json, log_streams);

@@ -52,4 +52,11 @@ long long int_of(const nlohmann::json& obj, const char* key, long long def = 0);
 const nlohmann::json& field_of(const nlohmann::json& obj, const char* key);   // null when missing
 const nlohmann::json& list_of(const nlohmann::json& obj, const char* key);    // [] unless an array
 
+// `procd status`'s table as lines (colored on a terminal without NO_COLOR),
+// laid out for `width` columns (0: whole); the terminal's width or 0.
+std::vector<std::string> status_table_lines(const nlohmann::json& body, bool wide, std::size_t width);
+std::size_t status_terminal_width();
+// `procd status --watch` (status_watch.cpp).
+int watch_status(const std::string& socket, const std::vector<std::string>& names, bool wide);
+
 }  // namespace procd::cli

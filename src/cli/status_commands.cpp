@@ -69,7 +69,11 @@ std::size_t terminal_width() {
   return n > 0 && n < 10000 ? static_cast<std::size_t>(n) : 80;
 }
 
-void print_status_table(const json& body, bool wide) {
+}  // namespace
+
+std::size_t cli::status_terminal_width() { return terminal_width(); }
+
+std::vector<std::string> cli::status_table_lines(const json& body, bool wide, std::size_t width) {
   std::vector<StatusRow> rows;
   for (const auto& s : list_of(body, "services")) {
     long long pid = pid_of(s);
@@ -88,24 +92,33 @@ void print_status_table(const json& body, bool wide) {
                     health.empty() ? "-" : health, reason.empty() ? "-" : reason});
   }
   const bool color = stdout_is_terminal();
-  for (const auto& line : layout_status_table(rows, terminal_width(), wide)) {
+  std::vector<std::string> out;
+  for (const auto& line : layout_status_table(rows, width, wide)) {
     std::string_view state = std::string_view(line.text).substr(line.state_at, line.state_len);
     // Color wraps the cell only, after the layout was computed on the plain
     // text, so escape codes never shift the columns.
     if (color && !state.empty() && *state_color(std::string(state))) {
-      fmt::print("{}{}{}\033[0m{}\n", line.text.substr(0, line.state_at), state_color(std::string(state)), state,
-                 line.text.substr(line.state_at + line.state_len));
+      out.push_back(fmt::format("{}{}{}\033[0m{}", line.text.substr(0, line.state_at), state_color(std::string(state)), state,
+                                line.text.substr(line.state_at + line.state_len)));
     } else {
-      fmt::print("{}\n", line.text);
+      out.push_back(line.text);
     }
   }
+  return out;
+}
+
+namespace {
+
+void print_status_table(const json& body, bool wide) {
+  for (const auto& line : status_table_lines(body, wide, terminal_width())) fmt::print("{}\n", line);
 }
 
 }  // namespace
 
-int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool as_json, bool wide) {
+int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool as_json, bool wide, bool watch) {
   SocketTarget t;
   if (int rc = resolve_socket(g, t)) return rc;
+  if (watch) return watch_status(t.path, names, wide);
   auto body = call_ok(t.path, make_request("status", names));
   if (!body.ok()) return fail(body.error());
   if (as_json) {

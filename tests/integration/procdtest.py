@@ -24,6 +24,16 @@ PROCD = os.environ.get("PROCD_BIN") or os.path.join(os.path.dirname(__file__), "
 # sets PROCD_TEST_SLOWDOWN; the plain build keeps the real bound.
 ANSWER_S = 1.0 * float(os.environ.get("PROCD_TEST_SLOWDOWN", "1"))
 SOURCE_ROOT = os.environ.get("PROCD_SOURCE_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+# Screen captures and screenshots the tests keep (tmux capture-pane text,
+# Chromium PNGs): beside the binary, in test-artifacts/ (CI keeps the build
+# directory's logs and this folder).
+ARTIFACTS = os.environ.get("PROCD_TEST_ARTIFACTS") or os.path.join(os.path.dirname(os.path.abspath(PROCD)), "test-artifacts")
+
+
+def artifact(name):
+    """A path under ARTIFACTS for a file a test keeps (the folder is made)."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    return os.path.join(ARTIFACTS, name)
 
 
 class Procd:

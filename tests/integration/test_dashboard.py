@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 
-from procdtest import check, run_tests
+from procdtest import ARTIFACTS, check, run_tests
 from test_http import SERVICES, chromium_run, cli, get, start
 
 TOKEN = "dash-s3cret"
@@ -29,7 +29,7 @@ def chromium():
 
 def render(port, shot_name):
     """The page's DOM after its scripts ran, and a screenshot of it."""
-    art = os.path.join(os.environ.get("PROCD_TEST_ARTIFACTS", tempfile.gettempdir()), "procd-dashboard")
+    art = os.path.join(ARTIFACTS, "procd-dashboard")
     os.makedirs(art, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="procd-chromium-")
     try:
@@ -201,7 +201,7 @@ def test_clicks_post_with_the_bearer_token():
             p.wait_state("web", "stopped")
             got = run(CLICK % (json.dumps(TOKEN), "reload", ""))
             check(got == "reload: ok | stored=" + TOKEN, got)
-            art = os.path.join(os.environ.get("PROCD_TEST_ARTIFACTS", tempfile.gettempdir()), "procd-dashboard")
+            art = os.path.join(ARTIFACTS, "procd-dashboard")
             os.makedirs(art, exist_ok=True)
             shot = os.path.join(art, "dashboard-after-clicks.png")
             with open(shot, "wb") as fh:
@@ -257,7 +257,7 @@ def test_log_pane_follows_a_service():
             # followed: a restart's new lines arrive without a reload of the page
             check(cli(p, "restart", "noisy").returncode == 0)
             p.wait_for(lambda: pane_has(2), 10, "noisy's new lines followed into the pane")
-            art = os.path.join(os.environ.get("PROCD_TEST_ARTIFACTS", tempfile.gettempdir()), "procd-dashboard")
+            art = os.path.join(ARTIFACTS, "procd-dashboard")
             os.makedirs(art, exist_ok=True)
             shot = os.path.join(art, "dashboard-logs.png")
             with open(shot, "wb") as fh:
