@@ -19,6 +19,7 @@ import time
 
 from procdtest import ARTIFACTS, check, run_tests
 from test_http import SERVICES, chromium_run, cli, get, start
+from procdtest import PROCD
 
 TOKEN = "dash-s3cret"
 
@@ -280,10 +281,63 @@ def test_no_buttons_without_token_file():
         check('data-action="' not in dom and 'id="token"' not in dom, "buttons without a token file:\n%s" % dom[:3000])
 
 
+STATES = '''
+[services.web]
+command = ["bash", "-c", "exec -a MARKER-web sleep 1000", "MARKER"]
+[services.worker]
+command = ["bash", "-c", "exec -a MARKER-worker sleep 1000", "MARKER"]
+[services.broken]
+command = ["sh", "-c", "exit 4", "MARKER"]
+autostart = false
+[services.flaky]
+command = ["sh", "-c", "exit 1", "MARKER"]
+autostart = false
+restart = { policy = "on-failure", delay_ms = 60000 }
+'''
+
+
+def reason_of(port, name):
+    return [s for s in json.loads(get(port, "/status")[2])["services"] if s["name"] == name][0]["reason"]
+
+
+def test_a_screenshot_per_state():
+    """The page in three states, each kept as a screenshot: all running, one
+    failed (its reason in its row), one restarting (its reason too)."""
+    if not chromium():
+        print("SKIP dashboard: chromium not installed (Debian package chromium)")
+        return
+    p, port = start(services=STATES)
+    with p:
+        p.wait_state("web", "running")
+        p.wait_state("worker", "running")
+        dom, _ = render(port, "dashboard-all-running.png")
+        for name in ("web", "worker"):
+            check('st-running">running<' in row_of(dom, name), row_of(dom, name))
+        check(cli(p, "start", "broken").returncode != 0, "broken fails to start")
+        p.wait_state("broken", "failed")
+        dom, _ = render(port, "dashboard-one-failed.png")
+        row = row_of(dom, "broken")
+        check('st-failed">failed<' in row and "exited 4" in row, row)
+        check('st-running">running<' in row_of(dom, "web"), row_of(dom, "web"))
+        # `procd start flaky` waits for an outcome a 60 s restart delay does not give: ended by pid here.
+        starter = subprocess.Popen([PROCD, "-c", p.config, "start", "flaky"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            p.wait_state("flaky", "restarting")
+        finally:
+            starter.kill()
+            starter.wait(timeout=10)
+        dom, _ = render(port, "dashboard-one-restarting.png")
+        row = row_of(dom, "flaky")
+        reason = reason_of(port, "flaky")
+        check('st-restarting">restarting<' in row and "restarting in" in row, (reason, row))
+
+
 if __name__ == "__main__":
     run_tests([
         test_buttons_with_token_and_stopped_service,
         test_clicks_post_with_the_bearer_token,
         test_log_pane_follows_a_service,
         test_no_buttons_without_token_file,
+        test_a_screenshot_per_state,
     ])
