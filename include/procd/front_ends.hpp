@@ -60,7 +60,7 @@ class FrontEnds {
   // Content-Length; pad: a reply with skipped lines still has that length).
   // live: lines printed until the last piece come too (a follower catching up).
   StreamConnection::Producer recent_logs(const std::vector<Service*>& which, std::size_t n, bool live, bool pad,
-                                         std::size_t* length = nullptr);
+                                         std::size_t* length = nullptr, std::uint8_t kinds = 0);
 
   // Sampling runs only while tracking is on and some service has a process.
   void update_sampling();
@@ -69,7 +69,8 @@ class FrontEnds {
   void handle_request(ControlConnection& conn, Request req);  // control_verbs.cpp
   void handle_http(HttpConnection& conn, const HttpRequest& req);
   Result<void> start_http();
-  void publish_http(HttpConnection::Stream kind, const std::string& service, std::string_view item);
+  void publish_http(HttpConnection::Stream kind, const std::string& service, std::string_view item,
+                    const LogLine* line = nullptr);
   nlohmann::json history_json();
   void http_readyz(HttpConnection& conn);
   void http_logs(HttpConnection& conn, const HttpRequest& req);

@@ -42,8 +42,9 @@ class LogWindow {
  public:
   // live: the window has no end, lines pushed after it was chosen are given
   // too (a followed reply catching up); bytes() then counts only the start.
+  // kinds: the streams given (output.hpp's mask; 0 = all): n counts those only.
   LogWindow(const std::vector<RingRef>& rings, std::size_t n, std::size_t max_bytes = kMaxLogReplyBytes,
-            bool live = false);
+            bool live = false, std::uint8_t kinds = 0);
 
   std::size_t lines() const { return lines_; }  // lines chosen
   std::size_t bytes() const { return bytes_; }  // bytes of their items
@@ -62,6 +63,7 @@ class LogWindow {
   };
   std::vector<Cursor> cursors_;
   bool live_;
+  std::uint8_t kinds_;
   std::size_t lines_ = 0;
   std::size_t bytes_ = 0;
   std::size_t given_ = 0;     // bytes appended so far

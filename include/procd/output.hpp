@@ -59,6 +59,15 @@ struct LogLine {
   bool is_procd = false;  // procd's own line about the service (spawned, exited, restarting …)
 };
 
+// A line's stream as a bit, for `procd logs --stream` and /logs?stream=:
+// a set of kinds is a mask, 0 meaning every stream.
+inline constexpr std::uint8_t kLogOut = 1, kLogErr = 2, kLogProcd = 4;
+inline std::uint8_t log_kind_bit(const LogLine& l) { return l.is_procd ? kLogProcd : l.is_stderr ? kLogErr : kLogOut; }
+inline bool log_kind_wanted(std::uint8_t kinds, const LogLine& l) { return kinds == 0 || (kinds & log_kind_bit(l)) != 0; }
+// "out,err,procd" (any of them, comma separated; "" = every stream) as a
+// mask; nullopt for a word that is none of them.
+std::optional<std::uint8_t> parse_log_kinds(std::string_view list);
+
 // A circular array of `capacity` slots: a push reuses the oldest slot's
 // string (no allocation once warm), and push_lines() copies only the last
 // `capacity` lines of a block.

@@ -105,6 +105,7 @@ class StreamConnection {
   // Set by the handler for `events` / followed-logs connections.
   Stream stream = Stream::None;
   std::vector<std::string> stream_names;  // empty = every service
+  std::uint8_t stream_kinds = 0;          // followed logs: output.hpp's mask of streams; 0 = all
 
  protected:
   // `kind` names the peer in log lines ("control", "HTTP").

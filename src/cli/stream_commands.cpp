@@ -88,7 +88,15 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
   const bool color = escape && std::getenv("NO_COLOR") == nullptr;
   ControlClient client;
   if (auto c = client.connect(sock.path); !c.ok()) return fail(c.error());
-  auto req = make_request("logs", names, false, json{{"lines", std::max(0, lines)}, {"follow", follow}});
+  json args{{"lines", std::max(0, lines)}, {"follow", follow}};
+  // The supervisor filters (so -n counts the chosen streams' lines); the
+  // check below stays for an older supervisor that ignores "streams".
+  if (!streams.empty()) {
+    std::string list;
+    for (const auto& s : streams) list += (list.empty() ? "" : ",") + s;
+    args["streams"] = list;
+  }
+  auto req = make_request("logs", names, false, std::move(args));
   auto r = client.stream(
       req,
       [&](const json& item) {

@@ -18,8 +18,9 @@ std::string item_of(const LineRing& r, std::uint64_t number, std::string_view na
 
 }  // namespace
 
-LogWindow::LogWindow(const std::vector<RingRef>& rings, std::size_t n, std::size_t max_bytes, bool live)
-    : cursors_(rings.size()), live_(live) {
+LogWindow::LogWindow(const std::vector<RingRef>& rings, std::size_t n, std::size_t max_bytes, bool live,
+                     std::uint8_t kinds)
+    : cursors_(rings.size()), live_(live), kinds_(kinds) {
   n = std::min(n, kMaxLogLines);
   std::vector<std::size_t> left(rings.size());  // per ring: lines not yet looked at, from its newest
   for (std::size_t s = 0; s < rings.size(); ++s) {
@@ -33,6 +34,10 @@ LogWindow::LogWindow(const std::vector<RingRef>& rings, std::size_t n, std::size
         best = s;
     if (best == rings.size()) break;
     const LineRing& r = *rings[best].ring;
+    if (!log_kind_wanted(kinds_, r.at(left[best] - 1))) {  // another stream: not counted, not given
+      --left[best];
+      continue;
+    }
     std::size_t size = item_of(r, oldest(r) + left[best] - 1, rings[best].name).size();  // counted, not kept
     if (bytes_ + size > max_bytes) break;
     --left[best];
@@ -64,6 +69,8 @@ bool LogWindow::next_item(const std::vector<RingRef>& rings, std::string& item) 
       c.next = to;
       if (c.next >= end) continue;
     }
+    while (c.next < end && !log_kind_wanted(kinds_, r->at(static_cast<std::size_t>(c.next - oldest(*r))))) ++c.next;
+    if (c.next >= end) continue;
     std::int64_t ts = r->at(static_cast<std::size_t>(c.next - oldest(*r))).ts_ms;
     if (best == cursors_.size() || ts < best_ts) {
       best = s;

@@ -120,14 +120,14 @@ std::shared_ptr<const std::string> FrontEnds::metrics_body() {
 }
 
 StreamConnection::Producer FrontEnds::recent_logs(const std::vector<Service*>& which, std::size_t n, bool live, bool pad,
-                                                  std::size_t* length) {
+                                                  std::size_t* length, std::uint8_t kinds) {
   auto chosen = std::make_shared<std::vector<Chosen>>();
   std::vector<RingRef> rings;
   for (Service* s : which) {
     chosen->push_back({s, s->name()});
     rings.push_back({&s->ring(), s->name()});
   }
-  auto window = std::make_shared<LogWindow>(rings, n, kMaxLogReplyBytes, live);
+  auto window = std::make_shared<LogWindow>(rings, n, kMaxLogReplyBytes, live, kinds);
   if (length) *length = window->bytes();
   // Pieces are made on later loop turns: the rings are looked up again each time.
   return [this, chosen, window, pad](std::string& out) {
@@ -151,8 +151,15 @@ void FrontEnds::send_recent_logs(ControlConnection& conn, const Request& req, co
   if (req.args.contains("lines") && req.args["lines"].is_number_integer())
     n = static_cast<std::size_t>(std::max<std::int64_t>(0, req.args["lines"].get<std::int64_t>()));
   bool follow = req.args.contains("follow") && req.args["follow"].is_boolean() && req.args["follow"].get<bool>();
+  // "streams": "out,err,procd" (any of them): -n counts those lines only.
+  std::optional<std::uint8_t> kinds = 0;
+  if (auto it = req.args.find("streams"); it != req.args.end())
+    kinds = it->is_string() ? parse_log_kinds(it->get<std::string>()) : std::nullopt;
+  if (!kinds)
+    return conn.send(reply_error(make_error(Code::ProtocolMalformed, "streams must be a comma list of out, err, procd")));
   // Handed to the client in pieces as it reads; then closed, or (follow) a stream.
-  conn.reply_pieces(stream_header(), recent_logs(which, n, follow, false), follow, req.names);
+  conn.reply_pieces(stream_header(), recent_logs(which, n, follow, false, nullptr, *kinds), follow, req.names);
+  conn.stream_kinds = *kinds;
 }
 
 bool FrontEnds::logs_followed() const {
@@ -187,10 +194,10 @@ void FrontEnds::publish_log_line(Service& svc, const LogLine& line) {
   bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Logs);
   if (!to_control && !to_http) return;
   std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text, line.partial, line.is_procd});
-  if (to_http) publish_http(HttpConnection::Stream::Logs, svc.name(), item);
+  if (to_http) publish_http(HttpConnection::Stream::Logs, svc.name(), item, &line);
   if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Logs, [&](ControlConnection& c) {
-    if (wants(c.stream_names, svc.name())) c.send(item);
+    if (wants(c.stream_names, svc.name()) && log_kind_wanted(c.stream_kinds, line)) c.send(item);
   });
 }
 

@@ -146,10 +146,12 @@ void FrontEnds::reload_http(const ControlConfig& next) {
   Log::write(LogLevel::Info, fmt::format("HTTP endpoint now on {} (port {})", next.http, http_->port()));
 }
 
-void FrontEnds::publish_http(HttpConnection::Stream kind, const std::string& service, std::string_view item) {
+void FrontEnds::publish_http(HttpConnection::Stream kind, const std::string& service, std::string_view item,
+                             const LogLine* line) {
   std::string event = kind == HttpConnection::Stream::Events ? sse_event(item) : std::string(item);
   http_->for_each_stream(kind, [&](HttpConnection& c) {
     if (!c.caught_up()) return;  // its live catch-up window gives this line
+    if (line && !log_kind_wanted(c.stream_kinds, *line)) return;
     if (c.stream_names.empty() || std::find(c.stream_names.begin(), c.stream_names.end(), service) != c.stream_names.end())
       c.send(event);
   });
@@ -202,19 +204,23 @@ void FrontEnds::http_logs(HttpConnection& conn, const HttpRequest& req) {
       return reply_err(conn, 400, make_error(Code::HttpBadRequest, "n must be a non-negative integer"));
     n = static_cast<std::size_t>(std::min<unsigned long long>(v, kMaxLogLines));  // the bound; LogWindow clamps too
   }
+  std::optional<std::uint8_t> kinds = 0;
+  if (auto it = req.query.find("stream"); it != req.query.end()) kinds = parse_log_kinds(it->second);
+  if (!kinds) return reply_err(conn, 400, make_error(Code::HttpBadRequest, "stream must be a comma list of out, err, procd"));
   auto f = req.query.find("follow");
   if (f == req.query.end() || f->second == "0" || f->second == "false") {
     // Handed to the client in 64 KiB pieces as it reads, never joined.
     std::size_t length = 0;
-    auto next = recent_logs(*which, n, false, true, &length);
+    auto next = recent_logs(*which, n, false, true, &length, *kinds);
     return conn.reply_pieces(200, "application/x-ndjson", length, std::move(next));
   }
   // The recent lines first, in pieces as the client reads (a live window:
   // lines printed meanwhile come from it too); then the stream.
-  conn.begin_stream("application/x-ndjson", recent_logs(*which, n, true, false));
+  conn.begin_stream("application/x-ndjson", recent_logs(*which, n, true, false, nullptr, *kinds));
   if (conn.closing()) return;
   conn.stream = HttpConnection::Stream::Logs;
   conn.stream_names = sel.names;
+  conn.stream_kinds = *kinds;
 }
 
 void FrontEnds::http_service_action(HttpConnection& conn, const HttpRequest& req, HttpRouteKind kind) {

@@ -194,4 +194,19 @@ std::vector<LogLine> LineRing::last(std::size_t n) const {
   return out;
 }
 
+std::optional<std::uint8_t> parse_log_kinds(std::string_view list) {
+  std::uint8_t kinds = 0;
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view word = list.substr(0, comma);
+    if (word == "out") kinds |= kLogOut;
+    else if (word == "err") kinds |= kLogErr;
+    else if (word == "procd") kinds |= kLogProcd;
+    else if (!word.empty()) return std::nullopt;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return kinds;
+}
+
 }  // namespace procd

@@ -104,6 +104,11 @@ def test_read_only_endpoints():
         check(all(l["service"] == "web" for l in lines), lines)
         check(get(port, "/logs?service=nope")[0] == 404)
         check(get(port, "/logs?n=-1")[0] == 400)
+        # ?stream= keeps the chosen streams (n counts those): procd's own lines only
+        status, _, body = get(port, "/logs?service=web&n=1&stream=procd")
+        own = [json.loads(l) for l in body.decode().splitlines()]
+        check(status == 200 and len(own) == 1 and own[0]["stream"] == "procd", (status, body))
+        check(get(port, "/logs?stream=stdout")[0] == 400)
         # routes that do not exist, methods that do not apply
         check(get(port, "/nope")[0] == 404)
         status, hdr, _ = get(port, "/metrics", method="POST")

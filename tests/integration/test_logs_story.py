@@ -16,7 +16,8 @@ CRASH = ('[services.crash]\ncommand = ["sh", "-c", "echo hi; echo oops >&2; exit
 
 
 def logs(p, *args):
-    r = subprocess.run([PROCD, "-c", p.config, "logs", "-n", "1000"] + list(args), stdin=subprocess.DEVNULL,
+    n = [] if "-n" in args else ["-n", "1000"]
+    r = subprocess.run([PROCD, "-c", p.config, "logs"] + n + list(args), stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=20, text=True)
     check(r.returncode == 0, (r.returncode, r.stderr))
     return r.stdout.splitlines()
@@ -56,6 +57,10 @@ def test_logs_interleave_procd_lines_with_the_output():
         check(any(i["stream"] == "procd" and i["line"] == "exited with code 3" for i in items), items)
         errs = [json.loads(l) for l in logs(p, "--json", "--stream", "err", "crash")]
         check(len(errs) == 5 and all(i["stream"] == "stderr" for i in errs), errs)
+        # -n counts the chosen stream's lines (the supervisor filters): the
+        # last 2 stderr lines, though procd's own lines came after them.
+        last2 = logs(p, "-n", "2", "--stream", "err", "crash")
+        check(len(last2) == 2 and all(l.endswith("! oops") for l in last2), "\n".join(last2))
 
 
 def test_followed_logs_get_procd_lines():

@@ -119,3 +119,26 @@ TEST_CASE("LogWindow: live, the lines pushed while it is given come too, in orde
   std::string body = p + all_of(w, rings, 65536);
   CHECK(lines_of(body) == std::vector<std::string>{"a:a1", "b:b2", "a:a3"});
 }
+
+TEST_CASE("LogWindow: a stream filter counts n among the chosen streams only") {
+  LineRing a(20);
+  a.push(1, true, "err1");
+  a.push(2, true, "err2");
+  for (int i = 0; i < 6; ++i) a.push(3 + i, false, "out" + std::to_string(i));
+  std::vector<RingRef> rings{{&a, "a"}};
+  LogWindow errs(rings, 2, kMaxLogReplyBytes, false, kLogErr);
+  CHECK(errs.lines() == 2);
+  std::string body = all_of(errs, rings, 7);
+  CHECK(body.size() == errs.bytes());
+  CHECK(lines_of(body) == std::vector<std::string>{"a:err1", "a:err2"});
+  LogWindow outs(rings, 3, kMaxLogReplyBytes, false, kLogOut | kLogProcd);
+  CHECK(lines_of(all_of(outs, rings, 65536)) == std::vector<std::string>{"a:out3", "a:out4", "a:out5"});
+  // live: lines pushed after the window was chosen are filtered too
+  LogWindow live(rings, 1, kMaxLogReplyBytes, true, kLogErr);
+  a.push(10, false, "out6");
+  a.push(11, true, "err3");
+  CHECK(lines_of(all_of(live, rings, 65536)) == std::vector<std::string>{"a:err2", "a:err3"});
+  CHECK(parse_log_kinds("out,procd") == std::optional<std::uint8_t>(kLogOut | kLogProcd));
+  CHECK(parse_log_kinds("") == std::optional<std::uint8_t>(0));
+  CHECK_FALSE(parse_log_kinds("stderr").has_value());
+}
