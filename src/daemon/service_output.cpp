@@ -22,6 +22,7 @@
 #include "procd/logging.hpp"
 #include "procd/spawn.hpp"
 #include "procd/service.hpp"
+#include "procd/terminal_text.hpp"
 
 namespace procd {
 namespace {
@@ -263,10 +264,13 @@ void Service::close_streams() {
 namespace procd {
 
 void Service::tell(std::string_view text) {
-  // One short line: a spawn error's PATH (up to its ')') stays in procd's log.
-  std::string shown(text.substr(0, 512));
-  if (auto at = shown.find("; not in PATH="); at != std::string::npos)
-    shown.erase(at, shown.find(')', at) == std::string::npos ? std::string::npos : shown.find(')', at) - at);
+  // One short line: a spawn error's PATH (up to its ')') stays in procd's
+  // log; then at most kTellBytes, cut on a character boundary.
+  std::string full(text);
+  if (auto at = full.find("; not in PATH="); at != std::string::npos)
+    full.erase(at, full.find(')', at) == std::string::npos ? std::string::npos : full.find(')', at) - at);
+  constexpr std::size_t kTellBytes = 512;
+  std::string shown = truncate_bytes(full, kTellBytes);
   LogLine line{wall_clock_ms(), false, std::move(shown), false, true};
   if (host_.logs_followed()) host_.log_line(*this, line);
   ring_.push(std::move(line));

@@ -102,6 +102,27 @@ def test_logs_tell_a_mistyped_command():
         check(hit and "PATH=" not in hit[0], own)
 
 
+def test_procd_lines_in_the_ring_are_bounded():
+    """procd's own line about a service is at most 512 bytes in its ring (cut
+    on a character boundary and ended with an ellipsis), and a spawn error
+    leaves out the PATH it searched whatever the PATH's length."""
+    long_path = "/usr/bin:" + ":".join("/" + c * 200 for c in "abcdefgh")
+    deep = "/nonexistent/" + "/".join(c * 120 + "é" for c in "pqrst") + "/cmd"
+    p = Procd('[services.typo]\ncommand = ["nosuchcmd-zz"]\nenv = { PATH = "%s" }\n'
+              '[services.deep]\ncommand = ["%s"]\n' % (long_path, deep))
+    with p:
+        p.wait_state("typo", "failed", timeout=20)
+        p.wait_state("deep", "failed", timeout=20)
+        typo = [json.loads(l)["line"] for l in logs(p, "--json", "--stream", "procd", "typo")]
+        line = [l for l in typo if "command not found" in l][0]
+        check("aaaa" not in line and "PATH=" not in line, line)
+        check(line.startswith("command not found: nosuchcmd-zz") and line.endswith(")"), line)
+        deep_lines = [json.loads(l) for l in logs(p, "--json", "--stream", "procd", "deep")]
+        check(all("line" in i for i in deep_lines), "not UTF-8 after the cut: %r" % deep_lines)
+        longest = max(deep_lines, key=lambda i: len(i["line"].encode()))["line"]
+        check(len(longest.encode()) <= 512 and longest.endswith("…"), (len(longest.encode()), longest))
+
+
 if __name__ == "__main__":
     run_tests([test_logs_interleave_procd_lines_with_the_output, test_followed_logs_get_procd_lines,
-               test_logs_tell_a_mistyped_command])
+               test_logs_tell_a_mistyped_command, test_procd_lines_in_the_ring_are_bounded])

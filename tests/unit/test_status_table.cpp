@@ -45,6 +45,39 @@ TEST_CASE("terminal text: columns, cutting with an ellipsis, stable name colours
   CHECK(distinct > 5);
 }
 
+TEST_CASE("terminal text: East Asian wide characters take two columns, combining marks none") {
+  // "データ" (3 wide katakana), "한국" (Hangul), a fullwidth A, an emoji
+  CHECK(display_columns("\xe3\x83\x87\xe3\x83\xbc\xe3\x82\xbf") == 6);
+  CHECK(display_columns("\xed\x95\x9c\xea\xb5\xad") == 4);
+  CHECK(display_columns("\xef\xbc\xa1") == 2);
+  CHECK(display_columns("\xf0\x9f\x9a\x80") == 2);
+  CHECK(display_columns("e\xcc\x81") == 1);  // e + combining acute
+  CHECK(display_columns("\xff\x80" "a") == 3);   // invalid bytes: one column each
+  CHECK(code_point_columns(U'a') == 1);
+  CHECK(code_point_columns(0x4E2D) == 2);
+  CHECK(code_point_columns(0x200B) == 0);
+  // cutting never splits a wide character past the width
+  CHECK(truncate_columns("\xe3\x83\x87\xe3\x83\xbc\xe3\x82\xbf", 4) == "\xe3\x83\x87\xe2\x80\xa6");
+  CHECK(display_columns(truncate_columns("\xe3\x83\x87\xe3\x83\xbc\xe3\x82\xbf", 5)) <= 5);
+  // bytes: cut on a character boundary, the ellipsis counted
+  CHECK(truncate_bytes("abcdef", 6) == "abcdef");
+  CHECK(truncate_bytes("abcdefg", 6) == "abc\xe2\x80\xa6");
+  CHECK(truncate_bytes("ab\xc3\xbc\xc3\xbc", 6) == "ab\xc3\xbc\xc3\xbc");
+  CHECK(truncate_bytes("a\xc3\xbc\xc3\xbcx", 5) == "a\xe2\x80\xa6");  // not half a ü
+}
+
+TEST_CASE("status table: a wide-character name keeps the columns aligned") {
+  std::vector<StatusRow> rows = sample();
+  rows[1].name = "\xe3\x83\x87\xe3\x83\xbc\xe3\x82\xbf";  // データ: 6 columns, 9 bytes
+  auto lines = layout_status_table(rows, 80, false);
+  REQUIRE(lines.size() == 4);
+  // STATE starts at the same column on every line
+  std::size_t col = display_columns(lines[0].text.substr(0, lines[0].text.find("STATE")));
+  for (std::size_t i = 1; i < lines.size(); ++i)
+    CHECK(display_columns(lines[i].text.substr(0, lines[i].state_at)) == col);
+  CHECK(longest(lines) <= 80);
+}
+
 TEST_CASE("status table: not a terminal and --wide show every column uncut") {
   for (auto [width, wide] : {std::pair<std::size_t, bool>{0, false}, {80, true}}) {
     auto lines = layout_status_table(sample(), width, wide);
