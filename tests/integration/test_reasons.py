@@ -127,6 +127,45 @@ command = ["sh", "-c", "sleep 1000", "MARKER"]
         check(table_row(p, "web").endswith("stopped by request"), table_row(p, "web"))
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: every check is refused
+    return port
+
+
+def test_unhealthy_reason_names_the_check():
+    port = free_port()
+    with Procd('''
+[services.db]
+command = ["sh", "-c", "sleep 1000", "MARKER"]
+restart = "never"
+[services.db.health]
+tcp = "127.0.0.1:%d"
+interval_ms = 100
+timeout_ms = 200
+retries = 2
+''' % port) as p:
+        st = wait_status(p, "db", lambda s: "unhealthy" in (s.get("reason") or ""), "db unhealthy", timeout=15)
+        check(st["reason"].startswith("unhealthy: ") and "127.0.0.1:%d" % port in st["reason"], st)
+        check("refused" in st["reason"], st)
+        check(st["reason_code"] == "unhealthy", st)
+        check("unhealthy" in table_row(p, "db"), table_row(p, "db"))
+
+
+def test_memory_limit_reason():
+    with Procd('''
+[services.hog]
+command = ["python3", "-c", "import time; b = bytearray(96 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(1000)", "MARKER"]
+memory_limit = "32M"
+restart = "never"
+''', track=True) as p:
+        st = wait_status(p, "hog", lambda s: s["state"] in ("failed", "stopped"), "hog stopped over its limit", timeout=20)
+        check(st["reason"] == "over memory_limit" and st["reason_code"] == "memory-limit", st)
+        check(table_row(p, "hog").endswith("over memory_limit"), table_row(p, "hog"))
+
+
 def test_http_status_and_events_carry_the_reason():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -190,4 +229,6 @@ if __name__ == "__main__":
         test_stopped_by_request,
         test_http_status_and_events_carry_the_reason,
         test_start_limit_opt_out,
+        test_unhealthy_reason_names_the_check,
+        test_memory_limit_reason,
     ])
