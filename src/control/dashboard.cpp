@@ -11,7 +11,8 @@
 // HTTP status and procd's error code. A service with no process shows '-'
 // for CPU and memory, not its last process's figures. A row's logs button
 // opens a pane that follows /logs?service=NAME&follow=1 (a streaming fetch,
-// the last kLogPaneLines lines kept, stderr marked).
+// the last kLogPaneLines lines kept, stderr and procd's own lines marked;
+// a stream that ends is opened again, backing off from 1 s to 10 s).
 #include "procd/dashboard.hpp"
 
 namespace procd {
@@ -49,6 +50,8 @@ button{font:inherit;font-size:12px;padding:2px 8px;margin-right:4px;cursor:point
 #loglines{font:12px/1.35 ui-monospace,monospace;max-height:320px;overflow:auto;white-space:pre-wrap}
 #loglines .stderr{color:#c53030}
 #loglines .stderr::before{content:"err ";font-weight:600}
+#loglines .procd{color:#2b6cb0;font-style:italic}
+#loglines .procd::before{content:"procd ";font-weight:600}
 </style></head>
 <body>
 <header><h1 id="title">procd</h1><span id="meta"></span><span id="live">connecting…</span></header>
@@ -204,30 +207,44 @@ async function followLogs(name) {
     try { item = JSON.parse(text); } catch (e) { return; }
     if (!item.line && item.line !== "") return;  // the stream's header
     const div = document.createElement("div");
-    if (item.stream === "stderr") div.className = "stderr";
+    if (item.stream === "stderr" || item.stream === "procd") div.className = item.stream;
     div.textContent = item.ts + " " + item.line;
     const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
     box.appendChild(div);
     while (box.childElementCount > kLogPaneLines) box.firstElementChild.remove();
     if (atEnd) box.scrollTop = box.scrollHeight;
   };
-  try {
-    const r = await fetch("logs?service=" + encodeURIComponent(name) + "&n=100&follow=1",
-                          {cache: "no-store", signal: abort.signal});
-    if (!r.ok) { title.textContent = "logs: " + name + ": HTTP " + r.status; return; }
-    const reader = r.body.getReader(), dec = new TextDecoder();
-    let rest = "";
-    for (;;) {
-      const {value, done} = await reader.read();
-      if (done) break;
-      rest += dec.decode(value, {stream: true});
-      const parts = rest.split("\n");
-      rest = parts.pop();
-      parts.forEach(add);
+  // Followed until another service is chosen: a stream that ends or fails
+  // (procd restarted, a network blip) is opened again after 1, 2, 4 … 10 s,
+  // with the last 100 lines again (the pane is redrawn, nothing doubled).
+  for (let attempt = 0; logAbort === abort; ++attempt) {
+    let got = false;
+    try {
+      const r = await fetch("logs?service=" + encodeURIComponent(name) + "&n=100&follow=1",
+                            {cache: "no-store", signal: abort.signal});
+      if (!r.ok) { title.textContent = "logs: " + name + ": HTTP " + r.status; return; }
+      box.textContent = "";
+      title.textContent = "logs: " + name + " (following)";
+      const reader = r.body.getReader(), dec = new TextDecoder();
+      let rest = "";
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        got = true;
+        rest += dec.decode(value, {stream: true});
+        const parts = rest.split("\n");
+        rest = parts.pop();
+        parts.forEach(add);
+      }
+    } catch (e) {
+      if (logAbort !== abort) return;
+      title.textContent = "logs: " + name + ": " + e;
     }
-    if (logAbort === abort) title.textContent = "logs: " + name + " (stream ended)";
-  } catch (e) {
-    if (logAbort === abort) title.textContent = "logs: " + name + ": " + e;
+    if (logAbort !== abort) return;
+    if (got) attempt = 0;
+    const wait = Math.min(10000, 1000 * 2 ** attempt);
+    title.textContent = "logs: " + name + " (stream ended; reconnecting in " + wait / 1000 + " s)";
+    await new Promise(done => setTimeout(done, wait));
   }
 }
 document.addEventListener("click", ev => {

@@ -19,7 +19,7 @@ import time
 
 from procdtest import ARTIFACTS, check, run_tests
 from test_http import SERVICES, chromium_run, cli, get, start
-from procdtest import PROCD
+from procdtest import PROCD, Procd
 
 TOKEN = "dash-s3cret"
 
@@ -223,7 +223,7 @@ PANE = """(() => {
   const pane = document.getElementById("logpane");
   if (!pane) return null;
   return {title: document.getElementById("logtitle").textContent,
-          out: [...pane.querySelectorAll("#loglines > div:not(.stderr)")].map(d => d.textContent),
+          out: [...pane.querySelectorAll("#loglines > div:not(.stderr):not(.procd)")].map(d => d.textContent),
           err: [...pane.querySelectorAll("#loglines > div.stderr")].map(d => d.textContent)};
 })()"""
 
@@ -264,6 +264,20 @@ def test_log_pane_follows_a_service():
             with open(shot, "wb") as fh:
                 fh.write(base64.b64decode(cdp.call("Page.captureScreenshot", {}, session)["data"]))
             print("dashboard screenshot: %s" % shot)
+            # procd restarted on the same port: the pane reconnects by itself
+            # (backing off) and follows the new procd's lines.
+            p.proc.send_signal(signal.SIGTERM)
+            p.proc.wait(timeout=20)
+            deadline = time.monotonic() + 10  # procd is down: no p.wait_for (it stops on procd's exit)
+            while "reconnecting" not in (run(PANE) or {}).get("title", "") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            check("reconnecting" in run(PANE)["title"], "the pane saying it reconnects: %r" % run(PANE))
+            Procd.start(p)
+            p.wait_state("noisy", "running")
+            p.wait_for(lambda: "(following)" in run(PANE)["title"] and pane_has(1), 20,
+                       "the pane following the new procd")
+            procd_lines = run("[...document.querySelectorAll('#loglines > div.procd')].map(d => d.textContent)")
+            check(procd_lines and any("spawned pid" in t for t in procd_lines), procd_lines)
         finally:
             if cdp:
                 cdp.close()
