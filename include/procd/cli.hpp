@@ -44,9 +44,11 @@ int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bo
 int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vector<std::string>& names);
 // raw: print service output byte for byte even on a terminal (else escaped there).
 // streams: only items of these streams ("out", "err", "procd"; empty: all),
-// filtered here in the client (-n counts the lines before the filter).
+// since: only lines since then (time_spec.hpp); both filtered by the
+// supervisor, so -n counts the lines they keep.
 int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw,
-             bool as_json = false, const std::vector<std::string>& streams = {});
+             bool as_json = false, const std::vector<std::string>& streams = {}, const std::string& since = "",
+             bool no_timestamps = false);
 int cmd_events(const GlobalOptions& g, bool json, const std::string& service = {});
 int cmd_reload(const GlobalOptions& g);
 int cmd_metrics(const GlobalOptions& g);

@@ -60,7 +60,8 @@ class FrontEnds {
   // Content-Length; pad: a reply with skipped lines still has that length).
   // live: lines printed until the last piece come too (a follower catching up).
   StreamConnection::Producer recent_logs(const std::vector<Service*>& which, std::size_t n, bool live, bool pad,
-                                         std::size_t* length = nullptr, std::uint8_t kinds = 0);
+                                         std::size_t* length = nullptr, std::uint8_t kinds = 0,
+                                         std::int64_t since_ms = 0);
 
   // Sampling runs only while tracking is on and some service has a process.
   void update_sampling();

@@ -42,9 +42,10 @@ class LogWindow {
  public:
   // live: the window has no end, lines pushed after it was chosen are given
   // too (a followed reply catching up); bytes() then counts only the start.
-  // kinds: the streams given (output.hpp's mask; 0 = all): n counts those only.
+  // kinds: the streams given (output.hpp's mask; 0 = all); since_ms: only
+  // lines stamped at or after it (wall ms; 0 = all). n counts those only.
   LogWindow(const std::vector<RingRef>& rings, std::size_t n, std::size_t max_bytes = kMaxLogReplyBytes,
-            bool live = false, std::uint8_t kinds = 0);
+            bool live = false, std::uint8_t kinds = 0, std::int64_t since_ms = 0);
 
   std::size_t lines() const { return lines_; }  // lines chosen
   std::size_t bytes() const { return bytes_; }  // bytes of their items
@@ -62,8 +63,10 @@ class LogWindow {
     std::uint64_t end = 0;   // one past its last (not used when live)
   };
   std::vector<Cursor> cursors_;
+  bool wanted(const LogLine& l) const { return log_kind_wanted(kinds_, l) && l.ts_ms >= since_ms_; }
   bool live_;
   std::uint8_t kinds_;
+  std::int64_t since_ms_;
   std::size_t lines_ = 0;
   std::size_t bytes_ = 0;
   std::size_t given_ = 0;     // bytes appended so far

@@ -153,6 +153,10 @@ int cli_main(int argc, char** argv) {
       ->delimiter(',')
       ->allow_extra_args(false)  // one list per --stream; the names after it stay names
       ->check(CLI::IsMember({"out", "err", "procd"}));
+  std::string log_since;
+  logs->add_option("--since", log_since, "Only lines since WHEN: 90s, 10m, 2h, 1d, or a UTC time 2026-12-06T21:57:23Z");
+  bool no_timestamps = false;
+  logs->add_flag("--no-timestamps", no_timestamps, "Leave the time out of each line");
   auto* events = app.add_subcommand("events", "Stream state changes until interrupted");
   events->add_flag("--json", json, "One JSON object per line");
   std::string event_service;
@@ -218,7 +222,7 @@ int cli_main(int argc, char** argv) {
   if (*status) return cmd_status(g, names, json, wide, watch);
   if (*reload) return cmd_reload(g);
   if (*signal) return cmd_signal(g, sig, names);
-  if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json, log_streams);
+  if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json, log_streams, log_since, no_timestamps);
   if (*events) return cmd_events(g, json, event_service);
   if (*metrics) return cmd_metrics(g);
   if (*exec) {

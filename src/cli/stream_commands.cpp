@@ -26,6 +26,8 @@
 #include "procd/protocol.hpp"
 #include "procd/terminal_escape.hpp"
 #include "procd/terminal_text.hpp"
+#include "procd/logging.hpp"
+#include "procd/time_spec.hpp"
 
 namespace procd {
 
@@ -74,7 +76,8 @@ const char* stream_mark(const std::string& stream, bool partial) {
 }  // namespace
 
 int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int lines, bool follow, bool raw,
-             bool as_json, const std::vector<std::string>& streams) {
+             bool as_json, const std::vector<std::string>& streams, const std::string& since,
+             bool no_timestamps) {
   SocketTarget sock;
   if (int rc = resolve_socket(g, sock)) return rc;
   // The service column is padded to the longest name that can appear.
@@ -95,6 +98,13 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
     std::string list;
     for (const auto& s : streams) list += (list.empty() ? "" : ",") + s;
     args["streams"] = list;
+  }
+  if (!since.empty()) {
+    auto when = parse_since(since, wall_clock_ms());
+    if (!when)
+      return fail(make_error(Code::RuntimeUsage, fmt::format("--since {}: not a duration (90s, 10m, 2h, 1d) or a UTC time "
+                                                         "(2026-12-06T21:57:23Z)", since)));
+    args["since_ms"] = *when;
   }
   auto req = make_request("logs", names, false, std::move(args));
   auto r = client.stream(
@@ -121,7 +131,8 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
           if (!escape) text = log_item_bytes(item);
           else if (append_for_terminal(text, log_item_bytes(item), color ? SgrMode::Keep : SgrMode::Drop))
             text += "\033[0m";  // the app's colours end with its line
-          fmt::print("{} {}{} {}{}\n", shown(str_of(item, "ts")), svc, pad, stream_mark(stream, partial), text);
+          if (!no_timestamps) fmt::print("{} ", shown(str_of(item, "ts")));
+          fmt::print("{}{} {}{}\n", svc, pad, stream_mark(stream, partial), text);
         }
         if (follow) std::fflush(stdout);
         return true;

@@ -19,8 +19,8 @@ std::string item_of(const LineRing& r, std::uint64_t number, std::string_view na
 }  // namespace
 
 LogWindow::LogWindow(const std::vector<RingRef>& rings, std::size_t n, std::size_t max_bytes, bool live,
-                     std::uint8_t kinds)
-    : cursors_(rings.size()), live_(live), kinds_(kinds) {
+                     std::uint8_t kinds, std::int64_t since_ms)
+    : cursors_(rings.size()), live_(live), kinds_(kinds), since_ms_(since_ms) {
   n = std::min(n, kMaxLogLines);
   std::vector<std::size_t> left(rings.size());  // per ring: lines not yet looked at, from its newest
   for (std::size_t s = 0; s < rings.size(); ++s) {
@@ -34,7 +34,7 @@ LogWindow::LogWindow(const std::vector<RingRef>& rings, std::size_t n, std::size
         best = s;
     if (best == rings.size()) break;
     const LineRing& r = *rings[best].ring;
-    if (!log_kind_wanted(kinds_, r.at(left[best] - 1))) {  // another stream: not counted, not given
+    if (!wanted(r.at(left[best] - 1))) {  // another stream, or older: not counted, not given
       --left[best];
       continue;
     }
@@ -69,7 +69,7 @@ bool LogWindow::next_item(const std::vector<RingRef>& rings, std::string& item) 
       c.next = to;
       if (c.next >= end) continue;
     }
-    while (c.next < end && !log_kind_wanted(kinds_, r->at(static_cast<std::size_t>(c.next - oldest(*r))))) ++c.next;
+    while (c.next < end && !wanted(r->at(static_cast<std::size_t>(c.next - oldest(*r))))) ++c.next;
     if (c.next >= end) continue;
     std::int64_t ts = r->at(static_cast<std::size_t>(c.next - oldest(*r))).ts_ms;
     if (best == cursors_.size() || ts < best_ts) {

@@ -120,14 +120,14 @@ std::shared_ptr<const std::string> FrontEnds::metrics_body() {
 }
 
 StreamConnection::Producer FrontEnds::recent_logs(const std::vector<Service*>& which, std::size_t n, bool live, bool pad,
-                                                  std::size_t* length, std::uint8_t kinds) {
+                                                  std::size_t* length, std::uint8_t kinds, std::int64_t since_ms) {
   auto chosen = std::make_shared<std::vector<Chosen>>();
   std::vector<RingRef> rings;
   for (Service* s : which) {
     chosen->push_back({s, s->name()});
     rings.push_back({&s->ring(), s->name()});
   }
-  auto window = std::make_shared<LogWindow>(rings, n, kMaxLogReplyBytes, live, kinds);
+  auto window = std::make_shared<LogWindow>(rings, n, kMaxLogReplyBytes, live, kinds, since_ms);
   if (length) *length = window->bytes();
   // Pieces are made on later loop turns: the rings are looked up again each time.
   return [this, chosen, window, pad](std::string& out) {
@@ -157,8 +157,11 @@ void FrontEnds::send_recent_logs(ControlConnection& conn, const Request& req, co
     kinds = it->is_string() ? parse_log_kinds(it->get<std::string>()) : std::nullopt;
   if (!kinds)
     return conn.send(reply_error(make_error(Code::ProtocolMalformed, "streams must be a comma list of out, err, procd")));
+  // "since_ms": only lines stamped at or after it (wall clock ms).
+  std::int64_t since_ms = 0;
+  if (auto it = req.args.find("since_ms"); it != req.args.end() && it->is_number_integer()) since_ms = it->get<std::int64_t>();
   // Handed to the client in pieces as it reads; then closed, or (follow) a stream.
-  conn.reply_pieces(stream_header(), recent_logs(which, n, follow, false, nullptr, *kinds), follow, req.names);
+  conn.reply_pieces(stream_header(), recent_logs(which, n, follow, false, nullptr, *kinds, since_ms), follow, req.names);
   conn.stream_kinds = *kinds;
 }
 

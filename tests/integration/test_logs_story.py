@@ -123,6 +123,26 @@ def test_procd_lines_in_the_ring_are_bounded():
         check(len(longest.encode()) <= 512 and longest.endswith("…"), (len(longest.encode()), longest))
 
 
+def test_since_and_no_timestamps():
+    """--since keeps the lines from a time on (a UTC time as the lines print
+    it, or a duration), counted by the supervisor; --no-timestamps drops the
+    time column."""
+    p = Procd('[services.two]\ncommand = ["sh", "-c", "echo early; sleep 0.3; echo late; exec sleep 1000", "MARKER"]\n')
+    with p:
+        p.wait_for(lambda: any('"late"' in l for l in logs(p, "--json", "two")), 10, "the late line")
+        items = [json.loads(l) for l in logs(p, "--json", "--stream", "out", "two")]
+        late_ts = [i["ts"] for i in items if i["line"] == "late"][0]
+        since = logs(p, "--since", late_ts, "--stream", "out", "--no-timestamps", "two")
+        check(since == ["two | late"], since)
+        check(len(logs(p, "--since", "1d", "--stream", "out", "two")) == 2, "a day back: both lines")
+        check(logs(p, "-n", "1", "--since", "1d", "--stream", "out", "--no-timestamps", "two") == ["two | late"],
+              "n counts after --since")
+        r = subprocess.run([PROCD, "-c", p.config, "logs", "--since", "yesterday", "two"], capture_output=True,
+                           text=True, timeout=20)
+        check(r.returncode == 2 and "6004" in r.stderr and "--since yesterday" in r.stderr, r.stderr)
+
+
 if __name__ == "__main__":
     run_tests([test_logs_interleave_procd_lines_with_the_output, test_followed_logs_get_procd_lines,
-               test_logs_tell_a_mistyped_command, test_procd_lines_in_the_ring_are_bounded])
+               test_logs_tell_a_mistyped_command, test_procd_lines_in_the_ring_are_bounded,
+               test_since_and_no_timestamps])

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "procd/log_window.hpp"
+#include "procd/time_spec.hpp"
 
 using namespace procd;
 
@@ -141,4 +142,25 @@ TEST_CASE("LogWindow: a stream filter counts n among the chosen streams only") {
   CHECK(parse_log_kinds("out,procd") == std::optional<std::uint8_t>(kLogOut | kLogProcd));
   CHECK(parse_log_kinds("") == std::optional<std::uint8_t>(0));
   CHECK_FALSE(parse_log_kinds("stderr").has_value());
+}
+
+TEST_CASE("LogWindow: since_ms keeps the lines stamped at or after it, n counts those") {
+  LineRing a(20);
+  for (int i = 0; i < 8; ++i) a.push(100 + i, false, "l" + std::to_string(i));
+  std::vector<RingRef> rings{{&a, "a"}};
+  LogWindow w(rings, 100, kMaxLogReplyBytes, false, 0, 105);
+  CHECK(w.lines() == 3);
+  CHECK(lines_of(all_of(w, rings, 65536)) == std::vector<std::string>{"a:l5", "a:l6", "a:l7"});
+}
+
+TEST_CASE("parse_since: durations before now, or a UTC time as log lines print it") {
+  CHECK(parse_since("90s", 1000000) == std::optional<std::int64_t>(1000000 - 90000));
+  CHECK(parse_since("10m", 10000000) == std::optional<std::int64_t>(10000000 - 600000));
+  CHECK(parse_since("2h", 0) == std::optional<std::int64_t>(-7200000));
+  CHECK(parse_since("500ms", 1000) == std::optional<std::int64_t>(500));
+  CHECK(parse_since("1970-01-01T00:01:00Z", 0) == std::optional<std::int64_t>(60000));
+  CHECK(parse_since("2026-12-06T21:57:23.009Z", 0) == std::optional<std::int64_t>(1796594243009));
+  CHECK(parse_since("2026-12-06T21:57:23", 0) == std::optional<std::int64_t>(1796594243000));
+  for (const char* bad : {"", "10", "10x", "-5s", "yesterday", "2026-13-01T00:00:00Z", "2026-12-06T21:57", "99999999999d"})
+    CHECK_MESSAGE(!parse_since(bad, 0).has_value(), bad);
 }
