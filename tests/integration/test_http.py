@@ -144,7 +144,8 @@ command = ["bash", "-c", "i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.2; 
     with p:
         p.wait_state("ticker", "running")
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(b"GET /logs?service=ticker&n=1&follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        # stream=out: procd's own lines (spawned, running) are not ticks
+        s.sendall(b"GET /logs?service=ticker&n=1&follow=1&stream=out HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         f = s.makefile("rb")
         head = f.readline()
         check(head.startswith(b"HTTP/1.1 200"), head)

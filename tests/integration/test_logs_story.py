@@ -129,6 +129,7 @@ def test_since_and_no_timestamps():
     time column."""
     p = Procd('[services.two]\ncommand = ["sh", "-c", "echo early; sleep 0.3; echo late; exec sleep 1000", "MARKER"]\n')
     with p:
+        p.wait_state("two", "running")
         p.wait_for(lambda: any('"late"' in l for l in logs(p, "--json", "two")), 10, "the late line")
         items = [json.loads(l) for l in logs(p, "--json", "--stream", "out", "two")]
         late_ts = [i["ts"] for i in items if i["line"] == "late"][0]
