@@ -93,9 +93,9 @@ _procd() {
     case $cmd in
         start) opts+=" --keep" ;;
         restart) opts+=" --all" ;;
-        status) opts+=" --json --wide" ;;
+        status) opts+=" --json --wide --watch -w" ;;
         events) opts+=" --json --service" ;;
-        logs) opts+=" -f --follow -n --lines --raw --stream" ;;
+        logs) opts+=" -f --follow -n --lines --raw --stream --since --no-timestamps" ;;
         probe) opts+=" --timeout" ;;
     esac
     if [[ $cur == -* ]]; then
