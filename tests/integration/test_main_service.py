@@ -91,6 +91,54 @@ def test_run_dash_dash_command_not_found_127():
     check(r.returncode == 127, (r.returncode, r.stderr[-2000:]))
 
 
+def test_run_dash_dash_main_sees_a_terminal():
+    import pty
+    master, slave = pty.openpty()
+    d = tempfile.mkdtemp(prefix="procd-it-tty-")
+    env = {k: v for k, v in os.environ.items() if k != "PROCD_CONFIG"}
+    try:
+        proc = subprocess.Popen([PROCD, "run", "--", "sh", "-c", "if [ -t 1 ]; then echo IS-A-TTY; else echo NO-TTY; fi"],
+                                cwd=d, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+        os.close(slave)
+        out = b""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break  # EIO: every writer closed the terminal
+            if not chunk:
+                break
+            out += chunk
+        code = proc.wait(timeout=15)
+        check(code == 0 and b"IS-A-TTY" in out and b"NO-TTY" not in out, (code, out[-2000:]))
+    finally:
+        os.close(master)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_run_dash_dash_beside_config_helpers():
+    p = Procd(HELPER)
+    try:
+        proc = subprocess.Popen([PROCD, "-c", p.config, "run", "--", "sh", "-c", "sleep 0.7; exit 5"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=p.dir)
+        p.proc = proc
+        helper = p.wait_for(lambda: p.running_pid("helper"), 5, "helper running")
+        check(proc.wait(timeout=15) == 5)
+        check(not pid_alive(helper), "helper %d still alive" % helper)
+        p2 = Procd('''
+[services.main]
+command = ["true"]
+''')
+        try:
+            r = subprocess.run([PROCD, "-c", p2.config, "run", "--", "true"], capture_output=True, text=True, timeout=20)
+            check(r.returncode == 2 and "1059" in r.stderr, (r.returncode, r.stderr))
+        finally:
+            p2.cleanup()
+    finally:
+        p.cleanup()
+
+
 def test_two_mains_is_a_check_error():
     p = Procd('''
 [services.a]
@@ -104,6 +152,27 @@ main = true
         r = cli(p, "check")
         check(r.returncode != 0, r)
         check("1058" in r.stderr and "services.b" in r.stderr and "\"a\"" in r.stderr, r.stderr)
+    finally:
+        p.cleanup()
+
+
+def test_container_example_checks():
+    from procdtest import SOURCE_ROOT
+    path = os.path.join(SOURCE_ROOT, "examples", "container.toml")
+    r = subprocess.run([PROCD, "-c", path, "check"], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0 and "ok (2 services)" in r.stdout and r.stderr.strip() == "", (r.stdout, r.stderr))
+
+
+def test_main_with_restart_warns():
+    p = Procd('''
+[services.app]
+command = ["true"]
+main = true
+restart = "always"
+''')
+    try:
+        r = cli(p, "check")
+        check(r.returncode == 0 and "1060" in r.stderr and "services.app.restart" in r.stderr, (r.stdout, r.stderr))
     finally:
         p.cleanup()
 
@@ -192,5 +261,7 @@ command = ["sh", "-c", "sleep 1000 & wait", "MARKER"]
 if __name__ == "__main__":
     run_tests([test_main_exit_0_stops_helpers, test_main_exit_7_is_procds_code, test_main_killed_by_sigterm_gives_143,
                test_run_dash_dash_exit_code, test_run_dash_dash_output_reaches_caller,
-               test_run_dash_dash_command_not_found_127, test_two_mains_is_a_check_error,
+               test_run_dash_dash_command_not_found_127,
+               test_run_dash_dash_main_sees_a_terminal, test_run_dash_dash_beside_config_helpers, test_two_mains_is_a_check_error,
+               test_container_example_checks, test_main_with_restart_warns,
                test_stop_timeout_in_environment, test_extend_timeout_saves_slow_stopper, test_stop_reasons_in_events])
