@@ -22,7 +22,9 @@ int cli_main(int argc, char** argv);
 
 int cmd_check(const GlobalOptions& g);
 int cmd_version();
-int cmd_run(const GlobalOptions& g);
+// `procd run [-- CMD ARGS...]`: with a command, a service named "main"
+// (main = true) runs it; with no config file anywhere, alone (issue 28).
+int cmd_run(const GlobalOptions& g, const std::vector<std::string>& command = {});
 int cmd_stop_supervisor(const GlobalOptions& g);
 int cmd_start_supervisor(const GlobalOptions& g, bool keep = false);
 

@@ -157,6 +157,8 @@ struct ServiceConfig {
   std::int64_t pids_max = 0;
   int cpu_weight = 0;                      // 1..10000
   bool critical = false;
+  // issue 28: main service (here, in critical's padding: the footprint bound)
+  bool main = false;                       // its run's end shuts procd down with its exit code; restart ignored
   int nice = 0;
   std::vector<Rlimit> rlimits;
   RestartConfig restart;
@@ -192,6 +194,9 @@ struct Config {
   std::size_t content_hash = 0;
   std::int64_t read_at_ns = 0;      // CLOCK_REALTIME when load_config began reading (0: built in memory)
   std::vector<Error> warnings;      // accepted but without effect (e.g. [performance]); logged, not fatal
+  // issue 28: `procd run -- CMD ARGS...` adds a service named "main" with this
+  // command (config_main.cpp); kept so that a reload adds it again.
+  std::vector<std::string> run_command;
 
   const ServiceConfig* find_service(const std::string& name) const;
   // Effective stop timeout of a service (its own or [shutdown].graceful).

@@ -68,4 +68,10 @@ Result<std::vector<std::string>> shell_split(const std::string& command);
 // Checked by validation (error ConfigSocketPathTooLong) and `run --socket`.
 std::optional<std::string> notify_socket_too_long(const Config& config);
 
+// issue 28: `procd run -- CMD ARGS...`: adds the service "main" (main =
+// true, autostart) running `command` and remembers it in
+// config.run_command (a reload adds it again). A service already named
+// main (1059) or another `main = true` (1058) is an error.
+Result<void> add_run_command(Config& config, const std::vector<std::string>& command);
+
 }  // namespace procd

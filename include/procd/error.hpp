@@ -51,6 +51,10 @@ namespace procd {
   X(ConfigTokenFileUnsafe, 1045, "http_token_file is not owned by procd's user or others may read it") \
   X(ConfigKeyTooDeep, 1046, "dotted key with more than 32 parts")                          \
   X(ConfigShellDollar, 1047, "`$$` or `${` in a `sh -c` script consumed by interpolation (warning)") \
+  X(ConfigMainTwice, 1058, "main = true on more than one service")                      \
+  X(ConfigMainNameTaken, 1059, "procd run -- CMD: the config already has a service named main") \
+  X(ConfigMainRestartIgnored, 1060, "restart policy of the main service is ignored (warning)") \
+  X(ConfigMainNotAutostart, 1061, "the main service cannot have autostart = false")      \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \

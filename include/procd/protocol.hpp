@@ -81,6 +81,7 @@ struct ServiceStatusView {
   std::string reason;         // why it is in its state (service_reason.hpp); empty = null
   std::string reason_code;    // the reason's stable code; empty = null
   std::string cgroup;         // its cgroup v2 directory; empty = null (process-group fallback)
+  std::string stop_reason;    // issue 28: why its last stop began (stop_budget.hpp); empty = null
 };
 
 struct StatusView {
@@ -100,6 +101,7 @@ struct ServiceEventView {
   std::string reason = {};       // empty = null
   std::string reason_code = {};  // empty = null
   std::optional<ExitView> exit = {};  // the run that just ended (stopped, failed, restarting); null otherwise
+  std::string stop_reason = {};  // issue 28: why the stop of this run began; empty = null
 };
 
 struct LogItemView {

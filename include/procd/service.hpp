@@ -69,6 +69,9 @@ class ServiceHost {
   virtual void log_line(Service& svc, const LogLine& line) = 0;
   virtual bool own_log_held() const = 0;          // procd's own log is backlogged
   virtual void own_log_backlogged() = 0;
+  // issue 28: while shutting down, the ladder's [shutdown].kill deadline
+  // (no EXTEND_TIMEOUT_USEC goes past it); 0 otherwise.
+  virtual Millis extend_cap() { return 0; }
 };
 
 // A per-service log file and the bytes it has not taken yet (a full disk:

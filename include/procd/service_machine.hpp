@@ -16,6 +16,7 @@
 #include "procd/config.hpp"
 #include "procd/error.hpp"
 #include "procd/restart_policy.hpp"
+#include "procd/stop_budget.hpp"
 
 namespace procd {
 
@@ -50,12 +51,13 @@ enum class FailKind : std::uint8_t { None, Unhealthy, MemoryLimit, Watchdog, Sta
 enum class GiveUp : std::uint8_t { None, MaxAttempts, StartLimit };
 
 // The texts and counts that say why the last run failed (service_reason.hpp),
-// made only when a run fails: most services never carry them.
+// made only when a run fails or is stopped: most services never carry them.
 struct RunFailure {
   std::string spawn_error;          // the run could not be spawned: the error's message
   std::string failure_detail;       // the failure's detail (health check result, ...)
   int failure_checks = 0;           // Unhealthy: failed checks in a row
   int gave_up_starts = 0;           // starts counted when the policy gave up
+  StopReason stop_reason = StopReason::None;  // issue 28: why this run's stop began (stop_budget.hpp)
 };
 
 // One service's machine state, copied by value on every step: the members
@@ -86,6 +88,8 @@ struct ServiceState {
   const std::string& failure_detail() const { return why ? why->failure_detail : no_text(); }
   int failure_checks() const { return why ? why->failure_checks : 0; }
   int gave_up_starts() const { return why ? why->gave_up_starts : 0; }
+  // Why the stop of this run began (kept off the state's fixed size: most runs are never stopped).
+  StopReason stop_reason() const { return why ? why->stop_reason : StopReason::None; }
   // A fresh copy of `why` to change (copies of the state keep theirs).
   RunFailure& failure_facts() {
     auto fresh = why ? std::make_shared<RunFailure>(*why) : std::make_shared<RunFailure>();
@@ -103,8 +107,12 @@ struct ServiceState {
 
 namespace ev {
 struct StartRequested {};            // user or autostart: want up
-struct StopRequested {};             // user or shutdown: want down
-struct RestartRequested {};          // stop (if running) then start
+struct StopRequested {               // user or shutdown: want down
+  StopReason reason = StopReason::Requested;
+};
+struct RestartRequested {            // stop (if running) then start
+  StopReason reason = StopReason::Restart;
+};
 struct Spawned { int pid; };
 struct SpawnFailed { Error error; }; // fork/exec/chdir/... failed: counts as a failed run
 struct Exited { ExitStatus status; };// the run is over (exit seen and output drained)
@@ -117,11 +125,15 @@ struct HealthFailed {                // unhealthy / memory limit / watchdog: res
   int checks = 0;                    // Unhealthy: failed checks in a row
 };
 struct ShutdownBegan {};             // procd is shutting down: never restart; the stop comes in dependency order
+struct ExtendTimeout {               // sd_notify EXTEND_TIMEOUT_USEC: move the start/stop deadline (stop_budget.hpp)
+  std::uint64_t usec = 0;
+  Millis cap = 0;                    // shutting down: the ladder's kill deadline; 0 = none
+};
 }  // namespace ev
 
 using Event = std::variant<ev::StartRequested, ev::StopRequested, ev::RestartRequested, ev::Spawned,
                            ev::SpawnFailed, ev::Exited, ev::Ready, ev::TimerFired, ev::ForceKill,
-                           ev::HealthFailed, ev::ShutdownBegan>;
+                           ev::HealthFailed, ev::ShutdownBegan, ev::ExtendTimeout>;
 
 namespace act {
 struct Spawn {};                     // fork/exec a new run now; answer with Spawned or SpawnFailed

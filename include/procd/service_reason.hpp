@@ -21,6 +21,7 @@ struct ReasonFacts {
   Phase phase = Phase::Stopped;
   Want want = Want::Down;
   StopCause stop_cause = StopCause::Requested;  // while stopping
+  StopReason stop_reason = StopReason::None;    // why the last stop began (stop_budget.hpp)
   bool requested_stop = false;                  // the last stop was asked for (user, shutdown)
   bool ever_ran = false;                        // a run was attempted at least once
   std::optional<ExitStatus> last_exit;

@@ -16,7 +16,7 @@
 
 namespace procd {
 
-enum class ShutdownReason { Signal, Requested, Error, Forced, Critical };
+enum class ShutdownReason { Signal, Requested, Error, Forced, Critical, Main };
 const char* shutdown_reason_name(ShutdownReason reason);
 
 enum class LadderStage {
@@ -69,8 +69,9 @@ std::vector<std::size_t> stops_due(const std::vector<StopCandidate>& services);
 bool all_stopped(const std::vector<StopCandidate>& services);
 
 // procd's exit code: 3 when the ceiling was hit with processes left; else
-// the critical service's code (never 0: it failed) when one caused the
-// shutdown; else 0.
-int shutdown_exit_code(bool gave_up, std::optional<int> critical_exit_code);
+// the main service's code (issue 28: 0 included) when its end caused the
+// shutdown; else the critical service's code (never 0: it failed) when one
+// caused it; else 0.
+int shutdown_exit_code(bool gave_up, std::optional<int> critical_exit_code, std::optional<int> main_exit_code = std::nullopt);
 
 }  // namespace procd

@@ -105,8 +105,11 @@ class Supervisor {
 
   // What users ask of one service (control socket).
   void start_service(Service& svc);
-  void stop_service(Service& svc);
-  void restart_service(Service& svc);
+  void stop_service(Service& svc) { stop_service(svc, StopReason::Requested); }
+  void restart_service(Service& svc) { restart_service(svc, StopReason::Restart); }
+  // The same with why (stop_budget.hpp): a reload, a rolling restart.
+  void stop_service(Service& svc, StopReason reason);
+  void restart_service(Service& svc, StopReason reason);
 
   uv_loop_t* loop() { return &loop_; }
   Millis now() { return sys_.now(&loop_); }
@@ -127,6 +130,7 @@ class Supervisor {
   void on_sigchld();
   void install_signals();
   void publish(Service& svc, Phase phase);
+  void main_ended(Service& svc, Phase phase);  // main_service.cpp
   void settle();
   void forget_removed();
   void stop_loop();
@@ -165,6 +169,7 @@ class Supervisor {
   bool settling_ = false;
   ShutdownLadder ladder_;
   std::optional<int> critical_exit_;  // a critical service failed for good with this code
+  std::optional<int> main_exit_;      // issue 28: the main service's run ended with this code
   int exit_code_ = 0;
   bool loop_stopped_ = false;
 };

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <initializer_list>
 #include <optional>
 #include <iostream>
@@ -58,6 +59,21 @@ std::optional<ExecSplit> split_exec(int argc, char** argv) {
   return ExecSplit{argc, argc};
 }
 
+// `procd [GLOBAL...] run [GLOBAL...] -- CMD ARGS...` (issue 28): everything
+// after the first `--` is the main service's command; CLI11 gets what is
+// before it. nullopt when the command is not `run` or has no `--`.
+std::optional<ExecSplit> split_run(int argc, char** argv) {
+  int i = 1;
+  auto takes_value = [](const char* a) { return !std::strcmp(a, "-c") || !std::strcmp(a, "--config") || !std::strcmp(a, "--socket"); };
+  while (i < argc && argv[i][0] == '-' && std::strcmp(argv[i], "--") != 0) i += takes_value(argv[i]) ? 2 : 1;
+  if (i >= argc || std::strcmp(argv[i], "run") != 0) return std::nullopt;
+  for (int j = i + 1; j < argc; ++j) {
+    if (std::strcmp(argv[j], "--") == 0) return ExecSplit{j, j + 1};
+    if (takes_value(argv[j])) ++j;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int cmd_check(const GlobalOptions& g) {
@@ -79,17 +95,30 @@ int cmd_version() {
   return kExitOk;
 }
 
-int cmd_run(const GlobalOptions& g) {
+int cmd_run(const GlobalOptions& g, const std::vector<std::string>& command) {
   // Nothing a parent blocked or ignored survives (a blocked SIGCHLD would
   // stop all reaping, an ignored SIGTERM the shutdown); before any thread.
   reset_signal_state();
   Log::setup_default();
-  auto r = load(g);
+  // `procd run -- CMD` with no config file anywhere: an empty config (its
+  // files named after ./procd.toml), the command alone under the supervisor.
+  std::string path = find_config_path(g.config);
+  const char* env_path = std::getenv("PROCD_CONFIG");
+  std::error_code ec;
+  const bool bare = !command.empty() && g.config.empty() && (env_path == nullptr || *env_path == '\0') &&
+                    !std::filesystem::exists(path, ec);
+  auto r = bare ? load_config_text("", path) : load(g);
   if (!r.ok()) {
     for (const auto& e : r.errors) print_error(e);
     return kExitUsage;
   }
   Config cfg = std::move(*r.config);
+  if (bare) cfg.hot_reload = false;  // no file to watch
+  if (!command.empty())
+    if (auto added = add_run_command(cfg, command); !added.ok()) {
+      print_error(added.error());
+      return kExitUsage;
+    }
   if (!g.socket.empty()) cfg.control.socket = g.socket;
   if (auto too_long = notify_socket_too_long(cfg)) {  // --socket bypasses validation
     print_error(make_error(Code::ConfigSocketPathTooLong, "--socket: " + *too_long));
@@ -181,8 +210,9 @@ int cli_main(int argc, char** argv) {
   help->add_option("command", help_topic, "Command name");
 
   auto exec_split = split_exec(argc, argv);
+  auto run_split = exec_split ? std::nullopt : split_run(argc, argv);
   try {
-    app.parse(exec_split ? exec_split->cli_argc : argc, argv);
+    app.parse(exec_split ? exec_split->cli_argc : run_split ? run_split->cli_argc : argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     fmt::print(stderr, "error[{}]: {}\n", static_cast<int>(Code::RuntimeUsage), e.what());
@@ -208,7 +238,13 @@ int cli_main(int argc, char** argv) {
   if (*version) return cmd_version();
   if (*run) {
     owned.reset();  // `app` is not used past this point
-    return cmd_run(g);
+    std::vector<std::string> command;
+    if (run_split) command.assign(argv + run_split->command_start, argv + argc);
+    if (run_split && command.empty()) {
+      fmt::print(stderr, "error[{}]: procd run --: no command after --\n", static_cast<int>(Code::RuntimeUsage));
+      return kExitUsage;
+    }
+    return cmd_run(g, command);
   }
   if (*start) return names.empty() ? cmd_start_supervisor(g, keep) : cmd_service_action(g, "start", names, false);
   if (*stop) return names.empty() ? cmd_stop_supervisor(g) : cmd_service_action(g, "stop", names, false);

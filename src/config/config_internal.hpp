@@ -172,6 +172,8 @@ void convert_config(const toml::value& root, Config& config, Diagnostics& diag);
 // One [services.NAME] table into `svc` (whose name is set).
 void read_service(TableReader t, ServiceConfig& svc, const std::string& dir);
 void validate_config(const Config& config, const toml::value& root, bool as_root, Diagnostics& diag);
+// issue 28: at most one `main = true`, which restart / autostart do not apply to (config_main.cpp).
+void check_main_services(const Config& config, const toml::value& root, Diagnostics& diag);
 
 // Read a command value (string split like a shell, or array of strings).
 std::optional<std::vector<std::string>> read_command(const toml::value& v, const std::string& key_path,

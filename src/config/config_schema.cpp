@@ -50,6 +50,7 @@ constexpr SchemaKey kSchema[] = {
     {"services.*.memory_max", ScalarType::IntOrString}, {"services.*.cpu_max", ScalarType::String},
     {"services.*.pids_max", ScalarType::Int}, {"services.*.cpu_weight", ScalarType::Int},
     {"services.*.critical", ScalarType::Bool}, {"services.*.nice", ScalarType::Int},
+    {"services.*.main", ScalarType::Bool},  // issue 28: main service
     {"services.*.rlimits", ScalarType::None}, {"services.*.start_timeout_ms", ScalarType::Int},
     {"services.*.watchdog_ms", ScalarType::Int}, {"services.*.cpu_affinity", ScalarType::None},
     {"services.*.ready", ScalarType::String}, {"services.*.ready.min_uptime_ms", ScalarType::Int},

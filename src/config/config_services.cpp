@@ -282,6 +282,7 @@ void read_service(TableReader t, ServiceConfig& svc, const std::string& dir) {
   if (auto v = t.size("memory_limit")) svc.memory_limit = *v;
   read_cgroup_limits(t, svc);
   if (auto v = t.boolean("critical")) svc.critical = *v;
+  if (auto v = t.boolean("main")) svc.main = *v;  // issue 28 (config_main.cpp checks it)
   if (auto v = t.integer("nice", -20, 19)) svc.nice = static_cast<int>(*v);
   read_rlimits(t, svc.rlimits);
   read_restart(t, svc.restart);

@@ -191,6 +191,7 @@ void validate_config(const Config& config, const toml::value& root, bool as_root
 
   check_notify_socket(config, root, diag);
   check_shared_log_files(config, root, diag);
+  check_main_services(config, root, diag);
 
   if (auto cycle = DepGraph::from_services(config.services).find_cycle()) {
     const std::string& first = cycle->front();

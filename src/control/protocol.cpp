@@ -223,7 +223,8 @@ json service_status_json(const ServiceStatusView& s) {
           {"condition", s.condition.empty() ? s.state : s.condition},
           {"reason", null_if_empty(s.reason)},
           {"reason_code", null_if_empty(s.reason_code)},
-          {"cgroup", null_if_empty(s.cgroup)}};
+          {"cgroup", null_if_empty(s.cgroup)},
+          {"stop_reason", null_if_empty(s.stop_reason)}};
 }
 
 }  // namespace
@@ -275,6 +276,7 @@ std::string event_item(const ServiceEventView& event) {
             {"reason_code", null_if_empty(event.reason_code)},
             {"exit_code", event.exit && event.exit->signal == 0 ? json(event.exit->code) : json(nullptr)},
             {"signal", event.exit && event.exit->signal > 0 ? json(signal_name(event.exit->signal)) : json(nullptr)}};
+  if (!event.stop_reason.empty()) j["stop_reason"] = event.stop_reason;  // issue 28: a stop's reason
   if (!event.health.empty()) j["health"] = event.health;
   return dump_line(j);
 }

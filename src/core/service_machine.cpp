@@ -20,31 +20,6 @@
 
 namespace procd {
 
-const char* phase_name(Phase phase) {
-  switch (phase) {
-    case Phase::Stopped: return "stopped";
-    case Phase::Starting: return "starting";
-    case Phase::Running: return "running";
-    case Phase::Stopping: return "stopping";
-    case Phase::Failed: return "failed";
-    case Phase::Restarting: return "restarting";
-  }
-  return "unknown";
-}
-
-int exit_code_of(const ExitStatus& status) { return status.signal > 0 ? 128 + status.signal : status.code; }
-
-MachineSpec machine_spec_of(const ServiceConfig& svc, Millis stop_timeout_ms) {
-  MachineSpec spec;
-  spec.restart = svc.restart;
-  spec.ready = svc.ready;
-  spec.success_exit_codes = svc.success_exit_codes;
-  spec.stop_signal = svc.stop_signal;
-  spec.stop_timeout_ms = stop_timeout_ms;
-  spec.start_timeout_ms = svc.start_timeout_ms;
-  return spec;
-}
-
 namespace {
 
 using act::Level;
@@ -76,12 +51,12 @@ class Transition {
     }
   }
 
-  void operator()(const ev::StopRequested&) {
+  void operator()(const ev::StopRequested& e) {
     switch (st_.phase) {
       case Phase::Starting:
       case Phase::Running:
         want_down();
-        return begin_stop();
+        return begin_stop(e.reason);
       case Phase::Stopping:
         if (st_.want == Want::Down && st_.stop_cause == StopCause::Requested)
           return ignore("stop requested but the service is already stopping");
@@ -102,13 +77,13 @@ class Transition {
     }
   }
 
-  void operator()(const ev::RestartRequested&) {
+  void operator()(const ev::RestartRequested& e) {
     switch (st_.phase) {
       case Phase::Starting:
       case Phase::Running:
         st_.want = Want::Up;
         st_.stop_cause = StopCause::Restart;
-        return begin_stop();
+        return begin_stop(e.reason);
       case Phase::Stopping: return start_after_stop();
       case Phase::Stopped:
       case Phase::Failed:
@@ -178,7 +153,7 @@ class Transition {
         st_.stop_cause = StopCause::Failure;
         st_.failure = FailKind::StartTimeout;
         st_.failure_facts().failure_detail = fmt::format("not ready after {} ms", spec_.start_timeout_ms);
-        return begin_stop();
+        return begin_stop(StopReason::StartTimeout);
       case Phase::Stopping:
         if (st_.pid <= 0 || st_.kill_sent) return ignore("stop timeout with nothing left to kill");
         st_.deadline = 0;
@@ -197,6 +172,7 @@ class Transition {
     // The shutdown ladder's last word: nothing brings this run back.
     want_down();
     disarm();
+    if (st_.phase != Phase::Stopping) st_.failure_facts().stop_reason = StopReason::Shutdown;
     enter(Phase::Stopping);
     kill_group();
   }
@@ -210,7 +186,9 @@ class Transition {
     RunFailure& why = st_.failure_facts();
     why.failure_detail = e.why;
     why.failure_checks = e.checks;
-    begin_stop();
+    begin_stop(st_.failure == FailKind::MemoryLimit ? StopReason::Memory
+               : st_.failure == FailKind::Watchdog  ? StopReason::Watchdog
+                                                    : StopReason::Unhealthy);
   }
 
   void operator()(const ev::ShutdownBegan&) {
@@ -220,6 +198,20 @@ class Transition {
     if (st_.phase != Phase::Restarting) return;
     disarm();
     enter(Phase::Stopped);
+  }
+
+  // systemd's EXTEND_TIMEOUT_USEC: only a start timeout or a stop timeout
+  // that has not fired yet moves, and only later (stop_budget.hpp).
+  void operator()(const ev::ExtendTimeout& e) {
+    const bool starting = st_.phase == Phase::Starting && spec_.ready.kind != ReadyKind::MinUptime;
+    const bool stopping = st_.phase == Phase::Stopping && !st_.kill_sent;
+    if (st_.pid <= 0 || st_.deadline == 0 || (!starting && !stopping))
+      return ignore(fmt::format("EXTEND_TIMEOUT_USEC while {}: no timeout to extend", phase_name(st_.phase)));
+    const Millis next = extended_deadline(st_.deadline, now_, e.usec, e.cap);
+    if (next == st_.deadline) return ignore("EXTEND_TIMEOUT_USEC: the deadline is already as late (or at its bound)");
+    log(Level::Info, std::nullopt,
+        fmt::format("{} timeout extended to {} ms from now (EXTEND_TIMEOUT_USEC)", starting ? "start" : "stop", next - now_));
+    arm(next);
   }
 
  private:
@@ -293,8 +285,9 @@ class Transition {
     emit<act::Spawn>();
   }
 
-  void begin_stop() {
+  void begin_stop(StopReason reason) {
     disarm();
+    st_.failure_facts().stop_reason = reason;
     enter(Phase::Stopping);
     st_.kill_sent = false;
     if (st_.pid <= 0) return;  // spawn in flight: Spawned will deliver the signal

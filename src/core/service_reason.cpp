@@ -55,12 +55,21 @@ Cause last_cause(const ReasonFacts& f) {
   return {"exited", fmt::format("exited {}", f.last_exit->code)};
 }
 
+// A stop procd made for the fleet (not asked for this service alone).
+bool fleet_stop(StopReason r) {
+  return r == StopReason::Shutdown || r == StopReason::Reload || r == StopReason::Rolling || r == StopReason::Dependency;
+}
+
 Reason stopped(const ReasonFacts& f) {
   if (f.blocked) {
     std::string what = f.gate.rfind("dependency ", 0) == 0 ? f.gate.substr(11) : f.gate;
     return {"blocked", "blocked: " + what, "blocked"};
   }
   if (f.waiting) return {"waiting", f.gate.empty() ? std::string("waiting for its dependencies") : f.gate, "waiting"};
+  if (f.requested_stop && fleet_stop(f.stop_reason)) {
+    std::string why = stop_reason_name(f.stop_reason);
+    return {"stopped-by-" + why, "stopped: " + why, "stopped"};
+  }
   if (f.requested_stop) return {"stopped-by-request", "stopped by request", "stopped"};
   if (f.last_exit && f.last_exit_ok && f.spawn_error.empty() && f.failure == FailKind::None)
     return {"completed", "completed", "completed"};
@@ -86,6 +95,10 @@ Reason failed(const ReasonFacts& f) {
 }
 
 Reason stopping(const ReasonFacts& f) {
+  if (fleet_stop(f.stop_reason)) {
+    std::string why = stop_reason_name(f.stop_reason);
+    return {"stopping-" + why, "stopping: " + why, "stopping"};
+  }
   switch (f.stop_cause) {
     case StopCause::Requested:
       return {"stop-requested", "stopping by request", "stopping"};

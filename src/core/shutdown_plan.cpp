@@ -14,6 +14,7 @@ const char* shutdown_reason_name(ShutdownReason reason) {
     case ShutdownReason::Error: return "error";
     case ShutdownReason::Forced: return "forced";
     case ShutdownReason::Critical: return "critical service failed";
+    case ShutdownReason::Main: return "main service ended";
   }
   return "?";
 }
@@ -74,8 +75,9 @@ bool all_stopped(const std::vector<StopCandidate>& services) {
   return std::none_of(services.begin(), services.end(), [](const StopCandidate& s) { return s.has_process; });
 }
 
-int shutdown_exit_code(bool gave_up, std::optional<int> critical_exit_code) {
+int shutdown_exit_code(bool gave_up, std::optional<int> critical_exit_code, std::optional<int> main_exit_code) {
   if (gave_up) return 3;
+  if (main_exit_code) return *main_exit_code;
   if (critical_exit_code) return *critical_exit_code == 0 ? 1 : *critical_exit_code;
   return 0;
 }

@@ -38,7 +38,7 @@ void verb_service_action(FrontEnds& front, ControlConnection& conn, const Reques
   if (front.sup().shutting_down()) return conn.send(reply_error(shutting_down_error()));
   auto which = front.sup().select(req, false);
   if (!which.ok()) return conn.send(reply_error(which.error()));
-  if (action != &Supervisor::stop_service)
+  if (action != static_cast<void (Supervisor::*)(Service&)>(&Supervisor::stop_service))
     for (Service* s : *which)
       if (s->intent().removing)
         return conn.send(reply_error(make_error(

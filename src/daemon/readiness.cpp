@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "procd/logging.hpp"
 #include "procd/service_request.hpp"
@@ -35,6 +36,7 @@ void Service::adjust_spawn_env(std::vector<std::string>& env) {
   if (cfg_->uses_notify())
     if (std::string path = host_.notify_socket(); !path.empty()) env.push_back("NOTIFY_SOCKET=" + path);
   if (cfg_->watchdog_ms > 0) env.push_back(fmt::format("WATCHDOG_USEC={}", std::min(cfg_->watchdog_ms, kMaxDurationMs) * 1000));
+  env.push_back(fmt::format("PROCD_STOP_TIMEOUT_MS={}", spec_.stop_timeout_ms));  // issue 28: its stop budget
 }
 
 void Service::on_run_started() {
@@ -85,6 +87,12 @@ void Service::on_notify(const std::map<std::string, std::string>& fields) {
   if (auto it = fields.find("READY"); it != fields.end() && it->second == "1" && cfg_->ready.kind == ReadyKind::Notify &&
                                       state_.phase == Phase::Starting)
     host_.dispatch(*this, ev::Ready{});
+  if (auto it = fields.find("EXTEND_TIMEOUT_USEC"); it != fields.end()) {  // issue 28 (stop_budget.hpp)
+    std::uint64_t usec = 0;
+    auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), usec);
+    if (ec == std::errc() && end == it->second.data() + it->second.size())
+      host_.dispatch(*this, ev::ExtendTimeout{usec, host_.extend_cap()});
+  }
 }
 
 void Service::on_health(HealthStatus status, const std::string& detail) {

@@ -111,7 +111,7 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
     if (!s) continue;
     if (a.step == ReloadStep::Remove) {
       s->mark_removing();  // forgotten by settle() once idle
-      stop_service(*s);
+      stop_service(*s, StopReason::Reload);
       continue;
     }
     const ServiceConfig& sc = *cfg_.find_service(a.service);
@@ -121,7 +121,7 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
       continue;
     }
     s->take_config(sc);
-    if (a.step == ReloadStep::Restart) restart_service(*s);
+    if (a.step == ReloadStep::Restart) restart_service(*s, StopReason::Reload);
   }
   index_.rebuild(services_);  // depends_on may have changed
   dirty_ = true;

@@ -115,6 +115,9 @@ void Service::spawn() {
   ensure_cgroup();
   SpawnRequest req = service_spawn_request(*cfg_, host_.config().dir, cgroup_, std::move(env.value()));
   adjust_spawn_env(req.env);
+  // issue 28: the main service on a terminal sees it (no pipe), like a
+  // program run from the shell; otherwise its output is captured as usual.
+  if (cfg_->main && ::isatty(STDOUT_FILENO) == 1) req.stdio = SpawnStdio::Inherit;
   auto proc = host_.sys().spawn(req);
   if (!proc.ok()) {
     host_.dispatch(*this, ev::SpawnFailed{proc.error()});

@@ -34,6 +34,7 @@ class Supervisor::Host final : public ServiceHost, public ChildReaper {
   bool group_alive(pid_t pgid) override;
   std::vector<std::string> service_names() const override;
   std::string notify_socket() override;
+  Millis extend_cap() override;
   void dispatch(Service& svc, Event event) override { s_.dispatch(svc, std::move(event)); }
   void spawned(Service& svc, pid_t pid) override;
   void published(Service& svc, Phase phase) override { s_.publish(svc, phase); }

@@ -11,6 +11,7 @@ Reason Service::reason(Millis now, Phase phase) const {
   f.phase = phase;
   f.want = st.want;
   f.stop_cause = st.stop_cause;
+  f.stop_reason = st.stop_reason();
   f.requested_stop = st.requested_stop;
   f.ever_ran = st.last_exit.has_value() || !st.spawn_error().empty() || st.spawned_at > 0 || stats_.spawns > 0;
   f.last_exit = st.last_exit;

@@ -55,12 +55,12 @@ void Supervisor::advance_shutdown() {
   };
   for (std::size_t i : stops_due(candidates())) {
     index_.stop_sequence[i]->mark_stop_sent();
-    dispatch(*index_.stop_sequence[i], ev::StopRequested{});
+    dispatch(*index_.stop_sequence[i], ev::StopRequested{StopReason::Shutdown});
   }
   // Every child procd forked is reaped before it exits: a health command
   // its stopped checker SIGKILLed too (the [shutdown].kill ceiling bounds it).
   if (!all_stopped(candidates()) || host_->children_pending()) return;
-  exit_code_ = shutdown_exit_code(false, critical_exit_);
+  exit_code_ = shutdown_exit_code(false, critical_exit_, main_exit_);
   Log::write(LogLevel::Info, fmt::format("all services stopped in {} ms", now() - ladder_.started_at()));
   stop_loop();
 }
@@ -74,7 +74,7 @@ void Supervisor::climb(const LadderMove& move, const std::string& why) {
                code_fields(Code::ShutdownStragglers));
     for (auto& s : services_)
       if (!s->idle()) s->signal(SIGKILL);
-    exit_code_ = shutdown_exit_code(true, critical_exit_);
+    exit_code_ = shutdown_exit_code(true, critical_exit_, main_exit_);
     return stop_loop();
   }
   if (move.kill_all) {
@@ -91,7 +91,7 @@ void Supervisor::climb(const LadderMove& move, const std::string& why) {
       if (!s->intent().stop_sent) {
         if (first_kill) continue;
         s->mark_stop_sent();
-        dispatch(*s, ev::StopRequested{});
+        dispatch(*s, ev::StopRequested{StopReason::Shutdown});
         continue;
       }
       // The machine sends the first SIGKILL of a run (and stops expecting it

@@ -34,20 +34,20 @@ void Supervisor::start_service(Service& svc) {
   }
 }
 
-void Supervisor::stop_service(Service& svc) {
+void Supervisor::stop_service(Service& svc, StopReason reason) {
   svc.mark_waiting(false, {});
-  dispatch(svc, ev::StopRequested{});
+  dispatch(svc, ev::StopRequested{reason});
 }
 
 // A restart of a service that is up goes through the machine (stop, then
 // start); one that is not up (stopped, failed, waiting, in a restart delay)
 // is a start, so its dependencies come up first.
-void Supervisor::restart_service(Service& svc) {
+void Supervisor::restart_service(Service& svc, StopReason reason) {
   if (svc.intent().removing) return;
   Phase phase = svc.state().phase;
   bool up = phase == Phase::Starting || phase == Phase::Running || phase == Phase::Stopping;
-  if (up) return dispatch(svc, ev::RestartRequested{});
-  if (phase == Phase::Restarting) dispatch(svc, ev::StopRequested{});
+  if (up) return dispatch(svc, ev::RestartRequested{reason});
+  if (phase == Phase::Restarting) dispatch(svc, ev::StopRequested{reason});
   start_service(svc);
 }
 

@@ -162,8 +162,12 @@ void Supervisor::dispatch(Service& svc, Event event) {
 // A phase a service's machine published (the Service then does its own part).
 void Supervisor::publish(Service& svc, Phase phase) {
   Log::write(LogLevel::Info, fmt::format("state {}", phase_name(phase)), svc_fields(svc.name(), svc.state().pid));
+  if (phase == Phase::Stopping)
+    Log::write(LogLevel::Info, fmt::format("stopping {}: {}", svc.name(), stop_reason_name(svc.state().stop_reason())),
+               svc_fields(svc.name(), svc.state().pid));
   svc.observe_phase(now(), phase);
   front_->publish_event(svc, phase);
+  main_ended(svc, phase);
   if (phase == Phase::Failed && svc.config().critical && !ladder_.active()) {
     critical_exit_ = svc.state().last_exit ? exit_code_of(*svc.state().last_exit) : 1;
     int code = shutdown_exit_code(false, critical_exit_);

@@ -71,6 +71,7 @@ StatusView FrontEnds::status_view(const std::vector<Service*>& which) {
     v.reason = why.text;
     v.reason_code = why.code;
     v.cgroup = s->cgroup();
+    v.stop_reason = stop_reason_name(st.stop_reason());
     out.services.push_back(std::move(v));
   }
   return out;
@@ -182,6 +183,7 @@ void FrontEnds::publish_event(Service& svc, Phase phase) {
   ev.reason = why.text;
   ev.reason_code = why.code;
   const ServiceState& st = svc.state();
+  if (phase != Phase::Starting && phase != Phase::Running) ev.stop_reason = stop_reason_name(st.stop_reason());
   if (st.last_exit && st.spawn_error().empty() && (phase == Phase::Stopped || phase == Phase::Failed || phase == Phase::Restarting))
     ev.exit = ExitView{st.last_exit->code, st.last_exit->signal};
   std::string item = event_item(ev);

@@ -33,6 +33,8 @@ SimConfig::SimConfig(std::mt19937_64& rng, std::string dir) : dir_(std::move(dir
   for (const auto& name : name_pool()) traits_[name] = ServiceTraits{pick(rng, signals), pick(rng, timeouts)};
   // One critical service in some sequences (more would end most of them early).
   if (pct(rng) < 30) traits_[pick(rng, name_pool())].critical = true;
+  // issue 28: one main service in some sequences (its end ends procd).
+  if (pct(rng) < 20) traits_[pick(rng, name_pool())].main = true;
   health_checks_ = pct(rng) < 80;
   sighup_ = pick(rng, std::vector<std::string>{"reload", "reload", "forward", "ignore"});
   forward_usr1_ = pct(rng) < 30;
@@ -118,7 +120,8 @@ std::string SimConfig::text() const {
     std::string k = key(s.name);
     out += fmt::format("{}.command = [\"sim-{}\", \"v{}\"]\n{}.stop_signal = \"{}\"\n{}.stop_timeout_ms = {}\n", k, s.name,
                        s.version, k, sig_name(tr.stop_signal), k, tr.stop_timeout_ms);
-    if (!s.autostart) out += k + ".autostart = false\n";
+    if (!s.autostart && !tr.main) out += k + ".autostart = false\n";  // a main always starts (error 1061)
+    if (tr.main) out += k + ".main = true\n";
     if (s.log_file) out += fmt::format("{}.log = {{ file = \"{}.log\" }}\n", k, s.name);
     if (tr.critical) out += k + ".critical = true\n";
     if (s.ready == "min_uptime") out += fmt::format("{}.ready = {{ min_uptime_ms = {} }}\n", k, s.min_uptime_ms);
@@ -150,6 +153,7 @@ std::string SimConfig::describe() const {
     if (s.restart != "never") out += fmt::format(" {}ms", s.delay_ms);
     if (s.restart != "never" && s.start_limit_burst > 0) out += fmt::format(" limit {}", s.start_limit_burst);
     if (tr.critical) out += ", critical";
+    if (tr.main) out += ", main";
     if (s.ready == "min_uptime") out += fmt::format(", ready after {}ms", s.min_uptime_ms);
     else if (s.ready != "started") out += ", ready " + s.ready;
     if (s.watchdog_ms > 0) out += fmt::format(", watchdog {}ms", s.watchdog_ms);

@@ -147,6 +147,7 @@ class Sequence {
     auto all = sup_->select(Request{}, true);
     if (!all.ok()) return;
     check_critical(world_, *all, sup_->shutting_down());
+    check_main_and_stops(world_, *all, sup_->shutting_down());
     check_notify(world_, *all, ready_sent_);
     check_sharing(world_, *all);
     check_cgroups(world_, *all);
@@ -163,7 +164,9 @@ class Sequence {
       else
         for (const auto& [name, tr] : world_.traits())
           if (tr.critical) expected_.merge(world_.critical_codes(name));
-      if (expected_.empty()) world_.violate("exit-code", "shutdown began on its own, but no service is critical");
+      for (const auto& [name, tr] : world_.traits())
+        if (tr.main && !driver_shutdown_) expected_.merge(world_.main_codes(name));
+      if (expected_.empty()) world_.violate("exit-code", "shutdown began on its own, but no service is critical or main");
     }
   }
 
@@ -300,10 +303,15 @@ class Sequence {
     std::map<std::string, std::string> fields;
     if (what < 55) fields["READY"] = "1";
     else if (what < 85) fields["WATCHDOG"] = "1";
-    else fields["STATUS"] = "busy";
+    else if (what < 93) fields["STATUS"] = "busy";
+    else fields["EXTEND_TIMEOUT_USEC"] = std::to_string(between(1, 5000) * 1000);  // issue 28
     say(fmt::format("{} pid {} notifies {}={}", world_.processes().at(pid).service, pid, fields.begin()->first,
                     fields.begin()->second));
     if (fields.count("READY")) ready_sent_.insert(pid);
+    // procd reads notify messages only from notify services (ready = "notify", a watchdog).
+    if (const SimService* s = cfg_.find(world_.processes().at(pid).service);
+        fields.count("EXTEND_TIMEOUT_USEC") && s && (s->ready == "notify" || s->watchdog_ms > 0))
+      world_.extend_timeout(pid, std::stoll(fields["EXTEND_TIMEOUT_USEC"]));
     sup_->notify_from(pid, fields);
     settle_now();
   }

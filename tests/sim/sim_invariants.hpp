@@ -41,6 +41,10 @@ void check_health(SimWorld& world);
 
 // A critical service that failed for good (Failed) has begun shutdown.
 void check_critical(SimWorld& world, const std::vector<Service*>& services, bool shutting_down);
+// issue 28 (sim_stop_rules.cpp): "main-ended" — once the main service's
+// run ended (stopped or failed after a start), procd is shutting down;
+// "stop-reason" — every stopping service says why its stop began.
+void check_main_and_stops(SimWorld& world, const std::vector<Service*>& services, bool shutting_down);
 
 // A notify service is Running only after a READY=1 from its current pid.
 void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent);

@@ -212,6 +212,18 @@ std::set<int> SimWorld::critical_codes(const std::string& service) const {
   return out;
 }
 
+std::set<int> SimWorld::main_codes(const std::string& service) const {
+  auto it = last_end_.find(service);
+  if (it == last_end_.end() || it->second.second) return {127};
+  return {it->second.first};
+}
+
+void SimWorld::extend_timeout(pid_t pid, std::int64_t usec) {
+  auto it = procs_.find(pid);
+  if (it == procs_.end() || it->second.first_stop_at < 0 || it->second.killed) return;  // nothing to extend
+  it->second.extended_until = std::max(it->second.extended_until, clock_.now() + usec / 1000);
+}
+
 bool SimWorld::run_alive(const std::string& service) const {
   return std::any_of(procs_.begin(), procs_.end(),
                      [&](const auto& e) {
@@ -252,6 +264,9 @@ void SimWorld::check_kill(const FakeProcess& p) {
   auto it = traits_.find(p.service);
   std::int64_t timeout = it == traits_.end() ? 0 : it->second.stop_timeout_ms;
   bool timed_out = t >= p.first_stop_at + timeout;
+  if (!ladder && t < p.extended_until)
+    violate("kill-before-extension", fmt::format("SIGKILL to {} pid {} {} ms before the deadline its EXTEND_TIMEOUT_USEC set",
+                                                 p.service, p.pid, p.extended_until - t));
   if (!timed_out && !ladder)
     violate("kill-too-early", fmt::format("SIGKILL to {} pid {} {} ms after its stop signal (stop timeout {} ms)",
                                           p.service, p.pid, t - p.first_stop_at, timeout));

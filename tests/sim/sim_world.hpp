@@ -49,6 +49,7 @@ struct ServiceTraits {
   std::int64_t stop_timeout_ms = 10000;
   bool zero_restart_delay = false;  // in the current config (changes with reloads)
   bool critical = false;            // fixed too: a critical service that fails for good ends procd
+  bool main = false;                // fixed too (issue 28): the end of its run ends procd with its code
 };
 
 struct FakeProcess {
@@ -76,6 +77,7 @@ struct FakeProcess {
   ExitStatus status;                       // ... and how
   bool exited = false;                     // exit delivered (a zombie until reaped)
   std::int64_t first_stop_at = -1;         // first stop signal from procd
+  std::int64_t extended_until = -1;        // issue 28: EXTEND_TIMEOUT_USEC sent while stopping: no SIGKILL before
   bool killed = false;                     // got SIGKILL
   std::string describe() const;
 };
@@ -123,6 +125,10 @@ class SimWorld final : public SystemCalls {
   // its last run's (128 + signal for a signal; 0 counts as 1), and 1 when a
   // spawn failed after that run.
   std::set<int> critical_codes(const std::string& service) const;
+  // issue 28: procd's code after the main service's run ended (127: its spawn failed).
+  std::set<int> main_codes(const std::string& service) const;
+  // issue 28: pid sent EXTEND_TIMEOUT_USEC=usec now: once procd stopped it, its SIGKILL waits.
+  void extend_timeout(pid_t pid, std::int64_t usec);
   // A process of the service's run (its main process or a worker left in its group) is alive.
   bool run_alive(const std::string& service) const;
   bool stuck_alive() const;  // a process outlived its SIGKILL and still runs
