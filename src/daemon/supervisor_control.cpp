@@ -38,13 +38,15 @@ Result<std::vector<Service*>> Supervisor::select(const Request& req, bool empty_
     return out;
   }
   if (req.names.empty()) return make_error(Code::RuntimeUsage, fmt::format("`{}` needs service names or --all", req.verb));
-  // NAME selects the service NAME or every instance NAME@i of a replicated NAME.
+  // NAME selects the service NAME if there is one (instances of an earlier
+  // group NAME may still be stopping beside it), else every instance NAME@i.
   for (const auto& n : req.names) {
+    bool exact = std::any_of(services_.begin(), services_.end(), [&](auto& s) { return s->name() == n; });
     std::size_t before = out.size();
     for (auto& s : services_)
-      if (name_selects(n, s->name()) && std::find(out.begin(), out.end(), s.get()) == out.end()) out.push_back(s.get());
-    if (out.size() == before && std::none_of(services_.begin(), services_.end(), [&](auto& s) { return s->name() == n; }))
-      return make_error(Code::ServiceUnknown, fmt::format("no service named \"{}\"", n));
+      if ((exact ? s->name() == n : name_selects(n, s->name())) && std::find(out.begin(), out.end(), s.get()) == out.end())
+        out.push_back(s.get());
+    if (out.size() == before && !exact) return make_error(Code::ServiceUnknown, fmt::format("no service named \"{}\"", n));
   }
   return out;
 }
