@@ -137,6 +137,18 @@ bool operator==(const ReadyConfig& a, const ReadyConfig& b);
 bool operator==(const HealthConfig& a, const HealthConfig& b);
 bool operator==(const ServiceLogConfig& a, const ServiceLogConfig& b);
 
+// issue 28: replicas. What every instance of a replicated service shares:
+// the replica count and how a roll goes. Equal for all instances and
+// excluded from ServiceConfig's ==, so a reload that only changes
+// `replicas` (or the rolling settings) leaves the kept instances unchanged.
+struct ReplicaGroup {
+  int replicas = 1;              // 1..kMaxReplicas
+  bool start_first = false;      // rolling = "start-first" (refused at load: not supported yet)
+  int max_unavailable = 1;       // instances a roll may have not ready at once
+  friend bool operator==(const ReplicaGroup&, const ReplicaGroup&) { return true; }
+};
+inline constexpr int kMaxReplicas = 1000;
+
 struct ServiceConfig {
   std::string name;
   std::vector<std::string> command;        // argv, never empty after validation
@@ -169,7 +181,15 @@ struct ServiceConfig {
   ServiceLogConfig log;
   std::vector<int> cpu_affinity;           // CPU numbers (sched_setaffinity before exec); empty = inherit
 
+  // issue 28: replicas (config_replicas.cpp expands one table into instances)
+  std::string group;                       // [services.GROUP] of an instance GROUP@i; empty = no `replicas` key
+  int instance = 0;                        // i: PROCD_INSTANCE
+  int port = 0;                            // `port` of the group (instance i gets PROCD_PORT = port + i); 0 = none
+  ReplicaGroup replica_group;              // not compared
+
   bool operator==(const ServiceConfig&) const = default;
+  // The [services.X] table this service came from: its group or its own name.
+  const std::string& table_name() const { return group.empty() ? name : group; }
   // ready = "notify" or a watchdog: the service is given procd's notify socket.
   bool uses_notify() const { return ready.kind == ReadyKind::Notify || watchdog_ms > 0; }
 };
@@ -202,6 +222,10 @@ struct Config {
   // Effective stop timeout of a service (its own or [shutdown].graceful).
   std::int64_t stop_timeout_of(const ServiceConfig& svc) const;
 };
+
+// issue 28: a name given to a verb selects the service of that name, or
+// every instance GROUP@i of a replicated GROUP.
+bool name_selects(std::string_view selector, std::string_view service);
 
 // Shared with the CLI and the tests.
 Result<std::uint64_t> parse_size(const std::string& text);  // "512M", "1G", "4096"

@@ -51,6 +51,10 @@ namespace procd {
   X(ConfigTokenFileUnsafe, 1045, "http_token_file is not owned by procd's user or others may read it") \
   X(ConfigKeyTooDeep, 1046, "dotted key with more than 32 parts")                          \
   X(ConfigShellDollar, 1047, "`$$` or `${` in a `sh -c` script consumed by interpolation (warning)") \
+  X(ConfigReplicasOutOfRange, 1048, "replicas, port or max_unavailable out of range")      \
+  X(ConfigReplicaLogShared, 1049, "instances of a replicated service would share a log file") \
+  X(ConfigRollingUnsupported, 1050, "rolling = \"start-first\" is not supported yet")      \
+  X(ConfigPortUnset, 1051, "${PROCD_PORT} used by a service without port")               \
   X(ConfigMainTwice, 1058, "main = true on more than one service")                      \
   X(ConfigMainNameTaken, 1059, "procd run -- CMD: the config already has a service named main") \
   X(ConfigMainRestartIgnored, 1060, "restart policy of the main service is ignored (warning)") \

@@ -153,6 +153,17 @@ struct ConfigSources {
   std::vector<std::string> globs;  // include patterns, absolute
   std::string all_text;            // "path\0text\0" of each file read
 };
+// issue 28: ${PROCD_INSTANCE} and ${PROCD_PORT} in a service's strings
+// interpolate to these marks (control bytes no TOML text holds unescaped),
+// which config_replicas.cpp replaces per instance.
+inline constexpr std::string_view kInstanceMark = "\x01PROCD_INSTANCE\x01";
+inline constexpr std::string_view kPortMark = "\x01PROCD_PORT\x01";
+// One [services.NAME] table read into `svc` -> its instances (one unless
+// `replicas` is set), appended to `out`; `grouped`: the table has `replicas`.
+void expand_replicas(TableReader& t, ServiceConfig svc, bool grouped, std::vector<ServiceConfig>& out);
+// depends_on naming a replicated group -> every instance of it.
+void expand_group_dependencies(std::vector<ServiceConfig>& services);
+
 // ${...} in every string value of the tree, in place (config_interpolate.cpp).
 void interpolate_tree(toml::value& root, const Environment& env, Diagnostics& diag);
 // Interpolates the main tree and merges in the [services.*] of its includes,

@@ -67,6 +67,14 @@ void walk(toml::value& v, const std::string& path, const Environment& env, Diagn
 
 }  // namespace
 
-void interpolate_tree(toml::value& root, const Environment& env, Diagnostics& diag) { walk(root, "", env, diag); }
+// A service's own strings see PROCD_INSTANCE / PROCD_PORT as marks that
+// config_replicas.cpp replaces per instance (procd's own values, if any, never).
+void interpolate_tree(toml::value& root, const Environment& env, Diagnostics& diag) {
+  if (!root.is_table()) return walk(root, "", env, diag);
+  Environment instance_env = env;
+  instance_env.insert_or_assign("PROCD_INSTANCE", std::string(kInstanceMark));
+  instance_env.insert_or_assign("PROCD_PORT", std::string(kPortMark));
+  for (auto& [key, child] : root.as_table()) walk(child, key, key == "services" ? instance_env : env, diag);
+}
 
 }  // namespace procd::config_detail

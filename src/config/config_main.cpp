@@ -13,10 +13,16 @@ void check_main_services(const Config& config, const toml::value& root, Diagnost
   const ServiceConfig* first = nullptr;
   for (const auto& svc : config.services) {
     if (!svc.main) continue;
-    const toml::value* table = child(services, svc.name);
+    const toml::value* table = child(services, svc.table_name());
     const toml::value* at = child(table, "main");
     if (table == nullptr || at == nullptr) continue;
-    const std::string base = "services." + svc.name;
+    const std::string base = "services." + svc.table_name();
+    if (!svc.group.empty()) {  // every instance would be the main: one error, on the first
+      if (svc.instance == 0)
+        diag.add(Code::ConfigMainTwice, *at, base + ".main",
+                 "a replicated service cannot be the main one (each of its instances would be); remove replicas or main");
+      continue;
+    }
     if (first != nullptr) {
       diag.add(Code::ConfigMainTwice, *at, base + ".main",
                fmt::format("main = true is already set on service \"{}\"; only one service can be the main one",

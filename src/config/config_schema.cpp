@@ -53,6 +53,8 @@ constexpr SchemaKey kSchema[] = {
     {"services.*.main", ScalarType::Bool},  // issue 28: main service
     {"services.*.rlimits", ScalarType::None}, {"services.*.start_timeout_ms", ScalarType::Int},
     {"services.*.watchdog_ms", ScalarType::Int}, {"services.*.cpu_affinity", ScalarType::None},
+    {"services.*.replicas", ScalarType::Int}, {"services.*.port", ScalarType::Int},
+    {"services.*.rolling", ScalarType::String}, {"services.*.max_unavailable", ScalarType::Int},
     {"services.*.ready", ScalarType::String}, {"services.*.ready.min_uptime_ms", ScalarType::Int},
     {"services.*.ready.log", ScalarType::String},
     {"services.*.restart", ScalarType::String}, {"services.*.restart.policy", ScalarType::String},

@@ -34,7 +34,7 @@ namespace {
 bool valid_service_name(const std::string& name) {
   auto word = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
   if (name.empty() || name.size() > 64 || !word(name[0])) return false;
-  return std::all_of(name.begin() + 1, name.end(), [&](char c) { return word(c) || c == '.' || c == '@' || c == '-'; });
+  return std::all_of(name.begin() + 1, name.end(), [&](char c) { return word(c) || c == '.' || c == '-'; });
 }
 
 void read_logging(TableReader t, LoggingConfig& out, const std::string& dir) {
@@ -172,7 +172,8 @@ void convert_config(const toml::value& root, Config& config, Diagnostics& diag) 
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (!valid_service_name(name)) {
       services->error(Code::ConfigInvalidValue, name,
-                      fmt::format("invalid service name \"{}\" (letters, digits, _ . @ -; at most 64)", name));
+                      fmt::format("invalid service name \"{}\" (letters, digits, _ . -; at most 64; "
+                                  "NAME@i names instances of a service with `replicas`)", name));
     } else if (auto [it, inserted] = lower_names.emplace(lower, name); !inserted) {
       // Env overrides and the CLI match names case-insensitively.
       services->error(Code::ConfigDuplicateName, name,
@@ -181,9 +182,14 @@ void convert_config(const toml::value& root, Config& config, Diagnostics& diag) 
     ServiceConfig svc;
     svc.name = name;
     svc.health.interval_ms = config.monitoring.health_check_interval_ms;
-    if (auto table = services->table(name, "services.*")) read_service(*table, svc, config.dir);
-    config.services.push_back(std::move(svc));
+    if (auto table = services->table(name, "services.*")) {
+      read_service(*table, svc, config.dir);
+      expand_replicas(*table, std::move(svc), table->find("replicas") != nullptr, config.services);
+    } else {
+      config.services.push_back(std::move(svc));
+    }
   }
+  expand_group_dependencies(config.services);
 }
 
 }  // namespace procd::config_detail

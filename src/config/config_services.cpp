@@ -118,6 +118,8 @@ void set_target(TableReader& h, HealthConfig& out, HealthKind kind, std::string_
   HealthConfig parsed = out;
   parsed.kind = kind;
   parsed.target = target;
+  // ${PROCD_PORT} / ${PROCD_INSTANCE}: parsed per instance (config_replicas.cpp).
+  if (target.find('\x01') != std::string::npos) return void(out = std::move(parsed));
   if (auto r = parse_health_target(parsed); !r) return h.error(r.error().code, key, r.error().message);
   out = std::move(parsed);
 }

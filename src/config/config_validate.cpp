@@ -80,9 +80,9 @@ void check_notify_socket(const Config& config, const toml::value& root, Diagnost
     return diag.add(Code::ConfigSocketPathTooLong, *socket, "control.socket", std::move(*message));
   const ServiceConfig& user = *notify_user_over_limit(config);
   const char* key = user.ready.kind == ReadyKind::Notify ? "ready" : "watchdog_ms";
-  const toml::value* table = child(child(&root, "services"), user.name);
+  const toml::value* table = child(child(&root, "services"), user.table_name());
   const toml::value* at = child(table, key);
-  std::string key_path = "services." + user.name + "." + key;
+  std::string key_path = "services." + user.table_name() + "." + key;
   if (at != nullptr) diag.add(Code::ConfigSocketPathTooLong, *at, key_path, std::move(*message));
   else diag.add(Code::ConfigSocketPathTooLong, Location{diag.file(), 0, 0}, key_path, std::move(*message));
 }
@@ -111,8 +111,8 @@ void check_shared_log_files(const Config& config, const toml::value& root, Diagn
   claim(config.logging.file, child(child(&root, "logging"), "file"), "logging.file");
   const toml::value* services = child(&root, "services");
   for (const auto& svc : config.services) {
-    const toml::value* log = child(child(services, svc.name), "log");
-    std::string base = "services." + svc.name + ".log.";
+    const toml::value* log = child(child(services, svc.table_name()), "log");
+    std::string base = "services." + svc.table_name() + ".log.";
     claim(svc.log.file, child(log, "file"), base + "file");
     if (svc.log.merge_stderr || svc.log.file.empty()) continue;
     if (!svc.log.stderr_file.empty()) claim(svc.log.stderr_file, child(log, "stderr_file"), base + "stderr_file");
@@ -144,9 +144,9 @@ void validate_config(const Config& config, const toml::value& root, bool as_root
   CPU_ZERO(&usable);
   bool know_cpus = ::sched_getaffinity(0, sizeof usable, &usable) == 0;
   for (const auto& svc : config.services) {
-    const toml::value* table = child(services, svc.name);
+    const toml::value* table = child(services, svc.table_name());
     if (table == nullptr) continue;
-    std::string base = "services." + svc.name;
+    std::string base = "services." + svc.table_name();
     if (const toml::value* cpus = child(table, "cpu_affinity"); cpus && cpus->is_array() && know_cpus) {
       for (const auto& cpu : cpus->as_array()) {
         if (!cpu.is_integer() || cpu.as_integer() < 0 || cpu.as_integer() >= kMaxCpu) continue;  // reported already

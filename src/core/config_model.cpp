@@ -2,6 +2,7 @@
 // timeout, field-by-field equality for the reload diff, the names of enums
 // and the size parser shared with the CLI. Plain data in, plain data out:
 // no TOML, no I/O.
+#include <algorithm>
 #include <cctype>
 #include <fmt/format.h>
 
@@ -14,6 +15,13 @@ const ServiceConfig* Config::find_service(const std::string& service_name) const
     if (svc.name == service_name) return &svc;
   }
   return nullptr;
+}
+
+bool name_selects(std::string_view selector, std::string_view service) {
+  if (selector == service) return true;
+  if (service.size() <= selector.size() + 1 || !service.starts_with(selector) || service[selector.size()] != '@') return false;
+  auto index = service.substr(selector.size() + 1);
+  return std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::int64_t Config::stop_timeout_of(const ServiceConfig& svc) const {

@@ -39,6 +39,14 @@ ConfigDiff diff_configs(const Config& before, const Config& after) {
   }
   for (const auto& svc : before.services)
     if (!after.find_service(svc.name)) d.removed.push_back(svc.name);
+  // Instances of a replicated service go highest index first (issue 28).
+  auto group_of = [&](const std::string& n) { return before.find_service(n)->group; };
+  for (auto run = d.removed.begin(); run != d.removed.end();) {
+    auto end = run + 1;
+    while (end != d.removed.end() && !group_of(*run).empty() && group_of(*end) == group_of(*run)) ++end;
+    std::reverse(run, end);
+    run = end;
+  }
   d.logging_changed = !(before.logging == after.logging);
   d.shutdown_changed = !(before.shutdown == after.shutdown);
   d.signals_changed = !(before.signals == after.signals);

@@ -26,7 +26,7 @@ namespace procd {
 namespace {
 
 bool wants(const std::vector<std::string>& names, const std::string& name) {
-  return names.empty() || std::find(names.begin(), names.end(), name) != names.end();
+  return names.empty() || std::any_of(names.begin(), names.end(), [&](const std::string& n) { return name_selects(n, name); });
 }
 
 }  // namespace
@@ -38,10 +38,15 @@ Result<std::vector<Service*>> Supervisor::select(const Request& req, bool empty_
     return out;
   }
   if (req.names.empty()) return make_error(Code::RuntimeUsage, fmt::format("`{}` needs service names or --all", req.verb));
+  // NAME selects the service NAME if there is one (instances of an earlier
+  // group NAME may still be stopping beside it), else every instance NAME@i.
   for (const auto& n : req.names) {
-    auto it = std::find_if(services_.begin(), services_.end(), [&](auto& s) { return s->name() == n; });
-    if (it == services_.end()) return make_error(Code::ServiceUnknown, fmt::format("no service named \"{}\"", n));
-    out.push_back(it->get());
+    bool exact = std::any_of(services_.begin(), services_.end(), [&](auto& s) { return s->name() == n; });
+    std::size_t before = out.size();
+    for (auto& s : services_)
+      if ((exact ? s->name() == n : name_selects(n, s->name())) && std::find(out.begin(), out.end(), s.get()) == out.end())
+        out.push_back(s.get());
+    if (out.size() == before && !exact) return make_error(Code::ServiceUnknown, fmt::format("no service named \"{}\"", n));
   }
   return out;
 }

@@ -152,7 +152,8 @@ void FrontEnds::publish_http(HttpConnection::Stream kind, const std::string& ser
   http_->for_each_stream(kind, [&](HttpConnection& c) {
     if (!c.caught_up()) return;  // its live catch-up window gives this line
     if (line && !log_kind_wanted(c.stream_kinds, *line)) return;
-    if (c.stream_names.empty() || std::find(c.stream_names.begin(), c.stream_names.end(), service) != c.stream_names.end())
+    if (c.stream_names.empty() ||
+        std::any_of(c.stream_names.begin(), c.stream_names.end(), [&](const std::string& n) { return name_selects(n, service); }))
       c.send(event);
   });
 }

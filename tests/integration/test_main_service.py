@@ -154,6 +154,18 @@ main = true
         check("1058" in r.stderr and "services.b" in r.stderr and "\"a\"" in r.stderr, r.stderr)
     finally:
         p.cleanup()
+    # a replicated main would be N mains: one located error, not N (nor none)
+    p = Procd('''
+[services.web]
+command = ["true"]
+replicas = 2
+main = true
+''')
+    try:
+        r = cli(p, "check")
+        check(r.returncode == 2 and r.stderr.count("1058") == 1 and "services.web.main" in r.stderr, r.stderr)
+    finally:
+        p.cleanup()
 
 
 def test_container_example_checks():

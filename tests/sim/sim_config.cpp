@@ -77,6 +77,7 @@ SimService SimConfig::make(std::mt19937_64& rng, const std::string& name) {
   if (pct(rng) < 30) randomize_health(rng, s);
   randomize_ready(rng, s);
   s.log_file = pct(rng) < 25;
+  if (pct(rng) < 20) s.replicas = std::uniform_int_distribution<int>(1, 3)(rng);
   for (const auto& other : services_)
     if (pool_index(other.name) < pool_index(name) && pct(rng) < 25)
       s.depends_on.emplace_back(other.name, pick(rng, std::vector<std::string>{"started", "started", "ready", "completed"}));
@@ -86,23 +87,36 @@ SimService SimConfig::make(std::mt19937_64& rng, const std::string& name) {
 std::map<std::string, ServiceTraits> SimConfig::traits() const {
   std::map<std::string, ServiceTraits> out = traits_;
   for (const auto& s : services_) out[s.name].zero_restart_delay = s.restart != "never" && s.delay_ms == 0;
+  // Every instance a group may have had (up to 4), so a removed one still stopping keeps its traits.
+  for (const auto& name : name_pool())
+    for (int i = 0; i < 4; ++i) out[fmt::format("{}@{}", name, i)] = out[name];
   return out;
 }
 
 std::vector<std::string> SimConfig::names() const {
   std::vector<std::string> out;
-  for (const auto& s : services_) out.push_back(s.name);
+  for (const auto& s : services_) {
+    if (s.replicas == 0) out.push_back(s.name);
+    for (int i = 0; i < s.replicas; ++i) out.push_back(fmt::format("{}@{}", s.name, i));
+  }
   return out;
 }
 
 const SimService* SimConfig::find(const std::string& name) const {
-  for (const auto& s : services_)
-    if (s.name == name) return &s;
+  for (const auto& s : services_) {
+    if (s.name == name && s.replicas == 0) return &s;
+    for (int i = 0; i < s.replicas; ++i)
+      if (name == fmt::format("{}@{}", s.name, i)) return &s;
+  }
   return nullptr;
 }
 
-bool SimConfig::has(const std::string& name) const {
-  return std::any_of(services_.begin(), services_.end(), [&](const SimService& s) { return s.name == name; });
+// A service or instance name of this config.
+bool SimConfig::has(const std::string& name) const { return find(name) != nullptr; }
+
+// A group (or plain service) by its table name, for mutations.
+static bool has_table(const std::vector<SimService>& services, const std::string& name) {
+  return std::any_of(services.begin(), services.end(), [&](const SimService& s) { return s.name == name; });
 }
 
 // Bare keys where the name allows (toml11 parses quoted keys and table
@@ -120,9 +134,11 @@ std::string SimConfig::text() const {
     std::string k = key(s.name);
     out += fmt::format("{}.command = [\"sim-{}\", \"v{}\"]\n{}.stop_signal = \"{}\"\n{}.stop_timeout_ms = {}\n", k, s.name,
                        s.version, k, sig_name(tr.stop_signal), k, tr.stop_timeout_ms);
-    if (!s.autostart && !tr.main) out += k + ".autostart = false\n";  // a main always starts (error 1061)
-    if (tr.main) out += k + ".main = true\n";
-    if (s.log_file) out += fmt::format("{}.log = {{ file = \"{}.log\" }}\n", k, s.name);
+    const bool main = tr.main && s.replicas == 0;  // a replicated service is never the main (error 1058)
+    if (!s.autostart && !main) out += k + ".autostart = false\n";  // a main always starts (error 1061)
+    if (main) out += k + ".main = true\n";
+    if (s.log_file) out += fmt::format("{}.log = {{ file = \"{}{}.log\" }}\n", k, s.name, s.replicas > 0 ? ".${PROCD_INSTANCE}" : "");
+    if (s.replicas > 0) out += fmt::format("{}.replicas = {}\n", k, s.replicas);
     if (tr.critical) out += k + ".critical = true\n";
     if (s.ready == "min_uptime") out += fmt::format("{}.ready = {{ min_uptime_ms = {} }}\n", k, s.min_uptime_ms);
     else if (s.ready != "started") out += fmt::format("{}.ready = \"{}\"\n", k, s.ready);
@@ -161,21 +177,26 @@ std::string SimConfig::describe() const {
       out += fmt::format(", health every {}ms timeout {}ms retries {}", s.health_interval_ms, s.health_timeout_ms, s.health_retries);
     if (!s.autostart) out += ", no autostart";
     if (s.log_file) out += ", log file";
+    if (s.replicas > 0) out += fmt::format(", replicas {}", s.replicas);
     for (const auto& [dep, cond] : s.depends_on) out += fmt::format(", after {}:{}", dep, cond);
     out += "}";
   }
   return out;
 }
 
-std::string SimConfig::add(std::mt19937_64& rng, const std::vector<std::string>& stopping, bool readd_stopping) {
+std::string SimConfig::add(std::mt19937_64& rng, const std::vector<std::string>& stopping_runs, bool readd_stopping) {
+  std::vector<std::string> stopping;  // by table name: web@1 is of web
+  for (const auto& n : stopping_runs)
+    if (auto table = n.substr(0, n.find('@')); std::find(stopping.begin(), stopping.end(), table) == stopping.end())
+      stopping.push_back(table);
   auto is_stopping = [&](const std::string& n) { return std::find(stopping.begin(), stopping.end(), n) != stopping.end(); };
   std::vector<std::string> absent;
   for (const auto& name : name_pool())
-    if (!has(name) && (readd_stopping || !is_stopping(name))) absent.push_back(name);
+    if (!has_table(services_, name) && (readd_stopping || !is_stopping(name))) absent.push_back(name);
   if (absent.empty()) return "";
   std::vector<std::string> readd;
   for (const auto& name : stopping)
-    if (!has(name) && readd_stopping) readd.push_back(name);
+    if (!has_table(services_, name) && readd_stopping) readd.push_back(name);
   const std::string& name = !readd.empty() && pct(rng) < 70 ? pick(rng, readd) : pick(rng, absent);
   bool again = is_stopping(name);
   SimService s = make(rng, name);
@@ -188,13 +209,21 @@ std::string SimConfig::remove(std::mt19937_64& rng) {
   if (services_.size() <= 1) return "";
   std::string name = pick(rng, services_).name;
   std::erase_if(services_, [&](const SimService& s) { return s.name == name; });
-  for (auto& s : services_) std::erase_if(s.depends_on, [&](const auto& d) { return d.first == name; });
+  for (auto& s : services_)
+    if (std::erase_if(s.depends_on, [&](const auto& d) { return d.first == name; }) > 0) touched_.push_back(s.name);
+  touched_.push_back(name);
   return "-" + name;
 }
 
 std::string SimConfig::change(std::mt19937_64& rng) {
   SimService& s = services_[std::uniform_int_distribution<std::size_t>(0, services_.size() - 1)(rng)];
   int what = pct(rng);
+  if (s.replicas > 0 && pct(rng) < 30) {
+    s.replicas = std::uniform_int_distribution<int>(1, 4)(rng);
+    replicas_only_.push_back(s.name);
+    return fmt::format("~{} replicas {}", s.name, s.replicas);
+  }
+  touched_.push_back(s.name);  // any other change of it counts (cleared from replicas_only_ by mutate)
   if (what < 40) {
     ++s.version;
     return fmt::format("~{} command v{}", s.name, s.version);
@@ -236,12 +265,15 @@ std::string SimConfig::change(std::mt19937_64& rng) {
 
 std::string SimConfig::mutate(std::mt19937_64& rng, const std::vector<std::string>& stopping, bool readd_stopping) {
   std::string out;
+  replicas_only_.clear();
+  touched_.clear();
   int n = std::uniform_int_distribution<int>(1, 3)(rng);
   for (int i = 0; i < n; ++i) {
     int what = pct(rng);
     std::string d = what < 35 ? add(rng, stopping, readd_stopping) : what < 65 ? remove(rng) : change(rng);
     if (!d.empty()) out += (out.empty() ? "" : " ") + d;
   }
+  for (const auto& t : touched_) std::erase(replicas_only_, t);
   return out.empty() ? "(no change)" : out;
 }
 

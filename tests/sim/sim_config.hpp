@@ -35,6 +35,7 @@ struct SimService {
   std::int64_t watchdog_ms = 0;       // notify services only
   bool log_file = false;              // log = { file = "NAME.log" }
   std::vector<std::pair<std::string, std::string>> depends_on;  // service, condition
+  int replicas = 0;                   // issue 28: 0 = no `replicas` key (one service NAME); else NAME@0..N-1
 };
 
 class SimConfig {
@@ -56,7 +57,10 @@ class SimConfig {
   const std::string& sighup() const { return sighup_; }  // reload | forward | ignore
   bool forwards_usr1() const { return forward_usr1_; }  // [signals].forward has SIGUSR1 (else it reopens logs)
   // The service's current settings (nullptr: not in the config).
-  const SimService* find(const std::string& name) const;
+  const SimService* find(const std::string& name) const;  // a service, or the group of an instance NAME@i
+  // issue 28: the groups whose only change in the last mutate() was their
+  // replica count (their kept instances must keep their pids).
+  const std::vector<std::string>& replicas_only() const { return replicas_only_; }
   // One to three random changes; `stopping` are services a reload removed
   // that are still being stopped (re-adding them is a case of its own;
   // readd_stopping = false never adds them). Returns what changed, for the trace.
@@ -73,6 +77,7 @@ class SimConfig {
 
   std::string dir_;
   std::vector<SimService> services_;  // in pool order
+  std::vector<std::string> replicas_only_, touched_;
   std::map<std::string, ServiceTraits> traits_;
   std::int64_t graceful_ = 5000, force_ = 7000, kill_ = 9000;
   bool health_checks_ = true;

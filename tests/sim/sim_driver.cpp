@@ -252,6 +252,9 @@ class Sequence {
     for (const auto& s : sup_->snapshot())
       if (s.removing) stopping.push_back(s.name);
     SimConfig before = cfg_;
+    std::map<std::string, int> pids_before;
+    for (const auto& s : sup_->snapshot())
+      if (s.phase == Phase::Running && !s.removing) pids_before[s.name] = s.pid;
     std::string what = cfg_.mutate(rng_, stopping, !avoid("readd-while-stopping"));
     say("reload: " + what + " => " + cfg_.describe());
     write_config();
@@ -266,6 +269,27 @@ class Sequence {
     if (!r.ok && !r.skipped)
       world_.violate("setup", "the generated config was rejected: " + (r.errors.empty() ? std::string("?") : r.errors.front().message));
     settle_now();
+    if (r.ok) check_replicas_kept(before, pids_before);
+  }
+
+  // issue 28: a reload that changes only a group's replica count touches
+  // only the difference: the kept instances' runs go on with their pids.
+  void check_replicas_kept(const SimConfig& before, const std::map<std::string, int>& pids_before) {
+    for (const auto& group : cfg_.replicas_only()) {
+      const SimService* old = before.find(group + "@0");
+      const SimService* cur = cfg_.find(group + "@0");
+      if (!old || !cur) continue;
+      for (int i = 0; i < std::min(old->replicas, cur->replicas); ++i) {
+        std::string name = fmt::format("{}@{}", group, i);
+        auto was = pids_before.find(name);
+        if (was == pids_before.end()) continue;
+        // Its run may end on its own meanwhile; procd must not have stopped it.
+        auto p = world_.processes().find(was->second);
+        if (p != world_.processes().end() && p->second.first_stop_at >= 0)
+          world_.violate("replicas-kept", fmt::format("replicas of {} went {} -> {}, but the reload stopped the kept {} (pid {})",
+                                                      group, old->replicas, cur->replicas, name, was->second));
+      }
+    }
   }
 
   // Time passes until no stop is in progress; then the services must be

@@ -28,5 +28,7 @@ TEST_CASE("footprint: per-service objects stay within their bounds") {
   CHECK(sizeof(Service) <= 976);
   CHECK(sizeof(ServiceState) <= 88);
   CHECK(sizeof(MachineSpec) <= 144);
-  CHECK(sizeof(ServiceConfig) <= 760);
+  // 760 B, then 816 B with issue 28's replicas (group name, instance, port,
+  // ReplicaGroup): 56 KB for 1000 services.
+  CHECK(sizeof(ServiceConfig) <= 816);
 }

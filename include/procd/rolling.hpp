@@ -1,0 +1,62 @@
+// issue 28: the decisions of a rolling restart of one replicated service,
+// as a pure object on fake time (no I/O, no loop): given what the daemon
+// sees of each instance, which instances to restart next, and whether the
+// roll is done or has stopped. Stop-first: an instance is restarted, and
+// counts as unavailable until a NEW run of it (another run id than the one
+// it had when the roll restarted it) is ready. At most max_unavailable
+// instances are unavailable by the roll's doing at once. A new run that
+// fails, gives up, or is not ready within stop + start timeouts of its
+// restart stops the roll: nothing further is restarted, the remaining old
+// instances keep running, and reason() says which instance and why.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace procd {
+
+using RollMillis = std::int64_t;
+
+enum class RollSeen { Ready, NotReady, Failed };  // Failed: failed or gave up
+
+struct RollObservation {
+  RollSeen seen = RollSeen::NotReady;
+  std::uint64_t run_id = 0;  // changes with every new run (e.g. the pid)
+};
+
+class Roll {
+ public:
+  // `instances` in roll order; `deadline_ms`: how long one restarted
+  // instance may take to be ready again (its stop + start timeouts).
+  Roll(std::vector<std::string> instances, int max_unavailable, RollMillis deadline_ms);
+
+  // `seen[i]` is instances[i] now. Returns the instances to restart now
+  // (the daemon restarts exactly these, then calls again on any change).
+  std::vector<std::string> step(RollMillis now, const std::vector<RollObservation>& seen);
+
+  bool done() const { return state_ == State::Done; }
+  bool failed() const { return state_ == State::Failed; }
+  const std::string& reason() const { return reason_; }
+  // Instances unavailable by the roll's doing (restarted, not yet seen ready).
+  int unavailable() const;
+  // The earliest deadline still pending (for the daemon's timer); -1 none.
+  RollMillis next_deadline() const;
+
+ private:
+  enum class State { Rolling, Done, Failed };
+  enum class Slot { Pending, Restarting, Replaced };
+  struct Item {
+    std::string name;
+    Slot slot = Slot::Pending;
+    std::uint64_t old_run = 0;
+    RollMillis deadline = 0;
+  };
+  std::vector<Item> items_;
+  int max_unavailable_;
+  RollMillis deadline_ms_;
+  State state_ = State::Rolling;
+  std::string reason_;
+};
+
+}  // namespace procd

@@ -1,0 +1,81 @@
+// issue 28: the rolling restart's decisions (procd/rolling.hpp) on fake
+// time: one at a time by default, each only after the previous new run is
+// ready; max_unavailable at once; a failing or late new run stops the roll
+// and leaves the rest alone.
+#include <doctest/doctest.h>
+
+#include "procd/rolling.hpp"
+
+using namespace procd;
+
+namespace {
+using V = std::vector<std::string>;
+RollObservation ready(std::uint64_t run) { return {RollSeen::Ready, run}; }
+RollObservation starting(std::uint64_t run) { return {RollSeen::NotReady, run}; }
+}  // namespace
+
+TEST_CASE("roll: stop-first, one at a time, each after the previous new run is ready") {
+  Roll r({"web@0", "web@1", "web@2"}, 1, 5000);
+  std::vector<RollObservation> seen = {ready(10), ready(11), ready(12)};
+  CHECK(r.step(0, seen) == V{"web@0"});
+  CHECK(r.unavailable() == 1);
+  CHECK(r.step(10, seen).empty());            // still the old run: not replaced
+  seen[0] = starting(20);
+  CHECK(r.step(20, seen).empty());            // new run, not ready yet
+  seen[0] = ready(20);
+  CHECK(r.step(30, seen) == V{"web@1"});
+  seen[1] = ready(21);
+  CHECK(r.step(40, seen) == V{"web@2"});
+  CHECK(!r.done());
+  seen[2] = ready(22);
+  CHECK(r.step(50, seen).empty());
+  CHECK(r.done());
+  CHECK(r.unavailable() == 0);
+}
+
+TEST_CASE("roll: max_unavailable instances at once, never more") {
+  Roll r({"a@0", "a@1", "a@2", "a@3"}, 2, 5000);
+  std::vector<RollObservation> seen = {ready(1), ready(2), ready(3), ready(4)};
+  CHECK(r.step(0, seen) == V{"a@0", "a@1"});
+  CHECK(r.unavailable() == 2);
+  seen[1] = ready(9);
+  CHECK(r.step(1, seen) == V{"a@2"});
+  CHECK(r.unavailable() == 2);
+}
+
+TEST_CASE("roll: a failing new run stops the roll; the rest are not touched") {
+  Roll r({"w@0", "w@1", "w@2"}, 1, 5000);
+  std::vector<RollObservation> seen = {ready(1), ready(2), ready(3)};
+  CHECK(r.step(0, seen) == V{"w@0"});
+  seen[0] = {RollSeen::Failed, 7};
+  CHECK(r.step(5, seen).empty());
+  CHECK(r.failed());
+  CHECK(r.reason().find("w@0 failed") != std::string::npos);
+  seen[0] = ready(8);
+  CHECK(r.step(6, seen).empty());  // stays stopped
+}
+
+TEST_CASE("roll: a new run not ready by the deadline stops the roll") {
+  Roll r({"w@0", "w@1"}, 1, 1000);
+  std::vector<RollObservation> seen = {ready(1), ready(2)};
+  CHECK(r.step(0, seen) == V{"w@0"});
+  CHECK(r.next_deadline() == 1000);
+  seen[0] = starting(5);
+  CHECK(r.step(999, seen).empty());
+  CHECK(!r.failed());
+  CHECK(r.step(1000, seen).empty());
+  CHECK(r.failed());
+  CHECK(r.reason().find("within 1000 ms") != std::string::npos);
+}
+
+TEST_CASE("roll: the old run failing before the restart shows is not the new run") {
+  Roll r({"w@0"}, 1, 1000);
+  std::vector<RollObservation> seen = {ready(1)};
+  CHECK(r.step(0, seen) == V{"w@0"});
+  seen[0] = {RollSeen::Failed, 1};  // the old run, as it is stopped
+  CHECK(r.step(1, seen).empty());
+  CHECK(!r.failed());
+  seen[0] = ready(2);
+  r.step(2, seen);
+  CHECK(r.done());
+}
