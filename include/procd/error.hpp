@@ -51,6 +51,7 @@ namespace procd {
   X(ConfigTokenFileUnsafe, 1045, "http_token_file is not owned by procd's user or others may read it") \
   X(ConfigKeyTooDeep, 1046, "dotted key with more than 32 parts")                          \
   X(ConfigShellDollar, 1047, "`$$` or `${` in a `sh -c` script consumed by interpolation (warning)") \
+  X(ConfigReloadBoth, 1053, "reload_command and reload_signal both set")                 \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \
@@ -73,6 +74,8 @@ namespace procd {
   X(ServiceDependencyFailed, 4011, "a dependency failed; service not started")             \
   X(ServiceCgroupLeftover, 4012, "processes of an earlier procd left in the service cgroup; killed") \
   X(ServiceCgroupFailed, 4013, "cannot place the service in its cgroup")                  \
+  X(ServiceHookFailed, 4017, "a hook (pre_start, stop_command, post_stop) failed or timed out") \
+  X(ServiceReloadFailed, 4018, "procd reload NAME failed: reload_command failed, or the service is not up") \
   /* 5000-5999 I/O */                                                                    \
   X(IoOpen, 5001, "cannot open file")                                                     \
   X(IoWrite, 5002, "cannot write")                                                        \

@@ -57,6 +57,7 @@ struct LogLine {
   std::string text;
   bool partial = false;  // a cut piece of a longer line: the next one continues it
   bool is_procd = false;  // procd's own line about the service (spawned, exited, restarting …)
+  bool is_hook = false;   // a line a hook (pre_start, stop_command, ...) wrote: "stream":"hook"
 };
 
 // A circular array of `capacity` slots: a push reuses the oldest slot's

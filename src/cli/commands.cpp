@@ -132,7 +132,9 @@ int cli_main(int argc, char** argv) {
   status->add_flag("--json", json, "One JSON document");
   bool wide = false;
   status->add_flag("--wide", wide, "Every column, uncut, however wide the terminal");
-  auto* reload = app.add_subcommand("reload", "Re-read the config file and apply the difference");
+  auto* reload = app.add_subcommand("reload", "Re-read the config file and apply the difference; with names, reload those services");
+  std::vector<std::string> reload_names;
+  reload->add_option("names", reload_names, "Services to reload (reload_signal, reload_command, or a restart)");
   auto* signal = app.add_subcommand("signal", "Send a signal to services' process groups");
   std::string sig;
   signal->add_option("signal", sig, "Signal name or number (TERM, SIGHUP, 9)")->required();
@@ -147,10 +149,10 @@ int cli_main(int argc, char** argv) {
   logs->add_option("-n,--lines", lines, "How many recent lines")->capture_default_str();
   logs->add_flag("--json", json, "One JSON object per line, as the server sends it");
   std::vector<std::string> log_streams;
-  logs->add_option("--stream", log_streams, "Only these streams: out, err, procd (comma list)")
+  logs->add_option("--stream", log_streams, "Only these streams: out, err, procd, hook (comma list)")
       ->delimiter(',')
       ->allow_extra_args(false)  // one list per --stream; the names after it stay names
-      ->check(CLI::IsMember({"out", "err", "procd"}));
+      ->check(CLI::IsMember({"out", "err", "procd", "hook"}));
   auto* events = app.add_subcommand("events", "Stream state changes until interrupted");
   events->add_flag("--json", json, "One JSON object per line");
   std::string event_service;
@@ -214,7 +216,7 @@ int cli_main(int argc, char** argv) {
     return cmd_service_action(g, "restart", names, all);
   }
   if (*status) return cmd_status(g, names, json, wide);
-  if (*reload) return cmd_reload(g);
+  if (*reload) return cmd_reload(g, reload_names);
   if (*signal) return cmd_signal(g, sig, names);
   if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json, log_streams);
   if (*events) return cmd_events(g, json, event_service);

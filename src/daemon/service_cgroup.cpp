@@ -144,6 +144,8 @@ bool Service::run_alive() {
 }
 
 void Service::signal(int sig) {
+  if (sig == SIGKILL) kill_hooks();  // a stop timeout or the shutdown ladder: its hooks go too
+  if (!has_process() && state_.pid <= 0) return;  // nothing of a run is left: the group id is not ours
   CgroupTree* tree = host_.cgroups();
   if (!tree || cgroup_.empty()) {
     if (pgid_ <= 0) return;

@@ -21,6 +21,7 @@
 #include "procd/spawn.hpp"
 #include "procd/front_ends.hpp"
 #include "procd/supervisor.hpp"
+#include "service_hooks.hpp"
 
 namespace procd {
 namespace {
@@ -71,9 +72,21 @@ StatusView FrontEnds::status_view(const std::vector<Service*>& which) {
     v.reason = why.text;
     v.reason_code = why.code;
     v.cgroup = s->cgroup();
+    if (const HookRun* h = s->hook_run(); h && h->reload_seq > 0) {
+      v.reload_seq = h->reload_seq;
+      v.reload_state = h->reload_state;
+      v.reload_reason = h->reload_reason;
+    }
     out.services.push_back(std::move(v));
   }
   return out;
+}
+
+// `procd reload NAME` (issue 28): reload_signal, reload_command, or a restart.
+Result<ReloadWay> Supervisor::reload_service(Service& svc) {
+  auto way = svc.reload();
+  if (way.ok() && *way == ReloadWay::Restart) restart_service(svc);
+  return way;
 }
 
 void Supervisor::signal_service(Service& svc, int signum) {
@@ -186,7 +199,7 @@ void FrontEnds::publish_log_line(Service& svc, const LogLine& line) {
   bool to_control = control_ && control_->has_streams(ControlConnection::Stream::Logs);
   bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Logs);
   if (!to_control && !to_http) return;
-  std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text, line.partial, line.is_procd});
+  std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text, line.partial, line.is_procd, line.is_hook});
   if (to_http) publish_http(HttpConnection::Stream::Logs, svc.name(), item);
   if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Logs, [&](ControlConnection& c) {

@@ -150,6 +150,7 @@ void LineRing::push(std::int64_t ts_ms, bool is_stderr, std::string_view text, b
   slot.is_stderr = is_stderr;
   slot.partial = partial;
   slot.is_procd = false;
+  slot.is_hook = false;
   set_text(slot.text, text);
 }
 
@@ -177,6 +178,8 @@ void LineRing::push_lines(std::int64_t ts_ms, bool is_stderr, std::string_view h
     slot.is_stderr = is_stderr;
     slot.partial = false;
     slot.is_procd = false;
+    slot.is_hook = false;
+  slot.is_hook = false;
     if (start == SIZE_MAX) {
       set_text(slot.text, head);
       slot.text.append(body.substr(0, stop));
