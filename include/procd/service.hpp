@@ -131,6 +131,7 @@ class Service {
   bool has_process() const { return drain_.phase() != DrainPhase::Idle; }
   bool idle() const;                   // no process: no run, no hook (service_hooks.cpp)
   bool hooks_running() const;
+  int hook_pid(HookKind kind) const;   // its hook process of that kind; 0 = none
   pid_t pgid() const { return pgid_; }
   const std::string& cgroup() const { return cgroup_; }
   bool to_file() const { return files_ != nullptr; }

@@ -31,6 +31,8 @@ void hook_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
 
 bool Service::hooks_running() const { return hooks_ && hooks_->running(); }
 
+int Service::hook_pid(HookKind kind) const { return hooks_ ? hooks_->slot(kind).pid : 0; }
+
 bool Service::idle() const { return !has_process() && state_.pid <= 0 && !hooks_running(); }
 
 void Service::run_hook(HookKind kind, const HookVars& vars, std::function<void(const HookVerdict&)> done) {
@@ -171,7 +173,7 @@ bool Service::stop_by_command() {
   if (!has_process() || state_.pid <= 0) return true;  // nothing to stop: no signal either
   if (hooks_ && hooks_->slot(HookKind::StopCommand).pid > 0) return true;
   run_hook(HookKind::StopCommand, HookVars{state_.pid, std::nullopt, false}, [](const HookVerdict&) {});
-  return true;
+  return hook_pid(HookKind::StopCommand) > 0;  // it could not be spawned: the stop signal goes instead
 }
 
 // The run is over (exit seen, output drained): a stop_command still running

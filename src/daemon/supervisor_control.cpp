@@ -57,7 +57,7 @@ StatusView FrontEnds::status_view(const std::vector<Service*>& which) {
     v.name = s->name();
     v.state = phase_name(st.phase);
     v.want_up = st.want == Want::Up;
-    v.pid = st.pid > 0 ? st.pid : 0;
+    v.pid = st.pid > 0 && s->has_process() ? st.pid : 0;  // not while post_stop runs after the run
     v.restarts = st.restarts;
     v.uptime_ms = t - st.spawned_at;
     if (st.last_exit) v.last_exit = ExitView{st.last_exit->code, st.last_exit->signal};

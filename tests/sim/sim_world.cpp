@@ -121,6 +121,14 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
     if (kv.rfind("PROCD_SERVICE=", 0) == 0) name = kv.substr(14);
   // A health command: /dev/null for stdio (a run always has pipes), argv sim-health-NAME.
   if (req.stdio == SpawnStdio::Null || (!req.argv.empty() && req.argv[0].rfind("sim-health-", 0) == 0)) return spawn_health(name, req.cgroup);
+  for (const char* kind : {"pre_start", "stop_command", "post_stop"})
+    if (!req.argv.empty() && req.argv[0].rfind(fmt::format("sim-hook-{}-", kind), 0) == 0) return spawn_hook(name, kind, req.cgroup);
+  // issue 28: the main command never runs while its pre_start runs, nor after it failed.
+  for (const auto& [pid, q] : procs_)
+    if (q.hook == "pre_start" && q.service == name && !q.exited)
+      violate("main-during-pre-start", fmt::format("spawn of {} while its pre_start pid {} runs", name, pid));
+  if (pre_start_[name] == 2) violate("main-after-pre-start-failed", fmt::format("spawn of {} after its pre_start failed", name));
+  pre_start_[name] = 0;
   if (instant_ != clock_.now()) instant_ = clock_.now(), spawns_now_ = 0;
   bool hung = ++spawns_now_ > kSpawnsPerInstant;
   if (spawns_now_ == kSpawnsPerInstant + 1)
@@ -199,6 +207,36 @@ Result<SpawnedProcess> SimWorld::spawn_health(const std::string& name, const std
   if (p.ends_after) exit_by(p, clock_.now() + *p.ends_after, p.natural);
   ++health_spawned_;
   note(fmt::format("health {} pid {}: {}", name, p.pid, p.describe()));
+  pid_t pid = p.pid;
+  procs_.emplace(pid, std::move(p));
+  return SpawnedProcess{pid, -1, -1};
+}
+
+// A hook (issue 28): exits 0 or 1 after a while, or hangs until procd
+// kills it at its bound; a session of its own, like a health command.
+Result<SpawnedProcess> SimWorld::spawn_hook(const std::string& name, const std::string& kind, const std::string& cgroup) {
+  auto between = [this](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); };
+  if (between(0, 99) < 2) {
+    note(fmt::format("{} of {} fails to spawn", kind, name));
+    return make_error(Code::SpawnFailed, "simulated hook spawn failure");
+  }
+  if (kind == "pre_start") pre_start_[name] = 0;
+  // stop_command is the service's stop (SPEC Part 3: its stop signal or stop_command before any SIGKILL).
+  if (kind == "stop_command")
+    for (auto& [pid, q] : procs_)
+      if (q.service == name && !q.health && !q.exited && q.first_stop_at < 0) q.first_stop_at = clock_.now();
+  FakeProcess p;
+  p.pid = p.pgid = p.run = next_pid_++;
+  p.service = name;
+  p.cgroup = cgroup;
+  p.health = true;
+  p.hook = kind;
+  p.spawned_at = clock_.now();
+  int r = static_cast<int>(between(0, 99));
+  if (r < 90) p.ends_after = between(1, 500), p.natural = ExitStatus{r < 75 ? 0 : 1, 0};
+  p.dies_of_stop_signal = true;
+  if (p.ends_after) exit_by(p, clock_.now() + *p.ends_after, p.natural);
+  note(fmt::format("{} {} pid {}: {}", kind, name, p.pid, p.describe()));
   pid_t pid = p.pid;
   procs_.emplace(pid, std::move(p));
   return SpawnedProcess{pid, -1, -1};
@@ -328,6 +366,7 @@ std::optional<Reaped> SimWorld::reap_one() {
   auto it = procs_.find(pid);
   Reaped r{pid, it->second.status.code, it->second.status.signal};
   reaped_.insert(pid);
+  if (it->second.hook == "pre_start") pre_start_[it->second.service] = r.code == 0 && r.signal == 0 ? 1 : 2;
   if (!it->second.health && !it->second.is_child())
     last_end_[it->second.service] = {r.signal > 0 ? 128 + r.signal : r.code, false};
   procs_.erase(it);
