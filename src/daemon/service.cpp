@@ -110,7 +110,8 @@ void Service::spawn() {
   run_hook(HookKind::PreStart, HookVars{}, [this](const HookVerdict& v) {
     if (!v.ok) return host_.dispatch(*this, ev::SpawnFailed{make_error(Code::ServiceHookFailed, v.reason)});
     // A stop came while pre_start ran: the main command is never spawned.
-    if (state_.phase != Phase::Starting || state_.pid != 0)
+    // (A shutdown that began meanwhile wants it down: the same.)
+    if (state_.phase != Phase::Starting || state_.pid != 0 || state_.want != Want::Up)
       return host_.dispatch(*this, ev::SpawnFailed{make_error(Code::ServiceHookFailed, "stopped during pre_start")});
     spawn_main();
   });

@@ -220,7 +220,7 @@ Result<SpawnedProcess> SimWorld::spawn_hook(const std::string& name, const std::
     note(fmt::format("{} of {} fails to spawn", kind, name));
     return make_error(Code::SpawnFailed, "simulated hook spawn failure");
   }
-  if (kind == "pre_start") pre_start_[name] = 0;
+  if (kind == "pre_start") pre_start_[name] = 0, last_pre_start_[name] = next_pid_;
   // stop_command is the service's stop (SPEC Part 3: its stop signal or stop_command before any SIGKILL).
   if (kind == "stop_command")
     for (auto& [pid, q] : procs_)
@@ -366,7 +366,7 @@ std::optional<Reaped> SimWorld::reap_one() {
   auto it = procs_.find(pid);
   Reaped r{pid, it->second.status.code, it->second.status.signal};
   reaped_.insert(pid);
-  if (it->second.hook == "pre_start") pre_start_[it->second.service] = r.code == 0 && r.signal == 0 ? 1 : 2;
+  if (it->second.hook == "pre_start" && last_pre_start_[it->second.service] == pid) pre_start_[it->second.service] = r.code == 0 && r.signal == 0 ? 1 : 2;
   if (!it->second.health && !it->second.is_child())
     last_end_[it->second.service] = {r.signal > 0 ? 128 + r.signal : r.code, false};
   procs_.erase(it);

@@ -131,6 +131,8 @@ class SimWorld final : public SystemCalls {
   void forget_pre_start(const std::vector<std::string>& names) {
     for (auto it = pre_start_.begin(); it != pre_start_.end();)
       it = std::find(names.begin(), names.end(), it->first) == names.end() ? pre_start_.erase(it) : std::next(it);
+    for (auto it = last_pre_start_.begin(); it != last_pre_start_.end();)
+      it = std::find(names.begin(), names.end(), it->first) == names.end() ? last_pre_start_.erase(it) : std::next(it);
   }
   bool stuck_alive() const;  // a process outlived its SIGKILL and still runs
   bool anything_running() const;  // zombies (exited, not reaped) do not count
@@ -161,6 +163,7 @@ class SimWorld final : public SystemCalls {
   Result<SpawnedProcess> spawn_health(const std::string& name, const std::string& cgroup);
   Result<SpawnedProcess> spawn_hook(const std::string& name, const std::string& kind, const std::string& cgroup);
   std::map<std::string, int> pre_start_;   // per service: 0 none since its last main spawn, 1 exited 0, 2 failed
+  std::map<std::string, pid_t> last_pre_start_;  // its latest pre_start (an older one's late reap says nothing)
   int stop_signal_of(const std::string& service) const;
   void pick_behaviour(FakeProcess& p);
   void pick_child(const FakeProcess& leader, bool escapes);
