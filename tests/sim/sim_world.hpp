@@ -127,7 +127,7 @@ class SimWorld final : public SystemCalls {
   std::set<int> critical_codes(const std::string& service) const;
   // A process of the service's run (its main process or a worker left in its group) is alive.
   bool run_alive(const std::string& service) const;
-  // issue 28: a failed pre_start of a service no longer in the config is forgotten.
+  // issue 28: pre_start outcomes of services not in `names` are forgotten (a reload).
   void forget_pre_start(const std::vector<std::string>& names) {
     for (auto it = pre_start_.begin(); it != pre_start_.end();)
       it = std::find(names.begin(), names.end(), it->first) == names.end() ? pre_start_.erase(it) : std::next(it);
