@@ -52,7 +52,9 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
              bool as_json = false, const std::vector<std::string>& streams = {}, const std::string& since = "",
              bool no_timestamps = false);
 int cmd_events(const GlobalOptions& g, bool json, const std::string& service = {});
-int cmd_reload(const GlobalOptions& g);
+int cmd_reload(const GlobalOptions& g, const std::vector<std::string>& names = {});
+// `procd reload NAME...` (issue 28): reload_signal, reload_command or a restart, waited for.
+int cmd_reload_services(const GlobalOptions& g, const std::vector<std::string>& names);
 int cmd_metrics(const GlobalOptions& g);
 // GET URL; 0 on a 2xx answer within timeout_ms, else 1 with the reason (probe.cpp).
 int cmd_probe(const std::string& url, int timeout_ms);

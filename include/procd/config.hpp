@@ -180,6 +180,12 @@ struct ServiceConfig {
   HealthConfig health;
   ServiceLogConfig log;
   std::vector<int> cpu_affinity;           // CPU numbers (sched_setaffinity before exec); empty = inherit
+  // issue 28: hooks (procd/hooks.hpp); empty = none
+  std::vector<std::string> pre_start;      // runs before every start; non-zero = a failed start
+  std::vector<std::string> stop_command;   // runs instead of sending stop_signal
+  std::vector<std::string> post_stop;      // runs after every run ends
+  std::vector<std::string> reload_command; // `procd reload NAME` runs it...
+  int reload_signal = 0;                   // ... or sends this signal (0 = none: a restart)
 
   // issue 28: replicas (config_replicas.cpp expands one table into instances)
   std::string group;                       // [services.GROUP] of an instance GROUP@i; empty = no `replicas` key

@@ -55,6 +55,7 @@ namespace procd {
   X(ConfigReplicaLogShared, 1049, "instances of a replicated service would share a log file") \
   X(ConfigRollingUnsupported, 1050, "rolling = \"start-first\" is not supported yet")      \
   X(ConfigPortUnset, 1051, "${PROCD_PORT} used by a service without port")               \
+  X(ConfigReloadBoth, 1053, "reload_command and reload_signal both set")                 \
   X(ConfigMainTwice, 1058, "main = true on more than one service")                      \
   X(ConfigMainNameTaken, 1059, "procd run -- CMD: the config already has a service named main") \
   X(ConfigMainRestartIgnored, 1060, "restart policy of the main service is ignored (warning)") \
@@ -81,6 +82,8 @@ namespace procd {
   X(ServiceDependencyFailed, 4011, "a dependency failed; service not started")             \
   X(ServiceCgroupLeftover, 4012, "processes of an earlier procd left in the service cgroup; killed") \
   X(ServiceCgroupFailed, 4013, "cannot place the service in its cgroup")                  \
+  X(ServiceHookFailed, 4017, "a hook (pre_start, stop_command, post_stop) failed or timed out") \
+  X(ServiceReloadFailed, 4018, "procd reload NAME failed: reload_command failed, or the service is not up") \
   /* 5000-5999 I/O */                                                                    \
   X(IoOpen, 5001, "cannot open file")                                                     \
   X(IoWrite, 5002, "cannot write")                                                        \

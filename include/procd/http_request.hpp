@@ -82,7 +82,7 @@ bool parse_target(std::string_view url, std::string& path, std::map<std::string,
 
 enum class HttpRouteKind {
   Dashboard, Healthz, Readyz, Metrics, Status, StatusOne, History, Events, Logs,
-  ServiceStart, ServiceStop, ServiceRestart, Reload,
+  ServiceStart, ServiceStop, ServiceRestart, Reload, ServiceReload,
   NotFound, MethodNotAllowed
 };
 struct HttpRoute {

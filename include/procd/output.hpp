@@ -57,14 +57,17 @@ struct LogLine {
   std::string text;
   bool partial = false;  // a cut piece of a longer line: the next one continues it
   bool is_procd = false;  // procd's own line about the service (spawned, exited, restarting …)
+  bool is_hook = false;   // a line a hook (pre_start, stop_command, ...) wrote: "stream":"hook"
 };
 
 // A line's stream as a bit, for `procd logs --stream` and /logs?stream=:
 // a set of kinds is a mask, 0 meaning every stream.
-inline constexpr std::uint8_t kLogOut = 1, kLogErr = 2, kLogProcd = 4;
-inline std::uint8_t log_kind_bit(const LogLine& l) { return l.is_procd ? kLogProcd : l.is_stderr ? kLogErr : kLogOut; }
+inline constexpr std::uint8_t kLogOut = 1, kLogErr = 2, kLogProcd = 4, kLogHook = 8;
+inline std::uint8_t log_kind_bit(const LogLine& l) {
+  return l.is_procd ? kLogProcd : l.is_hook ? kLogHook : l.is_stderr ? kLogErr : kLogOut;
+}
 inline bool log_kind_wanted(std::uint8_t kinds, const LogLine& l) { return kinds == 0 || (kinds & log_kind_bit(l)) != 0; }
-// "out,err,procd" (any of them, comma separated; "" = every stream) as a
+// "out,err,procd,hook" (any of them, comma separated; "" = every stream) as a
 // mask; nullopt for a word that is none of them.
 std::optional<std::uint8_t> parse_log_kinds(std::string_view list);
 

@@ -82,6 +82,10 @@ struct ServiceStatusView {
   std::string reason_code;    // the reason's stable code; empty = null
   std::string cgroup;         // its cgroup v2 directory; empty = null (process-group fallback)
   std::string stop_reason;    // issue 28: why its last stop began (stop_budget.hpp); empty = null
+  // issue 28: the last `procd reload NAME` that ran reload_command; 0 = none (no "reload" key)
+  std::uint64_t reload_seq = 0;
+  std::string reload_state;   // "running" | "ok" | "failed"
+  std::string reload_reason;  // "reload_command exited 2"
 };
 
 struct StatusView {
@@ -111,6 +115,7 @@ struct LogItemView {
   std::string_view line;
   bool partial = false;  // a cut piece of a longer line: the next item continues it
   bool is_procd = false;  // procd's own line about the service: "stream":"procd"
+  bool is_hook = false;   // a hook's line: "stream":"hook"
 };
 
 // {"name","pid","uptime_ms","services":[...]}: the body of a status reply.

@@ -19,6 +19,7 @@
 //    queue calls handle() one event at a time.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,6 +30,7 @@
 #include "procd/config.hpp"
 #include "procd/health.hpp"
 #include "procd/histogram.hpp"
+#include "procd/hooks.hpp"
 #include "procd/log_pattern.hpp"
 #include "procd/log_repeat.hpp"
 #include "procd/output.hpp"
@@ -44,6 +46,8 @@
 namespace procd {
 
 class Service;
+struct HookRun;
+struct HookPipeRef;
 
 // What a Service may ask of the Supervisor: the loop, the clock and the
 // system, procd's current config, and the fleet-wide parts (the event
@@ -128,7 +132,9 @@ class Service {
   const ServiceState& state() const { return state_; }
   Intent intent() const;
   bool has_process() const { return drain_.phase() != DrainPhase::Idle; }
-  bool idle() const { return !has_process() && state_.pid <= 0; }
+  bool idle() const;                   // no process: no run, no hook (service_hooks.cpp)
+  bool hooks_running() const;
+  int hook_pid(HookKind kind) const;   // its hook process of that kind; 0 = none
   pid_t pgid() const { return pgid_; }
   const std::string& cgroup() const { return cgroup_; }
   bool to_file() const { return files_ != nullptr; }
@@ -178,6 +184,13 @@ class Service {
   // libuv callbacks (service_output.cpp).
   void on_read(uv_stream_t* stream, ssize_t nread, const char* data);
 
+  // Hooks (service_hooks.cpp). `procd reload NAME`: sends reload_signal or
+  // starts reload_command (its outcome: hook_run()), or answers Restart
+  // (the caller restarts it); an error when it cannot be reloaded now.
+  Result<ReloadWay> reload();
+  const HookRun* hook_run() const { return hooks_.get(); }
+  void on_hook_read(const HookPipeRef& ref, ssize_t nread, const char* data);
+
  private:
   void perform(const Action& action, Millis now);  // `now`: the step's
   void write_log(const act::Log& line);
@@ -188,6 +201,16 @@ class Service {
   Millis next_deadline() const;
   void on_timer();
   void spawn();
+  void spawn_main();
+  void run_hook(HookKind kind, const HookVars& vars, std::function<void(const HookVerdict&)> done);
+  void on_hook_exit(HookKind kind, std::uint64_t gen, int code, int sig);
+  void kill_hook(HookKind kind);
+  void kill_hooks();
+  bool stop_by_command();              // stop_command instead of the stop signal
+  void run_over(const ExitStatus& status);  // post_stop, then the machine hears of the exit
+  void hook_line(HookKind kind, bool is_stderr, std::string_view line, bool cut);
+  Millis hooks_deadline() const;
+  void hooks_timer(Millis t);
   void judge_drain();
   void apply_drain(const DrainVerdict& verdict);
   bool run_alive();
@@ -251,6 +274,7 @@ class Service {
   ServiceStats stats_;
   LogRepeat log_repeat_;                // its repeated identical warning / error: once, then counted
   std::vector<Service*> dependents_;    // services whose depends_on names this one
+  std::unique_ptr<HookRun> hooks_;      // made on the first hook it runs (issue 28)
 };
 
 }  // namespace procd

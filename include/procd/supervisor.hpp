@@ -120,6 +120,7 @@ class Supervisor {
   bool shutting_down() const { return ladder_.active(); }
   Result<std::vector<Service*>> select(const Request& req, bool empty_means_all);
   void signal_service(Service& svc, int signum);
+  Result<ReloadWay> reload_service(Service& svc);  // `procd reload NAME` (issue 28)
 
  private:
   friend class FrontEnds;

@@ -163,7 +163,9 @@ int cli_main(int argc, char** argv) {
   status->add_flag("--wide", wide, "Every column, uncut, however wide the terminal");
   bool watch = false;
   status->add_flag("--watch,-w", watch, "Redraw in place on every change until interrupted")->excludes("--json");
-  auto* reload = app.add_subcommand("reload", "Re-read the config file and apply the difference");
+  auto* reload = app.add_subcommand("reload", "Re-read the config file and apply the difference; with names, reload those services");
+  std::vector<std::string> reload_names;
+  reload->add_option("names", reload_names, "Services to reload (reload_signal, reload_command, or a restart)");
   auto* signal = app.add_subcommand("signal", "Send a signal to services' process groups");
   std::string sig;
   signal->add_option("signal", sig, "Signal name or number (TERM, SIGHUP, 9)")->required();
@@ -178,10 +180,10 @@ int cli_main(int argc, char** argv) {
   logs->add_option("-n,--lines", lines, "How many recent lines")->capture_default_str();
   logs->add_flag("--json", json, "One JSON object per line, as the server sends it");
   std::vector<std::string> log_streams;
-  logs->add_option("--stream", log_streams, "Only these streams: out, err, procd (comma list)")
+  logs->add_option("--stream", log_streams, "Only these streams: out, err, procd, hook (comma list)")
       ->delimiter(',')
       ->allow_extra_args(false)  // one list per --stream; the names after it stay names
-      ->check(CLI::IsMember({"out", "err", "procd"}));
+      ->check(CLI::IsMember({"out", "err", "procd", "hook"}));
   std::string log_since;
   logs->add_option("--since", log_since, "Only lines since WHEN: 90s, 10m, 2h, 1d, or a UTC time 2026-12-06T21:57:23Z");
   bool no_timestamps = false;
@@ -256,7 +258,7 @@ int cli_main(int argc, char** argv) {
     return cmd_service_action(g, "restart", names, all);
   }
   if (*status) return cmd_status(g, names, json, wide, watch);
-  if (*reload) return cmd_reload(g);
+  if (*reload) return cmd_reload(g, reload_names);
   if (*signal) return cmd_signal(g, sig, names);
   if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json, log_streams, log_since, no_timestamps);
   if (*events) return cmd_events(g, json, event_service);

@@ -144,7 +144,8 @@ int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vec
   return kExitOk;
 }
 
-int cmd_reload(const GlobalOptions& g) {
+int cmd_reload(const GlobalOptions& g, const std::vector<std::string>& names) {
+  if (!names.empty()) return cmd_reload_services(g, names);  // reload_services.cpp
   SocketTarget sock;
   if (int rc = resolve_socket(g, sock)) return rc;
   // A reload stops and starts services before answering: allow for that.

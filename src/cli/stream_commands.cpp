@@ -69,6 +69,7 @@ std::string short_stream(const json& item) {
 // procd's own log), "~ " procd's own line; "|+" / "!+" a cut piece.
 const char* stream_mark(const std::string& stream, bool partial) {
   if (stream == "procd") return "~ ";
+  if (stream == "hook") return partial ? "*+" : "* ";  // a hook's line (pre_start, post_stop, ...)
   if (stream == "err") return partial ? "!+" : "! ";
   return partial ? "|+" : "| ";
 }

@@ -55,6 +55,10 @@ constexpr SchemaKey kSchema[] = {
     {"services.*.watchdog_ms", ScalarType::Int}, {"services.*.cpu_affinity", ScalarType::None},
     {"services.*.replicas", ScalarType::Int}, {"services.*.port", ScalarType::Int},
     {"services.*.rolling", ScalarType::String}, {"services.*.max_unavailable", ScalarType::Int},
+    // issue 28: hooks
+    {"services.*.pre_start", ScalarType::None}, {"services.*.stop_command", ScalarType::None},
+    {"services.*.post_stop", ScalarType::None}, {"services.*.reload_command", ScalarType::None},
+    {"services.*.reload_signal", ScalarType::IntOrString},
     {"services.*.ready", ScalarType::String}, {"services.*.ready.min_uptime_ms", ScalarType::Int},
     {"services.*.ready.log", ScalarType::String},
     {"services.*.restart", ScalarType::String}, {"services.*.restart.policy", ScalarType::String},

@@ -249,6 +249,16 @@ void read_cgroup_limits(TableReader& t, ServiceConfig& svc) {
   if (auto v = t.integer("cpu_weight", 1, 10000)) svc.cpu_weight = static_cast<int>(*v);
 }
 
+// issue 28: hooks (procd/hooks.hpp): commands like `command`, non-empty.
+void read_hooks(TableReader& t, ServiceConfig& svc) {
+  for (auto [key, argv] : {std::pair{"pre_start", &svc.pre_start}, std::pair{"stop_command", &svc.stop_command},
+                           std::pair{"post_stop", &svc.post_stop}, std::pair{"reload_command", &svc.reload_command}})
+    if (auto v = t.command(key)) *argv = *v;
+  if (auto v = t.signal("reload_signal")) svc.reload_signal = *v;
+  if (t.find("reload_command") != nullptr && t.find("reload_signal") != nullptr)
+    t.error(Code::ConfigReloadBoth, "reload_signal", "reload_command and reload_signal both set; `procd reload NAME` does one of them");
+}
+
 void read_service(TableReader t, ServiceConfig& svc, const std::string& dir) {
   t.check_unknown_keys();
   if (t.find("command") == nullptr) {
@@ -294,6 +304,7 @@ void read_service(TableReader t, ServiceConfig& svc, const std::string& dir) {
   read_health(t, svc.health);
   read_log(t, svc.log, dir);
   read_cpu_affinity(t, svc.cpu_affinity);
+  read_hooks(t, svc);
   if (svc.ready.kind == ReadyKind::Health && svc.health.kind == HealthKind::None && t.find("health") == nullptr)
     t.error(Code::ConfigMissingKey, "ready", "ready = \"health\" needs a [health] table");
   if (svc.watchdog_ms > 0 && svc.ready.kind != ReadyKind::Notify)

@@ -211,6 +211,7 @@ HttpRoute route_request(std::string_view method, std::string_view path) {
       if (verb == "start") return answer(HttpRouteKind::ServiceStart, true, n);
       if (verb == "stop") return answer(HttpRouteKind::ServiceStop, true, n);
       if (verb == "restart") return answer(HttpRouteKind::ServiceRestart, true, n);
+      if (verb == "reload") return answer(HttpRouteKind::ServiceReload, true, n);
     }
   }
   return {};

@@ -13,7 +13,7 @@ std::uint64_t oldest(const LineRing& r) { return r.pushed() - r.size(); }
 
 std::string item_of(const LineRing& r, std::uint64_t number, std::string_view name) {
   const LogLine& l = r.at(static_cast<std::size_t>(number - oldest(r)));
-  return log_item({l.ts_ms, std::string(name), l.is_stderr, l.text, l.partial, l.is_procd});
+  return log_item({l.ts_ms, std::string(name), l.is_stderr, l.text, l.partial, l.is_procd, l.is_hook});
 }
 
 }  // namespace

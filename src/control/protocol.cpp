@@ -207,7 +207,7 @@ json last_exit_json(const std::optional<ExitView>& e) {
 
 json service_status_json(const ServiceStatusView& s) {
   const bool alive = s.pid > 0;
-  return {{"name", s.name},
+  json j = {{"name", s.name},
           {"state", s.state},
           {"want", s.want_up ? "up" : "down"},
           {"pid", alive ? json(s.pid) : json(nullptr)},
@@ -225,6 +225,8 @@ json service_status_json(const ServiceStatusView& s) {
           {"reason_code", null_if_empty(s.reason_code)},
           {"cgroup", null_if_empty(s.cgroup)},
           {"stop_reason", null_if_empty(s.stop_reason)}};
+  if (s.reload_seq > 0) j["reload"] = {{"seq", s.reload_seq}, {"state", s.reload_state}, {"reason", null_if_empty(s.reload_reason)}};
+  return j;
 }
 
 }  // namespace
@@ -331,7 +333,7 @@ std::optional<std::string> base64_decode(std::string_view in) {
 std::string log_item(const LogItemView& item) {
   json j{{"ts", utc_timestamp(item.wall_ms)},
          {"service", item.service},
-         {"stream", item.is_procd ? "procd" : item.is_stderr ? "stderr" : "stdout"},
+         {"stream", item.is_procd ? "procd" : item.is_hook ? "hook" : item.is_stderr ? "stderr" : "stdout"},
          {"line", item.line}};
   if (item.partial) j["partial"] = true;
   if (!is_valid_utf8(item.line)) j["line_base64"] = base64_encode(item.line);  // the exact bytes

@@ -7,6 +7,7 @@
 
 #include <fmt/core.h>
 
+#include "procd/hooks.hpp"
 #include "procd/signal_names.hpp"
 
 namespace procd {
@@ -47,7 +48,8 @@ Cause failure_cause(const ReasonFacts& f) {
 
 // Why the last run ended; empty when nothing is known.
 Cause last_cause(const ReasonFacts& f) {
-  if (!f.spawn_error.empty()) return {"spawn-failed", short_error(f.spawn_error)};
+  if (!f.spawn_error.empty())  // issue 28: a failed pre_start has its own code
+    return {is_pre_start_failure(f.spawn_error) ? "pre-start-failed" : "spawn-failed", short_error(f.spawn_error)};
   if (f.oom_killed) return {"oom", "killed by OOM (memory_max)"};
   if (Cause c = failure_cause(f)) return c;
   if (!f.last_exit) return {};

@@ -16,6 +16,7 @@
 #include "procd/signal_names.hpp"
 #include "procd/front_ends.hpp"
 #include "procd/supervisor.hpp"
+#include "service_hooks.hpp"
 
 namespace procd {
 namespace {
@@ -81,7 +82,33 @@ void verb_metrics(FrontEnds& front, ControlConnection& conn, const Request&) {
   conn.send(reply_ok({{"text", front.metrics_text()}}));
 }
 
-void verb_reload(FrontEnds& front, ControlConnection& conn, const Request&) {
+const char* reload_way_name(ReloadWay way) {
+  return way == ReloadWay::Signal ? "signal" : way == ReloadWay::Command ? "command" : "restart";
+}
+
+// `procd reload NAME...` (issue 28): each service's reload_signal or
+// reload_command, or a restart; the first that cannot be reloaded answers.
+void verb_reload_services(FrontEnds& front, ControlConnection& conn, const Request& req) {
+  auto which = front.sup().select(req, false);
+  if (!which.ok()) return conn.send(reply_error(which.error()));
+  nlohmann::json out = nlohmann::json::array();
+  for (Service* s : *which) {
+    if (s->intent().removing)
+      return conn.send(reply_error(make_error(Code::ServiceUnknown, fmt::format("service \"{}\" was removed by a reload", s->name()))));
+    auto way = front.sup().reload_service(*s);
+    if (!way.ok()) return conn.send(reply_error(way.error()));
+    const HookRun* h = s->hook_run();
+    out.push_back({{"name", s->name()}, {"state", phase_name(s->state().phase)}, {"reload", reload_way_name(*way)},
+                   {"seq", h ? h->reload_seq : 0}});
+  }
+  conn.send(reply_ok({{"services", std::move(out)}}));
+}
+
+void verb_reload(FrontEnds& front, ControlConnection& conn, const Request& req) {
+  if (!req.names.empty()) {
+    if (front.sup().shutting_down()) return conn.send(reply_error(shutting_down_error()));
+    return verb_reload_services(front, conn, req);
+  }
   ReloadOutcome r = front.sup().reload("procd reload", false);
   if (r.skipped) return conn.send(reply_error(shutting_down_error()));
   conn.send(r.ok ? reload_ok_reply(r.diff) : reload_error_reply(r.errors));

@@ -15,6 +15,7 @@
 
 #include "procd/logging.hpp"
 #include "procd/service_request.hpp"
+#include "service_hooks.hpp"
 
 namespace procd {
 namespace {
@@ -70,7 +71,7 @@ void Service::perform(const Action& action, Millis now) {
         if constexpr (std::is_same_v<A, act::Spawn>) {
           spawn();
         } else if constexpr (std::is_same_v<A, act::Signal>) {
-          signal(a.sig);
+          if (!(a.sig == spec_.stop_signal && stop_by_command())) signal(a.sig);
         } else if constexpr (std::is_same_v<A, act::ArmTimer> || std::is_same_v<A, act::CancelTimer>) {
           // The deadline is in the state; rearm() after the step arms the one timer.
         } else if constexpr (std::is_same_v<A, act::Publish>) {
@@ -81,6 +82,7 @@ void Service::perform(const Action& action, Millis now) {
             tell(fmt::format("restarting in {} ms", std::max<Millis>(0, state_.deadline - now)));  // the step's now: the delay as chosen
           else if (a.phase == Phase::Running)
             tell("running");
+          if (a.phase == Phase::Stopping) kill_hook(HookKind::PreStart);  // the main command will not be spawned
           host_.published(*this, a.phase);
           on_phase(a.phase);
         } else if constexpr (std::is_same_v<A, act::Log>) {
@@ -97,12 +99,25 @@ void Service::write_log(const act::Log& line) {
 
 Millis Service::next_deadline() const {
   Millis due = 0;
-  for (Millis d : {state_.deadline, drain_.deadline(), watchdog_due_, files_ ? files_->retry_due : Millis{0}})
+  for (Millis d : {state_.deadline, drain_.deadline(), watchdog_due_, files_ ? files_->retry_due : Millis{0}, hooks_deadline()})
     if (d > 0 && (due == 0 || d < due)) due = d;
   return due;
 }
 
+// act::Spawn: pre_start first when there is one (service_hooks.cpp).
 void Service::spawn() {
+  if (!has_hook(*cfg_, HookKind::PreStart)) return spawn_main();
+  run_hook(HookKind::PreStart, HookVars{}, [this](const HookVerdict& v) {
+    if (!v.ok) return host_.dispatch(*this, ev::SpawnFailed{make_error(Code::ServiceHookFailed, v.reason)});
+    // A stop came while pre_start ran: the main command is never spawned.
+    // (A shutdown that began meanwhile wants it down: the same.)
+    if (state_.phase != Phase::Starting || state_.pid != 0 || state_.want != Want::Up)
+      return host_.dispatch(*this, ev::SpawnFailed{make_error(Code::ServiceHookFailed, "stopped during pre_start")});
+    spawn_main();
+  });
+}
+
+void Service::spawn_main() {
   auto env = build_service_env(*cfg_, host_.base_env());
   if (!env.ok()) {
     host_.dispatch(*this, ev::SpawnFailed{env.error()});
@@ -173,6 +188,7 @@ void Service::on_timer() {
     bool populated = !cgroup_.empty() && run_alive();
     apply_drain(drain_.deadline_passed(t, populated, kCgroupKillWaitMs));
   }
+  hooks_timer(t);
   if (state_.deadline > 0 && t >= state_.deadline) host_.dispatch(*this, ev::TimerFired{});
   rearm();
 }
@@ -231,7 +247,7 @@ void Service::apply_drain(const DrainVerdict& verdict) {
   close_cgroup_watch();
   flush_files();
   check_oom(verdict.status);
-  host_.dispatch(*this, ev::Exited{verdict.status});
+  run_over(verdict.status);
 }
 
 // Metrics and dashboard: spawns, start and stop durations.

@@ -144,6 +144,9 @@ bool Service::run_alive() {
 }
 
 void Service::signal(int sig) {
+  if (sig == SIGKILL) kill_hooks();  // a stop timeout or the shutdown ladder: its hooks go too
+  // Only hooks run (pre_start before the spawn, post_stop after the run): the group id is not ours.
+  if (!has_process() && hooks_running() && (state_.pid <= 0 || hook_pid(HookKind::PostStop) > 0)) return;
   CgroupTree* tree = host_.cgroups();
   if (!tree || cgroup_.empty()) {
     if (pgid_ <= 0) return;

@@ -21,6 +21,7 @@
 #include "procd/spawn.hpp"
 #include "procd/front_ends.hpp"
 #include "procd/supervisor.hpp"
+#include "service_hooks.hpp"
 
 namespace procd {
 namespace {
@@ -61,7 +62,7 @@ StatusView FrontEnds::status_view(const std::vector<Service*>& which) {
     v.name = s->name();
     v.state = phase_name(st.phase);
     v.want_up = st.want == Want::Up;
-    v.pid = st.pid > 0 ? st.pid : 0;
+    v.pid = st.pid > 0 && s->has_process() ? st.pid : 0;  // not while post_stop runs after the run
     v.restarts = st.restarts;
     v.uptime_ms = t - st.spawned_at;
     if (st.last_exit) v.last_exit = ExitView{st.last_exit->code, st.last_exit->signal};
@@ -77,9 +78,21 @@ StatusView FrontEnds::status_view(const std::vector<Service*>& which) {
     v.reason_code = why.code;
     v.cgroup = s->cgroup();
     v.stop_reason = stop_reason_name(st.stop_reason());
+    if (const HookRun* h = s->hook_run(); h && h->reload_seq > 0) {
+      v.reload_seq = h->reload_seq;
+      v.reload_state = h->reload_state;
+      v.reload_reason = h->reload_reason;
+    }
     out.services.push_back(std::move(v));
   }
   return out;
+}
+
+// `procd reload NAME` (issue 28): reload_signal, reload_command, or a restart.
+Result<ReloadWay> Supervisor::reload_service(Service& svc) {
+  auto way = svc.reload();
+  if (way.ok() && *way == ReloadWay::Restart) restart_service(svc);
+  return way;
 }
 
 void Supervisor::signal_service(Service& svc, int signum) {
@@ -162,7 +175,7 @@ void FrontEnds::send_recent_logs(ControlConnection& conn, const Request& req, co
   if (auto it = req.args.find("streams"); it != req.args.end())
     kinds = it->is_string() ? parse_log_kinds(it->get<std::string>()) : std::nullopt;
   if (!kinds)
-    return conn.send(reply_error(make_error(Code::ProtocolMalformed, "streams must be a comma list of out, err, procd")));
+    return conn.send(reply_error(make_error(Code::ProtocolMalformed, "streams must be a comma list of out, err, procd, hook")));
   // "since_ms": only lines stamped at or after it (wall clock ms).
   std::int64_t since_ms = 0;
   if (auto it = req.args.find("since_ms"); it != req.args.end() && it->is_number_integer()) since_ms = it->get<std::int64_t>();
@@ -203,7 +216,7 @@ void FrontEnds::publish_log_line(Service& svc, const LogLine& line) {
   bool to_control = control_ && control_->has_streams(ControlConnection::Stream::Logs);
   bool to_http = http_ && http_->has_streams(HttpConnection::Stream::Logs);
   if (!to_control && !to_http) return;
-  std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text, line.partial, line.is_procd});
+  std::string item = log_item({line.ts_ms, svc.name(), line.is_stderr, line.text, line.partial, line.is_procd, line.is_hook});
   if (to_http) publish_http(HttpConnection::Stream::Logs, svc.name(), item, &line);
   if (!to_control) return;
   control_->for_each_stream(ControlConnection::Stream::Logs, [&](ControlConnection& c) {

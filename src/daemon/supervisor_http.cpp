@@ -207,7 +207,7 @@ void FrontEnds::http_logs(HttpConnection& conn, const HttpRequest& req) {
   }
   std::optional<std::uint8_t> kinds = 0;
   if (auto it = req.query.find("stream"); it != req.query.end()) kinds = parse_log_kinds(it->second);
-  if (!kinds) return reply_err(conn, 400, make_error(Code::HttpBadRequest, "stream must be a comma list of out, err, procd"));
+  if (!kinds) return reply_err(conn, 400, make_error(Code::HttpBadRequest, "stream must be a comma list of out, err, procd, hook"));
   auto f = req.query.find("follow");
   if (f == req.query.end() || f->second == "0" || f->second == "false") {
     // Handed to the client in 64 KiB pieces as it reads, never joined.
@@ -245,7 +245,10 @@ void FrontEnds::http_service_action(HttpConnection& conn, const HttpRequest& req
   Service& s = *which->front();
   if (kind == HttpRouteKind::ServiceStart) sup_.start_service(s);
   else if (kind == HttpRouteKind::ServiceStop) sup_.stop_service(s);
-  else sup_.restart_service(s);
+  else if (kind == HttpRouteKind::ServiceReload) {  // issue 28: like `procd reload NAME`
+    auto way = sup_.reload_service(s);
+    if (!way.ok()) return reply_err(conn, 409, way.error());
+  } else sup_.restart_service(s);
   conn.reply(200, kJson, reply_ok(service_states_body({{s.name(), phase_name(s.state().phase)}})));
 }
 
@@ -290,6 +293,7 @@ void FrontEnds::handle_http(HttpConnection& conn, const HttpRequest& req) {
     case HttpRouteKind::ServiceStart:
     case HttpRouteKind::ServiceStop:
     case HttpRouteKind::ServiceRestart:
+    case HttpRouteKind::ServiceReload:
     case HttpRouteKind::Reload: return http_service_action(conn, req, route.kind);
     case HttpRouteKind::MethodNotAllowed:
       return conn.reply(405, kText, "method not allowed\n", fmt::format("Allow: {}\r\n", route.allow));

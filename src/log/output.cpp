@@ -150,6 +150,7 @@ void LineRing::push(std::int64_t ts_ms, bool is_stderr, std::string_view text, b
   slot.is_stderr = is_stderr;
   slot.partial = partial;
   slot.is_procd = false;
+  slot.is_hook = false;
   set_text(slot.text, text);
 }
 
@@ -177,6 +178,8 @@ void LineRing::push_lines(std::int64_t ts_ms, bool is_stderr, std::string_view h
     slot.is_stderr = is_stderr;
     slot.partial = false;
     slot.is_procd = false;
+    slot.is_hook = false;
+  slot.is_hook = false;
     if (start == SIZE_MAX) {
       set_text(slot.text, head);
       slot.text.append(body.substr(0, stop));
@@ -202,6 +205,7 @@ std::optional<std::uint8_t> parse_log_kinds(std::string_view list) {
     if (word == "out") kinds |= kLogOut;
     else if (word == "err") kinds |= kLogErr;
     else if (word == "procd") kinds |= kLogProcd;
+    else if (word == "hook") kinds |= kLogHook;
     else if (!word.empty()) return std::nullopt;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);

@@ -78,6 +78,9 @@ SimService SimConfig::make(std::mt19937_64& rng, const std::string& name) {
   randomize_ready(rng, s);
   s.log_file = pct(rng) < 25;
   if (pct(rng) < 20) s.replicas = std::uniform_int_distribution<int>(1, 3)(rng);
+  s.pre_start = pct(rng) < 20;
+  s.stop_command = pct(rng) < 15;
+  s.post_stop = pct(rng) < 20;
   for (const auto& other : services_)
     if (pool_index(other.name) < pool_index(name) && pct(rng) < 25)
       s.depends_on.emplace_back(other.name, pick(rng, std::vector<std::string>{"started", "started", "ready", "completed"}));
@@ -146,6 +149,9 @@ std::string SimConfig::text() const {
     if (s.health)
       out += fmt::format("{}.health = {{ command = [\"sim-health-{}\"], interval_ms = {}, timeout_ms = {}, retries = {} }}\n", k,
                          s.name, s.health_interval_ms, s.health_timeout_ms, s.health_retries);
+    for (auto [on, kind] : {std::pair{s.pre_start, "pre_start"}, std::pair{s.stop_command, "stop_command"},
+                            std::pair{s.post_stop, "post_stop"}})
+      if (on) out += fmt::format("{}.{} = [\"sim-hook-{}-{}\"]\n", k, kind, kind, s.name);
     if (!s.depends_on.empty()) {
       std::string deps;
       for (const auto& [name, cond] : s.depends_on) deps += fmt::format("{}{} = \"{}\"", deps.empty() ? "" : ", ", key(name), cond);

@@ -34,6 +34,7 @@ struct SimService {
   int health_retries = 2;
   std::int64_t watchdog_ms = 0;       // notify services only
   bool log_file = false;              // log = { file = "NAME.log" }
+  bool pre_start = false, stop_command = false, post_stop = false;  // hooks: ["sim-hook-KIND-NAME"] (issue 28)
   std::vector<std::pair<std::string, std::string>> depends_on;  // service, condition
   int replicas = 0;                   // issue 28: 0 = no `replicas` key (one service NAME); else NAME@0..N-1
 };

@@ -257,6 +257,7 @@ class Sequence {
       if (s.phase == Phase::Running && !s.removing) pids_before[s.name] = s.pid;
     std::string what = cfg_.mutate(rng_, stopping, !avoid("readd-while-stopping"));
     say("reload: " + what + " => " + cfg_.describe());
+    world_.forget_pre_start({});  // a reload may replace a service under the same name: a clean slate
     write_config();
     world_.traits() = cfg_.traits();
     given_up_.clear();  // a changed service restarts, a re-added one starts afresh

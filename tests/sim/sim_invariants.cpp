@@ -28,7 +28,8 @@ void check_processes(SimWorld& world, const std::vector<ServiceSnapshot>& servic
   for (const auto& s : services) {
     // A run whose main process was reaped may still drain what its workers
     // left (procd learns they are gone at the drain deadline).
-    if (s.pid <= 0 || world.had_workers(s.pgid)) continue;
+    // A run that is over while its post_stop runs (issue 28) tells the machine afterwards.
+    if (s.pid <= 0 || world.had_workers(s.pgid) || !s.has_process) continue;
     auto it = world.processes().find(s.pid);
     if (it == world.processes().end())
       world.violate("phantom-run", fmt::format("{} believes pid {} runs, but it was reaped", s.name, s.pid));
@@ -60,8 +61,9 @@ void check_config(SimWorld& world, const std::vector<ServiceSnapshot>& services,
 
 void check_exit(SimWorld& world, int code, const std::set<int>& expected, bool gave_up) {
   for (const auto& [pid, p] : world.processes())
-    if (p.health)
-      world.violate("health-left", fmt::format("health command pid {} of {} is {} after procd exited", pid, p.service,
+    // A hook SIGKILLed at the ladder's ceiling is only unreaped (init reaps it), like the runs killed there.
+    if (p.health && !(!p.hook.empty() && code == 3 && (p.killed || p.exited)))
+      world.violate(p.hook.empty() ? "health-left" : "hook-left", fmt::format("{} pid {} of {} is {} after procd exited", p.hook.empty() ? "health command" : p.hook, pid, p.service,
                                                p.exited ? "unreaped" : "still running"));
   bool stuck = world.stuck_alive();
   // Gave up at the ceiling: the ladder SIGKILLs every group first, so what
@@ -81,7 +83,7 @@ void check_exit(SimWorld& world, int code, const std::set<int>& expected, bool g
 
 void check_health(SimWorld& world) {
   for (const auto& [pid, p] : world.processes())
-    if (p.health && !p.exited && !world.run_alive(p.service))
+    if (p.health && p.hook.empty() && !p.exited && !world.run_alive(p.service))
       world.violate("health-after-run", fmt::format("health command pid {} of {} still runs after its run ended", pid, p.service));
 }
 

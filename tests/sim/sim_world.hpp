@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <random>
@@ -61,6 +62,7 @@ struct FakeProcess {
   bool foreign = false;                    // left in its cgroup by an earlier procd: not procd's child
   pid_t run = 0;                           // the main pid of the run it belongs to (its own for a main process)
   bool health = false;                     // a health command of the service (a session of its own)
+  std::string hook;                        // also a hook of the service ("pre_start", ...): health is set too
   std::string service;
   std::string cgroup;                      // the cgroup it runs in (cgroup mode); empty: none
   std::int64_t exec_until = 0;             // exec slowly: a wrapper until then (default dispositions, no notify)
@@ -131,6 +133,13 @@ class SimWorld final : public SystemCalls {
   void extend_timeout(pid_t pid, std::int64_t usec);
   // A process of the service's run (its main process or a worker left in its group) is alive.
   bool run_alive(const std::string& service) const;
+  // issue 28: pre_start outcomes of services not in `names` are forgotten (a reload).
+  void forget_pre_start(const std::vector<std::string>& names) {
+    for (auto it = pre_start_.begin(); it != pre_start_.end();)
+      it = std::find(names.begin(), names.end(), it->first) == names.end() ? pre_start_.erase(it) : std::next(it);
+    for (auto it = last_pre_start_.begin(); it != last_pre_start_.end();)
+      it = std::find(names.begin(), names.end(), it->first) == names.end() ? last_pre_start_.erase(it) : std::next(it);
+  }
   bool stuck_alive() const;  // a process outlived its SIGKILL and still runs
   bool anything_running() const;  // zombies (exited, not reaped) do not count
   bool had_workers(pid_t pgid) const { return groups_with_workers_.count(pgid) > 0; }
@@ -158,6 +167,9 @@ class SimWorld final : public SystemCalls {
 
  private:
   Result<SpawnedProcess> spawn_health(const std::string& name, const std::string& cgroup);
+  Result<SpawnedProcess> spawn_hook(const std::string& name, const std::string& kind, const std::string& cgroup);
+  std::map<std::string, int> pre_start_;   // per service: 0 none since its last main spawn, 1 exited 0, 2 failed
+  std::map<std::string, pid_t> last_pre_start_;  // its latest pre_start (an older one's late reap says nothing)
   int stop_signal_of(const std::string& service) const;
   void pick_behaviour(FakeProcess& p);
   void pick_child(const FakeProcess& leader, bool escapes);

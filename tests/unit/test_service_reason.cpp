@@ -251,3 +251,9 @@ TEST_CASE("machine: a stop on request is remembered; a health failure keeps its 
   CHECK(st.phase == Phase::Stopped);
   CHECK(st.requested_stop);
 }
+
+TEST_CASE("service_reason: a failed pre_start has its own code (issue 28)") {
+  ReasonFacts f = ran(Phase::Failed);
+  f.spawn_error = "pre_start exited 3";
+  check_reason(f, "pre-start-failed", "pre_start exited 3", "failed");
+}

@@ -1,0 +1,38 @@
+// The simulated world's hook processes (issue 28): see sim_world.hpp.
+#include <fmt/format.h>
+
+#include "sim_world.hpp"
+
+namespace procd::sim {
+
+// A hook (issue 28): exits 0 or 1 after a while, or hangs until procd
+// kills it at its bound; a session of its own, like a health command.
+Result<SpawnedProcess> SimWorld::spawn_hook(const std::string& name, const std::string& kind, const std::string& cgroup) {
+  auto between = [this](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); };
+  if (between(0, 99) < 2) {
+    note(fmt::format("{} of {} fails to spawn", kind, name));
+    return make_error(Code::SpawnFailed, "simulated hook spawn failure");
+  }
+  if (kind == "pre_start") pre_start_[name] = 0, last_pre_start_[name] = next_pid_;
+  // stop_command is the service's stop (SPEC Part 3: its stop signal or stop_command before any SIGKILL).
+  if (kind == "stop_command")
+    for (auto& [pid, q] : procs_)
+      if (q.service == name && !q.health && !q.exited && q.first_stop_at < 0) q.first_stop_at = clock_.now();
+  FakeProcess p;
+  p.pid = p.pgid = p.run = next_pid_++;
+  p.service = name;
+  p.cgroup = cgroup;
+  p.health = true;
+  p.hook = kind;
+  p.spawned_at = clock_.now();
+  int r = static_cast<int>(between(0, 99));
+  if (r < 90) p.ends_after = between(1, 500), p.natural = ExitStatus{r < 75 ? 0 : 1, 0};
+  p.dies_of_stop_signal = true;
+  if (p.ends_after) exit_by(p, clock_.now() + *p.ends_after, p.natural);
+  note(fmt::format("{} {} pid {}: {}", kind, name, p.pid, p.describe()));
+  pid_t pid = p.pid;
+  procs_.emplace(pid, std::move(p));
+  return SpawnedProcess{pid, -1, -1};
+}
+
+}  // namespace procd::sim
