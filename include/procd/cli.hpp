@@ -50,6 +50,8 @@ int cmd_logs(const GlobalOptions& g, const std::vector<std::string>& names, int 
 int cmd_events(const GlobalOptions& g, bool json, const std::string& service = {});
 int cmd_reload(const GlobalOptions& g);
 int cmd_metrics(const GlobalOptions& g);
+// `procd top`: the live terminal UI (src/cli/top.cpp; drawing in src/tui/).
+int cmd_top(const GlobalOptions& g);
 // GET URL; 0 on a 2xx answer within timeout_ms, else 1 with the reason (probe.cpp).
 int cmd_probe(const std::string& url, int timeout_ms);
 
