@@ -41,6 +41,10 @@ void on_signal(int sig) {
   errno = saved;
 }
 
+// A status snapshot (CPU, RSS) every this many ticks while nothing else
+// asks for one: each costs a request, the tick alone only a redraw.
+constexpr unsigned kRefreshEvery = 5;
+
 // Milliseconds to the next whole second of the wall clock (the tick).
 int to_next_second() {
   timespec ts{};
@@ -96,6 +100,7 @@ int cmd_top(const GlobalOptions& g) {
   session.drain_logs(model);
 
   bool dirty = true;
+  unsigned ticks = 0;
   for (;;) {
     if (g_quit) break;
     if (dirty) screen.draw(session.frame(model), model);
@@ -120,8 +125,8 @@ int cmd_top(const GlobalOptions& g) {
           session.follow(model.selected(), model);
           carry_out(model.set_services(service_names(session.status())), session, model);
         }
-      } else {
-        session.refresh();
+      } else if (++ticks % kRefreshEvery == 0) {
+        session.refresh();  // CPU and RSS; the uptime advances without asking
       }
       dirty = true;
     }

@@ -65,7 +65,10 @@ bool TopScreen::open(std::string& why) {
   if (std::strcmp(nl_langinfo(CODESET), "UTF-8") != 0) std::setlocale(LC_CTYPE, "C.UTF-8");
   const char* term = std::getenv("TERM");
   if (!term || !*term) term = "dumb";
-  SCREEN* s = newterm(nullptr, stdout, stdin);
+  // A dumb terminal has no cursor addressing: drawn as a vt100 (no colour)
+  // rather than as lines scrolling past.
+  const bool dumb = std::strcmp(term, "dumb") == 0;
+  SCREEN* s = newterm(dumb ? "vt100" : nullptr, stdout, stdin);
   if (!s) {
     why = std::string("cannot drive the terminal (TERM=") + term + ")";
     return false;
@@ -79,7 +82,7 @@ bool TopScreen::open(std::string& why) {
   nodelay(stdscr, TRUE);
   set_escdelay(25);
   curs_set(0);
-  color_ = has_colors() && std::getenv("NO_COLOR") == nullptr && std::strcmp(term, "dumb") != 0;
+  color_ = has_colors() && std::getenv("NO_COLOR") == nullptr && !dumb;
   if (color_) {
     start_color();
     use_default_colors();
@@ -192,7 +195,7 @@ void TopScreen::draw(const TopFrame& frame, TopModel& model) {
     case TopMode::Confirm: status = model.question(); break;
     case TopMode::Filter: status = "filter: " + model.typing() + "_  (Enter applies, Esc cancels)"; break;
     case TopMode::Search: status = "/" + model.typing() + "_  (Enter searches back, Esc cancels)"; break;
-    default: status = model.message().empty() ? "? help  q quit  s start  x stop  r restart  l reload  S signal  f filter  / search"
+    default: status = model.message().empty() ? "?:help q:quit s:start x:stop r:restart l:reload S:signal f:filter /:search"
                                                : model.message();
   }
   bool error = status.rfind("error[", 0) == 0;
