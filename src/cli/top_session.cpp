@@ -40,7 +40,7 @@ bool TopSession::connect() {
   if (!c->connect(socket_, 1000).ok() || !c->open_stream(make_request("events"), 2000).ok()) return false;
   events_ = std::move(c);
   followed_.clear();
-  return refresh();
+  return drain_events() && refresh();
 }
 
 void TopSession::disconnect() {
@@ -78,6 +78,8 @@ void TopSession::follow(const std::string& service, TopModel& model) {
     return;
   }
   logs_ = std::move(c);
+  // The first lines may have come with the header: already read, poll() would not tell.
+  drain_logs(model);
 }
 
 bool TopSession::drain_events() {
