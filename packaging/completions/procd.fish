@@ -6,7 +6,7 @@
 # -c/--config and --socket already typed; nothing when none runs) and
 # signal names for `procd signal`.
 
-set -l __procd_commands run start stop restart status reload signal logs events check metrics probe exec version help
+set -l __procd_commands run start stop restart status reload signal logs events top check metrics probe exec version help
 
 function __procd_services
     set -l tokens (commandline -opc)
@@ -74,6 +74,7 @@ complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a sign
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a logs -d 'Recent output lines of services'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a events -d 'Stream state changes'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a check -d 'Validate the config file'
+complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a top -d 'Live terminal UI'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a metrics -d 'Prometheus text exposition'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a probe -d 'HTTP GET: exit 0 on 2xx'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a exec -d 'Container entrypoint for one child'
@@ -87,6 +88,7 @@ complete -c procd -n "__fish_seen_subcommand_from start" -l keep -d 'Leave the s
 complete -c procd -n "__fish_seen_subcommand_from status" -l json -d 'One JSON document'
 complete -c procd -n "__fish_seen_subcommand_from events" -l json -d 'One JSON object per line'
 complete -c procd -n "__fish_seen_subcommand_from status" -l wide -d 'Every column uncut'
+complete -c procd -n "__fish_seen_subcommand_from status" -s w -l watch -d 'Redraw on every change'
 complete -c procd -n "__fish_seen_subcommand_from events" -l service -x -a '(__procd_services)' -d 'Only this service'
 complete -c procd -n "__fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing new lines'
 complete -c procd -n "__fish_seen_subcommand_from logs" -s n -l lines -x -d 'How many recent lines (default 100)'
