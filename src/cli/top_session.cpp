@@ -144,7 +144,9 @@ std::string TopSession::reload() {
   const json& errors = list_of(r->body, "errors");
   if (errors.empty()) return r->error.format();
   const json& e = errors[0];
+  // The file's name without its folder: the screen is narrow, `procd check` has the whole path.
   std::string where = str_of(e, "file");
+  if (auto slash = where.rfind('/'); slash != std::string::npos) where.erase(0, slash + 1);
   if (int_of(e, "line") > 0) where += fmt::format(":{}", int_of(e, "line"));
   if (int_of(e, "column") > 0) where += fmt::format(":{}", int_of(e, "column"));
   std::string key = str_of(e, "key");

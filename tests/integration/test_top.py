@@ -20,7 +20,7 @@ SERVICES = '''
 command = ["sh", "-c", "sleep 1000", "MARKER"]
 
 [services.crashy]
-command = ["sh", "-c", "echo about to fail; exit 3", "MARKER"]
+command = ["sh", "-c", "echo about to fail; echo port 8080 in use >&2; exit 3", "MARKER"]
 restart = "always"
 
 [services.migrate]
