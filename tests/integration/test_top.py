@@ -221,6 +221,20 @@ def test_the_supervisor_going_away_and_back():
             t.close()
 
 
+def test_sigterm_sighup_and_sigint_restore_the_terminal():
+    with Procd(SERVICES) as p:
+        p.wait_for(lambda: settled(p), 30, "settled")
+        for sig, rc in ((signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 0)):
+            t = Tui(p, 80, 24, "signal-%d" % sig)
+            try:
+                t.wait(lambda s: "crashy" in s, "the table")
+                os.kill(t.top_pid(), sig)
+                text = t.wait(lambda s: "AFTER-TOP rc=%d" % rc in s, "procd top ended by signal %d" % sig)
+                check("NAME" not in text and "procd top" not in text, "the TUI is gone: %r" % text)
+            finally:
+                t.close()
+
+
 def cpu_ns(pid):
     """(ns on CPU from schedstat or None, utime+stime ticks from stat)."""
     with open("/proc/%d/stat" % pid) as f:
@@ -266,4 +280,5 @@ if __name__ == "__main__":
     run_tests([test_table_at_80x24_and_160x50_with_the_crash_reason, test_r_then_y_restarts_with_a_new_pid,
                test_l_after_a_bad_edit_shows_the_located_error, test_q_restores_the_terminal_and_a_resize_relays_out,
                test_colour_only_on_a_colour_terminal, test_the_supervisor_going_away_and_back,
+               test_sigterm_sighup_and_sigint_restore_the_terminal,
                test_idle_cpu_is_under_5_ms_in_10_s])
