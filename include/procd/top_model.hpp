@@ -84,7 +84,7 @@ class TopModel {
   TopCommand logs_key(int key);
   TopCommand line_key(int key);
   TopCommand select(std::size_t row);
-  void refilter();
+  TopCommand refilter();  // shown_ from all_ and the filter; keeps a selection
   void scroll_by(long long delta);
   void find_previous(const std::string& query);
 

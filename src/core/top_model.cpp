@@ -68,19 +68,20 @@ const std::vector<std::string>& top_help_lines() {
 
 TopCommand TopModel::set_services(std::vector<std::string> names) {
   all_ = std::move(names);
+  return refilter();
+}
+
+TopCommand TopModel::refilter() {
   std::string before = selected_;
   std::size_t row = selected_row();
-  refilter();
+  shown_.clear();
+  for (const auto& n : all_)
+    if (filter_.empty() || n.find(filter_) != std::string::npos) shown_.push_back(n);
+  // The selected one stays if still shown, else the one now in its row.
   if (std::find(shown_.begin(), shown_.end(), selected_) == shown_.end())
     selected_ = shown_.empty() ? "" : shown_[std::min(row, shown_.size() - 1)];
   if (selected_ == before) return {};
   return {TopVerb::Follow, selected_, {}};
-}
-
-void TopModel::refilter() {
-  shown_.clear();
-  for (const auto& n : all_)
-    if (filter_.empty() || n.find(filter_) != std::string::npos) shown_.push_back(n);
 }
 
 std::size_t TopModel::selected_row() const {
@@ -262,14 +263,9 @@ TopCommand TopModel::line_key(int key) {
     return {};
   }
   filter_ = typing_;
-  std::size_t row = selected_row();
-  std::string before = selected_;
-  refilter();
-  if (std::find(shown_.begin(), shown_.end(), selected_) == shown_.end())
-    selected_ = shown_.empty() ? "" : shown_[std::min(row, shown_.size() - 1)];
+  TopCommand follow = refilter();
   if (shown_.empty()) message_ = "no service matches \"" + filter_ + "\"";
-  if (selected_ == before) return {};
-  return {TopVerb::Follow, selected_, {}};
+  return follow;
 }
 
 }  // namespace procd
