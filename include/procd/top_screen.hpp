@@ -45,6 +45,7 @@ class TopScreen {
  private:
   bool open_ = false;
   bool color_ = false;
+  std::vector<std::string> drawn_;  // what each row shows now (text and attributes)
 };
 
 }  // namespace procd

@@ -56,6 +56,7 @@ bool TopSession::refresh() {
   }
   status_ = std::move(*body);
   taken_ = std::chrono::steady_clock::now();
+  digest();
   return true;
 }
 
@@ -155,28 +156,34 @@ std::string TopSession::reload() {
                      str_of(e, "message"), more);
 }
 
-TopFrame TopSession::frame(const TopModel& model) const {
-  TopFrame f;
-  std::map<std::string, json> by_name;
+void TopSession::digest() {
+  // Once per snapshot, so that a tick only advances the uptimes.
+  rows_.clear();
   std::map<std::string, int> counts;
-  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - taken_).count();
   for (const auto& s : list_of(status_, "services")) {
-    by_name[str_of(s, "name")] = s;
+    Row r{status_row_of(s), pid_of(s) > 0 ? int_of(s, "uptime_ms", -1) : -1};
+    rows_.emplace(str_of(s, "name"), std::move(r));
     std::string cond = str_of(s, "condition");
     ++counts[cond.empty() ? str_of(s, "state") : cond];
   }
-  for (const auto& name : model.shown()) {
-    json s = by_name[name];
-    if (pid_of(s) > 0 && s.contains("uptime_ms") && s["uptime_ms"].is_number()) s["uptime_ms"] = s["uptime_ms"].get<long long>() + elapsed;
-    f.rows.push_back(status_row_of(s));
-  }
   std::string summary;
   for (const auto& [state, n] : counts) summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, state);
+  std::size_t n = list_of(status_, "services").size();
   std::string name = str_of(status_, "name");
-  f.header = fmt::format("procd top  {}pid {}  up {}  {} service{}{}{}", name.empty() ? "" : escape_for_terminal(name) + "  ",
-                         int_of(status_, "pid"), duration_text(int_of(status_, "uptime_ms") + (events_ ? elapsed : 0)),
-                         list_of(status_, "services").size(), list_of(status_, "services").size() == 1 ? "" : "s",
-                         summary.empty() ? "" : ": ", summary);
+  header_head_ = fmt::format("procd top  {}pid {}  up ", name.empty() ? "" : escape_for_terminal(name) + "  ", int_of(status_, "pid"));
+  header_tail_ = fmt::format("  {} service{}{}{}", n, n == 1 ? "" : "s", summary.empty() ? "" : ": ", summary);
+}
+
+TopFrame TopSession::frame(const TopModel& model) const {
+  TopFrame f;
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - taken_).count();
+  for (const auto& name : model.shown()) {
+    auto it = rows_.find(name);
+    if (it == rows_.end()) continue;
+    f.rows.push_back(it->second.row);
+    if (it->second.uptime_ms >= 0) f.rows.back().uptime = duration_text(it->second.uptime_ms + elapsed);
+  }
+  f.header = header_head_ + duration_text(int_of(status_, "uptime_ms") + (events_ ? elapsed : 0)) + header_tail_;
   f.reconnecting = !events_;
   std::string scrolled = model.log_scroll() ? fmt::format("  [{} lines back; End: newest]", model.log_scroll()) : "";
   f.pane_title = model.selected().empty() ? "logs: (no service selected)"

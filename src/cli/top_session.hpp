@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -47,11 +48,18 @@ class TopSession {
 
  private:
   std::string reload();
+  void digest();
+  struct Row {
+    StatusRow row;
+    long long uptime_ms;  // at the snapshot; -1 without a process
+  };
   std::string socket_;
   std::unique_ptr<ControlClient> events_, logs_;
   std::string followed_;
   nlohmann::json status_ = nlohmann::json::object();
   std::chrono::steady_clock::time_point taken_{};
+  std::map<std::string, Row> rows_;         // by name, from the last snapshot
+  std::string header_head_, header_tail_;  // the header around its uptime
 };
 
 }  // namespace procd::cli

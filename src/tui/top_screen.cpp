@@ -32,22 +32,42 @@ short state_pair(const std::string& state) {
   return 0;
 }
 
-// text at (y, x) cut to the columns left on the line, the rest of it cleared.
-void put(int y, int x, const std::string& text, attr_t attr = A_NORMAL) {
-  int room = COLS - x;
-  if (y < 0 || y >= LINES || room <= 0) return;
-  attron(attr);
-  mvaddstr(y, x, truncate_columns(text, static_cast<std::size_t>(room)).c_str());
-  attroff(attr);
+// A frame is built as rows of segments first and only the rows that differ
+// from the last frame are written: a tick that changes one uptime touches
+// that row alone, not ncurses' whole screen (idle CPU).
+struct Seg {
+  attr_t attr;
+  std::string text;
+};
+using Row = std::vector<Seg>;
+
+// One segment; a reversed one is padded to the edge of the screen.
+Row row(const std::string& text, attr_t attr = A_NORMAL) {
+  std::string t = truncate_columns(text, static_cast<std::size_t>(COLS));
+  if (attr & A_REVERSE) t.append(static_cast<std::size_t>(COLS) - std::min<std::size_t>(display_columns(t), COLS), ' ');
+  return {{attr, std::move(t)}};
 }
 
-void line(int y, const std::string& text, attr_t attr = A_NORMAL) {
+std::string signature(const Row& r) {
+  std::string sig;
+  for (const auto& s : r) sig += std::to_string(s.attr) + '\x1f' + s.text + '\x1e';
+  return sig;
+}
+
+void write_row(int y, const Row& r) {
   move(y, 0);
   clrtoeol();
-  put(y, 0, text, attr);
-  if (attr & A_REVERSE) {  // a highlighted line is highlighted to the edge
-    int cols = static_cast<int>(display_columns(truncate_columns(text, static_cast<std::size_t>(COLS))));
-    if (cols < COLS) mvchgat(y, cols, -1, attr, PAIR_NUMBER(attr), nullptr);
+  int x = 0;
+  for (const auto& s : r) {
+    if (x >= COLS) break;
+    const auto room = static_cast<std::size_t>(COLS - x);
+    std::string t = s.text;
+    while (!t.empty() && t.back() == ' ' && display_columns(t) > room) t.pop_back();  // padding, not text
+    t = truncate_columns(t, room);
+    attron(s.attr);
+    mvaddstr(y, x, t.c_str());
+    attroff(s.attr);
+    x += static_cast<int>(display_columns(t));
   }
 }
 
@@ -81,6 +101,7 @@ bool TopScreen::open(std::string& why) {
   keypad(stdscr, TRUE);
   nodelay(stdscr, TRUE);
   set_escdelay(25);
+  typeahead(-1);  // no check of stdin in every refresh: poll() already says when a key came
   curs_set(0);
   color_ = has_colors() && std::getenv("NO_COLOR") == nullptr && !dumb;
   if (color_) {
@@ -106,6 +127,7 @@ void TopScreen::resize() {
   struct winsize ws {};
   if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) resizeterm(ws.ws_row, ws.ws_col);
   clear();
+  drawn_.clear();  // every row again
 }
 
 std::vector<int> TopScreen::read_keys() {
@@ -138,55 +160,51 @@ std::vector<int> TopScreen::read_keys() {
 }
 
 void TopScreen::draw(const TopFrame& frame, TopModel& model) {
-  if (!open_) return;
-  erase();
   const int rows = LINES, cols = COLS;
-  line(0, frame.header, A_BOLD);
+  if (!open_ || rows < 1 || cols < 1) return;
+  std::vector<Row> screen(static_cast<std::size_t>(std::max(rows, 0)));
+  auto at = [&](int y) -> Row& { return screen[static_cast<std::size_t>(std::clamp(y, 0, rows - 1))]; };
+  at(0) = row(frame.header, A_BOLD);
   int y = 1;
   if (frame.reconnecting) {
-    line(2, "procd went away; reconnecting… (q quits)", color_ ? COLOR_PAIR(kRed) | A_BOLD : A_BOLD);
-    refresh();
-    return;
-  }
-  // The table: its header and as many rows as fit in half the screen.
-  auto table = layout_status_table(frame.rows, static_cast<std::size_t>(cols), false);
-  int room = std::max(2, (rows - 4) / 2);
-  int shown = std::min(static_cast<int>(table.size()), room);
-  int sel = static_cast<int>(model.selected_row());
-  int first = sel + 1 >= shown ? sel + 2 - shown : 0;  // rows scrolled out above
-  line(y++, table[0].text, A_BOLD | A_UNDERLINE);
-  for (int i = 0; i + 1 < shown && first + i + 1 < static_cast<int>(table.size()); ++i, ++y) {
-    const StatusLine& l = table[static_cast<std::size_t>(first + i + 1)];
-    const bool selected = !model.selected().empty() && first + i == sel;
-    line(y, l.text, selected ? A_REVERSE : A_NORMAL);
-    short pair = color_ ? state_pair(l.text.substr(l.state_at, l.state_len)) : 0;
-    if (pair) mvchgat(y, static_cast<int>(display_columns(l.text.substr(0, l.state_at))),
-                      static_cast<int>(display_columns(l.text.substr(l.state_at, l.state_len))),
-                      (selected ? A_REVERSE : A_NORMAL) | A_BOLD, pair, nullptr);
-  }
-  if (frame.rows.empty()) line(y++, model.filter().empty() ? "(no services)" : "(no service matches the filter)");
-  // The log pane.
-  line(y++, frame.pane_title, model.mode() == TopMode::Logs ? A_REVERSE : A_UNDERLINE);
-  const int pane = std::max(1, rows - 1 - y);
-  model.set_log_height(static_cast<std::size_t>(pane));
-  if (model.mode() == TopMode::Help) {
-    for (const auto& h : top_help_lines()) line(y++, "  " + h);
-    line(y, "  (any key closes this)", A_DIM);
-  } else if (model.mode() == TopMode::PickSignal) {
-    line(y++, "Send which signal to " + model.selected() + "? (Up/Down/1-6, Enter sends, Esc cancels)");
-    const auto& sigs = top_signals();
-    for (std::size_t i = 0; i < sigs.size(); ++i, ++y)
-      line(y, "  " + std::to_string(i + 1) + " SIG" + sigs[i], i == model.signal_index() ? A_REVERSE : A_NORMAL);
+    at(2) = row("procd went away; reconnecting… (q quits)", color_ ? COLOR_PAIR(kRed) | A_BOLD : A_BOLD);
   } else {
-    const auto& logs = model.logs();
-    for (std::size_t i = model.log_first(); i < logs.size() && y < rows - 1; ++i, ++y) {
-      const TopLogLine& l = logs[i];
-      attr_t attr = static_cast<long long>(i) == model.search_hit() ? A_REVERSE : A_NORMAL;
-      attr_t mark = l.mark == '!' ? (color_ ? COLOR_PAIR(kRed) : A_BOLD) : l.mark == '~' ? (color_ ? COLOR_PAIR(kCyan) : A_DIM) : A_NORMAL;
-      move(y, 0);
-      clrtoeol();
-      put(y, 0, mark_of(l.mark), mark);
-      put(y, 2, l.text, attr);
+    // The table: its header and as many rows as fit in half the screen.
+    auto table = layout_status_table(frame.rows, static_cast<std::size_t>(cols), false);
+    int room = std::max(2, (rows - 4) / 2);
+    int shown = std::min(static_cast<int>(table.size()), room);
+    int sel = static_cast<int>(model.selected_row());
+    int first = sel + 1 >= shown ? sel + 2 - shown : 0;  // rows scrolled out above
+    at(y++) = row(table[0].text, A_BOLD | A_UNDERLINE);
+    for (int i = 0; i + 1 < shown && first + i + 1 < static_cast<int>(table.size()); ++i, ++y) {
+      const StatusLine& l = table[static_cast<std::size_t>(first + i + 1)];
+      const attr_t base = !model.selected().empty() && first + i == sel ? A_REVERSE : A_NORMAL;
+      const std::string state = l.text.substr(l.state_at, l.state_len);
+      const short pair = color_ ? state_pair(state) : 0;
+      Row r = row(l.text.substr(l.state_at + l.state_len), base);
+      r.insert(r.begin(), {{base, l.text.substr(0, l.state_at)}, {base | (pair ? COLOR_PAIR(pair) | A_BOLD : 0), state}});
+      at(y) = std::move(r);
+    }
+    if (frame.rows.empty()) at(y++) = row(model.filter().empty() ? "(no services)" : "(no service matches the filter)");
+    // The log pane, or the help or the signal list in its place.
+    at(y++) = row(frame.pane_title, model.mode() == TopMode::Logs ? A_REVERSE : A_UNDERLINE);
+    model.set_log_height(static_cast<std::size_t>(std::max(1, rows - 1 - y)));
+    if (model.mode() == TopMode::Help) {
+      for (const auto& h : top_help_lines()) at(y++) = row("  " + h);
+      at(y) = row("  (any key closes this)", A_DIM);
+    } else if (model.mode() == TopMode::PickSignal) {
+      at(y++) = row("Send which signal to " + model.selected() + "? (Up/Down/1-6, Enter sends, Esc cancels)");
+      const auto& sigs = top_signals();
+      for (std::size_t i = 0; i < sigs.size(); ++i, ++y)
+        at(y) = row("  " + std::to_string(i + 1) + " SIG" + sigs[i], i == model.signal_index() ? A_REVERSE : A_NORMAL);
+    } else {
+      const auto& logs = model.logs();
+      for (std::size_t i = model.log_first(); i < logs.size() && y < rows - 1; ++i, ++y) {
+        const TopLogLine& l = logs[i];
+        attr_t attr = static_cast<long long>(i) == model.search_hit() ? A_REVERSE : A_NORMAL;
+        attr_t mark = l.mark == '!' ? (color_ ? COLOR_PAIR(kRed) : A_BOLD) : l.mark == '~' ? (color_ ? COLOR_PAIR(kCyan) : A_DIM) : A_NORMAL;
+        at(y) = {{mark, mark_of(l.mark)}, {attr, l.text}};
+      }
     }
   }
   // The status line.
@@ -199,7 +217,15 @@ void TopScreen::draw(const TopFrame& frame, TopModel& model) {
                                                : model.message();
   }
   bool error = status.rfind("error[", 0) == 0;
-  line(rows - 1, status, error && color_ ? COLOR_PAIR(kRed) | A_REVERSE : A_REVERSE);
+  if (rows > 1) at(rows - 1) = row(status, error && color_ ? COLOR_PAIR(kRed) | A_REVERSE : A_REVERSE);
+  // Only the rows that changed.
+  if (drawn_.size() != screen.size()) drawn_.assign(screen.size(), std::string(1, '\0'));
+  for (std::size_t i = 0; i < screen.size(); ++i) {
+    std::string sig = signature(screen[i]);
+    if (sig == drawn_[i]) continue;
+    write_row(static_cast<int>(i), screen[i]);
+    drawn_[i] = std::move(sig);
+  }
   refresh();
 }
 
