@@ -26,7 +26,7 @@ inline constexpr int Up = 0x110001, Down = 0x110002, PageUp = 0x110003, PageDown
                      End = 0x110006, Enter = 0x110007, Escape = 0x110008, Backspace = 0x110009;
 }  // namespace top_key
 
-enum class TopMode { Table, Logs, Confirm, PickSignal, Filter, Search, Help };
+enum class TopMode { Table, Logs, Confirm, PickSignal, Filter, Search, Help, Notice };
 enum class TopVerb { None, Quit, Start, Stop, Restart, Reload, Signal, Follow };
 
 struct TopCommand {
@@ -59,6 +59,10 @@ class TopModel {
   void set_log_height(std::size_t rows) { log_height_ = rows ? rows : 1; }
   // The status line: a message until the next key.
   void set_message(std::string text) { message_ = std::move(text); }
+  // Lines shown in the log pane's place until the next key (every error of
+  // a refused reload); none: nothing changes.
+  void show_notice(std::vector<std::string> lines);
+  const std::vector<std::string>& notice() const { return notice_; }
 
   const std::vector<std::string>& shown() const { return shown_; }
   const std::string& selected() const { return selected_; }
@@ -99,6 +103,7 @@ class TopModel {
   TopVerb confirming_ = TopVerb::None;
   std::size_t signal_index_ = 0;
   std::string filter_, search_, typing_, message_;
+  std::vector<std::string> notice_;
   long long hit_ = -1;
 };
 

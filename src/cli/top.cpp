@@ -71,6 +71,7 @@ bool carry_out(const TopCommand& cmd, cli::TopSession& session, TopModel& model)
     return true;
   }
   model.set_message(session.run(cmd));
+  model.show_notice(session.take_notice());
   if (session.refresh()) carry_out(model.set_services(service_names(session.status())), session, model);
   return true;
 }

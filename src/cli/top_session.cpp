@@ -138,22 +138,31 @@ std::string TopSession::reload() {
   auto r = send_request(socket_, make_request("reload"), 120000);
   if (!r.ok()) return r.error().format();
   if (r->ok) {
-    return fmt::format("reload: added {}; removed {}; changed {}; kept {}", names_list(r->body, "added"),
-                       names_list(r->body, "removed"), names_list(r->body, "changed"), names_list(r->body, "kept"));
+    std::string restart = names_list(r->body, "needs_restart");
+    return fmt::format("reload: added {}; removed {}; changed {}; kept {}{}", names_list(r->body, "added"),
+                       names_list(r->body, "removed"), names_list(r->body, "changed"), names_list(r->body, "kept"),
+                       restart == "-" ? "" : "; not applied until procd restarts: " + restart);
   }
-  // The first located error, code first so it shows on a narrow screen.
+  // Every located error in the pane, the first in the status line, code
+  // first and the file without its folder so that it shows on a narrow screen.
   const json& errors = list_of(r->body, "errors");
   if (errors.empty()) return r->error.format();
-  const json& e = errors[0];
-  // The file's name without its folder: the screen is narrow, `procd check` has the whole path.
-  std::string where = str_of(e, "file");
-  if (auto slash = where.rfind('/'); slash != std::string::npos) where.erase(0, slash + 1);
-  if (int_of(e, "line") > 0) where += fmt::format(":{}", int_of(e, "line"));
-  if (int_of(e, "column") > 0) where += fmt::format(":{}", int_of(e, "column"));
-  std::string key = str_of(e, "key");
-  std::string more = errors.size() > 1 ? fmt::format(" (+{} more: procd check)", errors.size() - 1) : "";
-  return fmt::format("error[{}]: reload refused: {}: {}{}{}", int_of(e, "code"), where, key.empty() ? "" : key + ": ",
-                     str_of(e, "message"), more);
+  notice_ = {fmt::format("The reload was refused ({} error{}); procd runs the config it had:", errors.size(),
+                         errors.size() == 1 ? "" : "s")};
+  std::string first;
+  for (const auto& e : errors) {
+    std::string where = str_of(e, "file");
+    if (auto slash = where.rfind('/'); slash != std::string::npos) where.erase(0, slash + 1);
+    if (int_of(e, "line") > 0) where += fmt::format(":{}", int_of(e, "line"));
+    if (int_of(e, "column") > 0) where += fmt::format(":{}", int_of(e, "column"));
+    std::string key = str_of(e, "key");
+    std::string line = escape_for_terminal(fmt::format("error[{}]: {}: {}{}", int_of(e, "code"), where,
+                                                       key.empty() ? "" : key + ": ", str_of(e, "message")));
+    notice_.push_back("  " + line);
+    if (first.empty()) first = line;
+  }
+  std::string more = errors.size() > 1 ? fmt::format(" (+{} more)", errors.size() - 1) : "";
+  return fmt::format("error[{}]: reload refused{}: {}", int_of(errors[0], "code"), more, first.substr(first.find(": ") + 2));
 }
 
 void TopSession::digest() {

@@ -12,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "procd/control_client.hpp"
 #include "procd/top_model.hpp"
@@ -39,6 +41,8 @@ class TopSession {
   void drain_logs(TopModel& model);
   // Carry out a verb; the text for the status line.
   std::string run(const TopCommand& cmd);
+  // The lines the last verb has to show besides (a refused reload's errors).
+  std::vector<std::string> take_notice() { return std::exchange(notice_, {}); }
 
   const nlohmann::json& status() const { return status_; }
   bool any_process() const;
@@ -59,7 +63,8 @@ class TopSession {
   nlohmann::json status_ = nlohmann::json::object();
   std::chrono::steady_clock::time_point taken_{};
   std::map<std::string, Row> rows_;         // by name, from the last snapshot
-  std::string header_head_, header_tail_;  // the header around its uptime
+  std::string header_head_, header_tail_;
+  std::vector<std::string> notice_;  // the header around its uptime
 };
 
 }  // namespace procd::cli

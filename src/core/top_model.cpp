@@ -143,6 +143,12 @@ void TopModel::find_previous(const std::string& query) {
   hit_ = -1;
 }
 
+void TopModel::show_notice(std::vector<std::string> lines) {
+  if (lines.empty()) return;
+  notice_ = std::move(lines);
+  mode_ = TopMode::Notice;
+}
+
 std::string TopModel::question() const { return std::string(verb_word(confirming_)) + " " + selected_ + "? y/n"; }
 
 TopCommand TopModel::on_key(int key) {
@@ -152,7 +158,8 @@ TopCommand TopModel::on_key(int key) {
     case TopMode::Logs: return logs_key(key);
     case TopMode::Filter:
     case TopMode::Search: return line_key(key);
-    case TopMode::Help: mode_ = TopMode::Table; return {};
+    case TopMode::Help:
+    case TopMode::Notice: mode_ = TopMode::Table; return {};
     case TopMode::Confirm: {
       mode_ = TopMode::Table;
       if (key == 'y' || key == 'Y') return {confirming_, selected_, {}};
@@ -255,7 +262,7 @@ TopCommand TopModel::line_key(int key) {
     return {};
   }
   const bool filtering = mode_ == TopMode::Filter;
-  mode_ = typed_from_ == TopMode::Help ? TopMode::Table : typed_from_;
+  mode_ = typed_from_ == TopMode::Help || typed_from_ == TopMode::Notice ? TopMode::Table : typed_from_;
   if (!filtering) {
     search_ = typing_;
     hit_ = -1;

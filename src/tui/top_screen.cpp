@@ -189,8 +189,9 @@ void TopScreen::draw(const TopFrame& frame, TopModel& model) {
     // The log pane, or the help or the signal list in its place.
     at(y++) = row(frame.pane_title, model.mode() == TopMode::Logs ? A_REVERSE : A_UNDERLINE);
     model.set_log_height(static_cast<std::size_t>(std::max(1, rows - 1 - y)));
-    if (model.mode() == TopMode::Help) {
-      for (const auto& h : top_help_lines()) at(y++) = row("  " + h);
+    if (model.mode() == TopMode::Help || model.mode() == TopMode::Notice) {
+      const bool help = model.mode() == TopMode::Help;
+      for (const auto& h : help ? top_help_lines() : model.notice()) at(y++) = row((help ? "  " : "") + h);
       at(y) = row("  (any key closes this)", A_DIM);
     } else if (model.mode() == TopMode::PickSignal) {
       at(y++) = row("Send which signal to " + model.selected() + "? (Up/Down/1-6, Enter sends, Esc cancels)");

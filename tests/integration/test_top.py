@@ -155,10 +155,17 @@ def test_l_after_a_bad_edit_shows_the_located_error():
         t = Tui(p, 80, 24, "reload")
         try:
             t.wait(lambda s: "crashy" in s, "the table")
-            p.rewrite(SERVICES + '\n[services.bad]\ncommand = ["true"]\nrestart = "sometimes"\n')
+            p.rewrite(SERVICES + '\n[services.bad]\ncommand = ["true"]\nrestart = "sometimes"\n'
+                      '\n[services.worse]\ncommand = ["true"]\nstop_signal = "NOPE"\n')
             t.keys("l")
             text = t.wait(lambda s: "reload refused" in s, "the refused reload")
-            check(re.search(r"^error\[1\d\d\d\]: reload refused: .*procd\.toml:\d+:\d+", text, re.M), text)
+            check(re.search(r"^error\[1\d\d\d\]: reload refused \(\+1 more\): procd\.toml:\d+:\d+: ", text, re.M), text)
+            # Every located error in the pane, each with its code, until a key.
+            located = re.findall(r"^  error\[(1\d\d\d)\]: procd\.toml:(\d+):\d+: services\.(\w+)", text, re.M)
+            check([n for _, _, n in located] == ["bad", "worse"], located)
+            check("The reload was refused (2 errors)" in text, text)
+            t.keys("Escape")
+            t.wait(lambda s: "The reload was refused" not in s and "logs: web" in s, "the notice closed")
             p.rewrite(SERVICES + '\n[services.extra]\ncommand = ["sh", "-c", "sleep 1000", "MARKER"]\n')
             t.keys("l")
             text = t.wait(lambda s: "reload: added extra" in s, "the applied reload")

@@ -187,3 +187,15 @@ TEST_CASE("top: ? shows the help, any key leaves it") {
   for (const auto& l : top_help_lines()) lists_quit = lists_quit || l.rfind("q ", 0) == 0;
   CHECK(lists_quit);
 }
+
+TEST_CASE("top: a notice (a refused reload's errors) shows until the next key") {
+  TopModel m = with({"web"});
+  m.show_notice({});
+  CHECK(m.mode() == TopMode::Table);
+  m.show_notice({"error[1004]: procd.toml:3:11: bad", "error[1001]: procd.toml:7:1: worse"});
+  CHECK(m.mode() == TopMode::Notice);
+  CHECK(m.notice().size() == 2);
+  CHECK(m.on_key('j').verb == TopVerb::None);  // the key only closes it
+  CHECK(m.mode() == TopMode::Table);
+  CHECK(m.selected() == "web");
+}
