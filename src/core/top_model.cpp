@@ -39,7 +39,13 @@ void pop_utf8(std::string& s) {
   }
 }
 
-const char* verb_word(TopVerb v) { return v == TopVerb::Stop ? "stop" : v == TopVerb::Restart ? "restart" : "?"; }
+const char* verb_word(TopVerb v) {
+  return v == TopVerb::Stop ? "stop" : v == TopVerb::Restart ? "restart" : v == TopVerb::Signal ? "signal" : "?";
+}
+
+// The signals of the list that end a process (HUP and USR1/2 are the ones
+// services catch to reload or reopen their logs): they ask first, as stop does.
+bool stops(const std::string& sig) { return sig == "TERM" || sig == "INT" || sig == "KILL"; }
 
 }  // namespace
 
@@ -56,7 +62,7 @@ const std::vector<std::string>& top_help_lines() {
       "s             start the selected service",
       "x             stop it (asks y/n)",
       "r             restart it (asks y/n)",
-      "S             send it a signal, picked from a list",
+      "S             send it a signal from a list (TERM, INT, KILL ask y/n)",
       "l             reload the config (shows the difference or the errors)",
       "f             filter services by name (Enter applies, empty: all)",
       "/  n          search the log pane backwards, again",
@@ -149,7 +155,10 @@ void TopModel::show_notice(std::vector<std::string> lines) {
   mode_ = TopMode::Notice;
 }
 
-std::string TopModel::question() const { return std::string(verb_word(confirming_)) + " " + selected_ + "? y/n"; }
+std::string TopModel::question() const {
+  if (confirming_ == TopVerb::Signal) return "send SIG" + top_signals()[signal_index_] + " to " + selected_ + "? y/n";
+  return std::string(verb_word(confirming_)) + " " + selected_ + "? y/n";
+}
 
 TopCommand TopModel::on_key(int key) {
   message_.clear();
@@ -162,7 +171,8 @@ TopCommand TopModel::on_key(int key) {
     case TopMode::Notice: mode_ = TopMode::Table; return {};
     case TopMode::Confirm: {
       mode_ = TopMode::Table;
-      if (key == 'y' || key == 'Y') return {confirming_, selected_, {}};
+      if (key == 'y' || key == 'Y')
+        return {confirming_, selected_, confirming_ == TopVerb::Signal ? top_signals()[signal_index_] : std::string()};
       message_ = std::string(verb_word(confirming_)) + " cancelled";
       return {};
     }
@@ -174,7 +184,10 @@ TopCommand TopModel::on_key(int key) {
       else if (key != top_key::Enter) mode_ = TopMode::Table;
       if (key == top_key::Enter || (key >= '1' && key < '1' + static_cast<int>(sigs.size()))) {
         mode_ = TopMode::Table;
-        return {TopVerb::Signal, selected_, sigs[signal_index_]};
+        if (!stops(sigs[signal_index_])) return {TopVerb::Signal, selected_, sigs[signal_index_]};
+        confirming_ = TopVerb::Signal;
+        mode_ = TopMode::Confirm;
+        return {};
       }
       if (mode_ == TopMode::Table) message_ = "signal cancelled";
       return {};

@@ -67,7 +67,7 @@ TEST_CASE("top: start runs at once, stop and restart ask y/n first") {
   CHECK(m.on_key('q').verb == TopVerb::Quit);
 }
 
-TEST_CASE("top: S picks a signal from the list; Esc cancels") {
+TEST_CASE("top: S picks a signal from the list; one that ends a process asks y/n; Esc cancels") {
   TopModel m = with({"web"});
   m.on_key('S');
   CHECK(m.mode() == TopMode::PickSignal);
@@ -77,8 +77,20 @@ TEST_CASE("top: S picks a signal from the list; Esc cancels") {
   TopCommand c = m.on_key(top_key::Enter);
   CHECK(c.verb == TopVerb::Signal);
   CHECK(c.signal == "HUP");
+  CHECK(m.mode() == TopMode::Table);
   m.on_key('S');
-  CHECK(m.on_key('6').signal == "KILL");
+  CHECK(m.on_key('6').verb == TopVerb::None);
+  CHECK(m.mode() == TopMode::Confirm);
+  CHECK(m.question() == "send SIGKILL to web? y/n");
+  c = m.on_key('y');
+  CHECK(c.verb == TopVerb::Signal);
+  CHECK(c.signal == "KILL");
+  m.on_key('S');
+  m.on_key(top_key::Enter);  // TERM
+  CHECK(m.on_key('n').verb == TopVerb::None);
+  CHECK(m.message() == "signal cancelled");
+  m.on_key('S');
+  CHECK(m.on_key('4').signal == "USR1");
   m.on_key('S');
   CHECK(m.on_key(top_key::Escape).verb == TopVerb::None);
   CHECK(m.mode() == TopMode::Table);
