@@ -149,6 +149,26 @@ def test_r_then_y_restarts_with_a_new_pid():
             t.close()
 
 
+def test_S_picks_a_signal_and_KILL_asks_first():
+    with Procd(SERVICES) as p:
+        p.wait_for(lambda: settled(p), 30, "settled")
+        old = status(p)["web"]["pid"]
+        t = Tui(p, 80, 24, "signal")
+        try:
+            t.wait(lambda s: "web" in s and str(old) in s, "web with its pid")
+            t.keys("S")
+            t.wait(lambda s: "Send which signal to web?" in s and "6 SIGKILL" in s, "the signal list")
+            t.keys("6")
+            t.wait(lambda s: "send SIGKILL to web? y/n" in s, "the question")
+            check(status(p)["web"]["pid"] == old, "nothing sent before y")
+            t.keys("y")
+            p.wait_for(lambda: status(p)["web"].get("pid") != old, 15, "web killed")
+            t.wait(lambda s: "sent SIGKILL to web" in s, "the status line")
+            check(status(p)["web"]["last_exit"]["signal"] in ("KILL", "SIGKILL"), status(p)["web"])
+        finally:
+            t.close()
+
+
 def test_l_after_a_bad_edit_shows_the_located_error():
     with Procd(SERVICES) as p:
         p.wait_for(lambda: settled(p), 30, "settled")
@@ -293,7 +313,7 @@ if __name__ == "__main__":
     if not shutil.which("tmux"):
         print("SKIP test_top: tmux is not installed (apt-get install tmux)")
         raise SystemExit(0)
-    run_tests([test_table_at_80x24_and_160x50_with_the_crash_reason, test_r_then_y_restarts_with_a_new_pid,
+    run_tests([test_table_at_80x24_and_160x50_with_the_crash_reason, test_r_then_y_restarts_with_a_new_pid, test_S_picks_a_signal_and_KILL_asks_first,
                test_l_after_a_bad_edit_shows_the_located_error, test_q_restores_the_terminal_and_a_resize_relays_out,
                test_colour_only_on_a_colour_terminal, test_the_supervisor_going_away_and_back,
                test_sigterm_sighup_and_sigint_restore_the_terminal,
