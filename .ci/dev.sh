@@ -40,7 +40,7 @@ TIMEOUT_MULTIPLIER=${PROCD_TIMEOUT_MULTIPLIER:-2}
 # man-db + groff-base (man page lint) are used by the tests.
 PACKAGES=(
   g++ meson ninja-build pkg-config cmake
-  libuv1-dev libspdlog-dev libtoml11-dev libcli11-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev libre2-dev
+  libuv1-dev libspdlog-dev libtoml11-dev libcli11-dev doctest-dev nlohmann-json3-dev libhttp-parser-dev libre2-dev libncurses-dev
   python3 util-linux procps man-db groff-base
 )
 # Only `test` needs these (test_http: `promtool check metrics`, the dashboard

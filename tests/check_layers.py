@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-LAYERS = ["core", "uv", "sys", "config", "log", "control", "daemon", "cli"]
+LAYERS = ["core", "uv", "sys", "config", "log", "control", "daemon", "tui", "cli"]
 
 # Headers without a same-named .cpp: the lowest layer that needs them.
 OWNERS = {

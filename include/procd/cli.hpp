@@ -56,6 +56,8 @@ int cmd_reload(const GlobalOptions& g, const std::vector<std::string>& names = {
 // `procd reload NAME...` (issue 28): reload_signal, reload_command or a restart, waited for.
 int cmd_reload_services(const GlobalOptions& g, const std::vector<std::string>& names);
 int cmd_metrics(const GlobalOptions& g);
+// `procd top`: the live terminal UI (src/cli/top.cpp; drawing in src/tui/).
+int cmd_top(const GlobalOptions& g);
 // GET URL; 0 on a 2xx answer within timeout_ms, else 1 with the reason (probe.cpp).
 int cmd_probe(const std::string& url, int timeout_ms);
 

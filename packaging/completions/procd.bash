@@ -6,7 +6,7 @@
 # and --socket already typed; nothing is offered when none runs) and signal
 # names for `procd signal`.
 
-_procd_commands="run start stop restart status reload signal logs events check metrics probe exec version help"
+_procd_commands="run start stop restart status reload signal logs events top check metrics probe exec version help"
 _procd_signals="TERM HUP INT QUIT KILL USR1 USR2 WINCH ALRM CONT STOP TSTP TTIN TTOU PIPE PWR SYS URG IO PROF VTALRM XCPU XFSZ TRAP ABRT BUS FPE SEGV ILL"
 
 # Service names of the running supervisor; silent when none answers.

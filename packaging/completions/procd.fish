@@ -6,7 +6,7 @@
 # -c/--config and --socket already typed; nothing when none runs) and
 # signal names for `procd signal`.
 
-set -l __procd_commands run start stop restart status reload signal logs events check metrics probe exec version help
+set -l __procd_commands run start stop restart status reload signal logs events top check metrics probe exec version help
 
 function __procd_services
     set -l tokens (commandline -opc)
@@ -74,6 +74,7 @@ complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a sign
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a logs -d 'Recent output lines of services'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a events -d 'Stream state changes'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a check -d 'Validate the config file'
+complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a top -d 'Live terminal UI'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a metrics -d 'Prometheus text exposition'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a probe -d 'HTTP GET: exit 0 on 2xx'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a exec -d 'Container entrypoint for one child'

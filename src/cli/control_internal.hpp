@@ -13,6 +13,7 @@
 
 #include "procd/error.hpp"
 #include "procd/protocol.hpp"
+#include "procd/status_table.hpp"
 
 namespace procd::cli {
 
@@ -56,6 +57,10 @@ const nlohmann::json& list_of(const nlohmann::json& obj, const char* key);    //
 // laid out for `width` columns (0: whole); the terminal's width or 0.
 std::vector<std::string> status_table_lines(const nlohmann::json& body, bool wide, std::size_t width);
 std::size_t status_terminal_width();
+// One service's row of that table from its status entry ("-" for what is missing).
+StatusRow status_row_of(const nlohmann::json& svc);
+// "3m2s", "1h5m", "2d3h": the UPTIME column's form.
+std::string duration_text(long long ms);
 // `procd status --watch` (status_watch.cpp).
 int watch_status(const std::string& socket, const std::vector<std::string>& names, bool wide);
 

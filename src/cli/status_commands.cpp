@@ -73,24 +73,28 @@ std::size_t terminal_width() {
 
 std::size_t cli::status_terminal_width() { return terminal_width(); }
 
+StatusRow cli::status_row_of(const json& s) {
+  long long pid = pid_of(s);
+  auto num = [&](const char* k) { return s.contains(k) && s[k].is_number() ? s[k].get<double>() : -1.0; };
+  std::string health = str_of(s, "health");
+  // The condition tells stopped apart (completed, waiting, blocked); an
+  // older supervisor without it shows its state.
+  std::string condition = str_of(s, "condition");
+  std::string reason = str_of(s, "reason");
+  return {str_of(s, "name"), condition.empty() ? str_of(s, "state") : condition, pid > 0 ? std::to_string(pid) : "-",
+          pid > 0 && num("uptime_ms") >= 0 ? human_duration(static_cast<long long>(num("uptime_ms"))) : "-",
+          num("restarts") >= 0 ? std::to_string(static_cast<long long>(num("restarts"))) : "-",
+          last_exit_text(field_of(s, "last_exit")),
+          pid > 0 && num("cpu_percent") >= 0 ? fmt::format("{:.1f}%", num("cpu_percent")) : "-",
+          pid > 0 && num("rss_bytes") >= 0 ? human_bytes(num("rss_bytes")) : "-",
+          health.empty() ? "-" : health, reason.empty() ? "-" : reason};
+}
+
+std::string cli::duration_text(long long ms) { return human_duration(ms); }
+
 std::vector<std::string> cli::status_table_lines(const json& body, bool wide, std::size_t width) {
   std::vector<StatusRow> rows;
-  for (const auto& s : list_of(body, "services")) {
-    long long pid = pid_of(s);
-    auto num = [&](const char* k) { return s.contains(k) && s[k].is_number() ? s[k].get<double>() : -1.0; };
-    std::string health = str_of(s, "health");
-    // The condition tells stopped apart (completed, waiting, blocked); an
-    // older supervisor without it shows its state.
-    std::string condition = str_of(s, "condition");
-    std::string reason = str_of(s, "reason");
-    rows.push_back({str_of(s, "name"), condition.empty() ? str_of(s, "state") : condition, pid > 0 ? std::to_string(pid) : "-",
-                    pid > 0 && num("uptime_ms") >= 0 ? human_duration(static_cast<long long>(num("uptime_ms"))) : "-",
-                    num("restarts") >= 0 ? std::to_string(static_cast<long long>(num("restarts"))) : "-",
-                    last_exit_text(field_of(s, "last_exit")),
-                    pid > 0 && num("cpu_percent") >= 0 ? fmt::format("{:.1f}%", num("cpu_percent")) : "-",
-                    pid > 0 && num("rss_bytes") >= 0 ? human_bytes(num("rss_bytes")) : "-",
-                    health.empty() ? "-" : health, reason.empty() ? "-" : reason});
-  }
+  for (const auto& s : list_of(body, "services")) rows.push_back(status_row_of(s));
   const bool color = stdout_is_terminal();
   std::vector<std::string> out;
   for (const auto& line : layout_status_table(rows, width, wide)) {

@@ -79,6 +79,7 @@ char32_t decode(std::string_view text, std::size_t i, std::size_t& len) {
 }  // namespace
 
 int code_point_columns(char32_t cp) {
+  if (cp < 0x300) return 1;  // below both tables: ASCII and Latin text skip the searches
   if (in(kZero, cp)) return 0;
   return in(kWide, cp) ? 2 : 1;
 }

@@ -64,7 +64,7 @@ BASE_INCLUDE = []  # debian:bookworm(-slim): minbase, as the official images
 SYSTEMD_INCLUDE = ["systemd", "systemd-sysv", "dbus",
                    # procd's runtime libraries: `apt install ./procd.deb` then
                    # needs no network inside the container
-                   "libuv1", "libspdlog1.10", "libfmt9", "libhttp-parser2.9", "libre2-9"]
+                   "libuv1", "libspdlog1.10", "libfmt9", "libhttp-parser2.9", "libre2-9", "libncursesw6", "libtinfo6"]
 
 containers, images, timings = [], [], []
 
