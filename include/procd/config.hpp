@@ -95,6 +95,19 @@ struct Dependency {
   std::string service;
   DependCondition condition = DependCondition::Ready;
 };
+bool operator==(const Dependency& a, const Dependency& b);
+
+// depends_on as procd uses it: a replicated service named in it stands for
+// each of its instances (web -> web@0, web@1, ...). It compares as written
+// in the file, so scaling a dependency does not make its dependents
+// "changed" for a reload (they are not restarted; only the start gate's
+// list grows). `written` is empty when nothing was expanded.
+struct DependencyList : std::vector<Dependency> {
+  using std::vector<Dependency>::vector;
+  std::vector<Dependency> written;
+  const std::vector<Dependency>& as_written() const { return written.empty() ? *this : written; }
+  friend bool operator==(const DependencyList& a, const DependencyList& b) { return a.as_written() == b.as_written(); }
+};
 
 enum class HealthKind { None, Http, Tcp, Command };
 
@@ -158,7 +171,7 @@ struct ServiceConfig {
   std::string user;
   std::optional<unsigned> umask;
   bool autostart = true;
-  std::vector<Dependency> depends_on;
+  DependencyList depends_on;
   int stop_signal = 15;                    // SIGTERM
   std::int64_t stop_timeout_ms = -1;       // -1 = [shutdown].graceful
   std::vector<int> success_exit_codes{0};

@@ -127,13 +127,19 @@ void expand_group_dependencies(std::vector<ServiceConfig>& services) {
     if (!s.group.empty()) groups[s.group].push_back(s.name);
   if (groups.empty()) return;
   for (auto& s : services) {
-    std::vector<Dependency> deps;
+    DependencyList deps;
+    bool expanded = false;
     for (const auto& d : s.depends_on) {
       auto it = groups.find(d.service);
-      if (it == groups.end()) deps.push_back(d);
-      else
-        for (const auto& name : it->second) deps.push_back({name, d.condition});
+      if (it == groups.end()) {
+        deps.push_back(d);
+        continue;
+      }
+      expanded = true;
+      for (const auto& name : it->second) deps.push_back({name, d.condition});
     }
+    if (!expanded) continue;
+    deps.written.assign(s.depends_on.begin(), s.depends_on.end());
     s.depends_on = std::move(deps);
   }
 }

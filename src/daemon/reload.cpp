@@ -109,6 +109,11 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
     }
     Service* s = index_.find(a.service);
     if (!s) continue;
+    // A copy a reload removed is still stopping and a later one added the
+    // name again: the new service waits in pending_added_ (made from the
+    // config of that time); the old copy keeps its own config (its files,
+    // signals, timeouts) until it is forgotten.
+    if (s->intent().removing) continue;
     if (a.step == ReloadStep::Remove) {
       s->mark_removing();  // forgotten by settle() once idle
       stop_service(*s, StopReason::Reload);

@@ -2,6 +2,7 @@
 // PROCD_INSTANCE / PROCD_PORT in env and in the service's own strings, the
 // bounds, shared log files, dependencies on a group, and the reload diff of
 // a replica count change (only the difference is added / removed).
+#include <algorithm>
 #include <doctest/doctest.h>
 
 #include <string>
@@ -123,6 +124,19 @@ TEST_CASE("replicas: a count change by reload adds or removes only the differenc
   CHECK(down.removed == std::vector<std::string>{"web@3", "web@2", "web@1"});
   auto edit = diff_configs(two, ok(web(2, "env = { A = \"1\" }\n")));
   CHECK(edit.changed == std::vector<std::string>{"web@0", "web@1"});
+}
+
+TEST_CASE("replicas: scaling a dependency keeps its dependents (they compare as written)") {
+  const std::string proxy = "[services.proxy]\ncommand = \"p\"\ndepends_on = { web = \"ready\" }\n";
+  Config two = ok(web(2) + proxy), three = ok(web(3) + proxy);
+  REQUIRE(three.find_service("proxy")->depends_on.size() == 3);  // the gate waits for every instance
+  auto up = diff_configs(two, three);
+  CHECK(up.added == std::vector<std::string>{"web@2"});
+  CHECK(up.changed.empty());
+  CHECK(std::find(up.kept.begin(), up.kept.end(), "proxy") != up.kept.end());
+  // a real change of the dependency (another condition) still changes it
+  auto cond = diff_configs(two, ok(web(2) + "[services.proxy]\ncommand = \"p\"\ndepends_on = { web = \"started\" }\n"));
+  CHECK(cond.changed == std::vector<std::string>{"proxy"});
 }
 
 TEST_CASE("name_selects: a group name selects its instances only") {
