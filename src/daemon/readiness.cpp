@@ -65,7 +65,11 @@ void Service::on_phase(Phase phase) {
   // Checks that failed while it was starting did not count (start_timeout_ms
   // bounds a start); now running, it is judged afresh: `retries` failures
   // from here restart it (the checker reports changes only, so start over).
-  if (phase == Phase::Running && health_ && health_->status() == HealthStatus::Unhealthy) {
+  // Only while the main process lives: once it is reaped (a drain, then
+  // post_stop, may still run before the machine hears of the exit) there is
+  // nothing to check, and a command check would run outside any run.
+  if (phase == Phase::Running && health_ && health_->status() == HealthStatus::Unhealthy &&
+      drain_.phase() == DrainPhase::Running) {
     health_->stop();
     health_->start(static_cast<std::uint64_t>(cfg_->health.interval_ms));
   }

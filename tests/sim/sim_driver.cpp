@@ -333,10 +333,16 @@ class Sequence {
     say(fmt::format("{} pid {} notifies {}={}", world_.processes().at(pid).service, pid, fields.begin()->first,
                     fields.begin()->second));
     if (fields.count("READY")) ready_sent_.insert(pid);
-    // procd reads notify messages only from notify services (ready = "notify", a watchdog).
-    if (const SimService* s = cfg_.find(world_.processes().at(pid).service);
-        fields.count("EXTEND_TIMEOUT_USEC") && s && (s->ready == "notify" || s->watchdog_ms > 0))
-      world_.extend_timeout(pid, std::stoll(fields["EXTEND_TIMEOUT_USEC"]));
+    // procd reads notify messages only from notify services (ready = "notify",
+    // a watchdog): the copy whose run this pid is, which may be a removed
+    // one still stopping while the config names a new service so.
+    if (fields.count("EXTEND_TIMEOUT_USEC") && sup_) {
+      bool notify = false;
+      if (auto all = sup_->select(Request{}, true); all.ok())
+        for (const Service* svc : *all)
+          if (svc->state().pid == pid) notify = svc->config().uses_notify();
+      if (notify) world_.extend_timeout(pid, std::stoll(fields["EXTEND_TIMEOUT_USEC"]));
+    }
     sup_->notify_from(pid, fields);
     settle_now();
   }
