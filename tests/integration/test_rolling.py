@@ -129,5 +129,27 @@ def test_failing_new_instance_stops_roll():
         print(r.stderr.strip(), flush=True)
 
 
+def test_reload_rolls_changed_instances():
+    with Procd(WEB) as p:
+        open(os.path.join(p.dir, "ok"), "w").close()
+        before = all_running(p)
+        p.rewrite(WEB + 'env = { CHANGED = "1" }\n')
+        proc = subprocess.Popen([PROCD, "-c", p.config, "reload"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, stdin=subprocess.DEVNULL)
+        samples = sample_while(p, proc)
+        out, err = proc.communicate(timeout=30)
+        check(proc.returncode == 0, out + err)
+        end = time.monotonic() + 15
+        while time.monotonic() < end:  # the roll goes on after the reload's reply
+            st = running(status(p))
+            samples.append((time.monotonic(), len(st), st))
+            if len(st) == N and all(st[k] != before[k] for k in before):
+                break
+            time.sleep(0.02)
+        check(all(samples[-1][2][k] != before[k] for k in before), "%s %s" % (before, samples[-1]))
+        check(min(c for _, c, _ in samples) == N - 1, "a reload rolls one instance at a time: %s" % [c for _, c, _ in samples])
+        p.wait_log("rollingrestartdone", 10)
+
+
 if __name__ == "__main__":
-    run_tests([test_rolling_versus_plain, test_failing_new_instance_stops_roll])
+    run_tests([test_rolling_versus_plain, test_failing_new_instance_stops_roll, test_reload_rolls_changed_instances])
