@@ -127,6 +127,7 @@ std::vector<RollView> Rolls::views() const {
   return out;
 }
 
-Rolls& FrontEnds::rolls() { return *sup_.rolls_; }
+Rolls& Rolls::of(Supervisor& sup) { return *sup.rolls_; }
+Rolls& FrontEnds::rolls() { return Rolls::of(sup_); }
 
 }  // namespace procd

@@ -47,6 +47,7 @@ class Rolls {
   // Every phase the Supervisor publishes.
   void on_phase(Service& svc, Phase phase);
   std::vector<RollView> views() const;
+  static Rolls& of(Supervisor& sup);  // the Supervisor's (for the front ends and the simulator)
 
  private:
   struct One;
