@@ -123,7 +123,7 @@ void Rolls::reap() {
 std::vector<RollView> Rolls::views() const {
   std::vector<RollView> out;
   for (const auto& r : rolls_)
-    if (!r->over) out.push_back(RollView{r->name, r->instances, r->max_unavailable, r->roll.restarting(), r->roll.pending()});
+    out.push_back(RollView{r->name, r->instances, r->max_unavailable, r->roll.restarting(), r->roll.pending(), r->over});
   return out;
 }
 

@@ -32,6 +32,7 @@ struct RollView {
   int max_unavailable = 1;
   std::vector<std::string> restarting;  // restarted by the roll, new run not yet ready
   std::vector<std::string> pending;     // not yet restarted by the roll
+  bool over = false;                    // finished (kept until the next begin or forget_finished)
 };
 
 class Rolls {
@@ -46,7 +47,8 @@ class Rolls {
   Result<std::int64_t> begin(const std::string& name, const std::vector<Service*>& instances, int max_unavailable);
   // Every phase the Supervisor publishes.
   void on_phase(Service& svc, Phase phase);
-  std::vector<RollView> views() const;
+  std::vector<RollView> views() const;  // under way, and finished ones not yet forgotten
+  void forget_finished() { reap(); }
   static Rolls& of(Supervisor& sup);  // the Supervisor's (for the front ends and the simulator)
 
  private:

@@ -7,8 +7,10 @@ A new instance that fails stops the roll (non-zero exit, code and reason)
 and the remaining old instances keep their pids."""
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 from procdtest import PROCD, Procd, check, run_tests
@@ -151,5 +153,24 @@ def test_reload_rolls_changed_instances():
         p.wait_log("rollingrestartdone", 10)
 
 
+def test_http_rolling_restart():
+    from test_http import get, start
+    from test_http_token import write_token
+    tokdir = tempfile.mkdtemp(prefix="procd-roll-tok-")
+    token = os.path.join(tokdir, "token")
+    write_token(token, "sekrit\n")
+    open(os.path.join(tokdir, "ok"), "w").close()  # before the start: restart is never
+    p, port = start(WEB.replace("TMPDIR/ok", os.path.join(tokdir, "ok")), extra='http_token_file = "%s"\n' % token)
+    with p:
+        before = all_running(p)
+        code, _, body = get(port, "/services/web/restart?rolling=1", method="POST", headers={"Authorization": "Bearer sekrit"})
+        check(code == 200 and b'"rolls"' in body, "%s %s" % (code, body))
+        p.wait_log("rollingrestartdone", 15)
+        after = all_running(p)
+        check(all(after[k] != before[k] for k in before), "%s %s" % (before, after))
+    shutil.rmtree(tokdir, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run_tests([test_rolling_versus_plain, test_failing_new_instance_stops_roll, test_reload_rolls_changed_instances])
+    run_tests([test_rolling_versus_plain, test_failing_new_instance_stops_roll, test_reload_rolls_changed_instances,
+               test_http_rolling_restart])

@@ -30,6 +30,10 @@ bool sim_roll(Supervisor& sup, const std::string& name, bool coin, std::string& 
 
 void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::uint64_t>& given_up, std::set<pid_t>& ready_sent) {
   for (const RollView& v : Rolls::of(sup).views()) {
+    if (v.over) {  // its last restarts were requests too (a new run may have given up in the same step)
+      for (const auto& n : v.restarting) given_up.erase(n);
+      continue;
+    }
     int down = 0;
     for (const auto& n : v.instances) {
       Request req;
@@ -50,6 +54,7 @@ void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::ui
       world.violate("roll-unavailable", fmt::format("roll {}: {} instances not ready by its doing, max_unavailable {}", v.name,
                                                     down, v.max_unavailable));
   }
+  Rolls::of(sup).forget_finished();
 }
 
 }  // namespace procd::sim
