@@ -41,6 +41,8 @@ int cmd_exec(const ExecOptions& opts);
 // (src/cli/status_commands.cpp, service_commands.cpp, stream_commands.cpp).
 // "start" | "stop" | "restart" for names.
 int cmd_service_action(const GlobalOptions& g, const std::string& verb, const std::vector<std::string>& names, bool all);
+// `procd restart NAME... --rolling` (issue 28): waits for each roll; 1 with the reason when one stopped.
+int cmd_rolling_restart(const GlobalOptions& g, const std::vector<std::string>& names);
 int cmd_status(const GlobalOptions& g, const std::vector<std::string>& names, bool json, bool wide = false,
                bool watch = false);
 int cmd_signal(const GlobalOptions& g, const std::string& signal, const std::vector<std::string>& names);

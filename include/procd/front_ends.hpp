@@ -25,6 +25,7 @@
 
 namespace procd {
 
+class Rolls;
 class Service;
 class Supervisor;
 struct ControlConfig;
@@ -46,6 +47,8 @@ class FrontEnds {
   // Fan-out to streaming clients (supervisor_control.cpp).
   void publish_event(Service& svc, Phase phase);
   void publish_log_line(Service& svc, const LogLine& line);
+  void publish_item(const std::string& service, const std::string& item);  // an event item (a roll's outcome)
+  Rolls& rolls();  // the Supervisor's rolling restarts (rolling_restart.cpp)
   bool logs_followed() const;
 
   // What control verbs and routes answer.

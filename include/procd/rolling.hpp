@@ -38,8 +38,12 @@ class Roll {
   bool done() const { return state_ == State::Done; }
   bool failed() const { return state_ == State::Failed; }
   const std::string& reason() const { return reason_; }
+  bool timed_out() const { return timed_out_; }  // failed: a deadline passed (else a new run failed)
   // Instances unavailable by the roll's doing (restarted, not yet seen ready).
   int unavailable() const;
+  // Instances restarted and not yet seen ready in a new run; not yet restarted.
+  std::vector<std::string> restarting() const;
+  std::vector<std::string> pending() const;
   // The earliest deadline still pending (for the daemon's timer); -1 none.
   RollMillis next_deadline() const;
 
@@ -57,6 +61,7 @@ class Roll {
   RollMillis deadline_ms_;
   State state_ = State::Rolling;
   std::string reason_;
+  bool timed_out_ = false;
 };
 
 }  // namespace procd

@@ -53,6 +53,7 @@
 namespace procd {
 
 struct SettleView;
+class Rolls;
 
 // One service as tests and the simulator see it (Supervisor::snapshot()).
 struct ServiceSnapshot {
@@ -126,6 +127,7 @@ class Supervisor {
   friend class FrontEnds;
   class Host;  // the edges services share; what they may ask (service_host.hpp)
   friend class Host;
+  friend class Rolls;  // rolling restarts (rolling_restart.hpp)
 
   // supervisor.cpp: the loop, signals, reaping, settle.
   void on_sigchld();
@@ -165,6 +167,7 @@ class Supervisor {
   ManagerNotifier manager_;  // sd_notify to the manager that started procd
   std::deque<std::pair<Service*, Event>> queue_;
   std::unique_ptr<Host> host_;  // the edges services share; what they may ask (service_host.hpp)
+  std::unique_ptr<Rolls> rolls_;  // issue 28: rolling restarts under way (rolling_restart.hpp)
   bool dispatching_ = false;
   bool dirty_ = false;     // something settle() must look at
   bool settling_ = false;

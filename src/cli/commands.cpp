@@ -155,6 +155,8 @@ int cli_main(int argc, char** argv) {
   bool all = false;
   restart->add_option("names", names, "Services to restart");
   restart->add_flag("--all", all, "Restart every service");
+  bool rolling = false;
+  restart->add_flag("--rolling", rolling, "Restart the instances one at a time, each once the previous new one is ready");
   auto* status = app.add_subcommand("status", "Show services: state, pid, uptime, restarts, last exit, cpu, rss, health");
   bool json = false;
   status->add_option("names", names, "Services to show (default: all)");
@@ -256,7 +258,11 @@ int cli_main(int argc, char** argv) {
       fmt::print(stderr, "error[{}]: restart needs service names or --all\n", static_cast<int>(Code::RuntimeUsage));
       return kExitUsage;
     }
-    return cmd_service_action(g, "restart", names, all);
+    if (rolling && all) {
+      fmt::print(stderr, "error[{}]: restart --rolling needs service names, not --all\n", static_cast<int>(Code::RuntimeUsage));
+      return kExitUsage;
+    }
+    return rolling ? cmd_rolling_restart(g, names) : cmd_service_action(g, "restart", names, all);
   }
   if (*status) return cmd_status(g, names, json, wide, watch);
   if (*reload) return cmd_reload(g, reload_names);

@@ -20,6 +20,20 @@ int Roll::unavailable() const {
   return static_cast<int>(std::count_if(items_.begin(), items_.end(), [](const Item& i) { return i.slot == Slot::Restarting; }));
 }
 
+std::vector<std::string> Roll::restarting() const {
+  std::vector<std::string> out;
+  for (const auto& i : items_)
+    if (i.slot == Slot::Restarting) out.push_back(i.name);
+  return out;
+}
+
+std::vector<std::string> Roll::pending() const {
+  std::vector<std::string> out;
+  for (const auto& i : items_)
+    if (i.slot == Slot::Pending) out.push_back(i.name);
+  return out;
+}
+
 RollMillis Roll::next_deadline() const {
   RollMillis out = -1;
   for (const auto& i : items_)
@@ -42,6 +56,7 @@ std::vector<std::string> Roll::step(RollMillis now, const std::vector<RollObserv
       reason_ = fmt::format("{} failed after its restart; the roll stopped", i.name);
     } else if (now >= i.deadline) {
       state_ = State::Failed;
+      timed_out_ = true;
       reason_ = fmt::format("{} was not ready within {} ms of its restart; the roll stopped", i.name, deadline_ms_);
     }
   }

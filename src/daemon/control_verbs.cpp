@@ -16,6 +16,7 @@
 #include "procd/signal_names.hpp"
 #include "procd/front_ends.hpp"
 #include "procd/supervisor.hpp"
+#include "rolling_restart.hpp"
 #include "service_hooks.hpp"
 
 namespace procd {
@@ -50,6 +51,34 @@ void verb_service_action(FrontEnds& front, ControlConnection& conn, const Reques
     states.emplace_back(s->name(), phase_name(s->state().phase));
   }
   conn.send(reply_ok(service_states_body(states)));
+}
+
+// `restart NAME... "rolling": true` (issue 28): one roll per NAME over
+// the instances it selects; the reply says how long each may take, and the
+// outcome comes as an event for NAME ("rolled" or "roll-stopped").
+void verb_restart(FrontEnds& front, ControlConnection& conn, const Request& req) {
+  auto it = req.args.find("rolling");
+  if (it == req.args.end() || !it->is_boolean() || !it->get<bool>())
+    return verb_service_action<&Supervisor::restart_service>(front, conn, req);
+  if (front.sup().shutting_down()) return conn.send(reply_error(shutting_down_error()));
+  if (req.all || req.names.empty())
+    return conn.send(reply_error(make_error(Code::RuntimeUsage, "a rolling restart needs service names")));
+  nlohmann::json rolls = nlohmann::json::array();
+  for (const auto& name : req.names) {
+    Request one{req.version, req.verb, {name}, false, {}};
+    auto which = front.sup().select(one, false);
+    if (!which.ok()) return conn.send(reply_error(which.error()));
+    int max_unavailable = 1;
+    for (Service* s : *which) {
+      if (s->intent().removing)
+        return conn.send(reply_error(make_error(Code::ServiceUnknown, fmt::format("service \"{}\" was removed by a reload", s->name()))));
+      max_unavailable = s->config().replica_group.max_unavailable;
+    }
+    auto bound = front.rolls().begin(name, *which, max_unavailable);
+    if (!bound.ok()) return conn.send(reply_error(bound.error()));
+    rolls.push_back({{"name", name}, {"instances", which->size()}, {"timeout_ms", *bound}});
+  }
+  conn.send(reply_ok({{"rolls", std::move(rolls)}}));
 }
 
 void verb_signal(FrontEnds& front, ControlConnection& conn, const Request& req) {
@@ -130,7 +159,7 @@ constexpr std::array<VerbRow, 11> kVerbTable = {{
     {"status", verb_status},
     {"start", verb_service_action<&Supervisor::start_service>},
     {"stop", verb_service_action<&Supervisor::stop_service>},
-    {"restart", verb_service_action<&Supervisor::restart_service>},
+    {"restart", verb_restart},
     {"signal", verb_signal},
     {"logs", verb_logs},
     {"events", verb_events},

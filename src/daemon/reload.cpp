@@ -10,11 +10,13 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <map>
 
 #include "procd/config_load.hpp"
 #include "procd/logging.hpp"
 #include "procd/self_stats.hpp"
 #include "procd/supervisor.hpp"
+#include "rolling_restart.hpp"
 #include "service_host.hpp"
 
 namespace procd {
@@ -102,6 +104,7 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
   std::vector<std::string> wanted_up;
   for (auto& s : services_)
     if (s->intent().wants_up()) wanted_up.push_back(s->name());
+  std::map<std::string, std::vector<Service*>> rolled;  // group -> its changed instances that were up
   for (const ReloadAction& a : plan_reload(diff, wanted_up)) {
     if (a.step == ReloadStep::Add) {
       pending_added_.push_back(a.service);  // created by settle(), outside any loop over services
@@ -126,9 +129,18 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
       continue;
     }
     s->take_config(sc);
-    if (a.step == ReloadStep::Restart) restart_service(*s, StopReason::Reload);
+    if (a.step == ReloadStep::Restart && !sc.group.empty()) rolled[sc.group].push_back(s);
+    else if (a.step == ReloadStep::Restart) restart_service(*s, StopReason::Reload);
   }
   index_.rebuild(services_);  // depends_on may have changed
+  // issue 28: the changed instances of a replicated service restart by a roll.
+  for (auto& [group, instances] : rolled) {
+    auto roll = rolls_->begin(group, instances, instances.front()->config().replica_group.max_unavailable);
+    if (roll.ok()) continue;
+    Log::write(LogLevel::Error, fmt::format("{}; restarting its changed instances at once", roll.error().message),
+               svc_fields(group, 0, roll.error().code));
+    for (Service* s : instances) restart_service(*s, StopReason::Reload);
+  }
   dirty_ = true;
 }
 

@@ -4,6 +4,7 @@
 // services changes only in settle(), after the callback.
 #include "procd/supervisor.hpp"
 
+#include "rolling_restart.hpp"
 #include "service_host.hpp"
 
 #include <fmt/core.h>
@@ -26,11 +27,13 @@ Supervisor::Supervisor(Config cfg, PidLock lock, SystemCalls& sys)
   if (TimerHost* host = sys_.timer_host()) register_timer_host(&loop_, host);
   host_ = std::make_unique<Host>(*this);
   front_ = std::make_unique<FrontEnds>(*this);
+  rolls_ = std::make_unique<Rolls>(*this);
   for (const auto& sc : cfg_.services) services_.push_back(std::make_unique<Service>(*host_, sc));
 }
 
 Supervisor::~Supervisor() {
   // Close every handle, let libuv run the close callbacks, then the loop.
+  rolls_.reset();  // their timers
   services_.clear();  // each service closes its timer, pipes and health checker
   host_.reset();      // the notify socket
   manager_.close();
@@ -168,6 +171,7 @@ void Supervisor::publish(Service& svc, Phase phase) {
   svc.observe_phase(now(), phase);
   front_->publish_event(svc, phase);
   main_ended(svc, phase);
+  rolls_->on_phase(svc, phase);
   if (phase == Phase::Failed && svc.config().critical && !ladder_.active()) {
     critical_exit_ = svc.state().last_exit ? exit_code_of(*svc.state().last_exit) : 1;
     int code = shutdown_exit_code(false, critical_exit_);

@@ -204,11 +204,14 @@ void FrontEnds::publish_event(Service& svc, Phase phase) {
   if (phase != Phase::Starting && phase != Phase::Running) ev.stop_reason = stop_reason_name(st.stop_reason());
   if (st.last_exit && st.spawn_error().empty() && (phase == Phase::Stopped || phase == Phase::Failed || phase == Phase::Restarting))
     ev.exit = ExitView{st.last_exit->code, st.last_exit->signal};
-  std::string item = event_item(ev);
-  if (to_http) publish_http(HttpConnection::Stream::Events, svc.name(), item);
-  if (!to_control) return;
+  publish_item(svc.name(), event_item(ev));
+}
+
+void FrontEnds::publish_item(const std::string& service, const std::string& item) {
+  if (http_ && http_->has_streams(HttpConnection::Stream::Events)) publish_http(HttpConnection::Stream::Events, service, item);
+  if (!control_ || !control_->has_streams(ControlConnection::Stream::Events)) return;
   control_->for_each_stream(ControlConnection::Stream::Events, [&](ControlConnection& c) {
-    if (wants(c.stream_names, svc.name())) c.send(item);
+    if (wants(c.stream_names, service)) c.send(item);
   });
 }
 

@@ -17,6 +17,7 @@
 #include "procd/front_ends.hpp"
 #include "procd/supervisor.hpp"
 #include "procd/token_file.hpp"
+#include "rolling_restart.hpp"
 
 namespace procd {
 namespace {
@@ -242,6 +243,13 @@ void FrontEnds::http_service_action(HttpConnection& conn, const HttpRequest& req
   sel.names = {route_request(req.method, req.path).name};
   auto which = sup_.select(sel, false);
   if (!which.ok()) return reply_err(conn, 404, which.error());
+  if (auto q = req.query.find("rolling"); kind == HttpRouteKind::ServiceRestart && q != req.query.end() && (q->second == "1" || q->second == "true")) {
+    // issue 28: POST /services/NAME/restart?rolling=1; the outcome is an event for NAME.
+    auto bound = rolls().begin(sel.names.front(), *which, which->front()->config().replica_group.max_unavailable);
+    if (!bound.ok()) return reply_err(conn, 409, bound.error());
+    nlohmann::json roll = {{"name", sel.names.front()}, {"instances", which->size()}, {"timeout_ms", *bound}};
+    return conn.reply(200, kJson, reply_ok({{"rolls", nlohmann::json::array({roll})}}));
+  }
   Service& s = *which->front();
   if (kind == HttpRouteKind::ServiceStart) sup_.start_service(s);
   else if (kind == HttpRouteKind::ServiceStop) sup_.stop_service(s);

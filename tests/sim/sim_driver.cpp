@@ -148,6 +148,7 @@ class Sequence {
     if (!all.ok()) return;
     check_critical(world_, *all, sup_->shutting_down());
     check_main_and_stops(world_, *all, sup_->shutting_down());
+    check_rolls(world_, *sup_, given_up_, ready_sent_);
     check_notify(world_, *all, ready_sent_);
     check_sharing(world_, *all);
     check_cgroups(world_, *all);
@@ -242,6 +243,7 @@ class Sequence {
       given_up_.erase(name);  // a request: it may start again
       if (req.verb == "start") sup_->start_service(svc);
       else if (req.verb == "stop") sup_->stop_service(svc);
+      else if (std::string said; sim_roll(*sup_, name, between(0, 1) == 0, said, given_up_)) say(said);  // restart --rolling (sim_rolls.cpp)
       else sup_->restart_service(svc);
     }
     settle_now();

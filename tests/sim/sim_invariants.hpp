@@ -46,6 +46,17 @@ void check_critical(SimWorld& world, const std::vector<Service*>& services, bool
 // "stop-reason" — every stopping service says why its stop began.
 void check_main_and_stops(SimWorld& world, const std::vector<Service*>& services, bool shutting_down);
 
+// issue 28 (sim_rolls.cpp): `procd restart GROUP --rolling` instead of a
+// restart of an instance (when `coin`; said: what the driver says), and
+// "roll-unavailable": a roll never has more than max_unavailable of its
+// instances not ready by its doing, and never stops one it has not reached.
+bool sim_roll(Supervisor& sup, const std::string& name, bool coin, std::string& said,
+              std::map<std::string, std::uint64_t>& given_up);  // a request for every instance: forgotten
+// An instance the roll has not reached yet keeps its old run: its start
+// limit is forgotten (the roll is a request) and, when it runs, it counts as
+// ready under the rule it started with (a reload may have made it notify).
+void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::uint64_t>& given_up, std::set<pid_t>& ready_sent);
+
 // A notify service is Running only after a READY=1 from its current pid.
 void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent);
 

@@ -79,3 +79,22 @@ TEST_CASE("roll: the old run failing before the restart shows is not the new run
   r.step(2, seen);
   CHECK(r.done());
 }
+
+TEST_CASE("roll: what it is restarting and what waits; a deadline is a timeout, a failed run is not") {
+  Roll r({"w@0", "w@1", "w@2"}, 1, 100);
+  std::vector<RollObservation> seen = {ready(1), ready(2), ready(3)};
+  CHECK(r.step(0, seen) == V{"w@0"});
+  CHECK(r.restarting() == V{"w@0"});
+  CHECK(r.pending() == V{"w@1", "w@2"});
+  CHECK(r.step(100, seen).empty());
+  CHECK(r.failed());
+  CHECK(r.timed_out());
+  Roll f({"w@0", "w@1"}, 1, 100);
+  seen = {ready(1), ready(2)};
+  CHECK(f.step(0, seen) == V{"w@0"});
+  seen[0] = {RollSeen::Failed, 5};
+  CHECK(f.step(10, seen).empty());
+  CHECK(f.failed());
+  CHECK(!f.timed_out());
+  CHECK(f.pending() == V{"w@1"});
+}

@@ -1,0 +1,133 @@
+// Rolls (rolling_restart.hpp): the daemon's side of rolling restarts.
+// Order of a step: observe every instance of the roll (phase, run counter),
+// let the pure Roll decide, restart what it returns, then arm the timer at
+// its next deadline. Restarting publishes phases synchronously; those
+// re-entrant calls only count runs and ask for one more step.
+#include "rolling_restart.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "procd/front_ends.hpp"
+#include "procd/logging.hpp"
+#include "procd/protocol.hpp"
+#include "procd/supervisor.hpp"
+#include "procd/timer.hpp"
+
+namespace procd {
+
+struct Rolls::One {
+  std::string name;
+  std::vector<std::string> instances;
+  int max_unavailable = 1;
+  Roll roll;
+  Timer timer;
+  bool over = false;
+};
+
+Rolls::Rolls(Supervisor& sup) : sup_(sup) {}
+Rolls::~Rolls() = default;
+
+Result<std::int64_t> Rolls::begin(const std::string& name, const std::vector<Service*>& instances, int max_unavailable) {
+  reap();
+  if (sup_.shutting_down()) return make_error(Code::RollBusy, "procd is shutting down");
+  std::vector<std::string> names;
+  std::int64_t per = 0;
+  for (Service* s : instances) {
+    names.push_back(s->name());
+    per = std::max<std::int64_t>(per, s->spec().stop_timeout_ms + s->spec().start_timeout_ms);
+  }
+  for (const auto& r : rolls_)
+    for (const auto& n : names)
+      if (std::find(r->instances.begin(), r->instances.end(), n) != r->instances.end())
+        return make_error(Code::RollBusy, fmt::format("a rolling restart of \"{}\" is already under way", r->name));
+  auto r = std::make_unique<One>(One{name, names, std::max(1, max_unavailable), Roll(names, max_unavailable, per), {}, false});
+  One& one = *r;
+  rolls_.push_back(std::move(r));
+  one.timer.init(sup_.loop(), [this, &one] { step(one); });
+  Log::write(LogLevel::Info,
+             fmt::format("rolling restart of {}: {} instance(s), at most {} not ready at once", name, names.size(), one.max_unavailable),
+             svc_fields(name));
+  step(one);
+  // Every instance in turn (at most max_unavailable at once), each within its deadline.
+  auto waves = static_cast<std::int64_t>((names.size() + static_cast<std::size_t>(one.max_unavailable) - 1) /
+                                         static_cast<std::size_t>(one.max_unavailable));
+  return waves * per;
+}
+
+void Rolls::on_phase(Service& svc, Phase phase) {
+  if (rolls_.empty()) return;
+  bool mine = false;
+  for (auto& r : rolls_)
+    if (!r->over && std::find(r->instances.begin(), r->instances.end(), svc.name()) != r->instances.end()) mine = true;
+  if (!mine) return;
+  if (phase == Phase::Starting) ++runs_[svc.name()];
+  if (stepping_) {
+    again_ = true;
+    return;
+  }
+  for (std::size_t k = 0; k < rolls_.size(); ++k) {  // finish() never erases: reap() does, outside
+    One& r = *rolls_[k];
+    if (!r.over && std::find(r.instances.begin(), r.instances.end(), svc.name()) != r.instances.end()) step(r);
+  }
+}
+
+void Rolls::step(One& r) {
+  if (r.over) return;
+  if (sup_.shutting_down()) return finish(r, false, Code::RollBusy, fmt::format("{}: procd began shutting down; the roll stopped", r.name));
+  stepping_ = true;
+  do {
+    again_ = false;
+    std::vector<RollObservation> seen;
+    for (const auto& n : r.instances) {
+      Service* s = sup_.index_.find(n);
+      if (!s || s->intent().removing) {
+        stepping_ = false;
+        return finish(r, false, Code::RollStopped, fmt::format("{} was removed by a reload; the roll stopped", n));
+      }
+      Phase p = s->state().phase;
+      RollSeen how = p == Phase::Running ? RollSeen::Ready
+                     : (p == Phase::Failed || p == Phase::Stopped || p == Phase::Restarting) ? RollSeen::Failed
+                                                                                              : RollSeen::NotReady;
+      seen.push_back(RollObservation{how, runs_[n] + 1});
+    }
+    for (const auto& n : r.roll.step(sup_.now(), seen))
+      if (Service* s = sup_.index_.find(n)) sup_.restart_service(*s, StopReason::Rolling);
+  } while (again_ && !r.roll.done() && !r.roll.failed());
+  stepping_ = false;
+  if (r.roll.done())
+    return finish(r, true, Code::RollStopped, fmt::format("{}: {} instance(s) restarted one at a time", r.name, r.instances.size()));
+  if (r.roll.failed()) return finish(r, false, r.roll.timed_out() ? Code::RollTimeout : Code::RollStopped, r.roll.reason());
+  Millis due = r.roll.next_deadline();
+  if (due >= 0) r.timer.schedule(std::max<Millis>(0, due - sup_.now()));
+}
+
+void Rolls::finish(One& r, bool ok, Code code, const std::string& text) {
+  r.over = true;
+  r.timer.cancel();
+  if (ok) Log::write(LogLevel::Info, "rolling restart done: " + text, svc_fields(r.name));
+  else Log::write(LogLevel::Error, "rolling restart stopped: " + text, svc_fields(r.name, 0, code));
+  ServiceEventView ev{wall_clock_ms(), r.name, ok ? "rolled" : "roll-stopped", 0, {}};
+  ev.condition = "roll";
+  ev.reason = text;
+  if (!ok) ev.reason_code = std::to_string(static_cast<int>(code));
+  sup_.front_->publish_item(r.name, event_item(ev));
+}
+
+void Rolls::reap() {
+  rolls_.erase(std::remove_if(rolls_.begin(), rolls_.end(), [](const auto& r) { return r->over; }), rolls_.end());
+  if (rolls_.empty()) runs_.clear();
+}
+
+std::vector<RollView> Rolls::views() const {
+  std::vector<RollView> out;
+  for (const auto& r : rolls_)
+    out.push_back(RollView{r->name, r->instances, r->max_unavailable, r->roll.restarting(), r->roll.pending(), r->over});
+  return out;
+}
+
+Rolls& Rolls::of(Supervisor& sup) { return *sup.rolls_; }
+Rolls& FrontEnds::rolls() { return Rolls::of(sup_); }
+
+}  // namespace procd

@@ -1,0 +1,66 @@
+// Rolling restarts in the daemon (issue 28): the Supervisor's one Rolls
+// object drives a pure Roll (procd/rolling.hpp) per rolled service. It is
+// event-driven: each phase the Supervisor publishes for an instance of a
+// roll re-judges that roll, and a timer armed at the roll's next deadline
+// is the only other wake-up (no polling). Restarts go through
+// Supervisor::restart_service with StopReason::Rolling. A run counter per
+// instance (the Starting phases seen) tells a new run from the old one.
+// The outcome (done, or stopped with 4014/4015/4016) is logged and sent to
+// `events` subscribers as an item for the rolled NAME with state "rolled"
+// or "roll-stopped".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "procd/error.hpp"
+#include "procd/rolling.hpp"
+#include "procd/service_machine.hpp"
+
+namespace procd {
+
+class Service;
+class Supervisor;
+
+// What the simulator's invariant sees of one roll under way.
+struct RollView {
+  std::string name;
+  std::vector<std::string> instances;
+  int max_unavailable = 1;
+  std::vector<std::string> restarting;  // restarted by the roll, new run not yet ready
+  std::vector<std::string> pending;     // not yet restarted by the roll
+  bool over = false;                    // finished (kept until the next begin or forget_finished)
+};
+
+class Rolls {
+ public:
+  explicit Rolls(Supervisor& sup);
+  ~Rolls();
+  Rolls(const Rolls&) = delete;
+  Rolls& operator=(const Rolls&) = delete;
+
+  // Roll `instances` (in this order) under `name`. Returns the bound on how
+  // long the roll may take (ms). RollBusy while a roll shares an instance.
+  Result<std::int64_t> begin(const std::string& name, const std::vector<Service*>& instances, int max_unavailable);
+  // Every phase the Supervisor publishes.
+  void on_phase(Service& svc, Phase phase);
+  std::vector<RollView> views() const;  // under way, and finished ones not yet forgotten
+  void forget_finished() { reap(); }
+  static Rolls& of(Supervisor& sup);  // the Supervisor's (for the front ends and the simulator)
+
+ private:
+  struct One;
+  void step(One& r);
+  void finish(One& r, bool ok, Code code, const std::string& text);
+  void reap();
+  Supervisor& sup_;
+  std::vector<std::unique_ptr<One>> rolls_;
+  std::map<std::string, std::uint64_t> runs_;  // instance -> Starting phases seen while rolled
+  bool stepping_ = false;
+  bool again_ = false;
+};
+
+}  // namespace procd

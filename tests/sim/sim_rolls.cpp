@@ -1,0 +1,60 @@
+// issue 28: rolling restarts in the simulator (sim_invariants.hpp).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "../../src/daemon/rolling_restart.hpp"
+#include "procd/service.hpp"
+#include "sim_invariants.hpp"
+
+namespace procd::sim {
+
+bool sim_roll(Supervisor& sup, const std::string& name, bool coin, std::string& said,
+              std::map<std::string, std::uint64_t>& given_up) {
+  auto at = name.find('@');
+  if (!coin || at == std::string::npos) return false;
+  const std::string group = name.substr(0, at);
+  Request req;
+  req.verb = "restart";
+  req.names = {group};
+  auto which = sup.select(req, false);
+  if (!which.ok() || which->empty()) return false;
+  for (Service* s : *which)
+    if (s->intent().removing) return false;  // control_verbs.cpp refuses it
+  for (Service* s : *which) given_up.erase(s->name());
+  auto r = Rolls::of(sup).begin(group, *which, which->front()->config().replica_group.max_unavailable);
+  said = r.ok() ? fmt::format("procd restart {} --rolling ({} instances, bound {} ms)", group, which->size(), *r)
+                : fmt::format("procd restart {} --rolling: refused: {}", group, r.error().message);
+  return true;
+}
+
+void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::uint64_t>& given_up, std::set<pid_t>& ready_sent) {
+  for (const RollView& v : Rolls::of(sup).views()) {
+    if (v.over) {  // its last restarts were requests too (a new run may have given up in the same step)
+      for (const auto& n : v.restarting) given_up.erase(n);
+      continue;
+    }
+    int down = 0;
+    for (const auto& n : v.instances) {
+      Request req;
+      req.names = {n};
+      auto which = sup.select(req, false);
+      if (!which.ok() || which->size() != 1) continue;
+      const ServiceState& st = which->front()->state();
+      bool restarting = std::find(v.restarting.begin(), v.restarting.end(), n) != v.restarting.end();
+      bool pending = std::find(v.pending.begin(), v.pending.end(), n) != v.pending.end();
+      bool stopped_by_roll = st.phase == Phase::Stopping && st.stop_reason() == StopReason::Rolling;
+      if (pending || restarting) given_up.erase(n);  // the roll asked for (or will ask for) its start
+      if (pending && st.phase == Phase::Running && st.pid > 0) ready_sent.insert(st.pid);
+      if (pending && stopped_by_roll)
+        world.violate("roll-unavailable", fmt::format("roll {}: {} is stopped by the roll before its turn", v.name, n));
+      if ((restarting && st.phase != Phase::Running) || (!restarting && stopped_by_roll)) ++down;
+    }
+    if (down > v.max_unavailable)
+      world.violate("roll-unavailable", fmt::format("roll {}: {} instances not ready by its doing, max_unavailable {}", v.name,
+                                                    down, v.max_unavailable));
+  }
+  Rolls::of(sup).forget_finished();
+}
+
+}  // namespace procd::sim
