@@ -92,7 +92,7 @@ _procd() {
     local opts="-h --help"
     case $cmd in
         start) opts+=" --keep" ;;
-        restart) opts+=" --all" ;;
+        restart) opts+=" --all --rolling" ;;
         status) opts+=" --json --wide --watch -w" ;;
         events) opts+=" --json --service" ;;
         logs) opts+=" -f --follow -n --lines --raw --stream --since --no-timestamps" ;;

@@ -84,6 +84,7 @@ complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a help
 
 # Per-command options.
 complete -c procd -n "__fish_seen_subcommand_from restart" -l all -d 'Restart every service'
+complete -c procd -n "__fish_seen_subcommand_from restart" -l rolling -d 'One instance at a time, each once the previous is ready'
 complete -c procd -n "__fish_seen_subcommand_from start" -l keep -d 'Leave the supervisor running when a service fails to start'
 complete -c procd -n "__fish_seen_subcommand_from status" -l json -d 'One JSON document'
 complete -c procd -n "__fish_seen_subcommand_from events" -l json -d 'One JSON object per line'

@@ -148,11 +148,11 @@ class Sequence {
     if (!all.ok()) return;
     check_critical(world_, *all, sup_->shutting_down());
     check_main_and_stops(world_, *all, sup_->shutting_down());
-    check_rolls(world_, *sup_, given_up_, ready_sent_);
+    check_start_limit(world_, *all, given_up_);
+    check_rolls(world_, *sup_, given_up_, ready_sent_);  // after it: what a roll restarts is not given up
     check_notify(world_, *all, ready_sent_);
     check_sharing(world_, *all);
     check_cgroups(world_, *all);
-    check_start_limit(world_, *all, given_up_);
     check_reasons(world_, *all, world_.time());
     // The exit code the ladder owes: 0 when the driver asked for the
     // shutdown, else (a critical service failed) that service's code.
@@ -170,7 +170,6 @@ class Sequence {
       if (expected_.empty()) world_.violate("exit-code", "shutdown began on its own, but no service is critical or main");
     }
   }
-
   std::int64_t between(std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); }
 
   void one_step() {
@@ -335,16 +334,11 @@ class Sequence {
     say(fmt::format("{} pid {} notifies {}={}", world_.processes().at(pid).service, pid, fields.begin()->first,
                     fields.begin()->second));
     if (fields.count("READY")) ready_sent_.insert(pid);
-    // procd reads notify messages only from notify services (ready = "notify",
-    // a watchdog): the copy whose run this pid is, which may be a removed
-    // one still stopping while the config names a new service so.
-    if (fields.count("EXTEND_TIMEOUT_USEC") && sup_) {
-      bool notify = false;
-      if (auto all = sup_->select(Request{}, true); all.ok())
-        for (const Service* svc : *all)
-          if (svc->state().pid == pid) notify = svc->config().uses_notify();
-      if (notify) world_.extend_timeout(pid, std::stoll(fields["EXTEND_TIMEOUT_USEC"]));
-    }
+    // procd reads notify only from notify services: the copy whose run this pid is (maybe a removed one).
+    if (auto all = sup_->select(Request{}, true); fields.count("EXTEND_TIMEOUT_USEC") && all.ok())
+      for (const Service* svc : *all)
+        if (svc->state().pid == pid && svc->config().uses_notify())
+          world_.extend_timeout(pid, std::stoll(fields["EXTEND_TIMEOUT_USEC"]));
     sup_->notify_from(pid, fields);
     settle_now();
   }
