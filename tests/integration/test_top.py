@@ -282,6 +282,13 @@ def test_idle_cpu_is_under_5_ms_in_10_s():
     nanoseconds where the kernel has them, else the ticks. The machine is
     shared (a busy neighbour makes every wake-up dearer): the quieter of two
     consecutive 10 s windows is held to the bound, both are printed."""
+    # The issue's bound is 5 ms, held by the plain build. A sanitizer build
+    # (PROCD_TEST_SLOWDOWN=3 in CI's ASan tier) runs instrumented code about
+    # four times slower: 18 ms measured there in rehearsal 11, so its bound is
+    # 5 ms x slowdown x 2 (a 100 ms wake-up measured 16 ms plain; about four
+    # times that is expected under ASan, so polling still fails there).
+    slowdown = float(os.environ.get("PROCD_TEST_SLOWDOWN", "1"))
+    bound = 5.0 if slowdown <= 1 else 5.0 * slowdown * 2
     with Procd(SERVICES) as p:
         p.wait_for(lambda: settled(p), 30, "settled")
         t = Tui(p, 80, 24, "idle")
@@ -299,11 +306,12 @@ def test_idle_cpu_is_under_5_ms_in_10_s():
                 windows.append(used_ms)
                 print("procd top idle for 10 s: %.2f ms on CPU (schedstat), utime+stime %d -> %d ticks of %d ms"
                       % (used_ms, t0, t1, 1000 // hz))
-                if used_ms < 5:
+                if used_ms < bound:
                     break
             with open(artifact("top-idle-cpu.txt"), "w") as f:
                 f.write("".join("%.3f ms in 10 s\n" % w for w in windows))
-            check(min(windows) < 5, "procd top used %s ms of CPU in 10 s idle" % ["%.2f" % w for w in windows])
+            check(min(windows) < bound, "procd top used %s ms of CPU in 10 s idle (bound %.0f ms)"
+                  % (["%.2f" % w for w in windows], bound))
             t.wait(lambda s: "crashy" in s, "still drawn")
         finally:
             t.close()
