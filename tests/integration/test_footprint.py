@@ -18,7 +18,10 @@ N = 1000
 # the bound leaves room for the file pages' noise (±200 KiB, page cache and
 # fault-around) and still fails on the old code. bench/README.md "Daemon
 # layer 2" itemises what is left.
-RSS_BOUND = 10752 * 1024
+# Issue 28 grew each ServiceConfig by 184 B (hook argv vectors, replica
+# fields, depends_on as written): 184 KiB more for 1000 services, and cold
+# rehearsal 12 measured 10760 KiB. The bound is 11 MiB.
+RSS_BOUND = 11264 * 1024
 SETTLE_S = 2.0  # as the harness: RSS read 2 s after the last service runs
 
 
