@@ -6,9 +6,11 @@
 // it was served, so its first paint needs no request. When procd accepts
 // mutating requests (initial.control.mutating: a bearer token is loaded, the
 // token itself is never in the page) each row gets start/stop/restart
-// buttons and the header a reload button; the token is typed once, kept in
-// sessionStorage and sent as "Authorization: Bearer"; a failure shows its
-// HTTP status and procd's error code. A service with no process shows '-'
+// buttons (an instance NAME@i also "roll": a rolling restart of NAME, its
+// outcome shown from the roll's event) and the header a reload button;
+// the token is typed once, kept in sessionStorage and sent as
+// "Authorization: Bearer"; a failure shows its HTTP status and procd's
+// error code. A service with no process shows '-'
 // for CPU and memory, not its last process's figures. A row's logs button
 // opens a pane that follows /logs?service=NAME&follow=1 (a streaming fetch,
 // the last kLogPaneLines lines kept, stderr and procd's own lines marked;
@@ -66,6 +68,7 @@ button{font:inherit;font-size:12px;padding:2px 8px;margin-right:4px;cursor:point
 const tbody = document.querySelector("#services tbody");
 let history = {services: {}, window_ms: 600000};
 let mutating = false;
+let rolling = null;  // the NAME of the roll the status line waits on
 const TOKEN_KEY = "procd-token";
 function uptime(ms) {
   let s = Math.floor(ms / 1000), d = Math.floor(s / 86400); s %= 86400;
@@ -132,6 +135,8 @@ function render(status) {
     if (mutating) {
       const td = cell(tr, "");
       for (const a of ["start", "stop", "restart"]) td.appendChild(button(a, s.name));
+      const group = /^(.+)@[0-9]+$/.exec(s.name);
+      if (group) td.appendChild(button("roll", group[1]));
     }
     tbody.appendChild(tr);
   }
@@ -159,6 +164,10 @@ function setupControl() {
     const b = ev.target.closest("button[data-action]");
     if (!b) return;
     const name = b.dataset.name;
+    if (b.dataset.action === "roll") {
+      rolling = name;
+      return act("services/" + encodeURIComponent(name) + "/restart?rolling=1", "roll " + name);
+    }
     act(name === undefined ? "reload" : "services/" + encodeURIComponent(name) + "/" + b.dataset.action,
         name === undefined ? "reload" : b.dataset.action + " " + name);
   });
@@ -172,12 +181,18 @@ async function act(path, label) {
     let body = null;
     try { body = await r.json(); } catch (e) { body = null; }
     const err = body && body.error;
-    if (r.ok) out.textContent = label + ": ok";
-    else {
+    const roll = r.ok && body && body.rolls && body.rolls[0];
+    if (roll && rolling !== null)
+      out.textContent = label + ": under way (" + roll.instances + " instances, up to " +
+                        Math.ceil(roll.timeout_ms / 1000) + " s)\u2026";
+    else if (r.ok && !roll) out.textContent = label + ": ok";
+    else if (!r.ok) {
+      rolling = null;
       out.className = "err";
       out.textContent = label + ": HTTP " + r.status + (err ? " error[" + err.code + "] " + err.message : "");
     }
   } catch (e) {
+    rolling = null;
     out.className = "err"; out.textContent = label + ": " + e;
   }
   soon();
@@ -265,7 +280,19 @@ let pending = null;
 function soon() { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 100); }
 const events = new EventSource("events");
 events.onopen = () => { document.getElementById("live").textContent = "live"; soon(); };
-events.onmessage = soon;
+// A roll's outcome arrives as an event for the rolled NAME (rolling).
+events.onmessage = ev => {
+  soon();
+  let item;
+  try { item = JSON.parse(ev.data); } catch (e) { return; }
+  if (!item || item.service !== rolling || (item.state !== "rolled" && item.state !== "roll-stopped")) return;
+  const out = document.getElementById("result");
+  const done = item.state === "rolled";
+  out.className = done ? "" : "err";
+  out.textContent = "roll " + rolling + ": " + (done ? "done: " : "stopped: ") +
+                    (item.reason_code ? "error[" + item.reason_code + "] " : "") + (item.reason || "");
+  rolling = null;
+};
 events.onerror = () => { document.getElementById("live").textContent = "reconnecting…"; };
 // The first paint needs no request: procd puts the state it had when it
 // served the page here (dashboard_page()).
