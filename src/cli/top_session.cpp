@@ -183,13 +183,25 @@ void TopSession::digest() {
   header_tail_ = fmt::format("  {} service{}{}{}", n, n == 1 ? "" : "s", summary.empty() ? "" : ": ", summary);
 }
 
-TopFrame TopSession::frame(const TopModel& model) const {
+TopDepends TopSession::depends_on() const {
+  TopDepends deps;
+  for (const auto& s : list_of(status_, "services")) {
+    auto& d = deps[str_of(s, "name")];
+    for (const auto& n : list_of(s, "depends_on"))  // absent from an older procd: no tree
+      if (n.is_string()) d.push_back(n.get<std::string>());
+  }
+  return deps;
+}
+
+TopFrame TopSession::frame(const TopModel& model, bool ascii) const {
   TopFrame f;
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - taken_).count();
-  for (const auto& name : model.shown()) {
-    auto it = rows_.find(name);
+  const auto& tree = model.tree_rows();
+  for (std::size_t i = 0; i < model.shown().size(); ++i) {
+    auto it = rows_.find(model.shown()[i]);
     if (it == rows_.end()) continue;
     f.rows.push_back(it->second.row);
+    if (i < tree.size()) f.rows.back().name = top_tree_label(tree[i], ascii);
     if (it->second.uptime_ms >= 0) f.rows.back().uptime = duration_text(it->second.uptime_ms + elapsed);
   }
   f.header = header_head_ + duration_text(int_of(status_, "uptime_ms") + (events_ ? elapsed : 0)) + header_tail_;

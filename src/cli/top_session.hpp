@@ -47,8 +47,11 @@ class TopSession {
   const nlohmann::json& status() const { return status_; }
   bool any_process() const;
   // The frame for the screen: the header, the shown services' rows (uptime
-  // advanced by the time since the snapshot), the log pane's title.
-  TopFrame frame(const TopModel& model) const;
+  // advanced by the time since the snapshot; in the tree, the NAME cell
+  // drawn with its glyphs, ASCII ones when `ascii`), the log pane's title.
+  TopFrame frame(const TopModel& model, bool ascii) const;
+  // Every service's depends_on from the snapshot (the tree).
+  TopDepends depends_on() const;
 
  private:
   std::string reload();
