@@ -79,9 +79,18 @@ bool carry_out(const TopCommand& cmd, cli::TopSession& session, TopModel& model)
 
 }  // namespace
 
-int cmd_top(const GlobalOptions& g) {
-  SocketTarget t;
-  if (int rc = resolve_socket(g, t)) return rc;
+int cmd_top(const GlobalOptions& g, const std::string& http_url, const std::string& token_file) {
+  std::unique_ptr<cli::TopLink> link;
+  if (!http_url.empty()) {
+    auto ep = cli::http_endpoint(http_url, token_file);
+    if (!ep.ok()) return cli::fail(ep.error());
+    link = cli::http_link(std::move(*ep));
+  } else {
+    if (!token_file.empty()) return cli::fail(make_error(Code::RuntimeUsage, "--token-file goes with --http URL"));
+    SocketTarget t;
+    if (int rc = resolve_socket(g, t)) return rc;
+    link = cli::socket_link(t.path);
+  }
   if (::pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) != 0)
     return cli::fail(make_error(Code::IoSocket, fmt::format("cannot make a pipe: {}", std::strerror(errno))));
   // Ours before initscr: ncurses then installs none of its own.
@@ -90,9 +99,11 @@ int cmd_top(const GlobalOptions& g) {
   ::sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGWINCH}) ::sigaction(sig, &sa, nullptr);
 
-  cli::TopSession session(t.path);
+  cli::TopSession session(std::move(link));
   if (!session.connect()) {
-    return cli::fail(make_error(Code::ControlUnreachable, fmt::format("no procd answers on {}", t.path)));
+    const Error& e = session.last_error();
+    if (!http_url.empty()) return cli::fail(e);
+    return cli::fail(make_error(Code::ControlUnreachable, fmt::format("no procd answers {}", session.where())));
   }
   TopModel model;
   TopScreen screen;

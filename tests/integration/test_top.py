@@ -40,12 +40,12 @@ def status(p):
 class Tui:
     """`procd top` in a detached tmux of width x height; a shell takes over when it exits."""
 
-    def __init__(self, p, width, height, name, env=None):
+    def __init__(self, p, width, height, name, env=None, args=""):
         self.sock = "procd-top-%d-%s" % (os.getpid(), name)
         self.name = name
         self.n = 0
         extra = " ".join("%s=%s" % kv for kv in (env or {}).items())
-        cmd = "env LANG=C.UTF-8 %s %s -c %s top; echo AFTER-TOP rc=$?; exec sh" % (extra, PROCD, p.config)
+        cmd = "env LANG=C.UTF-8 %s %s -c %s top %s; echo AFTER-TOP rc=$?; exec sh" % (extra, PROCD, p.config, args)
         e = dict(os.environ, TERM="xterm-256color", PS1="$ ")
         e.pop("NO_COLOR", None)
         subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y",
