@@ -43,7 +43,7 @@ class HttpReplyReader {
   bool head_done() const { return head_done_; }
   unsigned status() const { return status_; }  // once head_done()
   const std::string& reason() const { return reason_; }
-  std::string& body() { return body_; }  // Whole
+  std::string& body() { return body_; }  // Whole; empty once Malformed
   // Lines: the complete lines so far, oldest first (the caller pops them).
   std::deque<std::string>& lines() { return lines_; }
 

@@ -106,6 +106,7 @@ HttpReplyReader::State HttpReplyReader::finish() {
 
 void HttpReplyReader::fail(std::string reason) {
   state_ = State::Malformed;
+  body_.clear();  // not a reply to use (how much of it came depends on the pieces)
   reason_ = std::move(reason);
 }
 
