@@ -41,7 +41,7 @@ Error unreachable(const HttpEndpoint& ep, const std::string& why) {
   return make_error(Code::HttpUnreachable, fmt::format("{}: {}", ep.url, why));
 }
 
-Result<int> connect_to(const HttpEndpoint& ep, Clock::time_point deadline) {
+Result<int> connect_to(const HttpEndpoint& ep, Clock::time_point deadline, int connect_ms) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
@@ -59,7 +59,7 @@ Result<int> connect_to(const HttpEndpoint& ep, Clock::time_point deadline) {
       if (err == 0) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
     }
     if (err != 0) {
-      why = err == ETIMEDOUT ? fmt::format("no connection within {} ms", kHttpConnectMs) : fmt::format("connect: {}", std::strerror(err));
+      why = err == ETIMEDOUT ? fmt::format("no connection within {} ms", connect_ms) : fmt::format("connect: {}", std::strerror(err));
       ::close(fd);
       fd = -1;
     }
@@ -70,14 +70,15 @@ Result<int> connect_to(const HttpEndpoint& ep, Clock::time_point deadline) {
 }
 
 // Connects and sends the request; the connected fd.
-Result<int> send_request(const HttpEndpoint& ep, const std::string& method, const std::string& path, Clock::time_point deadline) {
-  auto connect_by = std::min(deadline, Clock::now() + std::chrono::milliseconds(kHttpConnectMs));
-  auto fd = connect_to(ep, connect_by);
+Result<int> send_request(const HttpEndpoint& ep, const std::string& method, const std::string& path, Clock::time_point deadline,
+                         int connect_ms = kHttpConnectMs) {
+  auto connect_by = std::min(deadline, Clock::now() + std::chrono::milliseconds(connect_ms));
+  auto fd = connect_to(ep, connect_by, connect_ms);
   if (!fd.ok()) return fd.error();
   const std::string host = ep.target.host.find(':') != std::string::npos ? "[" + ep.target.host + "]" : ep.target.host;
   std::string prefix = ep.target.path;
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  std::string req = fmt::format("{} {}{} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: procd-top\r\nConnection: close\r\n", method, prefix,
+  std::string req = fmt::format("{} {}{} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: procd\r\nConnection: close\r\n", method, prefix,
                                 path, host, ep.target.port);
   if (method == "POST") req += fmt::format("{}Content-Length: 0\r\n", ep.token.empty() ? "" : "Authorization: Bearer " + ep.token + "\r\n");
   req += "\r\n";
@@ -90,10 +91,10 @@ Result<int> send_request(const HttpEndpoint& ep, const std::string& method, cons
   return *fd;
 }
 
-// Reads what is there (blocking up to deadline when `wait`) into reader.
-Result<void> read_into(int fd, HttpReplyReader& reader, Clock::time_point deadline, bool wait, const std::string& url, bool& closed) {
-  if (wait && !wait_fd(fd, POLLIN, deadline))
-    return make_error(Code::HttpUnreachable, fmt::format("{}: no reply within the time allowed", url));
+// Reads what is there (blocking up to deadline when `wait_ms` > 0) into reader.
+Result<void> read_into(int fd, HttpReplyReader& reader, Clock::time_point deadline, int wait_ms, const std::string& url, bool& closed) {
+  if (wait_ms > 0 && !wait_fd(fd, POLLIN, deadline))
+    return make_error(Code::HttpUnreachable, fmt::format("{}: no answer within {} ms", url, wait_ms));
   char buf[16384];
   ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return {};
@@ -124,14 +125,15 @@ Result<HttpEndpoint> http_endpoint(const std::string& url, const std::string& to
   return ep;
 }
 
-Result<HttpReply> http_call(const HttpEndpoint& ep, const std::string& method, const std::string& path, int timeout_ms) {
+Result<HttpReply> http_call(const HttpEndpoint& ep, const std::string& method, const std::string& path, int timeout_ms,
+                            int connect_ms) {
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  auto fd = send_request(ep, method, path, deadline);
+  auto fd = send_request(ep, method, path, deadline, connect_ms);
   if (!fd.ok()) return fd.error();
   HttpReplyReader reader(HttpReplyReader::Mode::Whole);
   bool closed = false;
   while (reader.state() == HttpReplyReader::State::NeedMore) {
-    if (auto r = read_into(*fd, reader, deadline, true, ep.url, closed); !r.ok()) return ::close(*fd), r.error();
+    if (auto r = read_into(*fd, reader, deadline, timeout_ms, ep.url, closed); !r.ok()) return ::close(*fd), r.error();
   }
   ::close(*fd);
   return HttpReply{reader.status(), std::move(reader.body())};
@@ -167,7 +169,7 @@ Result<void> HttpLineStream::open(const HttpEndpoint& ep, const std::string& pat
   bool closed = false;
   while (!reader_->head_done() || (reader_->status() != 200 && reader_->state() == HttpReplyReader::State::NeedMore)) {
     if (reader_->state() != HttpReplyReader::State::NeedMore) break;
-    if (auto r = read_into(fd_, *reader_, deadline, true, url_, closed); !r.ok()) return r.error();
+    if (auto r = read_into(fd_, *reader_, deadline, timeout_ms, url_, closed); !r.ok()) return r.error();
   }
   if (reader_->status() != 200) {
     HttpReply reply{reader_->status(), {}};
@@ -181,7 +183,7 @@ Result<std::optional<std::string>> HttpLineStream::next_line() {
   if (!reader_) return make_error(Code::HttpUnreachable, "no stream");
   if (reader_->lines().empty() && reader_->state() == HttpReplyReader::State::NeedMore) {
     bool closed = false;
-    if (auto r = read_into(fd_, *reader_, Clock::now(), false, url_, closed); !r.ok()) return r.error();
+    if (auto r = read_into(fd_, *reader_, Clock::now(), 0, url_, closed); !r.ok()) return r.error();
   }
   if (!reader_->lines().empty()) {
     std::string line = std::move(reader_->lines().front());

@@ -37,8 +37,10 @@ struct HttpReply {
 };
 
 // One request (POST with the bearer token when the endpoint has one); the
-// whole reply, whatever its status.
-Result<HttpReply> http_call(const HttpEndpoint& ep, const std::string& method, const std::string& path, int timeout_ms);
+// whole reply, whatever its status. Connecting is bounded by connect_ms
+// too; `procd probe` (one deadline for everything) passes its timeout.
+Result<HttpReply> http_call(const HttpEndpoint& ep, const std::string& method, const std::string& path, int timeout_ms,
+                            int connect_ms = kHttpConnectMs);
 
 // The error for a reply that is not 2xx: its status, what procd said (its
 // JSON error's message and code), and for 401/403 what to check.
