@@ -4,7 +4,7 @@ POST verbs with the bearer token), driven in tmux: the table and the
 selected service's followed logs show, `r` `y` restarts web by POST and the
 table shows its new pid, a wrong or missing token shows the 403 with code
 6017 and says the token was refused, the endpoint going away and back is
-said and reconnected, and no endpoint at the start is error 6016 (exit 3)."""
+said and reconnected, `S` says the endpoint has no signal route (6003), and no endpoint at the start is error 6016 (exit 3)."""
 import json
 import os
 import re
@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 
 from procdtest import PROCD, Procd, check, run_tests
-from test_http import SERVICES, free_port, start, wait_http
+from test_http import free_port, get, start, wait_http
 from test_top import Tui
 
 
@@ -59,6 +59,13 @@ def test_table_logs_and_r_restarts_by_post_with_the_token():
                              "web restarted")
             text = t.wait(lambda s: re.search(r"web +running +%d " % new, s), "the new pid, from /events")
             check("restart web: asked" in text, text)
+            t.keys("S")
+            t.wait(lambda s: "Send which signal to web?" in s, "the signal list")
+            t.keys("2")
+            text = t.wait(lambda s: "error[6003]" in s, "no signal route over HTTP")
+            check("signals cannot be sent over HTTP" in text, text)
+            code, _, body = get(port, "/status")
+            check(code == 200 and all(s["depends_on"] == [] for s in json.loads(body)["services"]), body)
             t.keys("q")
             t.wait(lambda s: "AFTER-TOP rc=0" in s, "q quits")
         finally:
