@@ -59,7 +59,9 @@ int cmd_reload(const GlobalOptions& g, const std::vector<std::string>& names = {
 int cmd_reload_services(const GlobalOptions& g, const std::vector<std::string>& names);
 int cmd_metrics(const GlobalOptions& g);
 // `procd top`: the live terminal UI (src/cli/top.cpp; drawing in src/tui/).
-int cmd_top(const GlobalOptions& g);
+// http_url: watch through procd's HTTP endpoint instead of the socket
+// (token_file: the bearer token for the verbs).
+int cmd_top(const GlobalOptions& g, const std::string& http_url = {}, const std::string& token_file = {});
 // GET URL; 0 on a 2xx answer within timeout_ms, else 1 with the reason (probe.cpp).
 int cmd_probe(const std::string& url, int timeout_ms);
 

@@ -111,6 +111,9 @@ namespace procd {
   X(ProbeFailed, 6013, "HTTP probe failed")                                                \
   X(ControlReplyRefused, 6014, "control reply too large or nested too deep")              \
   X(ControlServerUntrusted, 6015, "control socket served by neither root nor the caller's user") \
+  X(HttpUnreachable, 6016, "HTTP endpoint not reachable")                                 \
+  X(HttpStatus, 6017, "HTTP endpoint answered with an error status")                      \
+  X(HttpReplyMalformed, 6018, "HTTP reply malformed or too large")                        \
   /* 7000-7999 resource exhaustion */                                                    \
   X(ResourceMemoryLimit, 7001, "service above its memory limit")                          \
   X(ResourceFds, 7002, "out of file descriptors")                                         \

@@ -86,6 +86,7 @@ struct ServiceStatusView {
   std::uint64_t reload_seq = 0;
   std::string reload_state;   // "running" | "ok" | "failed"
   std::string reload_reason;  // "reload_command exited 2"
+  std::vector<std::string> depends_on;  // issue 29 (top's tree): its depends_on as written (a group: its name)
 };
 
 struct StatusView {

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "procd/top_tree.hpp"
+
 namespace procd {
 
 inline constexpr std::size_t kTopLogLines = 2000;
@@ -50,7 +52,8 @@ class TopModel {
   // The supervisor's services in its order; keeps the selection by name,
   // else the nearest row. Returns a Follow command when the selection moved
   // to another service (its logs are to be followed instead).
-  TopCommand set_services(std::vector<std::string> names);
+  // depends_on: each service's dependencies as written (the tree, `t`).
+  TopCommand set_services(std::vector<std::string> names, TopDepends depends_on = {});
   TopCommand on_key(int key);
 
   void add_log_line(TopLogLine line);
@@ -65,6 +68,9 @@ class TopModel {
   const std::vector<std::string>& notice() const { return notice_; }
 
   const std::vector<std::string>& shown() const { return shown_; }
+  // `t`: shown() in the tree's order, tree_rows() beside it (empty when off).
+  bool tree() const { return tree_; }
+  const std::vector<TopTreeRow>& tree_rows() const { return tree_rows_; }
   const std::string& selected() const { return selected_; }
   std::size_t selected_row() const;  // index in shown(); 0 when none
   const std::deque<TopLogLine>& logs() const { return logs_; }
@@ -94,6 +100,9 @@ class TopModel {
 
   std::vector<std::string> all_;
   std::vector<std::string> shown_;
+  TopDepends depends_;
+  bool tree_ = false;
+  std::vector<TopTreeRow> tree_rows_;
   std::string selected_;
   std::deque<TopLogLine> logs_;
   std::size_t scroll_ = 0;  // lines above the last page

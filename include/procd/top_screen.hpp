@@ -35,6 +35,8 @@ class TopScreen {
   // endwin; safe to call more than once.
   void close();
   bool is_open() const { return open_; }
+  // Tree glyphs in ASCII: TERM=dumb, or a locale that is not UTF-8.
+  bool ascii() const { return ascii_; }
   // After SIGWINCH: the new size from the terminal, resizeterm.
   void resize();
   // Every key waiting on stdin (non-blocking), as top_key values or code points.
@@ -45,6 +47,7 @@ class TopScreen {
  private:
   bool open_ = false;
   bool color_ = false;
+  bool ascii_ = false;
   std::vector<std::string> drawn_;  // what each row shows now (text and attributes)
 };
 

@@ -97,6 +97,7 @@ _procd() {
         events) opts+=" --json --service" ;;
         logs) opts+=" -f --follow -n --lines --raw --stream --since --no-timestamps" ;;
         probe) opts+=" --timeout" ;;
+        top) opts+=" --http --token-file" ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -78,6 +78,8 @@ complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a top 
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a metrics -d 'Prometheus text exposition'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a probe -d 'HTTP GET: exit 0 on 2xx'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a exec -d 'Container entrypoint for one child'
+complete -c procd -n "__fish_seen_subcommand_from top" -l http -x -d "Watch through procd's HTTP endpoint, http://HOST:PORT"
+complete -c procd -n "__fish_seen_subcommand_from top" -l token-file -r -F -d 'With --http: the bearer token for the verbs'
 complete -c procd -n "__fish_seen_subcommand_from probe" -l timeout -x -d 'Milliseconds for the whole request'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a version -d 'Version and build information'
 complete -c procd -n "not __fish_seen_subcommand_from $__procd_commands" -a help -d 'Help for a command'

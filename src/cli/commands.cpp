@@ -195,6 +195,9 @@ int cli_main(int argc, char** argv) {
   std::string event_service;
   events->add_option("--service", event_service, "Only this service's events");
   auto* top = app.add_subcommand("top", "Live terminal UI: services, the selected one's logs, keys to start/stop/restart/reload (? lists them)");
+  std::string top_http, top_token_file;
+  top->add_option("--http", top_http, "Watch through procd's HTTP endpoint, http://HOST:PORT, instead of the control socket");
+  top->add_option("--token-file", top_token_file, "With --http: a file holding the bearer token for start/stop/restart/reload");
   auto* check = app.add_subcommand("check", "Validate the config file; print every error with file:line:col and code");
   auto* metrics = app.add_subcommand("metrics", "Prometheus text exposition of the running supervisor");
   auto* exec = app.add_subcommand("exec", "Container entrypoint with no config: run one child with PID 1 duties");
@@ -270,7 +273,7 @@ int cli_main(int argc, char** argv) {
   if (*logs) return cmd_logs(g, names, lines, follow, raw_logs, json, log_streams, log_since, no_timestamps);
   if (*events) return cmd_events(g, json, event_service);
   if (*metrics) return cmd_metrics(g);
-  if (*top) return cmd_top(g);
+  if (*top) return cmd_top(g, top_http, top_token_file);
   if (*exec) {
     if (exec_split) exec_opts.command.assign(argv + exec_split->command_start, argv + argc);
     return cmd_exec(exec_opts);

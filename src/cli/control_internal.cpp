@@ -32,7 +32,7 @@ namespace cli {
 
 int exit_code_for(const Error& e) {
   int c = static_cast<int>(e.code);
-  if (e.code == Code::ControlUnreachable) return kExitNotRunning;
+  if (e.code == Code::ControlUnreachable || e.code == Code::HttpUnreachable) return kExitNotRunning;
   if ((c >= 1000 && c <= 1999) || e.code == Code::RuntimeUsage) return kExitUsage;
   return kExitRuntime;
 }

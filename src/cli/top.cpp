@@ -52,10 +52,11 @@ int to_next_second() {
   return 1000 - static_cast<int>(ts.tv_nsec / 1000000);
 }
 
-std::vector<std::string> service_names(const nlohmann::json& status) {
+// The model's services (and their dependencies, for the tree) from the session's snapshot.
+TopCommand take_services(TopModel& model, const cli::TopSession& session) {
   std::vector<std::string> names;
-  for (const auto& s : cli::list_of(status, "services")) names.push_back(cli::str_of(s, "name"));
-  return names;
+  for (const auto& s : cli::list_of(session.status(), "services")) names.push_back(cli::str_of(s, "name"));
+  return model.set_services(std::move(names), session.depends_on());
 }
 
 // Carry out what a key asked for; false on quit.
@@ -72,15 +73,24 @@ bool carry_out(const TopCommand& cmd, cli::TopSession& session, TopModel& model)
   }
   model.set_message(session.run(cmd));
   model.show_notice(session.take_notice());
-  if (session.refresh()) carry_out(model.set_services(service_names(session.status())), session, model);
+  if (session.refresh()) carry_out(take_services(model, session), session, model);
   return true;
 }
 
 }  // namespace
 
-int cmd_top(const GlobalOptions& g) {
-  SocketTarget t;
-  if (int rc = resolve_socket(g, t)) return rc;
+int cmd_top(const GlobalOptions& g, const std::string& http_url, const std::string& token_file) {
+  std::unique_ptr<cli::TopLink> link;
+  if (!http_url.empty()) {
+    auto ep = cli::http_endpoint(http_url, token_file);
+    if (!ep.ok()) return cli::fail(ep.error());
+    link = cli::http_link(std::move(*ep));
+  } else {
+    if (!token_file.empty()) return cli::fail(make_error(Code::RuntimeUsage, "--token-file goes with --http URL"));
+    SocketTarget t;
+    if (int rc = resolve_socket(g, t)) return rc;
+    link = cli::socket_link(t.path);
+  }
   if (::pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) != 0)
     return cli::fail(make_error(Code::IoSocket, fmt::format("cannot make a pipe: {}", std::strerror(errno))));
   // Ours before initscr: ncurses then installs none of its own.
@@ -89,22 +99,24 @@ int cmd_top(const GlobalOptions& g) {
   ::sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGWINCH}) ::sigaction(sig, &sa, nullptr);
 
-  cli::TopSession session(t.path);
+  cli::TopSession session(std::move(link));
   if (!session.connect()) {
-    return cli::fail(make_error(Code::ControlUnreachable, fmt::format("no procd answers on {}", t.path)));
+    const Error& e = session.last_error();
+    if (!http_url.empty()) return cli::fail(e);
+    return cli::fail(make_error(Code::ControlUnreachable, fmt::format("no procd answers {}", session.where())));
   }
   TopModel model;
   TopScreen screen;
   std::string why;
   if (!screen.open(why)) return cli::fail(make_error(Code::RuntimeUsage, why));
-  carry_out(model.set_services(service_names(session.status())), session, model);
+  carry_out(take_services(model, session), session, model);
   session.drain_logs(model);
 
   bool dirty = true;
   unsigned ticks = 0;
   for (;;) {
     if (g_quit) break;
-    if (dirty) screen.draw(session.frame(model), model);
+    if (dirty) screen.draw(session.frame(model, screen.ascii()), model);
     dirty = false;
     int timeout = !session.connected() ? 1000 : session.any_process() ? to_next_second() : -1;
     pollfd fds[4] = {{STDIN_FILENO, POLLIN, 0}, {g_wake[0], POLLIN, 0}, {session.events_fd(), POLLIN, 0},
@@ -124,7 +136,7 @@ int cmd_top(const GlobalOptions& g) {
         if (session.connect()) {
           model.set_message("procd is back");
           session.follow(model.selected(), model);
-          carry_out(model.set_services(service_names(session.status())), session, model);
+          carry_out(take_services(model, session), session, model);
         }
       } else if (++ticks % kRefreshEvery == 0) {
         session.refresh();  // CPU and RSS; the uptime advances without asking
@@ -139,7 +151,7 @@ int cmd_top(const GlobalOptions& g) {
     }
     if (r > 0 && fds[2].revents && session.connected()) {
       if (session.drain_events() && session.refresh()) {
-        carry_out(model.set_services(service_names(session.status())), session, model);
+        carry_out(take_services(model, session), session, model);
       } else if (!session.connected()) {
         model.set_message("procd went away; reconnecting… (q quits)");
       }

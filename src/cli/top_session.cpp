@@ -36,9 +36,12 @@ std::string clock_part(const std::string& ts) {
 }  // namespace
 
 bool TopSession::connect() {
-  auto c = std::make_unique<ControlClient>();
-  if (!c->connect(socket_, 1000).ok() || !c->open_stream(make_request("events"), 2000).ok()) return false;
-  events_ = std::move(c);
+  auto ev = link_->events();
+  if (!ev.ok()) {
+    last_error_ = ev.error();
+    return false;
+  }
+  events_ = std::move(*ev);
   followed_.clear();
   return drain_events() && refresh();
 }
@@ -49,9 +52,10 @@ void TopSession::disconnect() {
 }
 
 bool TopSession::refresh() {
-  auto body = call_ok(socket_, make_request("status"), 5000);
+  auto body = link_->status();
   if (!body.ok()) {
-    if (body.error().code == Code::ControlUnreachable || body.error().code == Code::IoSocket) disconnect();
+    last_error_ = body.error();
+    if (link_->lost(body.error())) disconnect();
     return false;
   }
   status_ = std::move(*body);
@@ -71,14 +75,12 @@ void TopSession::follow(const std::string& service, TopModel& model) {
   model.clear_logs();
   followed_ = service;
   if (service.empty() || !events_) return;
-  auto c = std::make_unique<ControlClient>();
-  json args{{"lines", kLogLinesAtStart}, {"follow", true}};
-  if (!c->connect(socket_, 1000).ok()) return;
-  if (auto o = c->open_stream(make_request("logs", {service}, false, std::move(args)), 5000); !o.ok()) {
-    model.set_message(o.error().format());
+  auto s = link_->logs(service, kLogLinesAtStart);
+  if (!s.ok()) {
+    if (!link_->lost(s.error())) model.set_message(s.error().format());
     return;
   }
-  logs_ = std::move(c);
+  logs_ = std::move(*s);
   // The first lines may have come with the header: already read, poll() would not tell.
   drain_logs(model);
 }
@@ -86,8 +88,9 @@ void TopSession::follow(const std::string& service, TopModel& model) {
 bool TopSession::drain_events() {
   if (!events_) return false;
   for (;;) {
-    auto item = events_->next_item(0);
+    auto item = events_->next();
     if (!item.ok()) {
+      last_error_ = item.error();
       disconnect();
       return false;
     }
@@ -97,7 +100,7 @@ bool TopSession::drain_events() {
 
 void TopSession::drain_logs(TopModel& model) {
   while (logs_) {
-    auto item = logs_->next_item(0);
+    auto item = logs_->next();
     if (!item.ok()) {
       logs_.reset();
       model.add_log_line({"(the log stream ended)", '~'});
@@ -122,12 +125,12 @@ std::string TopSession::run(const TopCommand& cmd) {
     case TopVerb::Stop:
     case TopVerb::Restart: {
       const char* verb = cmd.verb == TopVerb::Start ? "start" : cmd.verb == TopVerb::Stop ? "stop" : "restart";
-      auto r = call_ok(socket_, make_request(verb, {cmd.service}), 30000);
-      return r.ok() ? fmt::format("{} {}: asked", verb, cmd.service) : r.error().format();
+      auto r = link_->verb(verb, cmd.service, {});
+      return !r.ok() ? r.error().format() : !r->ok ? r->error.format() : fmt::format("{} {}: asked", verb, cmd.service);
     }
     case TopVerb::Signal: {
-      auto r = call_ok(socket_, make_request("signal", {cmd.service}, false, json{{"signal", cmd.signal}}));
-      return r.ok() ? fmt::format("sent SIG{} to {}", cmd.signal, cmd.service) : r.error().format();
+      auto r = link_->verb("signal", cmd.service, cmd.signal);
+      return !r.ok() ? r.error().format() : !r->ok ? r->error.format() : fmt::format("sent SIG{} to {}", cmd.signal, cmd.service);
     }
     case TopVerb::Reload: return reload();
     default: return {};
@@ -135,7 +138,7 @@ std::string TopSession::run(const TopCommand& cmd) {
 }
 
 std::string TopSession::reload() {
-  auto r = send_request(socket_, make_request("reload"), 120000);
+  auto r = link_->verb("reload", {}, {});
   if (!r.ok()) return r.error().format();
   if (r->ok) {
     std::string restart = names_list(r->body, "needs_restart");
@@ -183,13 +186,25 @@ void TopSession::digest() {
   header_tail_ = fmt::format("  {} service{}{}{}", n, n == 1 ? "" : "s", summary.empty() ? "" : ": ", summary);
 }
 
-TopFrame TopSession::frame(const TopModel& model) const {
+TopDepends TopSession::depends_on() const {
+  TopDepends deps;
+  for (const auto& s : list_of(status_, "services")) {
+    auto& d = deps[str_of(s, "name")];
+    for (const auto& n : list_of(s, "depends_on"))  // absent from an older procd: no tree
+      if (n.is_string()) d.push_back(n.get<std::string>());
+  }
+  return deps;
+}
+
+TopFrame TopSession::frame(const TopModel& model, bool ascii) const {
   TopFrame f;
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - taken_).count();
-  for (const auto& name : model.shown()) {
-    auto it = rows_.find(name);
+  const auto& tree = model.tree_rows();
+  for (std::size_t i = 0; i < model.shown().size(); ++i) {
+    auto it = rows_.find(model.shown()[i]);
     if (it == rows_.end()) continue;
     f.rows.push_back(it->second.row);
+    if (i < tree.size()) f.rows.back().name = top_tree_label(tree[i], ascii);
     if (it->second.uptime_ms >= 0) f.rows.back().uptime = duration_text(it->second.uptime_ms + elapsed);
   }
   f.header = header_head_ + duration_text(int_of(status_, "uptime_ms") + (events_ ? elapsed : 0)) + header_tail_;

@@ -1,7 +1,7 @@
-// `procd top`'s side of the control socket (src/cli/top_session.cpp): the
-// events stream, the followed logs of the selected service, the latest
-// status snapshot, and the verbs the keys ask for. Private to src/cli; the
-// loop is in top.cpp. Invariants: a stream that fails or ends is dropped
+// `procd top`'s side of the connection to procd (src/cli/top_session.cpp):
+// the events stream, the followed logs of the selected service, the latest
+// status snapshot, and the verbs the keys ask for, over a TopLink (the
+// control socket or the HTTP endpoint). Private to src/cli; the loop is in top.cpp. Invariants: a stream that fails or ends is dropped
 // (its client reset), never read again; a verb's error comes back as the
 // status line's text, `error[NNNN]: ...`, with its code first.
 #pragma once
@@ -15,18 +15,21 @@
 #include <utility>
 #include <vector>
 
-#include "procd/control_client.hpp"
 #include "procd/top_model.hpp"
 #include "procd/top_screen.hpp"
+#include "top_link.hpp"
 
 namespace procd::cli {
 
 class TopSession {
  public:
-  explicit TopSession(std::string socket) : socket_(std::move(socket)) {}
+  explicit TopSession(std::unique_ptr<TopLink> link) : link_(std::move(link)) {}
 
-  // Connect, subscribe to events, take a snapshot. False when procd does not answer.
+  // Connect, subscribe to events, take a snapshot. False when procd does
+  // not answer (last_error() says why).
   bool connect();
+  const Error& last_error() const { return last_error_; }
+  std::string where() const { return link_->where(); }
   bool connected() const { return events_ != nullptr; }
   void disconnect();
   // A new status snapshot; false (and disconnected) when procd went away.
@@ -47,8 +50,11 @@ class TopSession {
   const nlohmann::json& status() const { return status_; }
   bool any_process() const;
   // The frame for the screen: the header, the shown services' rows (uptime
-  // advanced by the time since the snapshot), the log pane's title.
-  TopFrame frame(const TopModel& model) const;
+  // advanced by the time since the snapshot; in the tree, the NAME cell
+  // drawn with its glyphs, ASCII ones when `ascii`), the log pane's title.
+  TopFrame frame(const TopModel& model, bool ascii) const;
+  // Every service's depends_on from the snapshot (the tree).
+  TopDepends depends_on() const;
 
  private:
   std::string reload();
@@ -57,8 +63,9 @@ class TopSession {
     StatusRow row;
     long long uptime_ms;  // at the snapshot; -1 without a process
   };
-  std::string socket_;
-  std::unique_ptr<ControlClient> events_, logs_;
+  std::unique_ptr<TopLink> link_;
+  std::unique_ptr<TopStream> events_, logs_;
+  Error last_error_{Code::ControlUnreachable, {}, std::nullopt, {}};
   std::string followed_;
   nlohmann::json status_ = nlohmann::json::object();
   std::chrono::steady_clock::time_point taken_{};

@@ -224,7 +224,8 @@ json service_status_json(const ServiceStatusView& s) {
           {"reason", null_if_empty(s.reason)},
           {"reason_code", null_if_empty(s.reason_code)},
           {"cgroup", null_if_empty(s.cgroup)},
-          {"stop_reason", null_if_empty(s.stop_reason)}};
+          {"stop_reason", null_if_empty(s.stop_reason)},
+          {"depends_on", s.depends_on}};
   if (s.reload_seq > 0) j["reload"] = {{"seq", s.reload_seq}, {"state", s.reload_state}, {"reason", null_if_empty(s.reload_reason)}};
   return j;
 }

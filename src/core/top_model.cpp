@@ -65,6 +65,7 @@ const std::vector<std::string>& top_help_lines() {
       "S             send it a signal from a list (TERM, INT, KILL ask y/n)",
       "l             reload the config (shows the difference or the errors)",
       "f             filter services by name (Enter applies, empty: all)",
+      "t             tree of dependencies on/off (each service under what it depends on)",
       "/  n          search the log pane backwards, again",
       "?             this help",
       "q             quit",
@@ -72,8 +73,9 @@ const std::vector<std::string>& top_help_lines() {
   return lines;
 }
 
-TopCommand TopModel::set_services(std::vector<std::string> names) {
+TopCommand TopModel::set_services(std::vector<std::string> names, TopDepends depends_on) {
   all_ = std::move(names);
+  depends_ = std::move(depends_on);
   return refilter();
 }
 
@@ -83,6 +85,12 @@ TopCommand TopModel::refilter() {
   shown_.clear();
   for (const auto& n : all_)
     if (filter_.empty() || n.find(filter_) != std::string::npos) shown_.push_back(n);
+  tree_rows_.clear();
+  if (tree_) {
+    tree_rows_ = top_tree(shown_, depends_);
+    shown_.clear();
+    for (const auto& r : tree_rows_) shown_.push_back(r.name);
+  }
   // The selected one stays if still shown, else the one now in its row.
   if (std::find(shown_.begin(), shown_.end(), selected_) == shown_.end())
     selected_ = shown_.empty() ? "" : shown_[std::min(row, shown_.size() - 1)];
@@ -213,6 +221,12 @@ TopCommand TopModel::table_key(int key) {
     case 'q': return {TopVerb::Quit, {}, {}};
     case '?': mode_ = TopMode::Help; return {};
     case 'l': return {TopVerb::Reload, {}, {}};
+    case 't': {
+      tree_ = !tree_;
+      TopCommand follow = refilter();
+      message_ = tree_ ? "tree of dependencies (t: back to the list)" : "list (t: tree of dependencies)";
+      return follow;
+    }
     case 'f':
     case '/':
       typed_from_ = mode_;

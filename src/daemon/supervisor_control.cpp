@@ -78,6 +78,7 @@ StatusView FrontEnds::status_view(const std::vector<Service*>& which) {
     v.reason_code = why.code;
     v.cgroup = s->cgroup();
     v.stop_reason = stop_reason_name(st.stop_reason());
+    for (const auto& d : s->config().depends_on.as_written()) v.depends_on.push_back(d.service);
     if (const HookRun* h = s->hook_run(); h && h->reload_seq > 0) {
       v.reload_seq = h->reload_seq;
       v.reload_state = h->reload_state;

@@ -82,12 +82,14 @@ bool TopScreen::open(std::string& why) {
   }
   // Wide characters need a UTF-8 locale; procd's text is UTF-8 whatever LANG says.
   std::setlocale(LC_ALL, "");
-  if (std::strcmp(nl_langinfo(CODESET), "UTF-8") != 0) std::setlocale(LC_CTYPE, "C.UTF-8");
+  ascii_ = std::strcmp(nl_langinfo(CODESET), "UTF-8") != 0;  // the terminal may not draw more than ASCII
+  if (ascii_) std::setlocale(LC_CTYPE, "C.UTF-8");
   const char* term = std::getenv("TERM");
   if (!term || !*term) term = "dumb";
   // A dumb terminal has no cursor addressing: drawn as a vt100 (no colour)
   // rather than as lines scrolling past.
   const bool dumb = std::strcmp(term, "dumb") == 0;
+  ascii_ = ascii_ || dumb;
   SCREEN* s = newterm(dumb ? "vt100" : nullptr, stdout, stdin);
   if (!s) {
     why = std::string("cannot drive the terminal (TERM=") + term + ")";

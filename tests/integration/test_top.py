@@ -40,12 +40,12 @@ def status(p):
 class Tui:
     """`procd top` in a detached tmux of width x height; a shell takes over when it exits."""
 
-    def __init__(self, p, width, height, name, env=None):
+    def __init__(self, p, width, height, name, env=None, args=""):
         self.sock = "procd-top-%d-%s" % (os.getpid(), name)
         self.name = name
         self.n = 0
         extra = " ".join("%s=%s" % kv for kv in (env or {}).items())
-        cmd = "env LANG=C.UTF-8 %s %s -c %s top; echo AFTER-TOP rc=$?; exec sh" % (extra, PROCD, p.config)
+        cmd = "env LANG=C.UTF-8 %s %s -c %s top %s; echo AFTER-TOP rc=$?; exec sh" % (extra, PROCD, p.config, args)
         e = dict(os.environ, TERM="xterm-256color", PS1="$ ")
         e.pop("NO_COLOR", None)
         subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y",
@@ -145,6 +145,36 @@ def test_r_then_y_restarts_with_a_new_pid():
                              "web restarted")
             text = t.wait(lambda s: re.search(r"web +running +%d " % new, s), "the new pid in the table")
             check("restart web: asked" in text, text)
+        finally:
+            t.close()
+
+
+def test_t_shows_the_tree_of_dependencies():
+    tree = SERVICES + '''
+[services.api]
+command = ["sh", "-c", "sleep 1000", "MARKER"]
+depends_on = { web = "started" }
+
+[services.pool]
+command = ["sh", "-c", "sleep 1000", "MARKER"]
+replicas = 2
+depends_on = { api = "started" }
+'''
+    with Procd(tree) as p:
+        p.wait_for(lambda: status(p).get("pool@1", {}).get("state") == "running", 30, "pool@1 running")
+        check(status(p)["pool@0"]["depends_on"] == ["api"], status(p)["pool@0"])
+        t = Tui(p, 100, 30, "tree")
+        try:
+            t.wait(lambda s: "pool@1" in s, "the list")
+            t.keys("t")
+            text = t.wait(lambda s: "\u2514\u2500 api" in s, "api drawn under web")
+            names = [re.split(r"(?<=\S)  ", l)[0] for l in table_lines(text)[1:]]
+            check(names[:6] == ["web", "\u2514\u2500 api", "   \u251c\u2500 pool@0", "   \u2514\u2500 pool@1", "crashy", "migrate"],
+                  names)
+            t.keys("t")
+            t.wait(lambda s: any(l.startswith("api ") for l in table_lines(s)), "the list again")
+            t.keys("?")
+            t.wait(lambda s: "tree of dependencies on/off" in s, "t in the help")
         finally:
             t.close()
 
@@ -321,7 +351,8 @@ if __name__ == "__main__":
     if not shutil.which("tmux"):
         print("SKIP test_top: tmux is not installed (apt-get install tmux)")
         raise SystemExit(0)
-    run_tests([test_table_at_80x24_and_160x50_with_the_crash_reason, test_r_then_y_restarts_with_a_new_pid, test_S_picks_a_signal_and_KILL_asks_first,
+    run_tests([test_table_at_80x24_and_160x50_with_the_crash_reason, test_r_then_y_restarts_with_a_new_pid,
+               test_t_shows_the_tree_of_dependencies, test_S_picks_a_signal_and_KILL_asks_first,
                test_l_after_a_bad_edit_shows_the_located_error, test_q_restores_the_terminal_and_a_resize_relays_out,
                test_colour_only_on_a_colour_terminal, test_the_supervisor_going_away_and_back,
                test_sigterm_sighup_and_sigint_restore_the_terminal,

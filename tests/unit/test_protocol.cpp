@@ -218,6 +218,7 @@ TEST_CASE("protocol: status body has the SPEC shape") {
   db.last_exit = ExitView{0, 9};
   db.waiting = true;
   db.reason = "waiting for x";
+  db.depends_on = {"web", "cache"};
   st.services = {web, db};
   json j = status_body(st);
   CHECK(j["name"] == "my-stack");
@@ -249,6 +250,8 @@ TEST_CASE("protocol: status body has the SPEC shape") {
   CHECK(d["waiting"] == true);
   CHECK(d["reason"] == "waiting for x");
   CHECK(d["cgroup"].is_null());  // the process-group fallback
+  CHECK(d["depends_on"] == json::array({"web", "cache"}));  // as written in the config
+  CHECK(w["depends_on"] == json::array());
   CHECK(status_body(StatusView{})["services"] == json::array());
 }
 

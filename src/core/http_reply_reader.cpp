@@ -1,0 +1,113 @@
+// HttpReplyReader: see http_reply_reader.hpp. The callbacks append the body
+// (Whole) or cut it into lines (Lines) and refuse past a bound by returning
+// non-zero, which stops http-parser; feed() and finish() turn the parser's
+// state into the one State. The head's budget is counted before the parser
+// sees the bytes, so an endless header is never buffered.
+#include "procd/http_reply_reader.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace procd {
+namespace {
+
+HttpReplyReader* owner(http_parser* p) { return static_cast<HttpReplyReader*>(p->data); }
+
+std::string size_text(std::size_t n) {
+  return n % (1024 * 1024) == 0 ? fmt::format("{} MiB", n >> 20) : n % 1024 == 0 ? fmt::format("{} KiB", n >> 10) : fmt::format("{} bytes", n);
+}
+
+}  // namespace
+
+HttpReplyReader::HttpReplyReader(Mode mode, HttpReplyLimits limits) : mode_(mode), limits_(limits) {
+  http_parser_init(&parser_, HTTP_RESPONSE);
+  parser_.data = this;
+  settings_.on_headers_complete = [](http_parser* p) {
+    HttpReplyReader* self = owner(p);
+    if (p->status_code < 100 || p->status_code > 999) return -1;  // "HTTP/1.1 2": not 3 digits
+    if (p->status_code / 100 == 1) return 0;  // interim (100 Continue): the final reply follows
+    self->head_done_ = true;
+    self->status_ = p->status_code;
+    return 0;
+  };
+  settings_.on_body = [](http_parser* p, const char* at, std::size_t n) {
+    HttpReplyReader* self = owner(p);
+    self->add_body(at, n);
+    return self->too_long_ ? -1 : 0;
+  };
+  settings_.on_message_complete = [](http_parser* p) {
+    HttpReplyReader* self = owner(p);
+    if (!self->head_done_) return 0;  // the end of an interim reply
+    self->done_ = true;
+    return 1;  // anything after the reply is not ours
+  };
+}
+
+void HttpReplyReader::add_body(const char* at, std::size_t n) {
+  if (mode_ == Mode::Whole) {
+    if (body_.size() + n > limits_.body) {
+      too_long_ = true;
+      return fail(fmt::format("HTTP reply body exceeds {}", size_text(limits_.body)));
+    }
+    body_.append(at, n);
+    return;
+  }
+  std::string_view rest(at, n);
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    std::string_view piece = rest.substr(0, nl);
+    if (partial_.size() + piece.size() > limits_.line) {
+      too_long_ = true;
+      return fail(fmt::format("HTTP reply line exceeds {}", size_text(limits_.line)));
+    }
+    partial_.append(piece);
+    if (nl == std::string_view::npos) break;
+    if (!partial_.empty() && partial_.back() == '\r') partial_.pop_back();
+    lines_.push_back(std::move(partial_));
+    partial_.clear();
+    rest.remove_prefix(nl + 1);
+  }
+}
+
+HttpReplyReader::State HttpReplyReader::feed(std::string_view bytes) {
+  if (state_ != State::NeedMore || bytes.empty()) return state_;
+  std::size_t offered = bytes.size();
+  if (!head_done_) offered = std::min(offered, limits_.head - std::min(head_bytes_, limits_.head));
+  std::size_t parsed = offered ? http_parser_execute(&parser_, &settings_, bytes.data(), offered) : 0;
+  if (!head_done_) head_bytes_ += parsed;
+  if (state_ != State::NeedMore) return state_;  // a bound, from a callback
+  if (done_) {
+    if (mode_ == Mode::Lines && !partial_.empty()) lines_.push_back(std::exchange(partial_, {}));
+    state_ = State::Complete;
+  } else if (HTTP_PARSER_ERRNO(&parser_) != HPE_OK) {
+    fail(fmt::format("invalid HTTP reply: {}", http_errno_description(HTTP_PARSER_ERRNO(&parser_))));
+  } else if (!head_done_ && head_bytes_ >= limits_.head) {
+    fail(fmt::format("HTTP reply head exceeds {}", size_text(limits_.head)));
+  } else if (offered < bytes.size()) {
+    return feed(bytes.substr(offered));  // the head ended within the budget: the rest is body
+  }
+  return state_;
+}
+
+HttpReplyReader::State HttpReplyReader::finish() {
+  if (state_ != State::NeedMore) return state_;
+  http_parser_execute(&parser_, &settings_, nullptr, 0);  // EOF: ends a body framed by the close
+  if (state_ != State::NeedMore) return state_;
+  if (done_) {
+    if (mode_ == Mode::Lines && !partial_.empty()) lines_.push_back(std::exchange(partial_, {}));
+    state_ = State::Complete;
+  } else {
+    fail(head_done_ ? "the connection closed before the HTTP reply's body ended" : "the connection closed before an HTTP reply");
+  }
+  return state_;
+}
+
+void HttpReplyReader::fail(std::string reason) {
+  state_ = State::Malformed;
+  body_.clear();  // not a reply to use (how much of it came depends on the pieces)
+  reason_ = std::move(reason);
+}
+
+}  // namespace procd
