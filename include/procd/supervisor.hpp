@@ -133,6 +133,7 @@ class Supervisor {
   void on_sigchld();
   void install_signals();
   void publish(Service& svc, Phase phase);
+  void dependency_down(Service& svc, Phase phase);  // start_gate.cpp: stop dependents (StopReason::Dependency)
   void main_ended(Service& svc, Phase phase);  // main_service.cpp
   void settle();
   void forget_removed();

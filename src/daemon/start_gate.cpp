@@ -11,11 +11,22 @@
 
 namespace procd {
 
+namespace {
+
+// A stopped dependency a start brings up: one that never ran, or one that
+// was stopped (by request, or because its own dependency went down); a run
+// that ended by itself (a one-shot that completed) is not run again.
+bool comes_back(const ServiceState& st) {
+  return !st.last_exit || st.stop_reason() == StopReason::Requested || st.stop_reason() == StopReason::Dependency;
+}
+
+}  // namespace
+
 void Supervisor::start_service(Service& svc) {
   if (ladder_.active() || svc.intent().removing) return;  // a removed copy only stops, then is forgotten
   for (const auto& dep : svc.config().depends_on)
     if (Service* d = index_.find(dep.service); d && !d->intent().wants_up() && d->state().phase == Phase::Stopped &&
-                                        d->idle() && !d->state().last_exit)
+                                        d->idle() && comes_back(d->state()))
       start_service(*d);
   Gate gate = evaluate_dependencies(svc.config().depends_on, [this](const std::string& n) -> std::optional<DependencyView> {
     Service* d = index_.find(n);
@@ -37,6 +48,28 @@ void Supervisor::start_service(Service& svc) {
 void Supervisor::stop_service(Service& svc, StopReason reason) {
   svc.mark_waiting(false, {});
   dispatch(svc, ev::StopRequested{reason});
+}
+
+// `svc` went to `phase`: its dependents still up stop too when it went down
+// for good (dependency_down_stops), with StopReason::Dependency; they stay
+// stopped (`procd start NAME` brings the dependency back first).
+void Supervisor::dependency_down(Service& svc, Phase phase) {
+  if (ladder_.active() || svc.dependents().empty()) return;
+  const StopReason why = svc.state().stop_reason();
+  for (Service* d : svc.dependents()) {
+    const Phase dp = d->state().phase;
+    if (!d->intent().wants_up() || dp == Phase::Stopped || dp == Phase::Failed) continue;  // up, or coming back
+    for (const auto& dep : d->config().depends_on) {
+      if (dep.service != svc.name() || !dependency_down_stops(phase, why, dep.condition)) continue;
+      Log::write(LogLevel::Info,
+                 fmt::format("dependency {} {}; stopping {}", svc.name(),
+                             phase == Phase::Failed ? "failed" : "stopped (" + std::string(stop_reason_name(why)) + ")",
+                             d->name()),
+                 svc_fields(d->name()));
+      stop_service(*d, StopReason::Dependency);
+      break;
+    }
+  }
 }
 
 // A restart of a service that is up goes through the machine (stop, then
