@@ -87,6 +87,7 @@ namespace procd {
   X(RollBusy, 4016, "a rolling restart could not go on: one of this service is under way, or procd is shutting down") \
   X(ServiceHookFailed, 4017, "a hook (pre_start, stop_command, post_stop) failed or timed out") \
   X(ServiceReloadFailed, 4018, "procd reload NAME failed: reload_command failed, or the service is not up") \
+  X(ServiceMainDependencyFailed, 4021, "the main service cannot run: a dependency it needs went down for good; procd exits 4") \
   /* 5000-5999 I/O */                                                                    \
   X(IoOpen, 5001, "cannot open file")                                                     \
   X(IoWrite, 5002, "cannot write")                                                        \

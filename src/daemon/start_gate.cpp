@@ -40,6 +40,7 @@ void Supervisor::start_service(Service& svc) {
     dispatch(svc, ev::StartRequested{});
   } else if (gate.verdict == GateVerdict::Blocked) {
     Log::write(LogLevel::Error, "not started: " + gate.reason, svc_fields(svc.name(), 0, Code::ServiceDependencyFailed));
+    main_blocked(svc, gate.reason);
   } else if (!before.waiting || before.reason != gate.reason) {
     Log::write(LogLevel::Info, gate.reason, svc_fields(svc.name()));
   }
@@ -61,12 +62,12 @@ void Supervisor::dependency_down(Service& svc, Phase phase) {
     if (!d->intent().wants_up() || dp == Phase::Stopped || dp == Phase::Failed) continue;  // up, or coming back
     for (const auto& dep : d->config().depends_on) {
       if (dep.service != svc.name() || !dependency_down_stops(phase, why, dep.condition)) continue;
-      Log::write(LogLevel::Info,
-                 fmt::format("dependency {} {}; stopping {}", svc.name(),
-                             phase == Phase::Failed ? "failed" : "stopped (" + std::string(stop_reason_name(why)) + ")",
-                             d->name()),
-                 svc_fields(d->name()));
-      stop_service(*d, StopReason::Dependency);
+      const std::string down = fmt::format(
+          "dependency {} {}", svc.name(),
+          phase == Phase::Failed ? "failed" : "stopped (" + std::string(stop_reason_name(why)) + ")");
+      Log::write(LogLevel::Info, fmt::format("{}; stopping {}", down, d->name()), svc_fields(d->name()));
+      main_blocked(*d, down);  // the main: procd shuts down (the ladder stops it)
+      if (!ladder_.active()) stop_service(*d, StopReason::Dependency);
       break;
     }
   }
