@@ -60,6 +60,7 @@ namespace procd {
   X(ConfigMainNameTaken, 1059, "procd run -- CMD: the config already has a service named main") \
   X(ConfigMainRestartIgnored, 1060, "restart policy of the main service is ignored (warning)") \
   X(ConfigMainNotAutostart, 1061, "the main service cannot have autostart = false")      \
+  X(ConfigRunDirUnsafe, 1065, "procd run -- CMD: the run directory is not a private directory of procd's user") \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \
