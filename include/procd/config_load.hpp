@@ -26,6 +26,21 @@ std::string find_config_path(const std::string& explicit_path);
 // share a socket, PID file or log.
 std::string default_state_file(const std::string& config_path, std::string_view kind);
 
+// `procd run -- CMD` with no config file anywhere (run_dir.cpp): its socket
+// and PID file go to a run directory, not the working directory:
+// $XDG_RUNTIME_DIR/procd, else /run/procd as root, else /tmp/procd-UID.
+// bare_config_path() is the (never read) `DIR/procd.toml` they are named
+// after, so `procd status` with no config finds `DIR/.procd.sock`.
+std::string bare_run_dir();
+std::string bare_config_path();
+// Make the run directory (0700) if missing and check it is ours: a real
+// directory (not a symlink), owned by our euid, no access for others;
+// else error 1065 naming it.
+Result<void> make_bare_run_dir();
+// True when no config is given or found: no -c, no $PROCD_CONFIG and neither
+// ./procd.toml nor /etc/procd/procd.toml exists.
+bool no_config_anywhere(const std::string& explicit_path);
+
 struct LoadOptions {
   // Environment used for PROCD_ overrides; nullptr = the process environment.
   const std::vector<std::string>* environment = nullptr;

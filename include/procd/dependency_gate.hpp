@@ -16,6 +16,7 @@
 
 #include "procd/config.hpp"
 #include "procd/service_machine.hpp"
+#include "procd/stop_budget.hpp"
 
 namespace procd {
 
@@ -37,5 +38,14 @@ using DependencyLookup = std::function<std::optional<DependencyView>(const std::
 Gate evaluate_dependencies(const std::vector<Dependency>& deps, const DependencyLookup& lookup);
 
 const char* condition_name(DependCondition c);
+
+// A dependency went to `phase` (`reason`: why it stops, when stopping): does
+// a dependent holding `condition` on it stop too (StopReason::Dependency)?
+// Yes when the dependency went down for good: it failed (gave up its
+// restarts), or it is stopping by request or because its own dependency went
+// down. Not for a stop that brings it back (restart, reload, rolling,
+// unhealthy, memory, watchdog) nor for shutdown (the ladder orders that),
+// and never for "completed": a one-shot's end is what its dependents waited for.
+bool dependency_down_stops(Phase phase, StopReason reason, DependCondition condition);
 
 }  // namespace procd

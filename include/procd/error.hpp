@@ -60,6 +60,7 @@ namespace procd {
   X(ConfigMainNameTaken, 1059, "procd run -- CMD: the config already has a service named main") \
   X(ConfigMainRestartIgnored, 1060, "restart policy of the main service is ignored (warning)") \
   X(ConfigMainNotAutostart, 1061, "the main service cannot have autostart = false")      \
+  X(ConfigRunDirUnsafe, 1065, "procd run -- CMD: the run directory is not a private directory of procd's user") \
   /* 2000-2999 signal */                                                                 \
   X(SignalInstallFailed, 2001, "cannot install signal handler")                           \
   X(SignalSendFailed, 2002, "cannot send signal")                                         \
@@ -87,6 +88,7 @@ namespace procd {
   X(RollBusy, 4016, "a rolling restart could not go on: one of this service is under way, or procd is shutting down") \
   X(ServiceHookFailed, 4017, "a hook (pre_start, stop_command, post_stop) failed or timed out") \
   X(ServiceReloadFailed, 4018, "procd reload NAME failed: reload_command failed, or the service is not up") \
+  X(ServiceMainDependencyFailed, 4021, "the main service cannot run: a dependency it needs went down for good; procd exits 4") \
   /* 5000-5999 I/O */                                                                    \
   X(IoOpen, 5001, "cannot open file")                                                     \
   X(IoWrite, 5002, "cannot write")                                                        \

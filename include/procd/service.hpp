@@ -208,7 +208,6 @@ class Service {
   void kill_hooks();
   bool stop_by_command();              // stop_command instead of the stop signal
   void run_over(const ExitStatus& status);  // post_stop, then the machine hears of the exit
-  void hook_line(HookKind kind, bool is_stderr, std::string_view line, bool cut);
   Millis hooks_deadline() const;
   void hooks_timer(Millis t);
   void judge_drain();
@@ -220,6 +219,8 @@ class Service {
   std::optional<CgroupUsage> cgroup_usage();
   Result<void> watch_output(UvPipe& pipe, int fd);
   void on_output(bool is_stderr, const char* data, std::size_t len);
+  void put_lines(LineSplitter& splitter, bool is_stderr, std::string_view bytes, std::string_view hook);
+  void hooks_reading(bool want);       // hook pipes follow may_read as the run's do
   void on_stream_closed();
   void setup_files();
   bool flush_file(ServiceFile& f);

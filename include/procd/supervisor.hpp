@@ -133,7 +133,10 @@ class Supervisor {
   void on_sigchld();
   void install_signals();
   void publish(Service& svc, Phase phase);
+  void dependency_down(Service& svc, Phase phase);  // start_gate.cpp: stop dependents (StopReason::Dependency)
   void main_ended(Service& svc, Phase phase);  // main_service.cpp
+  // The main cannot run: a dependency it needs went down for good (exit 4).
+  void main_blocked(Service& svc, const std::string& why);
   void settle();
   void forget_removed();
   void stop_loop();

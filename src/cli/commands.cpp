@@ -101,13 +101,15 @@ int cmd_run(const GlobalOptions& g, const std::vector<std::string>& command) {
   reset_signal_state();
   Log::setup_default();
   // `procd run -- CMD` with no config file anywhere: an empty config (its
-  // files named after ./procd.toml), the command alone under the supervisor.
-  std::string path = find_config_path(g.config);
-  const char* env_path = std::getenv("PROCD_CONFIG");
-  std::error_code ec;
-  const bool bare = !command.empty() && g.config.empty() && (env_path == nullptr || *env_path == '\0') &&
-                    !std::filesystem::exists(path, ec);
-  auto r = bare ? load_config_text("", path) : load(g);
+  // files named after DIR/procd.toml in the run directory, config_load.hpp),
+  // the command alone under the supervisor.
+  const bool bare = !command.empty() && no_config_anywhere(g.config);
+  if (bare)
+    if (auto made = make_bare_run_dir(); !made.ok()) {
+      print_error(made.error());
+      return kExitUsage;
+    }
+  auto r = bare ? load_config_text("", bare_config_path()) : load(g);
   if (!r.ok()) {
     for (const auto& e : r.errors) print_error(e);
     return kExitUsage;
@@ -119,6 +121,8 @@ int cmd_run(const GlobalOptions& g, const std::vector<std::string>& command) {
       print_error(added.error());
       return kExitUsage;
     }
+  std::error_code ec;
+  if (bare) cfg.services.back().working_dir = std::filesystem::current_path(ec).string();  // the caller's, not the run dir
   if (!g.socket.empty()) cfg.control.socket = g.socket;
   if (auto too_long = notify_socket_too_long(cfg)) {  // --socket bypasses validation
     print_error(make_error(Code::ConfigSocketPathTooLong, "--socket: " + *too_long));

@@ -147,6 +147,12 @@ int resolve_socket(const GlobalOptions& g, SocketTarget& out) {
       out.path = *sock;
       return kExitOk;
     }
+    // No config anywhere: a `procd run -- CMD` of this user keeps its socket in the run directory.
+    if (no_config_anywhere(g.config))
+      if (auto sock = fallback_socket(bare_config_path())) {
+        out.path = *sock;
+        return kExitOk;
+      }
     for (const auto& e : r.errors) fmt::print(stderr, "{}\n", e.format());
     return kExitUsage;
   }

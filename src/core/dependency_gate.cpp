@@ -48,4 +48,10 @@ Gate evaluate_dependencies(const std::vector<Dependency>& deps, const Dependency
   return gate;
 }
 
+bool dependency_down_stops(Phase phase, StopReason reason, DependCondition condition) {
+  if (condition == DependCondition::Completed) return false;
+  if (phase == Phase::Failed) return true;
+  return phase == Phase::Stopping && (reason == StopReason::Requested || reason == StopReason::Dependency);
+}
+
 }  // namespace procd

@@ -17,6 +17,8 @@ namespace {
 
 // 127, as a shell says "command not found", for a run that never started.
 constexpr int kMainSpawnFailed = 127;
+// The main could not run: a dependency it needs went down for good.
+constexpr int kMainDependencyFailed = 4;
 
 int main_exit_code(const ServiceState& st) {
   if (!st.spawn_error().empty()) return kMainSpawnFailed;
@@ -34,6 +36,19 @@ void Supervisor::main_ended(Service& svc, Phase phase) {
   main_exit_ = main_exit_code(st);
   Log::write(LogLevel::Info, fmt::format("main service ended; shutting down with code {}", *main_exit_),
              svc_fields(svc.name(), 0));
+  begin_shutdown(ShutdownReason::Main);
+}
+
+// A main that a dependency keeps from running for good (blocked before its
+// start, or to be stopped for it while it runs): procd has nothing left to
+// do, so it says why and shuts down with kMainDependencyFailed, instead of
+// running on in a container with nothing useful.
+void Supervisor::main_blocked(Service& svc, const std::string& why) {
+  if (!svc.config().main || ladder_.active() || svc.intent().removing) return;
+  main_exit_ = kMainDependencyFailed;
+  Log::write(LogLevel::Error,
+             fmt::format("main service cannot run: {}; shutting down with code {}", why, kMainDependencyFailed),
+             svc_fields(svc.name(), 0, Code::ServiceMainDependencyFailed));
   begin_shutdown(ShutdownReason::Main);
 }
 

@@ -2,8 +2,9 @@
 // procd/hooks.hpp): spawned through SystemCalls with the service's own
 // request (user, limits, working_dir, cgroup, env + env_file + PROCD_*),
 // reaped through the ChildReaper, bounded on the service's one timer, their
-// output read into the ring as hook lines ("stream":"hook", `* ` in
-// `procd logs`) and procd's own log. A hook is killed when its run is
+// output put through the service's output path (service_output.cpp: its
+// ring as hook lines, "stream":"hook", `* ` in `procd logs`, and its log
+// file or procd's own log, with the same back-pressure and bounds). A hook is killed when its run is
 // stopped for good (SIGKILL of the service, the service destroyed), so none
 // outlives its service.
 #include "service_hooks.hpp"
@@ -77,7 +78,7 @@ void Service::run_hook(HookKind kind, const HookVars& vars, std::function<void(c
       pipe->close();
       continue;
     }
-    uv_read_start(reinterpret_cast<uv_stream_t*>(pipe->get()), hook_alloc, hook_read);
+    if (may_read()) uv_read_start(reinterpret_cast<uv_stream_t*>(pipe->get()), hook_alloc, hook_read);
   }
   std::weak_ptr<int> token = hooks_->alive;
   host_.reaper().watch_child(proc->pid, [this, token, kind, gen](int code, int sig) {
@@ -91,21 +92,25 @@ void Service::run_hook(HookKind kind, const HookVars& vars, std::function<void(c
 void Service::on_hook_read(const HookPipeRef& ref, ssize_t nread, const char* data) {
   HookSlot& slot = hooks_->slot(ref.kind);
   LineSplitter& split = ref.is_stderr ? slot.err_split : slot.out_split;
-  auto emit = [&](std::string_view line) { hook_line(ref.kind, ref.is_stderr, line, split.cut()); };
-  if (nread > 0) return split.feed(std::string_view(data, static_cast<std::size_t>(nread)), emit);
-  if (nread < 0) {
-    split.finish(emit);
+  if (nread > 0) return put_lines(split, ref.is_stderr, std::string_view(data, static_cast<std::size_t>(nread)),
+                                  hook_name(ref.kind));
+  if (nread < 0) {  // a last line without '\n' is ended through the same path
+    if (split.has_partial()) put_lines(split, ref.is_stderr, "\n", hook_name(ref.kind));
     (ref.is_stderr ? slot.err : slot.out).close();
   }
 }
 
-// One line a hook wrote: into the ring as a hook line, to followers, and to
-// procd's own log as `NAME | pre_start: line`.
-void Service::hook_line(HookKind kind, bool is_stderr, std::string_view line, bool cut) {
-  LogLine l{wall_clock_ms(), is_stderr, std::string(line), cut, false, true};
-  Log::service_line(cfg_->name, is_stderr, fmt::format("{}: {}", hook_name(kind), line), l.ts_ms, cut);
-  if (host_.logs_followed()) host_.log_line(*this, l);
-  ring_.push(std::move(l));
+// Hook pipes are read only while the service's output destination takes
+// lines (may_read): a hook flooding output blocks in write(2) as the run does.
+void Service::hooks_reading(bool want) {
+  if (!hooks_) return;
+  for (auto& slot : hooks_->slots)
+    for (UvPipe* pipe : {&slot.out, &slot.err}) {
+      if (!*pipe) continue;
+      auto* stream = reinterpret_cast<uv_stream_t*>(pipe->get());
+      if (want) uv_read_start(stream, hook_alloc, hook_read);  // UV_EALREADY when it reads already
+      else uv_read_stop(stream);
+    }
 }
 
 void Service::on_hook_exit(HookKind kind, std::uint64_t gen, int code, int sig) {

@@ -150,18 +150,38 @@ void Service::on_output(bool is_stderr, const char* data, std::size_t len) {
       return;
     }
   }
-  splitter.feed(std::string_view(data, len), [&](std::string_view line) {
+  put_lines(splitter, is_stderr, std::string_view(data, len), {});
+}
+
+// The per-line path, for the run's output and for its hooks' (`hook`: the
+// hook's name, empty for the run): each line to the ring, followers and the
+// destination, then the destination's back-pressure is judged (may_read), so
+// a hook's pipes are held back exactly as the run's. A hook's line is marked:
+// "stream":"hook" in the ring, `* pre_start: line` in the file,
+// `NAME | pre_start: line` in procd's own log.
+void Service::put_lines(LineSplitter& splitter, bool is_stderr, std::string_view bytes, std::string_view hook) {
+  ServiceFile* dest = to_file() ? &file_for(is_stderr) : nullptr;
+  const std::int64_t ts = wall_clock_ms();
+  const bool followed = host_.logs_followed();
+  const bool is_hook = !hook.empty();
+  splitter.feed(bytes, [&](std::string_view line) {
     const bool cut = splitter.cut();  // a piece of a line past the bound: marked, never a byte lost
-    check_log_ready(line);
-    if (followed) host_.log_line(*this, LogLine{ts, is_stderr, std::string(line), cut});
-    ring_.push(ts, is_stderr, line, cut);
+    if (!is_hook) check_log_ready(line);
+    if (followed) host_.log_line(*this, LogLine{ts, is_stderr, std::string(line), cut, false, is_hook});
+    if (is_hook) ring_.push(LogLine{ts, is_stderr, std::string(line), cut, false, true});
+    else ring_.push(ts, is_stderr, line, cut);
     if (dest) {  // the file gets the line whole: no mark, no '\n' inside it
-      if (cfg_->log.timestamps && !splitter.continues()) {
-        append_utc_timestamp(dest->pending, ts);
-        dest->pending.push_back(' ');
+      if (!splitter.continues()) {
+        if (cfg_->log.timestamps) {
+          append_utc_timestamp(dest->pending, ts);
+          dest->pending.push_back(' ');
+        }
+        if (is_hook) dest->pending.append("* ").append(hook).append(": ");
       }
       dest->pending.append(line);
       if (!cut) dest->pending.push_back('\n');
+    } else if (is_hook) {
+      Log::service_line(cfg_->name, is_stderr, fmt::format("{}: {}", hook, line), ts, cut);
     } else {
       Log::service_line(cfg_->name, is_stderr, line, ts, cut);
     }
@@ -222,6 +242,7 @@ bool Service::may_read() const {
 
 void Service::update_reading() {
   bool want = may_read();
+  hooks_reading(want);
   if (want == reading_) return;
   reading_ = want;
   for (UvPipe* pipe : {&out_, &err_}) {

@@ -11,11 +11,22 @@
 
 namespace procd {
 
+namespace {
+
+// A stopped dependency a start brings up: one that never ran, or one that
+// was stopped (by request, or because its own dependency went down); a run
+// that ended by itself (a one-shot that completed) is not run again.
+bool comes_back(const ServiceState& st) {
+  return !st.last_exit || st.stop_reason() == StopReason::Requested || st.stop_reason() == StopReason::Dependency;
+}
+
+}  // namespace
+
 void Supervisor::start_service(Service& svc) {
   if (ladder_.active() || svc.intent().removing) return;  // a removed copy only stops, then is forgotten
   for (const auto& dep : svc.config().depends_on)
     if (Service* d = index_.find(dep.service); d && !d->intent().wants_up() && d->state().phase == Phase::Stopped &&
-                                        d->idle() && !d->state().last_exit)
+                                        d->idle() && comes_back(d->state()))
       start_service(*d);
   Gate gate = evaluate_dependencies(svc.config().depends_on, [this](const std::string& n) -> std::optional<DependencyView> {
     Service* d = index_.find(n);
@@ -29,6 +40,7 @@ void Supervisor::start_service(Service& svc) {
     dispatch(svc, ev::StartRequested{});
   } else if (gate.verdict == GateVerdict::Blocked) {
     Log::write(LogLevel::Error, "not started: " + gate.reason, svc_fields(svc.name(), 0, Code::ServiceDependencyFailed));
+    main_blocked(svc, gate.reason);
   } else if (!before.waiting || before.reason != gate.reason) {
     Log::write(LogLevel::Info, gate.reason, svc_fields(svc.name()));
   }
@@ -37,6 +49,28 @@ void Supervisor::start_service(Service& svc) {
 void Supervisor::stop_service(Service& svc, StopReason reason) {
   svc.mark_waiting(false, {});
   dispatch(svc, ev::StopRequested{reason});
+}
+
+// `svc` went to `phase`: its dependents still up stop too when it went down
+// for good (dependency_down_stops), with StopReason::Dependency; they stay
+// stopped (`procd start NAME` brings the dependency back first).
+void Supervisor::dependency_down(Service& svc, Phase phase) {
+  if (ladder_.active() || svc.dependents().empty()) return;
+  const StopReason why = svc.state().stop_reason();
+  for (Service* d : svc.dependents()) {
+    const Phase dp = d->state().phase;
+    if (!d->intent().wants_up() || dp == Phase::Stopped || dp == Phase::Failed) continue;  // up, or coming back
+    for (const auto& dep : d->config().depends_on) {
+      if (dep.service != svc.name() || !dependency_down_stops(phase, why, dep.condition)) continue;
+      const std::string down = fmt::format(
+          "dependency {} {}", svc.name(),
+          phase == Phase::Failed ? "failed" : "stopped (" + std::string(stop_reason_name(why)) + ")");
+      Log::write(LogLevel::Info, fmt::format("{}; stopping {}", down, d->name()), svc_fields(d->name()));
+      main_blocked(*d, down);  // the main: procd shuts down (the ladder stops it)
+      if (!ladder_.active()) stop_service(*d, StopReason::Dependency);
+      break;
+    }
+  }
 }
 
 // A restart of a service that is up goes through the machine (stop, then

@@ -172,6 +172,7 @@ void Supervisor::publish(Service& svc, Phase phase) {
   front_->publish_event(svc, phase);
   main_ended(svc, phase);
   rolls_->on_phase(svc, phase);
+  dependency_down(svc, phase);
   if (phase == Phase::Failed && svc.config().critical && !ladder_.active()) {
     critical_exit_ = svc.state().last_exit ? exit_code_of(*svc.state().last_exit) : 1;
     int code = shutdown_exit_code(false, critical_exit_);

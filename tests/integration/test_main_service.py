@@ -68,6 +68,7 @@ def run_bare(args, timeout=15):
     """`procd run -- ...` in an empty directory: no config file anywhere."""
     d = tempfile.mkdtemp(prefix="procd-it-bare-")
     env = {k: v for k, v in os.environ.items() if k != "PROCD_CONFIG"}
+    env["XDG_RUNTIME_DIR"] = d  # its run directory (socket, PID file): private, not /run/procd
     try:
         return subprocess.run([PROCD, "run", "--"] + args, cwd=d, env=env, capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
@@ -96,6 +97,7 @@ def test_run_dash_dash_main_sees_a_terminal():
     master, slave = pty.openpty()
     d = tempfile.mkdtemp(prefix="procd-it-tty-")
     env = {k: v for k, v in os.environ.items() if k != "PROCD_CONFIG"}
+    env["XDG_RUNTIME_DIR"] = d  # its run directory (socket, PID file): private, not /run/procd
     try:
         proc = subprocess.Popen([PROCD, "run", "--", "sh", "-c", "if [ -t 1 ]; then echo IS-A-TTY; else echo NO-TTY; fi"],
                                 cwd=d, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)

@@ -222,8 +222,8 @@ std::set<int> SimWorld::critical_codes(const std::string& service) const {
 
 std::set<int> SimWorld::main_codes(const std::string& service) const {
   auto it = last_end_.find(service);
-  if (it == last_end_.end() || it->second.second) return {127};
-  return {it->second.first};
+  if (it == last_end_.end() || it->second.second) return {127, 4};  // 4: a dependency kept it from running
+  return {it->second.first, 4};
 }
 
 void SimWorld::extend_timeout(pid_t pid, std::int64_t usec) {

@@ -79,3 +79,18 @@ TEST_CASE("dependency_gate: an unknown dependency blocks") {
   CHECK(g.verdict == GateVerdict::Blocked);
   CHECK(g.reason == "dependency ghost does not exist");
 }
+
+TEST_CASE("dependency_gate: a dependency down for good stops its started/ready dependents") {
+  for (auto c : {DependCondition::Started, DependCondition::Ready}) {
+    CHECK(dependency_down_stops(Phase::Failed, StopReason::None, c));
+    CHECK(dependency_down_stops(Phase::Stopping, StopReason::Requested, c));
+    CHECK(dependency_down_stops(Phase::Stopping, StopReason::Dependency, c));  // a chain stops in turn
+    for (auto r : {StopReason::Restart, StopReason::Reload, StopReason::Rolling, StopReason::Unhealthy,
+                   StopReason::Memory, StopReason::Watchdog, StopReason::Shutdown})
+      CHECK_FALSE(dependency_down_stops(Phase::Stopping, r, c));
+    CHECK_FALSE(dependency_down_stops(Phase::Restarting, StopReason::None, c));
+    CHECK_FALSE(dependency_down_stops(Phase::Stopped, StopReason::None, c));
+  }
+  CHECK_FALSE(dependency_down_stops(Phase::Failed, StopReason::None, DependCondition::Completed));
+  CHECK_FALSE(dependency_down_stops(Phase::Stopping, StopReason::Requested, DependCondition::Completed));
+}
