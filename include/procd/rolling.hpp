@@ -7,7 +7,8 @@
 // instances are unavailable by the roll's doing at once. A new run that
 // fails, gives up, or is not ready within stop + start timeouts of its
 // restart stops the roll: nothing further is restarted, the remaining old
-// instances keep running, and reason() says which instance and why.
+// instances keep running, and reason() says which instance and why (its
+// own reason, RollObservation::why, as status shows it).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@ enum class RollSeen { Ready, NotReady, Failed };  // Failed: failed or gave up
 struct RollObservation {
   RollSeen seen = RollSeen::NotReady;
   std::uint64_t run_id = 0;  // changes with every new run (e.g. the pid)
+  std::string why;           // the instance's own reason as status shows it ("exited 3"); may be empty
 };
 
 class Roll {

@@ -11,6 +11,10 @@
 
 namespace procd {
 
+namespace {
+std::string because(const std::string& why) { return why.empty() ? std::string() : " (" + why + ")"; }
+}  // namespace
+
 Roll::Roll(std::vector<std::string> instances, int max_unavailable, RollMillis deadline_ms)
     : max_unavailable_(std::max(1, max_unavailable)), deadline_ms_(deadline_ms) {
   for (auto& name : instances) items_.push_back(Item{std::move(name)});
@@ -53,11 +57,12 @@ std::vector<std::string> Roll::step(RollMillis now, const std::vector<RollObserv
       i.slot = Slot::Replaced;
     } else if (new_run && o.seen == RollSeen::Failed) {
       state_ = State::Failed;
-      reason_ = fmt::format("{} failed after its restart; the roll stopped", i.name);
+      reason_ = fmt::format("{} failed after its restart{}; the roll stopped", i.name, because(o.why));
     } else if (now >= i.deadline) {
       state_ = State::Failed;
       timed_out_ = true;
-      reason_ = fmt::format("{} was not ready within {} ms of its restart; the roll stopped", i.name, deadline_ms_);
+      reason_ = fmt::format("{} was not ready within {} ms of its restart{}; the roll stopped", i.name, deadline_ms_,
+                            because(o.why));
     }
   }
   if (state_ == State::Failed) return restart;

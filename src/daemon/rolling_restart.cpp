@@ -90,7 +90,7 @@ void Rolls::step(One& r) {
       RollSeen how = p == Phase::Running ? RollSeen::Ready
                      : (p == Phase::Failed || p == Phase::Stopped || p == Phase::Restarting) ? RollSeen::Failed
                                                                                               : RollSeen::NotReady;
-      seen.push_back(RollObservation{how, runs_[n] + 1});
+      seen.push_back(RollObservation{how, runs_[n] + 1, s->reason(sup_.now()).text});
     }
     for (const auto& n : r.roll.step(sup_.now(), seen))
       if (Service* s = sup_.index_.find(n)) sup_.restart_service(*s, StopReason::Rolling);

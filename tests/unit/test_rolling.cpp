@@ -10,8 +10,8 @@ using namespace procd;
 
 namespace {
 using V = std::vector<std::string>;
-RollObservation ready(std::uint64_t run) { return {RollSeen::Ready, run}; }
-RollObservation starting(std::uint64_t run) { return {RollSeen::NotReady, run}; }
+RollObservation ready(std::uint64_t run) { return {RollSeen::Ready, run, {}}; }
+RollObservation starting(std::uint64_t run) { return {RollSeen::NotReady, run, {}}; }
 }  // namespace
 
 TEST_CASE("roll: stop-first, one at a time, each after the previous new run is ready") {
@@ -47,7 +47,7 @@ TEST_CASE("roll: a failing new run stops the roll; the rest are not touched") {
   Roll r({"w@0", "w@1", "w@2"}, 1, 5000);
   std::vector<RollObservation> seen = {ready(1), ready(2), ready(3)};
   CHECK(r.step(0, seen) == V{"w@0"});
-  seen[0] = {RollSeen::Failed, 7};
+  seen[0] = {RollSeen::Failed, 7, {}};
   CHECK(r.step(5, seen).empty());
   CHECK(r.failed());
   CHECK(r.reason().find("w@0 failed") != std::string::npos);
@@ -72,7 +72,7 @@ TEST_CASE("roll: the old run failing before the restart shows is not the new run
   Roll r({"w@0"}, 1, 1000);
   std::vector<RollObservation> seen = {ready(1)};
   CHECK(r.step(0, seen) == V{"w@0"});
-  seen[0] = {RollSeen::Failed, 1};  // the old run, as it is stopped
+  seen[0] = {RollSeen::Failed, 1, {}};  // the old run, as it is stopped
   CHECK(r.step(1, seen).empty());
   CHECK(!r.failed());
   seen[0] = ready(2);
@@ -92,9 +92,24 @@ TEST_CASE("roll: what it is restarting and what waits; a deadline is a timeout, 
   Roll f({"w@0", "w@1"}, 1, 100);
   seen = {ready(1), ready(2)};
   CHECK(f.step(0, seen) == V{"w@0"});
-  seen[0] = {RollSeen::Failed, 5};
+  seen[0] = {RollSeen::Failed, 5, {}};
   CHECK(f.step(10, seen).empty());
   CHECK(f.failed());
   CHECK(!f.timed_out());
   CHECK(f.pending() == V{"w@1"});
+}
+
+TEST_CASE("roll: the stop's reason carries the instance's own reason") {
+  Roll r({"w@0", "w@1"}, 1, 1000);
+  std::vector<RollObservation> seen = {ready(1), ready(2)};
+  CHECK(r.step(0, seen) == V{"w@0"});
+  seen[0] = {RollSeen::Failed, 7, "exited 3"};
+  r.step(5, seen);
+  CHECK(r.reason() == "w@0 failed after its restart (exited 3); the roll stopped");
+  Roll t({"w@0"}, 1, 1000);
+  seen = {ready(1)};
+  CHECK(t.step(0, seen) == V{"w@0"});
+  seen[0] = {RollSeen::NotReady, 4, "starting"};
+  t.step(1000, seen);
+  CHECK(t.reason() == "w@0 was not ready within 1000 ms of its restart (starting); the roll stopped");
 }
