@@ -33,6 +33,12 @@ class Roll {
   // instance may take to be ready again (its stop + start timeouts).
   Roll(std::vector<std::string> instances, int max_unavailable, RollMillis deadline_ms);
 
+  // Before the first step: `name` is already restarting (a roll this one
+  // takes over had restarted it): it counts as unavailable from the start
+  // and is replaced once a run other than `run_now` is ready. More adopted
+  // than max_unavailable: none is stopped, none more restarted until fewer.
+  void adopt(const std::string& name, std::uint64_t run_now, RollMillis now);
+
   // `seen[i]` is instances[i] now. Returns the instances to restart now
   // (the daemon restarts exactly these, then calls again on any change).
   std::vector<std::string> step(RollMillis now, const std::vector<RollObservation>& seen);

@@ -45,6 +45,15 @@ RollMillis Roll::next_deadline() const {
   return out;
 }
 
+void Roll::adopt(const std::string& name, std::uint64_t run_now, RollMillis now) {
+  for (auto& i : items_)
+    if (i.name == name && i.slot == Slot::Pending) {
+      i.slot = Slot::Restarting;
+      i.old_run = run_now;
+      i.deadline = now + deadline_ms_;
+    }
+}
+
 std::vector<std::string> Roll::step(RollMillis now, const std::vector<RollObservation>& seen) {
   std::vector<std::string> restart;
   if (state_ != State::Rolling) return restart;
@@ -66,7 +75,7 @@ std::vector<std::string> Roll::step(RollMillis now, const std::vector<RollObserv
     }
   }
   if (state_ == State::Failed) return restart;
-  int free = max_unavailable_ - unavailable();
+  int free = max_unavailable_ - unavailable();  // negative after adopting more than the bound
   for (std::size_t k = 0; k < items_.size() && free > 0; ++k) {
     Item& i = items_[k];
     if (i.slot != Slot::Pending) continue;

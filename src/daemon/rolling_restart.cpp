@@ -29,7 +29,8 @@ struct Rolls::One {
 Rolls::Rolls(Supervisor& sup) : sup_(sup) {}
 Rolls::~Rolls() = default;
 
-Result<std::int64_t> Rolls::begin(const std::string& name, const std::vector<Service*>& instances, int max_unavailable) {
+Result<std::int64_t> Rolls::begin(const std::string& name, const std::vector<Service*>& instances, int max_unavailable,
+                                  bool take_over) {
   reap();
   if (sup_.shutting_down()) return make_error(Code::RollBusy, "procd is shutting down");
   std::vector<std::string> names;
@@ -38,17 +39,36 @@ Result<std::int64_t> Rolls::begin(const std::string& name, const std::vector<Ser
     names.push_back(s->name());
     per = std::max<std::int64_t>(per, s->spec().stop_timeout_ms + s->spec().start_timeout_ms);
   }
-  for (const auto& r : rolls_)
-    for (const auto& n : names)
-      if (std::find(r->instances.begin(), r->instances.end(), n) != r->instances.end())
-        return make_error(Code::RollBusy, fmt::format("a rolling restart of \"{}\" is already under way", r->name));
-  auto r = std::make_unique<One>(One{name, names, std::max(1, max_unavailable), Roll(names, max_unavailable, per), {}, false});
+  std::vector<std::string> adopted;  // restarting in a roll this one takes over
+  for (auto& r : rolls_) {
+    bool shares = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+      return std::find(r->instances.begin(), r->instances.end(), n) != r->instances.end();
+    });
+    if (!shares || r->over) continue;
+    if (!take_over) return make_error(Code::RollBusy, fmt::format("a rolling restart of \"{}\" is already under way", r->name));
+    for (const auto& n : r->roll.restarting())
+      if (std::find(names.begin(), names.end(), n) != names.end()) adopted.push_back(n);
+    finish(*r, false, Code::RollBusy,
+           fmt::format("a reload changed {} during the roll; the reload's roll takes over", name));
+  }
+  int bound = std::max({1, max_unavailable, static_cast<int>(adopted.size())});  // what the views (the simulator) check
+  auto r = std::make_unique<One>(One{name, names, bound, Roll(names, max_unavailable, per), {}, false});
   One& one = *r;
   rolls_.push_back(std::move(r));
   one.timer.init(sup_.loop(), [this, &one] { step(one); });
   Log::write(LogLevel::Info,
-             fmt::format("rolling restart of {}: {} instance(s), at most {} not ready at once", name, names.size(), one.max_unavailable),
+             fmt::format("rolling restart of {}: {} instance(s), at most {} not ready at once{}", name, names.size(),
+                         std::max(1, max_unavailable),
+                         adopted.empty() ? std::string() : fmt::format(" ({} already restarting)", adopted.size())),
              svc_fields(name));
+  for (const auto& n : adopted) one.roll.adopt(n, runs_[n] + 1, sup_.now());
+  stepping_ = true;  // the restarts below publish phases: one step after them
+  for (const auto& n : adopted) {
+    Service* s = sup_.index_.find(n);
+    Phase p = s ? s->state().phase : Phase::Stopped;
+    if (s && (p == Phase::Starting || p == Phase::Running)) sup_.restart_service(*s, StopReason::Rolling);  // the old config
+  }
+  stepping_ = false;
   step(one);
   // Every instance in turn (at most max_unavailable at once), each within its deadline.
   auto waves = static_cast<std::int64_t>((names.size() + static_cast<std::size_t>(one.max_unavailable) - 1) /
@@ -84,7 +104,7 @@ void Rolls::step(One& r) {
       Service* s = sup_.index_.find(n);
       if (!s || s->intent().removing) {
         stepping_ = false;
-        return finish(r, false, Code::RollStopped, fmt::format("{} was removed by a reload; the roll stopped", n));
+        return finish(r, false, Code::RollBusy, fmt::format("{} was removed by a reload; the roll stopped", n));
       }
       Phase p = s->state().phase;
       RollSeen how = p == Phase::Running ? RollSeen::Ready

@@ -7,7 +7,8 @@
 // instance (the Starting phases seen) tells a new run from the old one.
 // The outcome (done, or stopped with 4014/4015/4016) is logged and sent to
 // `events` subscribers as an item for the rolled NAME with state "rolled"
-// or "roll-stopped".
+// or "roll-stopped". A reload during a roll: see begin(take_over); a reload
+// that removes an instance of a roll stops it (4016).
 #pragma once
 
 #include <cstdint>
@@ -43,8 +44,14 @@ class Rolls {
   Rolls& operator=(const Rolls&) = delete;
 
   // Roll `instances` (in this order) under `name`. Returns the bound on how
-  // long the roll may take (ms). RollBusy while a roll shares an instance.
-  Result<std::int64_t> begin(const std::string& name, const std::vector<Service*>& instances, int max_unavailable);
+  // long the roll may take (ms). RollBusy while a roll shares an instance,
+  // unless `take_over` (a reload's roll): then such a roll stops (4016,
+  // "a reload changed NAME during the roll") and this one adopts the
+  // instances it was restarting: one stopping takes the new config at its
+  // next start; one already starting again with the old config is
+  // restarted once more. No instance is stopped beyond max_unavailable.
+  Result<std::int64_t> begin(const std::string& name, const std::vector<Service*>& instances, int max_unavailable,
+                             bool take_over = false);
   // Every phase the Supervisor publishes.
   void on_phase(Service& svc, Phase phase);
   std::vector<RollView> views() const;  // under way, and finished ones not yet forgotten

@@ -113,3 +113,23 @@ TEST_CASE("roll: the stop's reason carries the instance's own reason") {
   t.step(1000, seen);
   CHECK(t.reason() == "w@0 was not ready within 1000 ms of its restart (starting); the roll stopped");
 }
+
+TEST_CASE("roll: an adopted instance counts as restarting; the next waits for its new run") {
+  Roll r({"w@0", "w@1", "w@2"}, 1, 1000);
+  r.adopt("w@1", 5, 0);  // a roll this one took over was restarting it (run 5 stopping)
+  CHECK(r.restarting() == V{"w@1"});
+  std::vector<RollObservation> seen = {ready(1), starting(5), ready(3)};
+  CHECK(r.step(0, seen).empty());          // one down already: max_unavailable 1
+  CHECK(r.unavailable() == 1);
+  seen[1] = starting(6);
+  CHECK(r.step(10, seen).empty());
+  seen[1] = ready(6);
+  CHECK(r.step(20, seen) == V{"w@0"});     // replaced: the next one in order
+  Roll two({"w@0", "w@1", "w@2"}, 1, 1000);
+  two.adopt("w@0", 1, 0);
+  two.adopt("w@2", 3, 0);                  // two in flight, bound 1: none stopped, none more started
+  CHECK(two.unavailable() == 2);
+  CHECK(two.step(0, {starting(1), ready(2), starting(3)}).empty());
+  CHECK(two.step(5, {ready(7), ready(2), starting(3)}).empty());  // still one down: w@1 waits
+  CHECK(two.step(9, {ready(7), ready(2), ready(8)}) == V{"w@1"});
+}
