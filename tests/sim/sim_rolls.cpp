@@ -44,11 +44,15 @@ void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::ui
       bool restarting = std::find(v.restarting.begin(), v.restarting.end(), n) != v.restarting.end();
       bool pending = std::find(v.pending.begin(), v.pending.end(), n) != v.pending.end();
       bool stopped_by_roll = st.phase == Phase::Stopping && st.stop_reason() == StopReason::Rolling;
+      // A reload during the roll restarts the group's changed instances by a roll that takes this one
+      // over (never all at once): an instance of a roll under way stopping for a reload is down too.
+      bool stopped_by_reload = st.phase == Phase::Stopping && st.stop_reason() == StopReason::Reload &&
+                               !which->front()->intent().removing;
       if (pending || restarting) given_up.erase(n);  // the roll asked for (or will ask for) its start
       if (pending && st.phase == Phase::Running && st.pid > 0) ready_sent.insert(st.pid);
       if (pending && stopped_by_roll)
         world.violate("roll-unavailable", fmt::format("roll {}: {} is stopped by the roll before its turn", v.name, n));
-      if ((restarting && st.phase != Phase::Running) || (!restarting && stopped_by_roll)) ++down;
+      if ((restarting && st.phase != Phase::Running) || (!restarting && (stopped_by_roll || stopped_by_reload))) ++down;
     }
     if (down > v.max_unavailable)
       world.violate("roll-unavailable", fmt::format("roll {}: {} instances not ready by its doing, max_unavailable {}", v.name,
