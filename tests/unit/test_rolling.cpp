@@ -133,3 +133,54 @@ TEST_CASE("roll: an adopted instance counts as restarting; the next waits for it
   CHECK(two.step(5, {ready(7), ready(2), starting(3)}).empty());  // still one down: w@1 waits
   CHECK(two.step(9, {ready(7), ready(2), ready(8)}) == V{"w@1"});
 }
+
+namespace {
+RollObservation both(RollSeen seen, std::uint64_t run) { return {seen, run, {}, true}; }  // old run still serving
+}  // namespace
+
+TEST_CASE("roll: start-first starts the new run beside the old, retires the old once the new is ready") {
+  Roll r({"w@0", "w@1"}, 1, 500, RollMode::StartFirst);
+  std::vector<RollObservation> seen = {ready(1), ready(2)};
+  RollActions a = r.decide(0, seen);
+  CHECK(a.start == V{"w@0"});
+  CHECK(a.retire.empty());
+  seen[0] = both(RollSeen::NotReady, 3);     // new run starting, old one serving
+  a = r.decide(100, seen);
+  CHECK(a.start.empty());
+  CHECK(a.retire.empty());                   // never before the new one is ready
+  seen[0] = both(RollSeen::Ready, 3);
+  a = r.decide(200, seen);
+  CHECK(a.retire == V{"w@0"});
+  CHECK(a.start.empty());                    // w@0 still has two runs: max_unavailable 1
+  CHECK(r.unavailable() == 1);
+  seen[0] = ready(3);                        // the old run is gone
+  a = r.decide(300, seen);
+  CHECK(a.start == V{"w@1"});
+  seen[1] = both(RollSeen::Ready, 4);
+  CHECK(r.decide(400, seen).retire == V{"w@1"});
+  seen[1] = ready(4);
+  r.decide(500, seen);
+  CHECK(r.done());
+}
+
+TEST_CASE("roll: start-first abandons a new run that fails or is late; the old keeps serving") {
+  Roll r({"w@0", "w@1"}, 1, 500, RollMode::StartFirst);
+  std::vector<RollObservation> seen = {ready(1), ready(2)};
+  CHECK(r.decide(0, seen).start == V{"w@0"});
+  seen[0] = {RollSeen::Failed, 3, "exited 3", true};
+  RollActions a = r.decide(50, seen);
+  CHECK(a.abandon == V{"w@0"});
+  CHECK(a.retire.empty());
+  CHECK(r.failed());
+  CHECK(r.reason() == "w@0's new run failed (exited 3); its old run keeps serving; the roll stopped");
+  CHECK(r.decide(60, seen).abandon.empty());  // once
+  Roll late({"w@0"}, 1, 500, RollMode::StartFirst);
+  seen = {ready(1)};
+  CHECK(late.decide(0, seen).start == V{"w@0"});
+  seen[0] = both(RollSeen::NotReady, 3);
+  CHECK(late.decide(499, seen).abandon.empty());
+  a = late.decide(500, seen);
+  CHECK(a.abandon == V{"w@0"});
+  CHECK(late.timed_out());
+  CHECK(late.reason().find("not ready within 500 ms") != std::string::npos);
+}
