@@ -129,7 +129,8 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
       continue;
     }
     s->take_config(sc);
-    if (a.step == ReloadStep::Restart && !sc.group.empty()) rolled[sc.group].push_back(s);
+    // issue 28: a changed instance whose new run starts beside it (start-first) rolls again too.
+    if (!sc.group.empty() && (a.step == ReloadStep::Restart || rolls_->surge_of(a.service, true))) rolled[sc.group].push_back(s);
     else if (a.step == ReloadStep::Restart) restart_service(*s, StopReason::Reload);
   }
   index_.rebuild(services_);  // depends_on may have changed
