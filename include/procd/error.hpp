@@ -85,7 +85,7 @@ namespace procd {
   X(ServiceCgroupFailed, 4013, "cannot place the service in its cgroup")                  \
   X(RollStopped, 4014, "a rolling restart stopped: a new instance failed; the remaining old ones keep running") \
   X(RollTimeout, 4015, "a rolling restart stopped: a new instance was not ready within its timeouts") \
-  X(RollBusy, 4016, "a rolling restart could not go on: one of this service is under way, or procd is shutting down") \
+  X(RollBusy, 4016, "a rolling restart could not go on: one of this service is under way, a reload changed or removed it, or procd is shutting down") \
   X(ServiceHookFailed, 4017, "a hook (pre_start, stop_command, post_stop) failed or timed out") \
   X(ServiceReloadFailed, 4018, "procd reload NAME failed: reload_command failed, or the service is not up") \
   X(ServiceMainDependencyFailed, 4021, "the main service cannot run: a dependency it needs went down for good; procd exits 4") \

@@ -57,9 +57,7 @@ void read_group(TableReader& t, ServiceConfig& svc) {
     else svc.port = static_cast<int>(v->as_integer());
   }
   if (auto v = t.one_of("rolling", {"stop-first", "start-first"})) {
-    svc.replica_group.start_first = *v == "start-first";
-    if (svc.replica_group.start_first)
-      t.error(Code::ConfigRollingUnsupported, "rolling", "rolling = \"start-first\" is not supported yet; use \"stop-first\"");
+    svc.replica_group.start_first = *v == "start-first";  // (error 1050, "not supported yet", is no longer emitted)
   }
   if (const toml::value* v = t.find("max_unavailable")) {
     if (!v->is_integer()) t.wrong_type("max_unavailable", *v, "an integer from 1 to replicas");

@@ -129,13 +129,15 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
       continue;
     }
     s->take_config(sc);
-    if (a.step == ReloadStep::Restart && !sc.group.empty()) rolled[sc.group].push_back(s);
+    // issue 28: a changed instance whose new run starts beside it (start-first) rolls again too.
+    if (!sc.group.empty() && (a.step == ReloadStep::Restart || rolls_->surge_of(a.service, true))) rolled[sc.group].push_back(s);
     else if (a.step == ReloadStep::Restart) restart_service(*s, StopReason::Reload);
   }
   index_.rebuild(services_);  // depends_on may have changed
-  // issue 28: the changed instances of a replicated service restart by a roll.
+  // issue 28: the changed instances of a replicated service restart by a
+  // roll, which takes over a roll of them under way (rolling_restart.hpp).
   for (auto& [group, instances] : rolled) {
-    auto roll = rolls_->begin(group, instances, instances.front()->config().replica_group.max_unavailable);
+    auto roll = rolls_->begin(group, instances, instances.front()->config().replica_group.max_unavailable, true);
     if (roll.ok()) continue;
     Log::write(LogLevel::Error, fmt::format("{}; restarting its changed instances at once", roll.error().message),
                svc_fields(group, 0, roll.error().code));

@@ -257,6 +257,7 @@ void Supervisor::settle() {
     if (ladder_.active()) advance_shutdown();
     if (loop_stopped_) break;
     forget_removed();
+    if (rolls_->settle()) dirty_ = true;  // issue 28: start-first surges (rolling_surge.cpp)
     manager_.update(settle_views(), ladder_.active());
     front_->update_sampling();
   }

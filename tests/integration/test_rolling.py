@@ -131,6 +131,24 @@ def test_failing_new_instance_stops_roll():
         print(r.stderr.strip(), flush=True)
 
 
+def test_failed_roll_names_the_instance_reason():
+    """The roll's failure carries the failed instance's own reason (as status
+    shows it): the CLI's error, procd's log line and the roll-stopped event."""
+    with Procd(WEB.replace("exec sleep 1000", "exec sleep 1000; exit 3")) as p:
+        ok = os.path.join(p.dir, "ok")
+        open(ok, "w").close()
+        all_running(p)
+        os.unlink(ok)  # a new run now exits 3 at once
+        r = cli(p, "restart", "web", "--rolling")
+        check(r.returncode != 0, r.stdout + r.stderr)
+        check("web@0" in r.stderr and "exited 3" in r.stderr, r.stdout + r.stderr)
+        reason = status(p)["web@0"]["reason"]
+        check("exited 3" in reason, reason)
+        stopped = [e for e in p.events() if "rolling restart stopped" in e.get("msg", "")]
+        check(stopped and "exited 3" in stopped[-1]["msg"], str(stopped))
+        print(r.stderr.strip(), flush=True)
+
+
 def test_reload_rolls_changed_instances():
     with Procd(WEB) as p:
         open(os.path.join(p.dir, "ok"), "w").close()
@@ -172,5 +190,6 @@ def test_http_rolling_restart():
 
 
 if __name__ == "__main__":
-    run_tests([test_rolling_versus_plain, test_failing_new_instance_stops_roll, test_reload_rolls_changed_instances,
+    run_tests([test_rolling_versus_plain, test_failing_new_instance_stops_roll, test_failed_roll_names_the_instance_reason,
+               test_reload_rolls_changed_instances,
                test_http_rolling_restart])

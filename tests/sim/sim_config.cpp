@@ -143,6 +143,8 @@ std::string SimConfig::text() const {
     if (s.log_file) out += fmt::format("{}.log = {{ file = \"{}{}.log\" }}\n", k, s.name, s.replicas > 0 ? ".${PROCD_INSTANCE}" : "");
     if (s.replicas > 0) out += fmt::format("{}.replicas = {}\n", k, s.replicas);
     if (s.replicas == 3 && s.name.size() % 2 == 0) out += k + ".max_unavailable = 2\n";  // issue 28: rolls 2 at once
+    if (s.replicas > 0 && s.name.size() % 3 != 1)  // a group's mode never changes (the invariants differ)
+      out += k + ".rolling = \"start-first\"\n";  // issue 28: a new run beside the old one (rolling_surge.cpp)
     if (tr.critical) out += k + ".critical = true\n";
     if (s.ready == "min_uptime") out += fmt::format("{}.ready = {{ min_uptime_ms = {} }}\n", k, s.min_uptime_ms);
     else if (s.ready != "started") out += fmt::format("{}.ready = \"{}\"\n", k, s.ready);

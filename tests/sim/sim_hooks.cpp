@@ -15,9 +15,16 @@ Result<SpawnedProcess> SimWorld::spawn_hook(const std::string& name, const std::
   }
   if (kind == "pre_start") pre_start_[name] = 0, last_pre_start_[name] = next_pid_;
   // stop_command is the service's stop (SPEC Part 3: its stop signal or stop_command before any SIGKILL).
+  // issue 28: a start-first surge (NAME+ / NAME~) promoted to NAME within this step is not renamed yet
+  // (check_processes renames it): its processes are NAME's once NAME's own are gone.
+  const bool own_alive = run_alive(name);
+  auto promoted = [&](const FakeProcess& q) {
+    return !own_alive && q.service.size() == name.size() + 1 && q.service.compare(0, name.size(), name) == 0 &&
+           (q.service.back() == '+' || q.service.back() == '~');
+  };
   if (kind == "stop_command")
     for (auto& [pid, q] : procs_)
-      if (q.service == name && !q.health && !q.exited && q.first_stop_at < 0) q.first_stop_at = clock_.now();
+      if ((q.service == name || promoted(q)) && !q.health && !q.exited && q.first_stop_at < 0) q.first_stop_at = clock_.now();
   FakeProcess p;
   p.pid = p.pgid = p.run = next_pid_++;
   p.service = name;

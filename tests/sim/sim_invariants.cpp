@@ -12,6 +12,14 @@
 namespace procd::sim {
 
 void check_processes(SimWorld& world, const std::vector<ServiceSnapshot>& services) {
+  std::map<pid_t, std::string> promoted;  // issue 28: a surge's run now held by its instance (rolling_surge.cpp)
+  for (const auto& [pid, p] : world.processes()) {
+    if (p.service.empty() || (p.service.back() != '+' && p.service.back() != '~')) continue;
+    const std::string base = p.service.substr(0, p.service.size() - 1);
+    if (std::any_of(services.begin(), services.end(), [&](const ServiceSnapshot& s) { return s.name == base && s.pgid == p.run; }))
+      promoted[p.run] = base;
+  }
+  for (const auto& [run, name] : promoted) world.rename_run(run, name);
   std::map<std::string, int> live;
   for (const auto& [pid, p] : world.processes()) {
     if (p.exited || p.health) continue;  // a zombie, reaped at the next SIGCHLD; health: check_health
@@ -42,20 +50,28 @@ void check_spawn_count(SimWorld& world, const SupervisorCounters& counters) {
                                              counters.spawns_total));
 }
 
+namespace {
+// issue 28: a start-first surge NAME+ / NAME~ stands for NAME (rolling_surge.cpp); "" otherwise.
+std::string surge_base(const std::string& n) {
+  return !n.empty() && (n.back() == '+' || n.back() == '~') ? n.substr(0, n.size() - 1) : std::string();
+}
+}  // namespace
+
 void check_config(SimWorld& world, const std::vector<ServiceSnapshot>& services, const SimConfig& cfg) {
   for (const auto& name : cfg.names()) {
     auto it = std::find_if(services.begin(), services.end(), [&](const ServiceSnapshot& s) { return s.name == name; });
-    if (it == services.end())
+    bool surged = std::any_of(services.begin(), services.end(), [&](const ServiceSnapshot& s) { return surge_base(s.name) == name; });
+    if (it == services.end() && !surged)
       world.violate("config-mismatch", fmt::format("{} is in the config but procd has no such service", name));
-    else if (it->removing)
+    else if (it != services.end() && it->removing && !surged)  // an old run replaced by its surge is forgotten
       world.violate("config-mismatch", fmt::format("{} is in the config but procd is removing it", name));
   }
   for (const auto& s : services)
-    if (!cfg.has(s.name))
+    if (!cfg.has(s.name) && !(cfg.has(surge_base(s.name)) || (!surge_base(s.name).empty() && s.removing)))
       world.violate("config-mismatch", fmt::format("{} is not in the config but procd still has it ({})", s.name,
                                                    phase_name(s.phase)));
   for (const auto& [pid, p] : world.processes())
-    if (!p.exited && !p.health && !p.foreign && !world.invisible(p) && !cfg.has(p.service))
+    if (!p.exited && !p.health && !p.foreign && !world.invisible(p) && !cfg.has(p.service) && !cfg.has(surge_base(p.service)))
       world.violate("config-mismatch", fmt::format("pid {} of {} runs, but {} is not in the config", pid, p.service, p.service));
 }
 
@@ -83,7 +99,7 @@ void check_exit(SimWorld& world, int code, const std::set<int>& expected, bool g
 
 void check_health(SimWorld& world) {
   for (const auto& [pid, p] : world.processes())
-    if (p.health && p.hook.empty() && !p.exited && !world.run_alive(p.service))
+    if (p.health && p.hook.empty() && !p.exited && !world.run_alive(world.alias(p.service)))
       world.violate("health-after-run", fmt::format("health command pid {} of {} still runs after its run ended", pid, p.service));
 }
 

@@ -28,10 +28,52 @@ bool sim_roll(Supervisor& sup, const std::string& name, bool coin, std::string& 
   return true;
 }
 
+namespace {
+
+Service* find(Supervisor& sup, const std::string& name) {
+  Request req;
+  req.names = {name};
+  auto which = sup.select(req, false);
+  return which.ok() && which->size() == 1 ? which->front() : nullptr;
+}
+
+// Start-first (rolling_surge.cpp): an instance's old run is stopped by the
+// roll only once its new run (NAME+ / NAME~) is ready, so the roll never
+// makes an instance unavailable; and at most max_unavailable instances have
+// two runs at once (instances + max_unavailable processes).
+void check_start_first(SimWorld& world, Supervisor& sup, const RollView& v) {
+  int runs = 0;
+  for (const auto& n : v.instances) {
+    Service* old = find(sup, n);
+    Service* surge = Rolls::of(sup).surge_of(n);
+    if (old && old->has_process()) ++runs;
+    if (surge && surge != old && surge->has_process()) ++runs;
+    if (!old || old == surge || old->intent().removing) continue;
+    const ServiceState& st = old->state();
+    bool stopped_by_roll = st.phase == Phase::Stopping && st.stop_reason() == StopReason::Rolling;
+    // The new run may end on its own after it was ready (its own behaviour, not the roll's).
+    bool new_was_ready = surge && (surge->state().phase == Phase::Running || surge->stats().start_seconds.count > 0);
+    if (stopped_by_roll && !new_was_ready)
+      world.violate("roll-unavailable", fmt::format("start-first roll {}: {} is stopped before its new run is ready", v.name, n));
+  }
+  if (runs > static_cast<int>(v.instances.size()) + v.max_unavailable)
+    world.violate("roll-unavailable", fmt::format("start-first roll {}: {} runs of {} instances, max_unavailable {}", v.name, runs,
+                                                  v.instances.size(), v.max_unavailable));
+}
+
+}  // namespace
+
 void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::uint64_t>& given_up, std::set<pid_t>& ready_sent) {
   for (const RollView& v : Rolls::of(sup).views()) {
     if (v.over) {  // its last restarts were requests too (a new run may have given up in the same step)
       for (const auto& n : v.restarting) given_up.erase(n);
+      // A roll that stopped within its first step: the old runs it never replaced keep serving under the
+      // new config (start-first: the instances, whose new runs were abandoned).
+      for (const auto& n : v.pending)
+        if (Service* s = find(sup, n); s && s->state().phase == Phase::Running && s->state().pid > 0) ready_sent.insert(s->state().pid);
+      if (v.start_first)
+        for (const auto& n : v.restarting)
+          if (Service* s = find(sup, n); s && s->state().phase == Phase::Running && s->state().pid > 0) ready_sent.insert(s->state().pid);
       continue;
     }
     int down = 0;
@@ -44,13 +86,22 @@ void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::ui
       bool restarting = std::find(v.restarting.begin(), v.restarting.end(), n) != v.restarting.end();
       bool pending = std::find(v.pending.begin(), v.pending.end(), n) != v.pending.end();
       bool stopped_by_roll = st.phase == Phase::Stopping && st.stop_reason() == StopReason::Rolling;
+      // A reload during the roll restarts the group's changed instances by a roll that takes this one
+      // over (never all at once): an instance of a roll under way stopping for a reload is down too.
+      bool stopped_by_reload = st.phase == Phase::Stopping && st.stop_reason() == StopReason::Reload &&
+                               !which->front()->intent().removing;
       if (pending || restarting) given_up.erase(n);  // the roll asked for (or will ask for) its start
       if (pending && st.phase == Phase::Running && st.pid > 0) ready_sent.insert(st.pid);
+      // Start-first: the old run keeps serving, under the reload's config, while its new run starts.
+      if (v.start_first && restarting && st.phase == Phase::Running && st.pid > 0 && Rolls::of(sup).surge_of(n) != which->front())
+        ready_sent.insert(st.pid);
+      if (v.start_first) continue;  // check_start_first
       if (pending && stopped_by_roll)
         world.violate("roll-unavailable", fmt::format("roll {}: {} is stopped by the roll before its turn", v.name, n));
-      if ((restarting && st.phase != Phase::Running) || (!restarting && stopped_by_roll)) ++down;
+      if ((restarting && st.phase != Phase::Running) || (!restarting && (stopped_by_roll || stopped_by_reload))) ++down;
     }
-    if (down > v.max_unavailable)
+    if (v.start_first) check_start_first(world, sup, v);
+    else if (down > v.max_unavailable)
       world.violate("roll-unavailable", fmt::format("roll {}: {} instances not ready by its doing, max_unavailable {}", v.name,
                                                     down, v.max_unavailable));
   }

@@ -188,7 +188,7 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
 // its service's run does: procd stops the checker when the run ends.
 Result<SpawnedProcess> SimWorld::spawn_health(const std::string& name, const std::string& cgroup) {
   auto between = [this](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); };
-  if (!run_alive(name))
+  if (!run_alive(alias(name)))
     violate("health-after-run", fmt::format("health command of {} spawned while no process of its run is alive", name));
   if (between(0, 99) < 2) {
     note(fmt::format("health {} fails to spawn", name));
@@ -213,10 +213,10 @@ Result<SpawnedProcess> SimWorld::spawn_health(const std::string& name, const std
 }
 
 std::set<int> SimWorld::critical_codes(const std::string& service) const {
-  std::set<int> out;
-  auto it = last_end_.find(service);
-  if (it == last_end_.end() || it->second.second) out.insert(1);
-  if (it != last_end_.end()) out.insert(it->second.first == 0 ? 1 : it->second.first);
+  auto own = last_end_.find(service);  // 1: never ran, or a spawn failure; issue 28: a promoted surge's run ended as NAME+ / NAME~
+  std::set<int> out = own == last_end_.end() || own->second.second ? std::set<int>{1} : std::set<int>{};
+  for (const auto& n : {service, service + "+", service + "~"})
+    if (auto it = last_end_.find(n); it != last_end_.end()) out.insert(it->second.first == 0 ? 1 : it->second.first);
   return out;
 }
 
@@ -269,7 +269,7 @@ void SimWorld::check_kill(const FakeProcess& p) {
     return;
   }
   if (p.is_child()) return;  // what is left of a group: the drain's own (shorter) deadline
-  auto it = traits_.find(p.service);
+  auto it = find_traits(p.service);
   std::int64_t timeout = it == traits_.end() ? 0 : it->second.stop_timeout_ms;
   bool timed_out = t >= p.first_stop_at + timeout;
   if (!ladder && t < p.extended_until)
@@ -313,7 +313,7 @@ void SimWorld::react(FakeProcess& p, int sig) {
     exit_by(p, t, ExitStatus{0, sig});
     return;
   }
-  auto tr = traits_.find(p.service);
+  auto tr = find_traits(p.service);
   int stop_signal = tr == traits_.end() ? SIGTERM : tr->second.stop_signal;
   if (sig == stop_signal && !user_signal_ && p.first_stop_at < 0) p.first_stop_at = t;
   bool terminating = sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == stop_signal;
@@ -322,12 +322,12 @@ void SimWorld::react(FakeProcess& p, int sig) {
 }
 
 int SimWorld::stop_signal_of(const std::string& service) const {
-  auto it = traits_.find(service);
+  auto it = find_traits(service);
   return it == traits_.end() ? SIGTERM : it->second.stop_signal;
 }
 
 bool SimWorld::zero_delay(const std::string& service) const {
-  auto it = traits_.find(service);
+  auto it = find_traits(service);
   return it != traits_.end() && it->second.zero_restart_delay;
 }
 

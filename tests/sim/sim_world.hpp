@@ -105,6 +105,22 @@ class SimWorld final : public SystemCalls {
 
   // Processes not reaped yet, in pid order (workers too: is_child()).
   const std::map<pid_t, FakeProcess>& processes() const { return procs_; }
+  // issue 28: a start-first surge (NAME+ / NAME~) promoted to NAME: its run's processes are NAME's now.
+  // Its health commands, made with the surge's name for the rest of that run, belong to NAME too (alias()).
+  void rename_run(pid_t run, const std::string& to) {
+    for (auto& [pid, p] : procs_)
+      if (p.run == run && !p.health) aliases_[p.service] = to, p.service = to;
+  }
+  // A surge NAME+ / NAME~ has the traits of NAME (its stop signal and timeout).
+  std::map<std::string, ServiceTraits>::const_iterator find_traits(const std::string& name) const {
+    auto it = traits_.find(name);
+    if (it == traits_.end() && !name.empty() && (name.back() == '+' || name.back() == '~')) it = traits_.find(name.substr(0, name.size() - 1));
+    return it;
+  }
+  std::string alias(const std::string& name) const {
+    auto it = aliases_.find(name);
+    return it != aliases_.end() && !run_alive(name) ? it->second : name;
+  }
   // The earliest pending exit of a process, if any.
   std::optional<std::int64_t> next_exit() const;
   // Marks every process whose exit time has come as exited (a zombie);
@@ -182,6 +198,7 @@ class SimWorld final : public SystemCalls {
   std::mt19937_64 rng_;
   std::map<std::string, ServiceTraits> traits_;
   std::map<pid_t, FakeProcess> procs_;
+  std::map<std::string, std::string> aliases_;  // issue 28: promoted surge name -> its instance (rename_run)
   std::set<pid_t> groups_with_workers_;
   std::map<std::string, std::int64_t> broken_;  // command line -> every spawn of it fails until then
   std::deque<pid_t> zombies_;

@@ -10,8 +10,8 @@ using namespace procd;
 
 namespace {
 using V = std::vector<std::string>;
-RollObservation ready(std::uint64_t run) { return {RollSeen::Ready, run}; }
-RollObservation starting(std::uint64_t run) { return {RollSeen::NotReady, run}; }
+RollObservation ready(std::uint64_t run) { return {RollSeen::Ready, run, {}}; }
+RollObservation starting(std::uint64_t run) { return {RollSeen::NotReady, run, {}}; }
 }  // namespace
 
 TEST_CASE("roll: stop-first, one at a time, each after the previous new run is ready") {
@@ -47,7 +47,7 @@ TEST_CASE("roll: a failing new run stops the roll; the rest are not touched") {
   Roll r({"w@0", "w@1", "w@2"}, 1, 5000);
   std::vector<RollObservation> seen = {ready(1), ready(2), ready(3)};
   CHECK(r.step(0, seen) == V{"w@0"});
-  seen[0] = {RollSeen::Failed, 7};
+  seen[0] = {RollSeen::Failed, 7, {}};
   CHECK(r.step(5, seen).empty());
   CHECK(r.failed());
   CHECK(r.reason().find("w@0 failed") != std::string::npos);
@@ -72,7 +72,7 @@ TEST_CASE("roll: the old run failing before the restart shows is not the new run
   Roll r({"w@0"}, 1, 1000);
   std::vector<RollObservation> seen = {ready(1)};
   CHECK(r.step(0, seen) == V{"w@0"});
-  seen[0] = {RollSeen::Failed, 1};  // the old run, as it is stopped
+  seen[0] = {RollSeen::Failed, 1, {}};  // the old run, as it is stopped
   CHECK(r.step(1, seen).empty());
   CHECK(!r.failed());
   seen[0] = ready(2);
@@ -92,9 +92,95 @@ TEST_CASE("roll: what it is restarting and what waits; a deadline is a timeout, 
   Roll f({"w@0", "w@1"}, 1, 100);
   seen = {ready(1), ready(2)};
   CHECK(f.step(0, seen) == V{"w@0"});
-  seen[0] = {RollSeen::Failed, 5};
+  seen[0] = {RollSeen::Failed, 5, {}};
   CHECK(f.step(10, seen).empty());
   CHECK(f.failed());
   CHECK(!f.timed_out());
   CHECK(f.pending() == V{"w@1"});
+}
+
+TEST_CASE("roll: the stop's reason carries the instance's own reason") {
+  Roll r({"w@0", "w@1"}, 1, 1000);
+  std::vector<RollObservation> seen = {ready(1), ready(2)};
+  CHECK(r.step(0, seen) == V{"w@0"});
+  seen[0] = {RollSeen::Failed, 7, "exited 3"};
+  r.step(5, seen);
+  CHECK(r.reason() == "w@0 failed after its restart (exited 3); the roll stopped");
+  Roll t({"w@0"}, 1, 1000);
+  seen = {ready(1)};
+  CHECK(t.step(0, seen) == V{"w@0"});
+  seen[0] = {RollSeen::NotReady, 4, "starting"};
+  t.step(1000, seen);
+  CHECK(t.reason() == "w@0 was not ready within 1000 ms of its restart (starting); the roll stopped");
+}
+
+TEST_CASE("roll: an adopted instance counts as restarting; the next waits for its new run") {
+  Roll r({"w@0", "w@1", "w@2"}, 1, 1000);
+  r.adopt("w@1", 5, 0);  // a roll this one took over was restarting it (run 5 stopping)
+  CHECK(r.restarting() == V{"w@1"});
+  std::vector<RollObservation> seen = {ready(1), starting(5), ready(3)};
+  CHECK(r.step(0, seen).empty());          // one down already: max_unavailable 1
+  CHECK(r.unavailable() == 1);
+  seen[1] = starting(6);
+  CHECK(r.step(10, seen).empty());
+  seen[1] = ready(6);
+  CHECK(r.step(20, seen) == V{"w@0"});     // replaced: the next one in order
+  Roll two({"w@0", "w@1", "w@2"}, 1, 1000);
+  two.adopt("w@0", 1, 0);
+  two.adopt("w@2", 3, 0);                  // two in flight, bound 1: none stopped, none more started
+  CHECK(two.unavailable() == 2);
+  CHECK(two.step(0, {starting(1), ready(2), starting(3)}).empty());
+  CHECK(two.step(5, {ready(7), ready(2), starting(3)}).empty());  // still one down: w@1 waits
+  CHECK(two.step(9, {ready(7), ready(2), ready(8)}) == V{"w@1"});
+}
+
+namespace {
+RollObservation both(RollSeen seen, std::uint64_t run) { return {seen, run, {}, true}; }  // old run still serving
+}  // namespace
+
+TEST_CASE("roll: start-first starts the new run beside the old, retires the old once the new is ready") {
+  Roll r({"w@0", "w@1"}, 1, 500, RollMode::StartFirst);
+  std::vector<RollObservation> seen = {ready(1), ready(2)};
+  RollActions a = r.decide(0, seen);
+  CHECK(a.start == V{"w@0"});
+  CHECK(a.retire.empty());
+  seen[0] = both(RollSeen::NotReady, 3);     // new run starting, old one serving
+  a = r.decide(100, seen);
+  CHECK(a.start.empty());
+  CHECK(a.retire.empty());                   // never before the new one is ready
+  seen[0] = both(RollSeen::Ready, 3);
+  a = r.decide(200, seen);
+  CHECK(a.retire == V{"w@0"});
+  CHECK(a.start.empty());                    // w@0 still has two runs: max_unavailable 1
+  CHECK(r.unavailable() == 1);
+  seen[0] = ready(3);                        // the old run is gone
+  a = r.decide(300, seen);
+  CHECK(a.start == V{"w@1"});
+  seen[1] = both(RollSeen::Ready, 4);
+  CHECK(r.decide(400, seen).retire == V{"w@1"});
+  seen[1] = ready(4);
+  r.decide(500, seen);
+  CHECK(r.done());
+}
+
+TEST_CASE("roll: start-first abandons a new run that fails or is late; the old keeps serving") {
+  Roll r({"w@0", "w@1"}, 1, 500, RollMode::StartFirst);
+  std::vector<RollObservation> seen = {ready(1), ready(2)};
+  CHECK(r.decide(0, seen).start == V{"w@0"});
+  seen[0] = {RollSeen::Failed, 3, "exited 3", true};
+  RollActions a = r.decide(50, seen);
+  CHECK(a.abandon == V{"w@0"});
+  CHECK(a.retire.empty());
+  CHECK(r.failed());
+  CHECK(r.reason() == "w@0's new run failed (exited 3); its old run keeps serving; the roll stopped");
+  CHECK(r.decide(60, seen).abandon.empty());  // once
+  Roll late({"w@0"}, 1, 500, RollMode::StartFirst);
+  seen = {ready(1)};
+  CHECK(late.decide(0, seen).start == V{"w@0"});
+  seen[0] = both(RollSeen::NotReady, 3);
+  CHECK(late.decide(499, seen).abandon.empty());
+  a = late.decide(500, seen);
+  CHECK(a.abandon == V{"w@0"});
+  CHECK(late.timed_out());
+  CHECK(late.reason().find("not ready within 500 ms") != std::string::npos);
 }

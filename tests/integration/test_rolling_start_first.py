@@ -1,0 +1,135 @@
+"""issue 28, rolling = "start-first": 3 replicas of a python server sharing
+one port through SO_REUSEPORT. `procd restart web --rolling` starts each
+instance's new run (status: web@i+) beside its old one and stops the old one
+only once the new one is ready: status sampled every 20 ms never shows fewer
+than 3 instances with a ready run, and the shared port answers at every
+sample. A new run that fails is stopped and the old process (same pid)
+keeps serving; the CLI exits 1 with the instance's own reason."""
+import os
+import socket
+import subprocess
+import time
+
+from procdtest import PROCD, Procd, check, run_tests
+from test_rolling import cli, status
+
+N = 3
+SERVER = r'''
+import os, socket, sys, time
+if not os.path.exists(sys.argv[2]):
+    sys.exit(3)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+time.sleep(0.3)  # a start that takes a moment: the old run serves meanwhile
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"ok\n")
+    c.close()
+'''
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def config(port):
+    return '''
+[services.web]
+command = ["python3", "TMPDIR/server.py", "%d", "TMPDIR/ok"]
+replicas = %d
+rolling = "start-first"
+ready = { log = "listening" }
+start_timeout_ms = 5000
+restart = { policy = "never" }
+health = { tcp = "127.0.0.1:%d", interval_ms = 200 }
+''' % (port, N, port)
+
+
+def ready_instances(st):
+    """Instance -> pids of its ready runs (web@i and its new run web@i+)."""
+    out = {}
+    for name, v in st.items():
+        if name.startswith("web@") and v["state"] == "running":
+            out.setdefault(name.rstrip("+~"), []).append(v["pid"])
+    return out
+
+
+def served(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+            return c.recv(8) == b"ok\n"
+    except OSError:
+        return False
+
+
+def make(port):
+    """procd with the server script and its ok file in place before it starts."""
+    p = Procd(config(port))
+    with open(os.path.join(p.dir, "server.py"), "w") as fh:
+        fh.write(SERVER)
+    open(os.path.join(p.dir, "ok"), "w").close()
+    return p
+
+
+def setup(p, port):
+    def up():
+        try:
+            r = {k: v["pid"] for k, v in status(p).items() if k.startswith("web@") and v["state"] == "running"}
+        except OSError:
+            return None
+        return r if len(r) == N and served(port) else None
+    return p.wait_for(up, 20, "3 running")
+
+
+def test_start_first_never_fewer_than_n_ready():
+    port = free_port()
+    with make(port) as p:
+        before = setup(p, port)
+        proc = subprocess.Popen([PROCD, "-c", p.config, "restart", "web", "--rolling"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        counts, refused, surged = [], 0, False
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            st = status(p)
+            surged = surged or any(k.endswith("+") for k in st)
+            counts.append(len(ready_instances(st)))
+            refused += 0 if served(port) else 1
+            if proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        out, err = proc.communicate(timeout=30)
+        check(proc.returncode == 0, out + err)
+        check(min(counts) >= N, "a sample with fewer than %d ready instances: %s" % (N, counts))
+        check(refused == 0, "the shared port refused %d of %d samples" % (refused, len(counts)))
+        check(surged, "no new run was seen beside an old one")
+        after = p.wait_for(lambda: (lambda st: st if sorted(st) == ["web@%d" % i for i in range(N)] and all(
+            v["state"] == "running" for v in st.values()) else None)(
+            {k: v for k, v in status(p).items() if k.startswith("web@")}), 10, "web@0..2 again, no surge left")
+        check(all(after[k]["pid"] != before[k] for k in before), "%s %s" % (before, after))
+        check(not any(os.path.exists("/proc/%d" % pid) for pid in before.values()), "old runs ended")
+        print(out.strip(), "; %d samples, never fewer than %d ready" % (len(counts), min(counts)), flush=True)
+
+
+def test_start_first_failing_new_run_keeps_the_old():
+    port = free_port()
+    with make(port) as p:
+        before = setup(p, port)
+        os.unlink(os.path.join(p.dir, "ok"))  # a new run now exits 3 at once
+        r = cli(p, "restart", "web", "--rolling")
+        check(r.returncode == 1, r.stdout + r.stderr)
+        check("error[4014]" in r.stderr and "web@0" in r.stderr and "exited 3" in r.stderr, r.stdout + r.stderr)
+        st = p.wait_for(lambda: (lambda s: s if not any(k.endswith("+") for k in s) else None)(status(p)), 10,
+                        "the failed new run forgotten")
+        now = {k: v["pid"] for k, v in st.items() if k.startswith("web@") and v["state"] == "running"}
+        check(now == before, "the old processes keep serving, same pids: %s %s" % (before, now))
+        check(served(port), "the port is served")
+        print(r.stderr.strip(), flush=True)
+
+
+if __name__ == "__main__":
+    run_tests([test_start_first_never_fewer_than_n_ready, test_start_first_failing_new_run_keeps_the_old])
