@@ -54,6 +54,15 @@ def row_of(dom, name):
     return dom[at:dom.find("</tr>", at)]
 
 
+def token_file(d):
+    """TOKEN in d/token, mode 0600 (as http_token_file wants it)."""
+    path = os.path.join(d, "token")
+    with open(path, "w") as fh:
+        fh.write(TOKEN + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
 def post(port, path, token=TOKEN):
     status, _, body = get(port, path, method="POST", headers={"Authorization": "Bearer " + token})
     return status, json.loads(body) if body else None
@@ -65,10 +74,7 @@ def test_buttons_with_token_and_stopped_service():
         return
     d = tempfile.mkdtemp(prefix="procd-token-")
     try:
-        token_path = os.path.join(d, "token")
-        with open(token_path, "w") as fh:
-            fh.write(TOKEN + "\n")
-        os.chmod(token_path, 0o600)
+        token_path = token_file(d)
         p, port = start(extra='http_token_file = "%s"\n' % token_path, track=True)
         with p:
             p.wait_state("web", "running")
@@ -177,10 +183,7 @@ def test_clicks_post_with_the_bearer_token():
     d = tempfile.mkdtemp(prefix="procd-token-")
     cdp = None
     try:
-        token_path = os.path.join(d, "token")
-        with open(token_path, "w") as fh:
-            fh.write(TOKEN + "\n")
-        os.chmod(token_path, 0o600)
+        token_path = token_file(d)
         p, port = start(extra='http_token_file = "%s"\n' % token_path)
         with p:
             p.wait_state("web", "running")

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 
 from procdtest import check, run_tests
-from test_dashboard import TOKEN, Cdp, chromium
+from test_dashboard import TOKEN, Cdp, chromium, token_file
 from test_http import get, start
 
 WEB = '''
@@ -63,10 +63,7 @@ def test_roll_button_shows_the_outcome():
     d = tempfile.mkdtemp(prefix="procd-dash-roll-")
     cdp = None
     try:
-        token_path = os.path.join(d, "token")
-        with open(token_path, "w") as fh:
-            fh.write(TOKEN + "\n")
-        os.chmod(token_path, 0o600)
+        token_path = token_file(d)
         okfile = os.path.join(d, "ok")
         open(okfile, "w").close()
         p, port = start(WEB.replace("OKFILE", okfile), extra='http_token_file = "%s"\n' % token_path)

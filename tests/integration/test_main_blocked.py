@@ -5,16 +5,9 @@ along the ladder and exits 4, instead of running on with nothing useful."""
 import os
 
 from procdtest import Procd, check, run_tests
+from test_main_service import pid_alive
 
 MAIN_DEPENDENCY_FAILED = 4
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def blocked_main(db_script, main_ran):
