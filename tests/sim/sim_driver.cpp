@@ -271,7 +271,7 @@ class Sequence {
     if (!r.ok && !r.skipped)
       world_.violate("setup", "the generated config was rejected: " + (r.errors.empty() ? std::string("?") : r.errors.front().message));
     settle_now();
-    if (r.ok) check_replicas_kept(before, pids_before);
+    if (r.ok && !sup_->shutting_down()) check_replicas_kept(before, pids_before);  // a main's end stops all
   }
 
   // issue 28: a reload that changes only a group's replica count touches
