@@ -64,6 +64,26 @@ def test_main_killed_by_sigterm_gives_143():
     main_ends("exec sleep 1000", 128 + 15, kill_main=True)
 
 
+def test_main_failed_pre_start_after_reload_gives_127():
+    """Seed 17678: a reload restarts the main; its new start fails at its
+    pre_start, so the main command never runs again: procd exits 127 (not
+    the 143 of the run the reload stopped) after stopping the helper."""
+    app = '''
+[services.app]
+command = ["sh", "-c", "exec sleep 1000", "MARKER", "%s"]
+pre_start = ["sh", "-c", "exit %d"]
+main = true
+'''
+    with Procd(HELPER + app % ("v1", 0)) as p:
+        helper = p.wait_for(lambda: p.running_pid("helper"), 5, "helper running")
+        old = p.wait_for(lambda: p.running_pid("app"), 5, "app running")
+        p.rewrite(HELPER + app % ("v2", 1))
+        check(cli(p, "reload").returncode == 0, p.tail())
+        code = p.wait_exit(15)
+        check(code == 127, "procd exited %r, want 127: %s" % (code, p.tail()))
+        check(not pid_alive(old) and not pid_alive(helper), (old, helper))
+
+
 def run_bare(args, timeout=15):
     """`procd run -- ...` in an empty directory: no config file anywhere."""
     d = tempfile.mkdtemp(prefix="procd-it-bare-")
@@ -274,6 +294,7 @@ command = ["sh", "-c", "sleep 1000 & wait", "MARKER"]
 
 if __name__ == "__main__":
     run_tests([test_main_exit_0_stops_helpers, test_main_exit_7_is_procds_code, test_main_killed_by_sigterm_gives_143,
+               test_main_failed_pre_start_after_reload_gives_127,
                test_run_dash_dash_exit_code, test_run_dash_dash_output_reaches_caller,
                test_run_dash_dash_command_not_found_127,
                test_run_dash_dash_main_sees_a_terminal, test_run_dash_dash_beside_config_helpers, test_two_mains_is_a_check_error,

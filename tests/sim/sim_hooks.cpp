@@ -1,4 +1,4 @@
-// The simulated world's hook processes (issue 28): see sim_world.hpp.
+// The simulated world's hook processes and the main's exit codes (issue 28): see sim_world.hpp.
 #include <fmt/format.h>
 
 #include "sim_world.hpp"
@@ -11,6 +11,7 @@ Result<SpawnedProcess> SimWorld::spawn_hook(const std::string& name, const std::
   auto between = [this](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); };
   if (between(0, 99) < 2) {
     note(fmt::format("{} of {} fails to spawn", kind, name));
+    if (kind == "pre_start") pre_start_[name] = 2, last_pre_start_[name] = 0;  // a failed start: the command never runs
     return make_error(Code::SpawnFailed, "simulated hook spawn failure");
   }
   if (kind == "pre_start") pre_start_[name] = 0, last_pre_start_[name] = next_pid_;
@@ -40,6 +41,17 @@ Result<SpawnedProcess> SimWorld::spawn_hook(const std::string& name, const std::
   pid_t pid = p.pid;
   procs_.emplace(pid, std::move(p));
   return SpawnedProcess{pid, -1, -1};
+}
+
+// issue 28: procd's code once the main service ended it (sim_world.hpp).
+std::set<int> SimWorld::main_codes(const std::string& service) const {
+  // 127 too when its newest start failed at its pre_start (the command never
+  // ran; a run a reload or `procd restart` stopped before it ended nothing).
+  auto it = last_end_.find(service);
+  auto pre = pre_start_.find(service);
+  if (it == last_end_.end() || it->second.second || (pre != pre_start_.end() && pre->second == 2))
+    return {127, 4};  // 4: a dependency kept it from running
+  return {it->second.first, 4};
 }
 
 }  // namespace procd::sim

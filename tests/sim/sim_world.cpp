@@ -220,12 +220,6 @@ std::set<int> SimWorld::critical_codes(const std::string& service) const {
   return out;
 }
 
-std::set<int> SimWorld::main_codes(const std::string& service) const {
-  auto it = last_end_.find(service);
-  if (it == last_end_.end() || it->second.second) return {127, 4};  // 4: a dependency kept it from running
-  return {it->second.first, 4};
-}
-
 void SimWorld::extend_timeout(pid_t pid, std::int64_t usec) {
   auto it = procs_.find(pid);
   if (it == procs_.end() || it->second.first_stop_at < 0 || it->second.killed) return;  // nothing to extend

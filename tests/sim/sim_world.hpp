@@ -143,7 +143,7 @@ class SimWorld final : public SystemCalls {
   // its last run's (128 + signal for a signal; 0 counts as 1), and 1 when a
   // spawn failed after that run.
   std::set<int> critical_codes(const std::string& service) const;
-  // issue 28: procd's code after the main service's run ended (127: its spawn failed; 4: a dependency it needs went down for good).
+  // issue 28: procd's code after the main service's run ended (127: its spawn or its newest pre_start failed; 4: a dependency it needs went down for good).
   std::set<int> main_codes(const std::string& service) const;
   // issue 28: pid sent EXTEND_TIMEOUT_USEC=usec now: once procd stopped it, its SIGKILL waits.
   void extend_timeout(pid_t pid, std::int64_t usec);
