@@ -108,10 +108,10 @@ class Sequence {
     if (sup_->shutting_down() && world_.shutdown_at() < 0) world_.shutdown_began(cfg_.graceful_ms());
   }
 
-  // Moves time to `until`, delivering every exit and firing every timer due
-  // on the way, in time order (exits first at a tie).
+  // Moves time to `until` (or to where a blocking spawn moved it), delivering every exit
+  // and firing every timer due on the way, in time order (exits first at a tie).
   void advance(std::int64_t until) {
-    for (int events = 0; !sup_->stopped(); ++events) {
+    for (int events = 0; !sup_->stopped(); ++events, until = std::max(until, world_.time())) {
       if (events == kEventsPerStep) {
         world_.violate("event-burst", fmt::format("{} timers and exits in one step: a loop that does not end", events));
         return;
