@@ -254,8 +254,9 @@ class Sequence {
       if (s.removing) stopping.push_back(s.name);
     SimConfig before = cfg_;
     std::map<std::string, int> pids_before;
+    std::set<std::string> rolled = rolled_instances(*sup_);  // a roll under way still replaces these (sim_rolls.cpp)
     for (const auto& s : sup_->snapshot())
-      if (s.phase == Phase::Running && !s.removing) pids_before[s.name] = s.pid;
+      if (s.phase == Phase::Running && !s.removing && !rolled.count(s.name)) pids_before[s.name] = s.pid;
     std::string what = cfg_.mutate(rng_, stopping, !avoid("readd-while-stopping"));
     say("reload: " + what + " => " + cfg_.describe());
     world_.forget_pre_start({});  // a reload may replace a service under the same name: a clean slate
@@ -274,8 +275,7 @@ class Sequence {
     if (r.ok && !sup_->shutting_down()) check_replicas_kept(before, pids_before);  // a main's end stops all
   }
 
-  // issue 28: a reload that changes only a group's replica count touches
-  // only the difference: the kept instances' runs go on with their pids.
+  // issue 28: a reload that changes only a group's replica count touches only the difference: the kept instances' runs go on.
   void check_replicas_kept(const SimConfig& before, const std::map<std::string, int>& pids_before) {
     for (const auto& group : cfg_.replicas_only()) {
       const SimService* old = before.find(group + "@0");

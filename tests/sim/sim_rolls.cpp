@@ -63,6 +63,13 @@ void check_start_first(SimWorld& world, Supervisor& sup, const RollView& v) {
 
 }  // namespace
 
+std::set<std::string> rolled_instances(Supervisor& sup) {
+  std::set<std::string> out;
+  for (const RollView& v : Rolls::of(sup).views())
+    if (!v.over) out.insert(v.pending.begin(), v.pending.end()), out.insert(v.restarting.begin(), v.restarting.end());
+  return out;
+}
+
 void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::uint64_t>& given_up, std::set<pid_t>& ready_sent) {
   for (const RollView& v : Rolls::of(sup).views()) {
     if (v.over) {  // its last restarts were requests too (a new run may have given up in the same step)
