@@ -70,6 +70,15 @@ std::set<std::string> rolled_instances(Supervisor& sup) {
   return out;
 }
 
+std::string hook_holder(Supervisor& sup, pid_t pid) {
+  auto all = sup.select(Request{}, true);
+  if (!all.ok() || pid <= 0) return {};
+  for (const Service* s : *all)
+    for (int k = 0; k < kHookKinds; ++k)
+      if (s->hook_pid(static_cast<HookKind>(k)) == pid) return s->name();
+  return {};
+}
+
 void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::uint64_t>& given_up, std::set<pid_t>& ready_sent) {
   for (const RollView& v : Rolls::of(sup).views()) {
     if (v.over) {  // its last restarts were requests too (a new run may have given up in the same step)
