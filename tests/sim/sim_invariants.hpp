@@ -56,8 +56,8 @@ bool sim_roll(Supervisor& sup, const std::string& name, bool coin, std::string& 
 // limit is forgotten (the roll is a request) and, when it runs, it counts as
 // ready under the rule it started with (a reload may have made it notify).
 void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::uint64_t>& given_up, std::set<pid_t>& ready_sent);
-// The instances a roll under way has still to replace (pending, or restarting
-// with the old run up): a later reload that changes only the group's replicas
+// The instances a roll under way has still to replace (pending; start-first:
+// restarting, the old run up): a later reload that changes only the group's replicas
 // keeps the roll going (their runs are of an older config or were asked to
 // restart), so it may stop them (replicas-kept excuses them).
 std::set<std::string> rolled_instances(Supervisor& sup);

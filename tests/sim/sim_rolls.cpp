@@ -65,8 +65,11 @@ void check_start_first(SimWorld& world, Supervisor& sup, const RollView& v) {
 
 std::set<std::string> rolled_instances(Supervisor& sup) {
   std::set<std::string> out;
-  for (const RollView& v : Rolls::of(sup).views())
-    if (!v.over) out.insert(v.pending.begin(), v.pending.end()), out.insert(v.restarting.begin(), v.restarting.end());
+  for (const RollView& v : Rolls::of(sup).views()) {
+    if (v.over) continue;
+    out.insert(v.pending.begin(), v.pending.end());
+    if (v.start_first) out.insert(v.restarting.begin(), v.restarting.end());  // NAME is the old run, retired once NAME+ is ready
+  }
   return out;
 }
 
