@@ -85,6 +85,7 @@ class Sequence {
     if (!lock.ok()) return world_.violate("setup", lock.error().message), false;
     sup_ = std::make_unique<Supervisor>(std::move(*loaded.config), std::move(lock.value()), world_);
     world_.shutting_down = [this] { return sup_->shutting_down(); };
+    world_.hook_holder = [this](pid_t pid) { return hook_holder(*sup_, pid); };  // sim_rolls.cpp
     if (auto code = sup_->start()) return world_.violate("setup", fmt::format("procd did not start ({})", *code)), false;
     settle_now();
     check();
@@ -92,10 +93,7 @@ class Sequence {
     return true;
   }
 
-  void write_config() {
-    std::ofstream f(path_, std::ios::trunc);
-    f << cfg_.text();
-  }
+  void write_config() { std::ofstream(path_, std::ios::trunc) << cfg_.text(); }
 
   // The loop without blocking: settle() runs in its prepare and check handles.
   // Shutdown may begin inside it (a critical service failed): the world
@@ -254,8 +252,9 @@ class Sequence {
       if (s.removing) stopping.push_back(s.name);
     SimConfig before = cfg_;
     std::map<std::string, int> pids_before;
+    std::set<std::string> rolled = rolled_instances(*sup_);  // a roll under way still replaces these (sim_rolls.cpp)
     for (const auto& s : sup_->snapshot())
-      if (s.phase == Phase::Running && !s.removing) pids_before[s.name] = s.pid;
+      if (s.phase == Phase::Running && !s.removing && !rolled.count(s.name)) pids_before[s.name] = s.pid;
     std::string what = cfg_.mutate(rng_, stopping, !avoid("readd-while-stopping"));
     say("reload: " + what + " => " + cfg_.describe());
     world_.forget_pre_start({});  // a reload may replace a service under the same name: a clean slate
@@ -274,8 +273,7 @@ class Sequence {
     if (r.ok && !sup_->shutting_down()) check_replicas_kept(before, pids_before);  // a main's end stops all
   }
 
-  // issue 28: a reload that changes only a group's replica count touches
-  // only the difference: the kept instances' runs go on with their pids.
+  // issue 28: a reload that changes only a group's replica count touches only the difference: the kept instances' runs go on.
   void check_replicas_kept(const SimConfig& before, const std::map<std::string, int>& pids_before) {
     for (const auto& group : cfg_.replicas_only()) {
       const SimService* old = before.find(group + "@0");

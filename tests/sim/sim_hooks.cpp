@@ -54,4 +54,35 @@ std::set<int> SimWorld::main_codes(const std::string& service) const {
   return {it->second.first, 4};
 }
 
+// issue 28: the main command never runs while its pre_start runs, nor after it failed.
+void SimWorld::check_pre_start(const std::string& name) {
+  rename_promoted_hooks();
+  for (const auto& [pid, q] : procs_)
+    if (q.hook == "pre_start" && q.service == name && !q.exited)
+      violate("main-during-pre-start", fmt::format("spawn of {} while its pre_start pid {} runs", name, pid));
+  if (pre_start_[name] == 2) violate("main-after-pre-start-failed", fmt::format("spawn of {} after its pre_start failed", name));
+  pre_start_[name] = 0;
+}
+
+void SimWorld::pre_start_ended(FakeProcess& hook, const Reaped& r) {
+  rename_promoted_hooks();
+  if (last_pre_start_[hook.service] == hook.pid) pre_start_[hook.service] = r.code == 0 && r.signal == 0 ? 1 : 2;
+}
+
+// A hook is named by the PROCD_SERVICE it was spawned with. A start-first
+// surge NAME+ / NAME~ promoted while its hook ran (a restart's pre_start,
+// say) is NAME now, and so is that hook: procd says which service holds it.
+// Not renamed otherwise: a hook procd forgot keeps its name (and its rules).
+void SimWorld::rename_promoted_hooks() {
+  if (!hook_holder) return;
+  for (auto& [pid, p] : procs_) {
+    if (p.hook.empty() || p.exited || p.service.empty() || (p.service.back() != '+' && p.service.back() != '~')) continue;
+    const std::string base = p.service.substr(0, p.service.size() - 1);
+    if (hook_holder(pid) != base) continue;
+    note(fmt::format("{} pid {} of {} is {}'s now (promoted)", p.hook, pid, p.service, base));
+    if (p.hook == "pre_start" && last_pre_start_[p.service] == pid) last_pre_start_[base] = pid, pre_start_[base] = 0;
+    p.service = base;
+  }
+}
+
 }  // namespace procd::sim

@@ -56,6 +56,14 @@ bool sim_roll(Supervisor& sup, const std::string& name, bool coin, std::string& 
 // limit is forgotten (the roll is a request) and, when it runs, it counts as
 // ready under the rule it started with (a reload may have made it notify).
 void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::uint64_t>& given_up, std::set<pid_t>& ready_sent);
+// The instances a roll under way has still to replace (pending; start-first:
+// restarting, the old run up): a later reload that changes only the group's replicas
+// keeps the roll going (their runs are of an older config or were asked to
+// restart), so it may stop them (replicas-kept excuses them).
+std::set<std::string> rolled_instances(Supervisor& sup);
+// The service whose hook process `pid` is, by procd's account ("": none): a
+// start-first surge promoted while its hook ran holds it under the instance's name.
+std::string hook_holder(Supervisor& sup, pid_t pid);
 
 // A notify service is Running only after a READY=1 from its current pid.
 void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent);

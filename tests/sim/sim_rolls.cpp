@@ -63,6 +63,25 @@ void check_start_first(SimWorld& world, Supervisor& sup, const RollView& v) {
 
 }  // namespace
 
+std::set<std::string> rolled_instances(Supervisor& sup) {
+  std::set<std::string> out;
+  for (const RollView& v : Rolls::of(sup).views()) {
+    if (v.over) continue;
+    out.insert(v.pending.begin(), v.pending.end());
+    if (v.start_first) out.insert(v.restarting.begin(), v.restarting.end());  // NAME is the old run, retired once NAME+ is ready
+  }
+  return out;
+}
+
+std::string hook_holder(Supervisor& sup, pid_t pid) {
+  auto all = sup.select(Request{}, true);
+  if (!all.ok() || pid <= 0) return {};
+  for (const Service* s : *all)
+    for (int k = 0; k < kHookKinds; ++k)
+      if (s->hook_pid(static_cast<HookKind>(k)) == pid) return s->name();
+  return {};
+}
+
 void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::uint64_t>& given_up, std::set<pid_t>& ready_sent) {
   for (const RollView& v : Rolls::of(sup).views()) {
     if (v.over) {  // its last restarts were requests too (a new run may have given up in the same step)

@@ -123,12 +123,7 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   if (req.stdio == SpawnStdio::Null || (!req.argv.empty() && req.argv[0].rfind("sim-health-", 0) == 0)) return spawn_health(name, req.cgroup);
   for (const char* kind : {"pre_start", "stop_command", "post_stop"})
     if (!req.argv.empty() && req.argv[0].rfind(fmt::format("sim-hook-{}-", kind), 0) == 0) return spawn_hook(name, kind, req.cgroup);
-  // issue 28: the main command never runs while its pre_start runs, nor after it failed.
-  for (const auto& [pid, q] : procs_)
-    if (q.hook == "pre_start" && q.service == name && !q.exited)
-      violate("main-during-pre-start", fmt::format("spawn of {} while its pre_start pid {} runs", name, pid));
-  if (pre_start_[name] == 2) violate("main-after-pre-start-failed", fmt::format("spawn of {} after its pre_start failed", name));
-  pre_start_[name] = 0;
+  check_pre_start(name);  // issue 28: never while its pre_start runs, nor after it failed (sim_hooks.cpp)
   if (instant_ != clock_.now()) instant_ = clock_.now(), spawns_now_ = 0;
   bool hung = ++spawns_now_ > kSpawnsPerInstant;
   if (spawns_now_ == kSpawnsPerInstant + 1)
@@ -345,7 +340,7 @@ std::optional<Reaped> SimWorld::reap_one() {
   auto it = procs_.find(pid);
   Reaped r{pid, it->second.status.code, it->second.status.signal};
   reaped_.insert(pid);
-  if (it->second.hook == "pre_start" && last_pre_start_[it->second.service] == pid) pre_start_[it->second.service] = r.code == 0 && r.signal == 0 ? 1 : 2;
+  if (it->second.hook == "pre_start") pre_start_ended(it->second, r);
   if (!it->second.health && !it->second.is_child())
     last_end_[it->second.service] = {r.signal > 0 ? 128 + r.signal : r.code, false};
   procs_.erase(it);
