@@ -66,7 +66,7 @@ void HttpReplyReader::add_body(const char* at, std::size_t n) {
   if (mode_ == Mode::Whole) {
     if (body_.size() + n > limits_.body) {
       too_long_ = true;
-      return fail(fmt::format("HTTP reply body exceeds {}", size_text(limits_.body)));
+      return fail(fmt::format("response body exceeds {}", size_text(limits_.body)));
     }
     body_.append(at, n);
     return;
@@ -77,7 +77,7 @@ void HttpReplyReader::add_body(const char* at, std::size_t n) {
     std::string_view piece = rest.substr(0, nl);
     if (partial_.size() + piece.size() > limits_.line) {
       too_long_ = true;
-      return fail(fmt::format("HTTP reply line exceeds {}", size_text(limits_.line)));
+      return fail(fmt::format("response line exceeds {}", size_text(limits_.line)));
     }
     partial_.append(piece);
     if (nl == std::string_view::npos) break;
@@ -105,13 +105,13 @@ HttpReplyReader::State HttpReplyReader::feed(std::string_view bytes) {
   if (done_) {
     complete();
   } else if (bad_status_) {
-    fail(fmt::format("invalid HTTP reply: status code {} is not 3 digits", static_cast<unsigned>(parser_.status_code)));
+    fail(fmt::format("invalid HTTP response: status code {} is not 3 digits", static_cast<unsigned>(parser_.status_code)));
   } else if (HTTP_PARSER_ERRNO(&parser_) != HPE_OK) {
-    fail(fmt::format("invalid HTTP reply: {}", http_errno_description(HTTP_PARSER_ERRNO(&parser_))));
+    fail(fmt::format("invalid HTTP response: {}", http_errno_description(HTTP_PARSER_ERRNO(&parser_))));
   } else if (!head_done_ && head_bytes_ >= limits_.head) {
-    fail(fmt::format("HTTP reply head exceeds {}", size_text(limits_.head)));
+    fail(fmt::format("response headers exceed {}", size_text(limits_.head)));
   } else if (limits_.total && consumed_ >= limits_.total && offered < bytes.size()) {
-    fail(fmt::format("HTTP reply exceeds {}", size_text(limits_.total)));
+    fail(fmt::format("response exceeds {}", size_text(limits_.total)));
   } else if (offered < bytes.size()) {
     return feed(bytes.substr(offered));  // the head ended within its budget: the rest is body
   }
@@ -125,9 +125,9 @@ HttpReplyReader::State HttpReplyReader::finish() {
   if (done_) {
     complete();
   } else if (head_done_) {
-    fail("the connection closed before the HTTP reply's body ended");
+    fail("closed the connection before the response body ended");
   } else {
-    fail(consumed_ == 0 ? "the connection closed before an HTTP reply" : "the connection closed before the HTTP reply's head ended");
+    fail(consumed_ == 0 ? "closed the connection before a response" : "closed the connection before the response headers ended");
   }
   return state_;
 }

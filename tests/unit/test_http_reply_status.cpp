@@ -82,12 +82,12 @@ TEST_CASE("http reply status: a chunked body ends at its last chunk") {
     HttpReplyReader r(Mode::Status);  // cut after the first chunk
     CHECK(r.feed(text.substr(0, text.find("6;"))) == State::NeedMore);
     CHECK(r.finish() == State::Malformed);
-    CHECK(r.reason() == "the connection closed before the HTTP reply's body ended");
+    CHECK(r.reason() == "closed the connection before the response body ended");
   }
   {
     HttpReplyReader r(Mode::Status);  // a chunk size that is not hex
     CHECK(r.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n") == State::Malformed);
-    CHECK(r.reason().find("invalid HTTP reply") == 0);
+    CHECK(r.reason().find("invalid HTTP response") == 0);
   }
 }
 
@@ -104,7 +104,7 @@ TEST_CASE("http reply status: the connection closed before the head ended") {
   {
     HttpReplyReader r(Mode::Status);
     CHECK(r.finish() == State::Malformed);
-    CHECK(r.reason() == "the connection closed before an HTTP reply");
+    CHECK(r.reason() == "closed the connection before a response");
   }
   for (const char* partial : {"H", "HTTP/1.1 200", "HTTP/1.1 200 OK\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n",
                               "HTTP/1.1 100 Continue\r\n\r\n"}) {
@@ -112,13 +112,13 @@ TEST_CASE("http reply status: the connection closed before the head ended") {
     HttpReplyReader r(Mode::Status);
     CHECK(r.feed(partial) == State::NeedMore);
     CHECK(r.finish() == State::Malformed);
-    CHECK(r.reason() == "the connection closed before the HTTP reply's head ended");
+    CHECK(r.reason() == "closed the connection before the response headers ended");
   }
   {
     HttpReplyReader r(Mode::Status);  // Content-Length promised more than came
     CHECK(r.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc") == State::NeedMore);
     CHECK(r.finish() == State::Malformed);
-    CHECK(r.reason() == "the connection closed before the HTTP reply's body ended");
+    CHECK(r.reason() == "closed the connection before the response body ended");
   }
 }
 
@@ -131,12 +131,12 @@ TEST_CASE("http reply status: garbage is malformed, with the parser's reason") {
     CAPTURE(junk);
     HttpReplyReader r(Mode::Status);
     CHECK(r.feed(junk) == State::Malformed);
-    CHECK(r.reason().find("invalid HTTP reply: ") == 0);
-    CHECK(r.reason().size() > std::string("invalid HTTP reply: ").size());
+    CHECK(r.reason().find("invalid HTTP response: ") == 0);
+    CHECK(r.reason().size() > std::string("invalid HTTP response: ").size());
   }
   HttpReplyReader r(Mode::Status);
   CHECK(r.feed("HTTP/1.1 20 OK\r\n\r\n") == State::Malformed);
-  CHECK(r.reason() == "invalid HTTP reply: status code 20 is not 3 digits");
+  CHECK(r.reason() == "invalid HTTP response: status code 20 is not 3 digits");
 }
 
 TEST_CASE("http reply status: 64 KiB in all, head and body; at the limit and one past it") {
@@ -154,7 +154,7 @@ TEST_CASE("http reply status: 64 KiB in all, head and body; at the limit and one
     CHECK(at.status() == 200);
     HttpReplyReader past(Mode::Status);
     CHECK(past.feed(start + "h" + head.substr(start.size())) == State::Malformed);
-    CHECK(past.reason() == "HTTP reply head exceeds 64 KiB");
+    CHECK(past.reason() == "response headers exceed 64 KiB");
     CHECK(past.consumed() <= d.head);
   }
   {
@@ -163,7 +163,7 @@ TEST_CASE("http reply status: 64 KiB in all, head and body; at the limit and one
     State s = r.feed(status);
     while (s == State::NeedMore && r.consumed() < 2 * d.head) s = r.feed(line);
     CHECK(s == State::Malformed);
-    CHECK(r.reason() == "HTTP reply head exceeds 64 KiB");
+    CHECK(r.reason() == "response headers exceed 64 KiB");
     CHECK(r.consumed() <= d.head);
   }
   {
@@ -177,11 +177,11 @@ TEST_CASE("http reply status: 64 KiB in all, head and body; at the limit and one
     CHECK(at.body().empty());
     HttpReplyReader past(Mode::Status);
     CHECK(past.feed("HTTP/1.1 200 OK\r\nContent-Length: 65495\r\n\r\n" + body + "x") == State::Malformed);
-    CHECK(past.reason() == "HTTP reply exceeds 64 KiB");
+    CHECK(past.reason() == "response exceeds 64 KiB");
     CHECK(past.consumed() <= d.total);
     HttpReplyReader close_framed(Mode::Status);  // a body until the close, past the limit
     CHECK(close_framed.feed("HTTP/1.0 200 OK\r\n\r\n" + std::string(100000, 'x')) == State::Malformed);
-    CHECK(close_framed.reason() == "HTTP reply exceeds 64 KiB");
+    CHECK(close_framed.reason() == "response exceeds 64 KiB");
   }
   {
     const std::string text = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
@@ -193,7 +193,7 @@ TEST_CASE("http reply status: 64 KiB in all, head and body; at the limit and one
     under.total = text.size() - 1;
     HttpReplyReader past(Mode::Status, under);
     CHECK(past.feed(text) == State::Malformed);
-    CHECK(past.reason() == "HTTP reply exceeds " + std::to_string(text.size() - 1) + " bytes");
+    CHECK(past.reason() == "response exceeds " + std::to_string(text.size() - 1) + " bytes");
   }
 }
 
@@ -208,5 +208,5 @@ TEST_CASE("http reply status: the state is final; bytes after the reply are igno
   CHECK(bad.feed("garbage") == State::Malformed);
   CHECK(bad.feed("HTTP/1.1 200 OK\r\n\r\n") == State::Malformed);
   CHECK(bad.finish() == State::Malformed);
-  CHECK(bad.reason().find("invalid HTTP reply") == 0);
+  CHECK(bad.reason().find("invalid HTTP response") == 0);
 }
