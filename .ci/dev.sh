@@ -52,7 +52,7 @@ TEST_PACKAGES=(prometheus chromium tmux strace)
 FUZZ_PACKAGES=(clang-15 libfuzzer-15-dev)
 FUZZ_CXX=clang++-15
 FUZZ_MAX_LEN=1048576
-FUZZ_TARGETS=(config shell_split protocol notify health_http log_framing http_request cli_reply http_reply)
+FUZZ_TARGETS=(config shell_split protocol notify log_framing http_request cli_reply http_reply)
 # Only `e2e` needs these: podman runs the image (with runc: crun refuses
 # hybrid cgroups), mmdebstrap builds the Debian base images locally (no
 # registry needed), debhelper + dpkg-dev build the .deb.

@@ -1,8 +1,9 @@
 // HttpReplyReader: see http_reply_reader.hpp. The callbacks append the body
-// (Whole) or cut it into lines (Lines) and refuse past a bound by returning
-// non-zero, which stops http-parser; feed() and finish() turn the parser's
-// state into the one State. The head's budget is counted before the parser
-// sees the bytes, so an endless header is never buffered.
+// (Whole), cut it into lines (Lines) or drop it (Status) and refuse past a
+// bound by returning non-zero, which stops http-parser; feed() and finish()
+// turn the parser's state into the one State. The head's budget and the
+// whole reply's are counted before the parser sees the bytes, so an endless
+// header or body is never parsed past its bound.
 #include "procd/http_reply_reader.hpp"
 
 #include <fmt/format.h>
@@ -19,15 +20,30 @@ std::string size_text(std::size_t n) {
   return n % (1024 * 1024) == 0 ? fmt::format("{} MiB", n >> 20) : n % 1024 == 0 ? fmt::format("{} KiB", n >> 10) : fmt::format("{} bytes", n);
 }
 
+// 1xx but 101 (Switching Protocols ends HTTP on the connection) announce
+// that the final reply follows.
+bool is_interim(unsigned status) { return status / 100 == 1 && status != 101; }
+
+std::size_t left(std::size_t limit, std::size_t used) { return limit - std::min(used, limit); }
+
 }  // namespace
+
+HttpReplyLimits HttpReplyReader::default_limits(Mode mode) {
+  HttpReplyLimits l;
+  if (mode == Mode::Status) l.head = l.total = 64 * 1024;
+  return l;
+}
 
 HttpReplyReader::HttpReplyReader(Mode mode, HttpReplyLimits limits) : mode_(mode), limits_(limits) {
   http_parser_init(&parser_, HTTP_RESPONSE);
   parser_.data = this;
   settings_.on_headers_complete = [](http_parser* p) {
     HttpReplyReader* self = owner(p);
-    if (p->status_code < 100 || p->status_code > 999) return -1;  // "HTTP/1.1 2": not 3 digits
-    if (p->status_code / 100 == 1) return 0;  // interim (100 Continue): the final reply follows
+    if (p->status_code < 100 || p->status_code > 999) {  // "HTTP/1.1 2": not 3 digits
+      self->bad_status_ = true;
+      return -1;
+    }
+    if (is_interim(p->status_code)) return 0;  // the final reply follows
     self->head_done_ = true;
     self->status_ = p->status_code;
     return 0;
@@ -46,10 +62,11 @@ HttpReplyReader::HttpReplyReader(Mode mode, HttpReplyLimits limits) : mode_(mode
 }
 
 void HttpReplyReader::add_body(const char* at, std::size_t n) {
+  if (mode_ == Mode::Status) return;
   if (mode_ == Mode::Whole) {
     if (body_.size() + n > limits_.body) {
       too_long_ = true;
-      return fail(fmt::format("HTTP reply body exceeds {}", size_text(limits_.body)));
+      return fail(fmt::format("response body exceeds {}", size_text(limits_.body)));
     }
     body_.append(at, n);
     return;
@@ -60,7 +77,7 @@ void HttpReplyReader::add_body(const char* at, std::size_t n) {
     std::string_view piece = rest.substr(0, nl);
     if (partial_.size() + piece.size() > limits_.line) {
       too_long_ = true;
-      return fail(fmt::format("HTTP reply line exceeds {}", size_text(limits_.line)));
+      return fail(fmt::format("response line exceeds {}", size_text(limits_.line)));
     }
     partial_.append(piece);
     if (nl == std::string_view::npos) break;
@@ -71,22 +88,32 @@ void HttpReplyReader::add_body(const char* at, std::size_t n) {
   }
 }
 
+void HttpReplyReader::complete() {
+  if (mode_ == Mode::Lines && !partial_.empty()) lines_.push_back(std::exchange(partial_, {}));
+  state_ = State::Complete;
+}
+
 HttpReplyReader::State HttpReplyReader::feed(std::string_view bytes) {
   if (state_ != State::NeedMore || bytes.empty()) return state_;
   std::size_t offered = bytes.size();
-  if (!head_done_) offered = std::min(offered, limits_.head - std::min(head_bytes_, limits_.head));
+  if (limits_.total) offered = std::min(offered, left(limits_.total, consumed_));
+  if (!head_done_) offered = std::min(offered, left(limits_.head, head_bytes_));
   std::size_t parsed = offered ? http_parser_execute(&parser_, &settings_, bytes.data(), offered) : 0;
+  consumed_ += parsed;
   if (!head_done_) head_bytes_ += parsed;
   if (state_ != State::NeedMore) return state_;  // a bound, from a callback
   if (done_) {
-    if (mode_ == Mode::Lines && !partial_.empty()) lines_.push_back(std::exchange(partial_, {}));
-    state_ = State::Complete;
+    complete();
+  } else if (bad_status_) {
+    fail(fmt::format("invalid HTTP response: status code {} is not 3 digits", static_cast<unsigned>(parser_.status_code)));
   } else if (HTTP_PARSER_ERRNO(&parser_) != HPE_OK) {
-    fail(fmt::format("invalid HTTP reply: {}", http_errno_description(HTTP_PARSER_ERRNO(&parser_))));
+    fail(fmt::format("invalid HTTP response: {}", http_errno_description(HTTP_PARSER_ERRNO(&parser_))));
   } else if (!head_done_ && head_bytes_ >= limits_.head) {
-    fail(fmt::format("HTTP reply head exceeds {}", size_text(limits_.head)));
+    fail(fmt::format("response headers exceed {}", size_text(limits_.head)));
+  } else if (limits_.total && consumed_ >= limits_.total && offered < bytes.size()) {
+    fail(fmt::format("response exceeds {}", size_text(limits_.total)));
   } else if (offered < bytes.size()) {
-    return feed(bytes.substr(offered));  // the head ended within the budget: the rest is body
+    return feed(bytes.substr(offered));  // the head ended within its budget: the rest is body
   }
   return state_;
 }
@@ -96,10 +123,11 @@ HttpReplyReader::State HttpReplyReader::finish() {
   http_parser_execute(&parser_, &settings_, nullptr, 0);  // EOF: ends a body framed by the close
   if (state_ != State::NeedMore) return state_;
   if (done_) {
-    if (mode_ == Mode::Lines && !partial_.empty()) lines_.push_back(std::exchange(partial_, {}));
-    state_ = State::Complete;
+    complete();
+  } else if (head_done_) {
+    fail("closed the connection before the response body ended");
   } else {
-    fail(head_done_ ? "the connection closed before the HTTP reply's body ended" : "the connection closed before an HTTP reply");
+    fail(consumed_ == 0 ? "closed the connection before a response" : "closed the connection before the response headers ended");
   }
   return state_;
 }

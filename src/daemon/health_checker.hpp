@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "procd/health.hpp"
-#include "procd/http_response.hpp"
+#include "procd/http_reply_reader.hpp"
 #include "procd/timer.hpp"
 #include "procd/uv_handle.hpp"
 
@@ -58,7 +58,7 @@ struct HealthChecker::Impl {
   std::vector<sockaddr_storage> addrs;
   size_t next_addr = 0;
   std::string connect_error;
-  std::optional<HttpResponseParser> response;  // one per http check
+  std::optional<HttpReplyReader> response;  // one per http check, in Status mode
   char readbuf[8192];
 
   // command

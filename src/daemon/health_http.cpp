@@ -1,9 +1,9 @@
 // Tcp and http health checks, on the loop (HealthChecker::Impl, see
 // health_checker.hpp): resolve the target (an address literal directly, a
 // name through uv_getaddrinfo), try each address in turn, and for http send
-// one GET and read the whole response through HttpResponseParser
-// (procd/http_response.hpp: 2xx/3xx = healthy; at most 64 KiB, headers and
-// body, else the check fails). uv memory belongs to libuv until its
+// one GET and read the whole response through HttpReplyReader in Status
+// mode (procd/http_reply_reader.hpp: 2xx/3xx = healthy; at most 64 KiB,
+// headers and body, else the check fails). uv memory belongs to libuv until its
 // callback: the tcp handle is a UvHandle (freed in its close callback,
 // `data` nulled at close so late connect/write/read callbacks see no
 // owner); connect, write and getaddrinfo requests are heap objects deleted
@@ -121,7 +121,7 @@ void HealthChecker::Impl::send_request() {
     delete w;
     return finish(gen, false, fmt::format("send to {}: {}", where(), uv_strerror(rc)));
   }
-  response.emplace();
+  response.emplace(HttpReplyReader::Mode::Status);
   rc = uv_read_start(
       stream,
       [](uv_handle_t* h, size_t, uv_buf_t* b) {
@@ -137,10 +137,11 @@ void HealthChecker::Impl::send_request() {
 void HealthChecker::Impl::on_read(ssize_t n, const char* data) {
   if (n == 0) return;
   if (n < 0 && n != UV_EOF) return finish(gen, false, fmt::format("read from {}: {}", where(), uv_strerror(static_cast<int>(n))));
-  const auto& got = n == UV_EOF ? response->finish() : response->feed({data, static_cast<size_t>(n)});
-  if (got.state == HttpResponseParser::State::NeedMore) return;
-  if (got.state == HttpResponseParser::State::Malformed) return finish(gen, false, fmt::format("{}: {}", where(), got.reason));
-  finish(gen, got.status >= 200 && got.status < 400, fmt::format("HTTP {}", got.status));
+  const auto got = n == UV_EOF ? response->finish() : response->feed({data, static_cast<size_t>(n)});
+  if (got == HttpReplyReader::State::NeedMore) return;
+  if (got == HttpReplyReader::State::Malformed) return finish(gen, false, fmt::format("{}: {}", where(), response->reason()));
+  const unsigned code = response->status();
+  finish(gen, code >= 200 && code < 400, fmt::format("HTTP {}", code));
 }
 
 }  // namespace procd

@@ -63,33 +63,33 @@ TEST_CASE("http reply: the head, the body and a line at their bound and one past
   CHECK(at.body() == "0123456789");
   R past(R::Mode::Whole, lim);
   CHECK(past.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX: x" + head.substr(40)) == R::State::Malformed);
-  CHECK(past.reason() == "HTTP reply head exceeds 64 bytes");
+  CHECK(past.reason() == "response headers exceed 64 bytes");
   R body(R::Mode::Whole, lim);
   CHECK(body.feed("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n0123456789") == R::State::NeedMore);
   CHECK(body.feed("A") == R::State::Malformed);
-  CHECK(body.reason() == "HTTP reply body exceeds 10 bytes");
+  CHECK(body.reason() == "response body exceeds 10 bytes");
   R line(R::Mode::Lines, lim);
   CHECK(line.feed("HTTP/1.1 200 OK\r\n\r\n01234567\n0123") == R::State::NeedMore);
   CHECK(line.lines().front() == "01234567");
   CHECK(line.feed("4567") == R::State::NeedMore);
   CHECK(line.feed("8") == R::State::Malformed);
-  CHECK(line.reason() == "HTTP reply line exceeds 8 bytes");
+  CHECK(line.reason() == "response line exceeds 8 bytes");
   CHECK(line.feed("\n") == R::State::Malformed);  // for good
 }
 
 TEST_CASE("http reply: garbage, a status not of 3 digits, a reply cut short") {
   R g(R::Mode::Whole);
   CHECK(g.feed("SSH-2.0-OpenSSH\r\n") == R::State::Malformed);
-  CHECK(g.reason().rfind("invalid HTTP reply: ", 0) == 0);
+  CHECK(g.reason().rfind("invalid HTTP response: ", 0) == 0);
   R s(R::Mode::Whole);
   CHECK(s.feed("HTTP/1.1 2 OK\r\n\r\n") == R::State::Malformed);
   R cut(R::Mode::Whole);
   cut.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01");
   CHECK(cut.finish() == R::State::Malformed);
-  CHECK(cut.reason() == "the connection closed before the HTTP reply's body ended");
+  CHECK(cut.reason() == "closed the connection before the response body ended");
   R none(R::Mode::Whole);
   CHECK(none.finish() == R::State::Malformed);
-  CHECK(none.reason() == "the connection closed before an HTTP reply");
+  CHECK(none.reason() == "closed the connection before a response");
 }
 
 TEST_CASE("http reply: the default bounds (head 16 KiB, reply 16 MiB, line 1 MiB) at their limit and one past") {
@@ -103,15 +103,15 @@ TEST_CASE("http reply: the default bounds (head 16 KiB, reply 16 MiB, line 1 MiB
   CHECK(at.lines().front().size() == d.line);
   R past(R::Mode::Lines);
   CHECK(past.feed("HTTP/1.1 200 OK\r\n\r\n" + line + "x") == R::State::Malformed);
-  CHECK(past.reason() == "HTTP reply line exceeds 1 MiB");
+  CHECK(past.reason() == "response line exceeds 1 MiB");
   std::string body(d.body, 'b');
   R whole(R::Mode::Whole);
   CHECK(whole.feed("HTTP/1.1 200 OK\r\nContent-Length: 16777216\r\n\r\n" + body) == R::State::Complete);
   R big(R::Mode::Whole);
   CHECK(big.feed("HTTP/1.1 200 OK\r\nContent-Length: 16777217\r\n\r\n" + body + "b") == R::State::Malformed);
-  CHECK(big.reason() == "HTTP reply body exceeds 16 MiB");
+  CHECK(big.reason() == "response body exceeds 16 MiB");
   std::string head = "HTTP/1.1 200 OK\r\nX: " + std::string(d.head, 'h');
   R h(R::Mode::Whole);
   CHECK(h.feed(head) == R::State::Malformed);
-  CHECK(h.reason() == "HTTP reply head exceeds 16 KiB");
+  CHECK(h.reason() == "response headers exceed 16 KiB");
 }
