@@ -158,7 +158,8 @@ class Service {
 
   // Reload: keep_config() before the Supervisor's config is replaced (the
   // service's entry goes with it); then point at the new entry, with the
-  // same content (use_config) or changed (take_config: readiness, files).
+  // same content (use_config) or changed (take_config: the machine's spec,
+  // readiness, files: a run restarts with the config it carries).
   // A removed service keeps its copy.
   void keep_config();
   void use_config(const ServiceConfig& sc);

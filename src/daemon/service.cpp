@@ -276,13 +276,16 @@ void Service::use_config(const ServiceConfig& sc) {
   own_cfg_.reset();
 }
 
-// Reload: a changed config. Readiness is set up again; files only when
-// their settings changed (lines the old file could not take yet go on).
+// Reload: a changed config. The machine's spec (readiness, restart policy,
+// timeouts) follows it, so the next run's readiness is the config's (a
+// promoted start-first surge too); readiness is set up again; files only
+// when their settings changed (lines the old file could not take yet go on).
 void Service::take_config(const ServiceConfig& sc) {
   bool new_file = sc.log.file != cfg_->log.file || sc.log.max_file_size != cfg_->log.max_file_size ||
                   sc.log.max_files != cfg_->log.max_files || sc.log.merge_stderr != cfg_->log.merge_stderr ||
                   sc.log.stderr_file != cfg_->log.stderr_file;
   use_config(sc);
+  spec_ = machine_spec_of(sc, host_.config().stop_timeout_of(sc));
   setup_readiness();
   if (!new_file) return;
   flush_files();

@@ -6,6 +6,7 @@ than 3 instances with a ready run, and the shared port answers at every
 sample. A new run that fails is stopped and the old process (same pid)
 keeps serving; the CLI exits 1 with the instance's own reason."""
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -131,5 +132,63 @@ def test_start_first_failing_new_run_keeps_the_old():
         print(r.stderr.strip(), flush=True)
 
 
+# A run that stops slowly (1 s after SIGTERM); $0 names the config's version.
+SLOW = "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.1; done"
+
+
+def job(version, extra=""):
+    return '''
+[services.job]
+command = ["sh", "-c", "%s", "%s"]
+replicas = 1
+rolling = "start-first"
+start_timeout_ms = 1500
+restart = { policy = "always", delay_ms = 100 }
+%s''' % (SLOW, version, extra)
+
+
+def test_start_first_promoted_run_restarts_with_the_config_it_carries():
+    """A reload (notify readiness, command v3) takes over a start-first roll
+    whose old run already stops: the new run (v2) is promoted and carries the
+    v3 config; its own new run never sends READY=1, so that roll stops and the
+    v2 process keeps serving. Once it dies, its restart runs the config the
+    user wrote (v3, ready = notify): it stays starting until READY=1, as the
+    status of a notify service says, never running at once (seed 48206)."""
+    with Procd(job("v1")) as p:
+        first = p.wait_for(lambda: p.running_pid("job@0"), 10, "job@0 running")
+        p.rewrite(job("v2"))
+        check(cli(p, "reload").returncode == 0)
+        p.wait_for(lambda: status(p).get("job@0", {}).get("state") == "stopping", 10, "v1 retired by the roll")
+        p.rewrite(job("v3", 'ready = "notify"'))  # within the 1 s the v1 run takes to stop
+        check(cli(p, "reload").returncode == 0)
+        # 4016 (taken over), then the reload's roll: its v3 new run is never ready; the v2 one keeps serving
+        p.wait_for(lambda: p.log_text().replace(" ", "").count("rollingrestartstopped") >= 2, 10, "both rolls stopped")
+        st = p.wait_for(lambda: (lambda s: s if list(s) == ["job@0"] and s["job@0"]["state"] == "running" else None)(
+            {k: v for k, v in status(p).items() if k.startswith("job@")}), 10, "the surge forgotten")
+        serving = st["job@0"]["pid"]
+        check(serving != first and "v2" in cmdline(serving), "the promoted v2 run serves: %s" % st)
+        os.kill(serving, signal.SIGKILL)
+        seen = []
+        end = time.monotonic() + 1.2  # within its start_timeout_ms
+        while time.monotonic() < end:
+            v = status(p).get("job@0", {})
+            if v.get("pid") and v["pid"] != serving:
+                seen.append((v["state"], cmdline(v["pid"])))
+            time.sleep(0.02)
+        check(seen, "job@0 was restarted")
+        check(all("v3" in c for _, c in seen if c), "the restart runs v3: %s" % seen[:3])
+        check(all(s == "starting" for s, _ in seen), "no READY=1 sent, yet: %s" % sorted(set(s for s, _ in seen)))
+        print("restarted as v3, %d samples all starting" % len(seen), flush=True)
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 if __name__ == "__main__":
-    run_tests([test_start_first_never_fewer_than_n_ready, test_start_first_failing_new_run_keeps_the_old])
+    run_tests([test_start_first_never_fewer_than_n_ready, test_start_first_failing_new_run_keeps_the_old,
+               test_start_first_promoted_run_restarts_with_the_config_it_carries])

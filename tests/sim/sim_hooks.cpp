@@ -7,7 +7,8 @@ namespace procd::sim {
 
 // A hook (issue 28): exits 0 or 1 after a while, or hangs until procd
 // kills it at its bound; a session of its own, like a health command.
-Result<SpawnedProcess> SimWorld::spawn_hook(const std::string& name, const std::string& kind, const std::string& cgroup) {
+Result<SpawnedProcess> SimWorld::spawn_hook(const std::string& name, const std::string& kind, const SpawnRequest& req) {
+  const std::string& cgroup = req.cgroup;
   auto between = [this](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_); };
   if (between(0, 99) < 2) {
     note(fmt::format("{} of {} fails to spawn", kind, name));
@@ -16,16 +17,16 @@ Result<SpawnedProcess> SimWorld::spawn_hook(const std::string& name, const std::
   }
   if (kind == "pre_start") pre_start_[name] = 0, last_pre_start_[name] = next_pid_;
   // stop_command is the service's stop (SPEC Part 3: its stop signal or stop_command before any SIGKILL).
-  // issue 28: a start-first surge (NAME+ / NAME~) promoted to NAME within this step is not renamed yet
-  // (check_processes renames it): its processes are NAME's once NAME's own are gone.
-  const bool own_alive = run_alive(name);
-  auto promoted = [&](const FakeProcess& q) {
-    return !own_alive && q.service.size() == name.size() + 1 && q.service.compare(0, name.size(), name) == 0 &&
-           (q.service.back() == '+' || q.service.back() == '~');
-  };
+  // It stops the run PROCD_MAINPID names (its main process and workers). issue 28: that run may be a
+  // start-first surge (NAME+ / NAME~) promoted to NAME within this step, not renamed yet (check_processes
+  // renames it), while the next surge of NAME, started in the same step, is NOT stopped (seed 26618).
+  pid_t mainpid = 0;
+  for (const auto& kv : req.env)
+    if (kv.rfind("PROCD_MAINPID=", 0) == 0) mainpid = static_cast<pid_t>(std::stol(kv.substr(14)));
   if (kind == "stop_command")
     for (auto& [pid, q] : procs_)
-      if ((q.service == name || promoted(q)) && !q.health && !q.exited && q.first_stop_at < 0) q.first_stop_at = clock_.now();
+      if ((mainpid > 0 ? q.run == mainpid : q.service == name) && !q.health && !q.exited && q.first_stop_at < 0)
+        q.first_stop_at = clock_.now();
   FakeProcess p;
   p.pid = p.pgid = p.run = next_pid_++;
   p.service = name;

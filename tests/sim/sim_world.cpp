@@ -122,7 +122,7 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   // A health command: /dev/null for stdio (a run always has pipes), argv sim-health-NAME.
   if (req.stdio == SpawnStdio::Null || (!req.argv.empty() && req.argv[0].rfind("sim-health-", 0) == 0)) return spawn_health(name, req.cgroup);
   for (const char* kind : {"pre_start", "stop_command", "post_stop"})
-    if (!req.argv.empty() && req.argv[0].rfind(fmt::format("sim-hook-{}-", kind), 0) == 0) return spawn_hook(name, kind, req.cgroup);
+    if (!req.argv.empty() && req.argv[0].rfind(fmt::format("sim-hook-{}-", kind), 0) == 0) return spawn_hook(name, kind, req);
   check_pre_start(name);  // issue 28: never while its pre_start runs, nor after it failed (sim_hooks.cpp)
   if (instant_ != clock_.now()) instant_ = clock_.now(), spawns_now_ = 0;
   bool hung = ++spawns_now_ > kSpawnsPerInstant;

@@ -186,7 +186,7 @@ class SimWorld final : public SystemCalls {
 
  private:
   Result<SpawnedProcess> spawn_health(const std::string& name, const std::string& cgroup);
-  Result<SpawnedProcess> spawn_hook(const std::string& name, const std::string& kind, const std::string& cgroup);
+  Result<SpawnedProcess> spawn_hook(const std::string& name, const std::string& kind, const SpawnRequest& req);
   void check_pre_start(const std::string& name);          // a main spawn of `name` (sim_hooks.cpp)
   void pre_start_ended(FakeProcess& hook, const Reaped& r);  // its reap
   void rename_promoted_hooks();
