@@ -62,6 +62,7 @@ void Service::run_hook(HookKind kind, const HookVars& vars, std::function<void(c
   slot.timeout_ms = timeout;
   slot.due = host_.now() + timeout;
   slot.timed_out = false;
+  slot.mainpid = vars.mainpid;
   slot.done = std::move(done);
   const std::uint64_t gen = ++slot.gen;
   slot.out_split = LineSplitter();
@@ -176,7 +177,9 @@ void Service::hooks_timer(Millis t) {
 bool Service::stop_by_command() {
   if (!has_hook(*cfg_, HookKind::StopCommand) || state_.kill_sent || state_.phase != Phase::Stopping) return false;
   if (!has_process() || state_.pid <= 0) return true;  // nothing to stop: no signal either
-  if (hooks_ && hooks_->slot(HookKind::StopCommand).pid > 0) return true;
+  // This run's stop_command runs already; one an earlier run's end killed (not reaped yet) is not it.
+  if (hooks_ && hooks_->slot(HookKind::StopCommand).pid > 0 && hooks_->slot(HookKind::StopCommand).mainpid == state_.pid)
+    return true;
   run_hook(HookKind::StopCommand, HookVars{state_.pid, std::nullopt, false}, [](const HookVerdict&) {});
   return hook_pid(HookKind::StopCommand) > 0;  // it could not be spawned: the stop signal goes instead
 }

@@ -34,6 +34,7 @@ struct HookSlot {
   Millis timeout_ms = 0;
   bool timed_out = false;
   std::uint64_t gen = 0;       // which run of this kind a reap belongs to
+  int mainpid = 0;             // the run it was started for (PROCD_MAINPID; stop_command)
   UvPipe out, err;
   HookPipeRef out_ref, err_ref;
   LineSplitter out_split, err_split;
