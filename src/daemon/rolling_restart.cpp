@@ -154,8 +154,12 @@ void Rolls::step(One& r) {
 void Rolls::finish(One& r, bool ok, Code code, const std::string& text) {
   r.over = true;
   r.timer.cancel();
-  for (const auto& n : r.instances)  // a new run whose old one still serves goes; one already retiring is promoted
+  // A new run whose old one still serves goes; one already retiring is promoted and then keeps
+  // serving, as the old runs a stopped roll leaves do: no roll is left to surge it again (a roll
+  // taking this one over adopts it afresh: begin()).
+  for (const auto& n : r.instances)
     if (auto it = surges_.find(n); it != surges_.end() && !it->second.retired) abandon(n);
+    else if (it != surges_.end()) it->second.again = false;
   if (ok) Log::write(LogLevel::Info, "rolling restart done: " + text, svc_fields(r.name));
   else Log::write(LogLevel::Error, "rolling restart stopped: " + text, svc_fields(r.name, 0, code));
   ServiceEventView ev{wall_clock_ms(), r.name, ok ? "rolled" : "roll-stopped", 0, {}};

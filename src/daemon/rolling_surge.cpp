@@ -50,7 +50,8 @@ RollObservation Rolls::observe_start_first(const std::string& n, Service& old) {
 }
 
 // A roll taking over (a reload's): the instances whose old run already
-// stops for a ready surge stay in flight; once promoted they surge again.
+// stops for a ready surge stay in flight; once promoted they surge again
+// (while that roll is under way: finish() drops the "again").
 std::vector<std::string> Rolls::adopt_retiring(const std::vector<std::string>& names) {
   std::vector<std::string> out;
   for (const auto& n : names)

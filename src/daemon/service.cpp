@@ -286,6 +286,10 @@ void Service::take_config(const ServiceConfig& sc) {
                   sc.log.stderr_file != cfg_->log.stderr_file;
   use_config(sc);
   spec_ = machine_spec_of(sc, host_.config().stop_timeout_of(sc));
+  // A run that serves on (a roll replaces it later) is held to no watchdog the config
+  // dropped (its pings would move the deadline by 0 ms); one started without any is never
+  // armed (the watchdog starts at Running, on_phase: it was not told NOTIFY_SOCKET).
+  if (sc.watchdog_ms <= 0) watchdog_due_ = 0;
   setup_readiness();
   if (!new_file) return;
   flush_files();

@@ -14,7 +14,7 @@ import subprocess
 import time
 
 from procdtest import PROCD, Procd, check, run_tests
-from test_rolling import N, WEB, all_running, running, status
+from test_rolling import N, WEB, all_running, cli, running, status
 
 OTHER = '''
 [services.other]
@@ -105,5 +105,57 @@ def running_any(p):
     return {k for k, v in status(p).items() if v["state"] == "running"}
 
 
+PINGER = r'''
+import os, socket, sys, time
+def send(msg):
+    addr = os.environ["NOTIFY_SOCKET"]
+    if addr.startswith("@"): addr = "\0" + addr[1:]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(msg.encode(), addr); s.close()
+time.sleep(float(sys.argv[1]))
+send("READY=1")
+while True:
+    time.sleep(0.1); send("WATCHDOG=1")
+'''
+
+
+def dog(ready_after, extra):
+    return '''
+[services.dog]
+command = ["python3", "TMPDIR/pinger.py", "%s"]
+replicas = 2
+ready = "notify"
+start_timeout_ms = 5000
+restart = { policy = "always", delay_ms = 100 }
+%s''' % (ready_after, extra)
+
+
+def test_reload_dropping_the_watchdog_spares_the_old_runs():
+    """A reload that removes watchdog_ms rolls the instances; dog@1's old run,
+    still pinging WATCHDOG=1 every 100 ms while dog@0's new run takes 2 s to
+    be ready, is not stopped for a watchdog its config no longer has (each
+    ping moved the deadline by the new 0 ms: "no WATCHDOG=1 for 0 ms")."""
+    p = Procd(dog(0, "watchdog_ms = 400"))
+    with open(os.path.join(p.dir, "pinger.py"), "w") as fh:
+        fh.write(PINGER)
+    with p:
+        def both():
+            try:
+                r = {k: v["pid"] for k, v in status(p).items() if k.startswith("dog@") and v["state"] == "running"}
+            except OSError:
+                return None
+            return r if len(r) == 2 else None
+        first = p.wait_for(both, 10, "dog@0, dog@1 running")
+        p.rewrite(dog(2, ""))
+        check(cli(p, "reload").returncode == 0)
+        end = time.monotonic() + 1.5  # dog@0's new run is not ready yet: dog@1's old run serves
+        while time.monotonic() < end:
+            v = status(p).get("dog@1", {})
+            check(v.get("pid") == first["dog@1"] and v.get("state") == "running", "dog@1 kept: %s\n%s" % (v, p.tail()))
+            time.sleep(0.05)
+        check('"code":8003' not in p.log_text().replace(" ", ""), "a watchdog fired\n" + p.tail())
+        print("dog@1 pid %d kept through the roll's first step" % first["dog@1"], flush=True)
+
+
 if __name__ == "__main__":
-    run_tests([test_reload_changing_the_service_mid_roll_takes_over, test_reload_removing_the_service_mid_roll_stops_it])
+    run_tests([test_reload_changing_the_service_mid_roll_takes_over, test_reload_removing_the_service_mid_roll_stops_it,
+               test_reload_dropping_the_watchdog_spares_the_old_runs])

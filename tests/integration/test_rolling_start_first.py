@@ -181,6 +181,55 @@ def test_start_first_promoted_run_restarts_with_the_config_it_carries():
         print("restarted as v3, %d samples all starting" % len(seen), flush=True)
 
 
+# $0 names the version; the old run of job@1 takes 2 s to stop, job@0's stops at once.
+SLOW_BY_INSTANCE = "trap 'sleep $((PROCD_INSTANCE * 2)); exit 0' TERM; while :; do sleep 0.1; done"
+
+
+def pair(version, command=None, extra=""):
+    return '''
+[services.job]
+command = %s
+replicas = 2
+rolling = "start-first"
+max_unavailable = 2
+start_timeout_ms = 1500
+restart = { policy = "always", delay_ms = 100 }
+%s''' % (command or '["sh", "-c", "%s", "%s"]' % (SLOW_BY_INSTANCE, version), extra)
+
+
+def test_start_first_stopped_roll_starts_no_new_run_after_promotion():
+    """A reload (v3: exits at once, ready = notify with a watchdog) takes over
+    a start-first roll while job@1's old run still stops: job@0's v3 new run
+    fails, so that roll stops. Once job@1's old run is gone its v2 new run is
+    promoted and keeps serving, as the old runs a stopped roll leaves do: no
+    new run of it is started afterwards (no roll is left to retire or abandon
+    it), and the promoted run, never given NOTIFY_SOCKET, is not killed by
+    the notify watchdog (seed 3259)."""
+    with Procd(pair("v1")) as p:
+        p.wait_for(lambda: p.running_pid("job@0") and p.running_pid("job@1"), 10, "job@0, job@1 running")
+        p.rewrite(pair("v2"))
+        check(cli(p, "reload").returncode == 0)
+        p.wait_for(lambda: status(p).get("job@1", {}).get("state") == "stopping", 10, "job@1's v1 run retired")
+        p.rewrite(pair("v3", '["sh", "-c", "exit 3", "v3"]', 'ready = "notify"\nwatchdog_ms = 300'))
+        check(cli(p, "reload").returncode == 0)
+        p.wait_log("rollingrestartstopped:job@0'snewrunfailed", 10)
+        st = p.wait_for(lambda: (lambda s: s if s.get("job@1", {}).get("state") == "running" and "job@1+" not in s
+                                 and "job@1~" not in s else None)(status(p)), 10, "job@1's v2 run promoted")
+        serving = st["job@1"]["pid"]
+        check("v2" in cmdline(serving), "the promoted run is v2: %s" % st)
+        seen = []
+        end = time.monotonic() + 1.5  # beyond the watchdog's 300 ms and the start timeout
+        while time.monotonic() < end:
+            s = status(p)
+            seen.append(sorted(k for k in s if k.startswith("job@1")) + [s.get("job@1", {}).get("pid")])
+            time.sleep(0.05)
+        check(all(x == ["job@1", serving] for x in seen),
+              "job@1 alone, same pid: %s" % [x for x in seen if x != ["job@1", serving]][:5])
+        after = p.log_text().replace(" ", "").split("job@1+replacedtheoldrun")[-1]
+        check("startinganewrunasjob@1" not in after, "a new run of job@1 started after the roll stopped")
+        print("job@1 pid %d serves alone, %d samples" % (serving, len(seen)), flush=True)
+
+
 def cmdline(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as fh:
@@ -191,4 +240,5 @@ def cmdline(pid):
 
 if __name__ == "__main__":
     run_tests([test_start_first_never_fewer_than_n_ready, test_start_first_failing_new_run_keeps_the_old,
-               test_start_first_promoted_run_restarts_with_the_config_it_carries])
+               test_start_first_promoted_run_restarts_with_the_config_it_carries,
+               test_start_first_stopped_roll_starts_no_new_run_after_promotion])

@@ -109,12 +109,23 @@ void check_critical(SimWorld& world, const std::vector<Service*>& services, bool
       world.violate("critical-failed", fmt::format("critical service {} failed for good, but procd is not shutting down", s->name()));
 }
 
+// Judged by the readiness the run was STARTED with: a run whose spawn carried
+// no NOTIFY_SOCKET (started under a config without notify readiness, e.g. a
+// start-first new run promoted after its roll stopped, serving on under the
+// reload's notify config as the old runs a stopped roll leaves do) was never
+// told to send READY=1, nor can it ping a watchdog: none may stop it.
 void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent) {
-  for (const Service* s : services)
-    if (s->config().ready.kind == ReadyKind::Notify && s->state().phase == Phase::Running && s->state().pid > 0 &&
-        !ready_sent.count(s->state().pid))
-      world.violate("notify-ready", fmt::format("notify service {} is running, but pid {} never sent READY=1", s->name(),
-                                                s->state().pid));
+  for (const Service* s : services) {
+    const pid_t pid = s->state().pid;
+    auto p = world.processes().find(pid);
+    const bool told = pid > 0 && (p == world.processes().end() || p->second.told_notify);
+    if (s->config().ready.kind == ReadyKind::Notify && s->state().phase == Phase::Running && pid > 0 && told &&
+        !ready_sent.count(pid))
+      world.violate("notify-ready", fmt::format("notify service {} is running, but pid {} never sent READY=1", s->name(), pid));
+    if (!told && pid > 0 && s->state().phase == Phase::Stopping && s->state().stop_reason() == StopReason::Watchdog)
+      world.violate("notify-ready", fmt::format("{} stops pid {} for its watchdog, but that run was never given NOTIFY_SOCKET",
+                                                s->name(), pid));
+  }
 }
 
 // Two services procd has at once (a removed copy still stopping included)

@@ -61,6 +61,30 @@ void check_start_first(SimWorld& world, Supervisor& sup, const RollView& v) {
                                                   v.instances.size(), v.max_unavailable));
 }
 
+// A new run NAME+ / NAME~ lives only for a roll under way: once its roll
+// stopped, one whose old run still serves was abandoned (removing) and one
+// already retiring that old run is promoted when it is gone; none is started
+// (or left) beside an instance that serves on (seed 3259: no roll is left to
+// retire or abandon it).
+void check_surges_left(SimWorld& world, Supervisor& sup) {
+  auto all = sup.select(Request{}, true);
+  if (!all.ok()) return;
+  std::set<std::string> rolling;
+  for (const RollView& v : Rolls::of(sup).views())
+    if (!v.over) rolling.insert(v.instances.begin(), v.instances.end());
+  for (const Service* s : *all) {
+    const std::string& n = s->name();
+    const std::string base = !n.empty() && (n.back() == '+' || n.back() == '~') ? n.substr(0, n.size() - 1) : std::string();
+    if (base.empty() || s->intent().removing || rolling.count(base)) continue;
+    const Service* old = find(sup, base);
+    if (!old || old == s || old->intent().removing) continue;
+    const Phase p = old->state().phase;
+    if (p == Phase::Stopping || p == Phase::Stopped || p == Phase::Failed) continue;  // retiring: promoted once it is gone
+    world.violate("surge-left", fmt::format("{} ({}) runs beside {} ({}), but no roll of {} is under way", s->name(),
+                                            phase_name(s->state().phase), base, phase_name(p), base));
+  }
+}
+
 }  // namespace
 
 std::set<std::string> rolled_instances(Supervisor& sup) {
@@ -124,6 +148,7 @@ void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::ui
       world.violate("roll-unavailable", fmt::format("roll {}: {} instances not ready by its doing, max_unavailable {}", v.name,
                                                     down, v.max_unavailable));
   }
+  check_surges_left(world, sup);
   Rolls::of(sup).forget_finished();
 }
 

@@ -166,6 +166,7 @@ Result<SpawnedProcess> SimWorld::spawn(const SpawnRequest& req) {
   p.cgroup = req.cgroup;
   p.service = name;
   p.spawned_at = clock_.now();
+  p.told_notify = std::any_of(req.env.begin(), req.env.end(), [](const std::string& kv) { return kv.rfind("NOTIFY_SOCKET=", 0) == 0; });
   if (!hung) pick_behaviour(p);
   if (p.ends_after) exit_by(p, std::max(clock_.now(), p.exec_until) + *p.ends_after, p.natural);
   ++spawned_;

@@ -66,6 +66,7 @@ struct FakeProcess {
   std::string service;
   std::string cgroup;                      // the cgroup it runs in (cgroup mode); empty: none
   std::int64_t exec_until = 0;             // exec slowly: a wrapper until then (default dispositions, no notify)
+  bool told_notify = false;                // its spawn carried NOTIFY_SOCKET: procd may wait for its READY=1
   std::int64_t spawned_at = 0;
   // Behaviour, picked at spawn.
   std::optional<std::int64_t> ends_after;  // ends on its own this long after spawn
