@@ -120,6 +120,7 @@ void Supervisor::apply_reload(Config next, const ConfigDiff& diff) {
     if (a.step == ReloadStep::Remove) {
       s->mark_removing();  // forgotten by settle() once idle
       stop_service(*s, StopReason::Reload);
+      rolls_->removed(a.service);  // issue 28: a start-first new run beside it goes too
       continue;
     }
     const ServiceConfig& sc = *cfg_.find_service(a.service);

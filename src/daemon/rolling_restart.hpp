@@ -60,6 +60,9 @@ class Rolls {
   // Supervisor::settle(), after forget_removed(): start-first surges made
   // and promoted (rolling_surge.cpp). True when services_ changed.
   bool settle();
+  // A reload removed `instance`: its surge (start-first) is stopped with it,
+  // never promoted (a later reload adding the name again starts a new run).
+  void removed(const std::string& instance);
   // The surge running beside `instance` (start-first); null: none.
   // `any`: also one made or asked for but not started yet (then the instance's own Service).
   Service* surge_of(const std::string& instance, bool any = false) const;
@@ -79,12 +82,13 @@ class Rolls {
     bool retired = false;    // the old instance was told to stop: promote once it is idle
     bool again = false;      // a later roll (a reload's) started it meanwhile: a new surge once promoted
     bool making = false;     // made by this settle(), started at its end
+    bool dropped = false;    // a reload removed the instance: the surge goes too
   };
   void step(One& r);
   void step_rolls_of(const std::string& instance);  // every roll under way of it
   RollObservation observe_start_first(const std::string& n, Service& old);
   void act_start_first(const RollActions& a);
-  void abandon(const std::string& instance);
+  void abandon(const std::string& instance, bool removed = false);
   std::vector<std::string> adopt_retiring(const std::vector<std::string>& names);
   void finish(One& r, bool ok, Code code, const std::string& text);
   void reap();

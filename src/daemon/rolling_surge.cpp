@@ -85,15 +85,25 @@ void Rolls::act_start_first(const RollActions& a) {
   for (const auto& n : a.abandon) abandon(n);
 }
 
-void Rolls::abandon(const std::string& instance) {
+void Rolls::removed(const std::string& instance) {
+  if (auto it = surges_.find(instance); it != surges_.end()) {
+    it->second.dropped = true;
+    sup_.dirty_ = true;  // settle() stops it
+  }
+}
+
+void Rolls::abandon(const std::string& instance, bool removed) {
   auto it = surges_.find(instance);
   if (it == surges_.end()) return;
   Service* s = it->second.svc;
   surges_.erase(it);  // before the stop: its phases are no longer the instance's
   if (!s) return;
-  Log::write(LogLevel::Warn, fmt::format("stopping its new run {}; the old one keeps serving", s->name()), svc_fields(instance));
+  Log::write(LogLevel::Warn,
+             removed ? fmt::format("stopping its new run {}: a reload removed the instance", s->name())
+                     : fmt::format("stopping its new run {}; the old one keeps serving", s->name()),
+             svc_fields(instance));
   s->mark_removing();  // forgotten by settle() once idle
-  sup_.stop_service(*s, StopReason::Rolling);
+  sup_.stop_service(*s, removed ? StopReason::Reload : StopReason::Rolling);
   sup_.dirty_ = true;
 }
 
@@ -102,7 +112,7 @@ bool Rolls::settle() {
   std::vector<std::string> promoted;
   std::vector<std::pair<std::string, Service*>> made;
   std::vector<Service*> dropped;
-  std::vector<std::string> gone;
+  std::vector<std::pair<std::string, bool>> gone;  // instance, removed by a reload
   // Nothing below publishes a phase (starts and steps come after the loop):
   // the map is not changed under the iterator.
   for (auto it = surges_.begin(); it != surges_.end();) {
@@ -110,7 +120,7 @@ bool Rolls::settle() {
     SurgeOf& sg = it->second;
     Service* old = sup_.index_.find(n);
     if (!sg.svc) {  // make the surge
-      if (!old || sup_.shutting_down()) {
+      if (!old || sup_.shutting_down() || sg.dropped) {
         it = surges_.erase(it);
         continue;
       }
@@ -133,11 +143,11 @@ bool Rolls::settle() {
       changed = true;
       sg.making = true;
       made.emplace_back(n, s);  // the roll sees it once it is started (below): never as a new run that failed to start
-    } else if (!sg.retired && !old) {  // a reload removed the instance (no phase of it may follow): its surge goes
-      gone.push_back(n);
+    } else if (sg.dropped || (!sg.retired && !old)) {  // a reload removed the instance (no phase of it may follow): its surge goes
+      gone.emplace_back(n, true);
     } else if (sg.retired && old && old != sg.svc && old->intent().wants_up() &&
                (old->state().phase == Phase::Running || old->state().phase == Phase::Starting)) {
-      gone.push_back(n);  // (re)started by hand while it stopped: it runs again, the surge goes
+      gone.emplace_back(n, false);  // (re)started by hand while it stopped: it runs again, the surge goes
     } else if (sg.retired && old && old != sg.svc) {  // the old one stops: forgotten once idle
       if (!old->intent().removing && old->idle() &&
           (old->state().phase == Phase::Stopped || old->state().phase == Phase::Failed)) {
@@ -181,8 +191,8 @@ bool Rolls::settle() {
     Log::write(LogLevel::Info, fmt::format("start-first roll: starting a new run as {} beside the old one", s->name()), svc_fields(n));
     sup_.start_service(*s);
   }
-  for (const auto& n : gone) {
-    abandon(n);
+  for (const auto& [n, removed] : gone) {
+    abandon(n, removed);
     step_rolls_of(n);  // its roll stops: the instance was removed
   }
   for (const auto& n : promoted) {

@@ -230,6 +230,36 @@ def test_start_first_stopped_roll_starts_no_new_run_after_promotion():
         print("job@1 pid %d serves alone, %d samples" % (serving, len(seen)), flush=True)
 
 
+OTHER = """
+[services.other]
+command = ["sleep", "600"]
+"""
+
+
+def test_start_first_surge_goes_with_an_instance_a_reload_removed():
+    """A reload removes job while a start-first roll's new run (v2) is ready
+    and its old run (v1) still stops; a later reload adds job again (v3).
+    The v2 run belonged to the removed service: it is stopped, and job@0
+    comes back as a fresh v3 run, never as the v2 run renamed (seed 82704)."""
+    slow = SLOW.replace("sleep 1", "sleep 3")
+    with Procd(OTHER + job("v1").replace(SLOW, slow)) as p:
+        p.wait_for(lambda: p.running_pid("job@0"), 10, "job@0 running")
+        p.rewrite(OTHER + job("v2").replace(SLOW, slow))
+        check(cli(p, "reload").returncode == 0)
+        p.wait_for(lambda: status(p).get("job@0", {}).get("state") == "stopping", 10, "v1 retired by the roll")
+        surge = p.wait_for(lambda: status(p).get("job@0+", {}).get("pid"), 10, "the v2 new run")
+        p.rewrite(OTHER)
+        check(cli(p, "reload").returncode == 0)
+        p.rewrite(OTHER + job("v3").replace(SLOW, slow))
+        check(cli(p, "reload").returncode == 0)
+        st = p.wait_for(lambda: (lambda s: s if s.get("job@0", {}).get("state") == "running" and "v3" in cmdline(
+            s["job@0"]["pid"]) and "job@0+" not in s else None)(status(p)), 15, "job@0 back as v3")
+        check(st["job@0"]["pid"] != surge, "job@0 is a fresh run: %s" % st)
+        p.wait_for(lambda: not os.path.exists("/proc/%d" % surge) or "v2" not in cmdline(surge), 10,
+                   "the removed service's v2 run stopped")
+        print("job@0 back as v3 (pid %d); the v2 run %d stopped" % (st["job@0"]["pid"], surge), flush=True)
+
+
 def cmdline(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as fh:
@@ -241,4 +271,5 @@ def cmdline(pid):
 if __name__ == "__main__":
     run_tests([test_start_first_never_fewer_than_n_ready, test_start_first_failing_new_run_keeps_the_old,
                test_start_first_promoted_run_restarts_with_the_config_it_carries,
-               test_start_first_stopped_roll_starts_no_new_run_after_promotion])
+               test_start_first_stopped_roll_starts_no_new_run_after_promotion,
+               test_start_first_surge_goes_with_an_instance_a_reload_removed])
