@@ -85,7 +85,7 @@ class Sequence {
     if (!lock.ok()) return world_.violate("setup", lock.error().message), false;
     sup_ = std::make_unique<Supervisor>(std::move(*loaded.config), std::move(lock.value()), world_);
     world_.shutting_down = [this] { return sup_->shutting_down(); };
-    world_.hook_holder = [this](pid_t pid) { return hook_holder(*sup_, pid); };  // sim_rolls.cpp
+    world_.pid_holder = [this](pid_t pid) { return pid_holder(*sup_, pid); };  // sim_rolls.cpp
     if (auto code = sup_->start()) return world_.violate("setup", fmt::format("procd did not start ({})", *code)), false;
     settle_now();
     check();

@@ -73,12 +73,12 @@ std::set<std::string> rolled_instances(Supervisor& sup) {
   return out;
 }
 
-std::string hook_holder(Supervisor& sup, pid_t pid) {
+std::string pid_holder(Supervisor& sup, pid_t pid) {
   auto all = sup.select(Request{}, true);
   if (!all.ok() || pid <= 0) return {};
   for (const Service* s : *all)
     for (int k = 0; k < kHookKinds; ++k)
-      if (s->hook_pid(static_cast<HookKind>(k)) == pid) return s->name();
+      if (s->hook_pid(static_cast<HookKind>(k)) == pid || s->state().pid == pid) return s->name();
   return {};
 }
 
