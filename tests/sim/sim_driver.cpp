@@ -285,7 +285,7 @@ class Sequence {
         if (was == pids_before.end()) continue;
         // Its run may end on its own meanwhile; procd must not have stopped it.
         auto p = world_.processes().find(was->second);
-        if (p != world_.processes().end() && p->second.first_stop_at >= 0)
+        if (p != world_.processes().end() && p->second.first_stop_at >= 0 && !stopped_on_its_own(*sup_, name, was->second))
           world_.violate("replicas-kept", fmt::format("replicas of {} went {} -> {}, but the reload stopped the kept {} (pid {})",
                                                       group, old->replicas, cur->replicas, name, was->second));
       }

@@ -73,6 +73,15 @@ std::set<std::string> rolled_instances(Supervisor& sup) {
   return out;
 }
 
+bool stopped_on_its_own(Supervisor& sup, const std::string& name, pid_t pid) {
+  Service* s = find(sup, name);
+  // Its run, or none since (ended, a restart pending); a later run: why this one stopped is no longer known.
+  if (!s || (s->state().pid != pid && s->state().pid != 0)) return false;
+  StopReason why = s->state().stop_reason();
+  return why == StopReason::Unhealthy || why == StopReason::Watchdog || why == StopReason::Memory ||
+         why == StopReason::StartTimeout;
+}
+
 std::string pid_holder(Supervisor& sup, pid_t pid) {
   auto all = sup.select(Request{}, true);
   if (!all.ok() || pid <= 0) return {};
