@@ -3,7 +3,8 @@
 // failure or a passed deadline stops the roll), then fill the free slots
 // (max_unavailable minus those still restarting) with pending instances in
 // order. Start-first: a new run ready while the old one runs = retire the
-// old (Retiring until it is gone); a failed or late new run = abandon it.
+// old (Retiring until it is gone); a failed or late new run = abandon it;
+// one failing (or restarting) while Retiring stops the roll, not abandoned.
 // Invariant: unavailable() <= max_unavailable after every step (unless more
 // were adopted), and after a failure nothing more is started or retired.
 #include "procd/rolling.hpp"
@@ -64,7 +65,14 @@ RollActions Roll::decide(RollMillis now, const std::vector<RollObservation>& see
     Item& i = items_[k];
     const RollObservation o = k < seen.size() ? seen[k] : RollObservation{};
     if (i.slot == Slot::Retiring) {  // start-first: replaced once the old run is gone
-      if (!o.old_running) i.slot = Slot::Replaced;
+      const bool failed = o.run_id != 0 && o.run_id != i.old_run && o.seen == RollSeen::Failed;
+      if (failed && state_ == State::Rolling) {  // nothing replaced; the old run stops anyway: not abandoned
+        state_ = State::Failed;
+        reason_ = fmt::format("{}'s new run failed{} after it was ready; its old run was already stopping; the roll stopped",
+                              i.name, because(o.why));
+      } else if (!failed && !o.old_running) {
+        i.slot = Slot::Replaced;
+      }
       continue;
     }
     if (i.slot != Slot::Restarting || state_ != State::Rolling) continue;

@@ -85,7 +85,7 @@ class Sequence {
     if (!lock.ok()) return world_.violate("setup", lock.error().message), false;
     sup_ = std::make_unique<Supervisor>(std::move(*loaded.config), std::move(lock.value()), world_);
     world_.shutting_down = [this] { return sup_->shutting_down(); };
-    world_.hook_holder = [this](pid_t pid) { return hook_holder(*sup_, pid); };  // sim_rolls.cpp
+    world_.pid_holder = [this](pid_t pid) { return pid_holder(*sup_, pid); };  // sim_rolls.cpp
     if (auto code = sup_->start()) return world_.violate("setup", fmt::format("procd did not start ({})", *code)), false;
     settle_now();
     check();
@@ -285,7 +285,7 @@ class Sequence {
         if (was == pids_before.end()) continue;
         // Its run may end on its own meanwhile; procd must not have stopped it.
         auto p = world_.processes().find(was->second);
-        if (p != world_.processes().end() && p->second.first_stop_at >= 0)
+        if (p != world_.processes().end() && p->second.first_stop_at >= 0 && !stopped_on_its_own(*sup_, name, was->second))
           world_.violate("replicas-kept", fmt::format("replicas of {} went {} -> {}, but the reload stopped the kept {} (pid {})",
                                                       group, old->replicas, cur->replicas, name, was->second));
       }

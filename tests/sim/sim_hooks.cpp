@@ -75,15 +75,31 @@ void SimWorld::pre_start_ended(FakeProcess& hook, const Reaped& r) {
 // say) is NAME now, and so is that hook: procd says which service holds it.
 // Not renamed otherwise: a hook procd forgot keeps its name (and its rules).
 void SimWorld::rename_promoted_hooks() {
-  if (!hook_holder) return;
+  if (!pid_holder) return;
   for (auto& [pid, p] : procs_) {
     if (p.hook.empty() || p.exited || p.service.empty() || (p.service.back() != '+' && p.service.back() != '~')) continue;
     const std::string base = p.service.substr(0, p.service.size() - 1);
-    if (hook_holder(pid) != base) continue;
+    if (pid_holder(pid) != base) continue;
     note(fmt::format("{} pid {} of {} is {}'s now (promoted)", p.hook, pid, p.service, base));
     if (p.hook == "pre_start" && last_pre_start_[p.service] == pid) last_pre_start_[base] = pid, pre_start_[base] = 0;
     p.service = base;
   }
+}
+
+}  // namespace procd::sim
+
+namespace procd::sim {
+
+// A run spawned as a surge NAME+ / NAME~ and promoted to NAME in the step it
+// ends in (check_processes renames only after the step) ends as NAME, by
+// procd's account: its end is NAME's, and a later surge reusing the + name
+// ends as itself (seed 87651: the promoted run's SIGKILL at its retirement
+// hid the next surge's failure, the code a critical NAME ends procd with).
+std::string SimWorld::ended_as(const FakeProcess& run) const {
+  const std::string& n = run.service;
+  if (!pid_holder || n.empty() || (n.back() != '+' && n.back() != '~')) return n;
+  const std::string base = n.substr(0, n.size() - 1);
+  return pid_holder(run.pid) == base ? base : n;
 }
 
 }  // namespace procd::sim

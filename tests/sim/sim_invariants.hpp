@@ -61,9 +61,14 @@ void check_rolls(SimWorld& world, Supervisor& sup, std::map<std::string, std::ui
 // keeps the roll going (their runs are of an older config or were asked to
 // restart), so it may stop them (replicas-kept excuses them).
 std::set<std::string> rolled_instances(Supervisor& sup);
-// The service whose hook process `pid` is, by procd's account ("": none): a
-// start-first surge promoted while its hook ran holds it under the instance's name.
-std::string hook_holder(Supervisor& sup, pid_t pid);
+// replicas-kept: procd stopped `name`'s run `pid` for a reason of the run's own
+// (unhealthy, watchdog, memory, start timeout), not the reload's: time a spawn
+// blocked inside the reload's step let its health check time out (seed 80174).
+bool stopped_on_its_own(Supervisor& sup, const std::string& name, pid_t pid);
+// The service whose hook process or run's main process `pid` is, by procd's
+// account ("": none): a start-first surge promoted while its hook ran (or
+// before its run ended) holds it under the instance's name.
+std::string pid_holder(Supervisor& sup, pid_t pid);
 
 // A notify service is Running only after a READY=1 from its current pid.
 void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent);

@@ -97,12 +97,21 @@ std::set<std::string> rolled_instances(Supervisor& sup) {
   return out;
 }
 
-std::string hook_holder(Supervisor& sup, pid_t pid) {
+bool stopped_on_its_own(Supervisor& sup, const std::string& name, pid_t pid) {
+  Service* s = find(sup, name);
+  // Its run, or none since (ended, a restart pending); a later run: why this one stopped is no longer known.
+  if (!s || (s->state().pid != pid && s->state().pid != 0)) return false;
+  StopReason why = s->state().stop_reason();
+  return why == StopReason::Unhealthy || why == StopReason::Watchdog || why == StopReason::Memory ||
+         why == StopReason::StartTimeout;
+}
+
+std::string pid_holder(Supervisor& sup, pid_t pid) {
   auto all = sup.select(Request{}, true);
   if (!all.ok() || pid <= 0) return {};
   for (const Service* s : *all)
     for (int k = 0; k < kHookKinds; ++k)
-      if (s->hook_pid(static_cast<HookKind>(k)) == pid) return s->name();
+      if (s->hook_pid(static_cast<HookKind>(k)) == pid || s->state().pid == pid) return s->name();
   return {};
 }
 

@@ -343,7 +343,7 @@ std::optional<Reaped> SimWorld::reap_one() {
   reaped_.insert(pid);
   if (it->second.hook == "pre_start") pre_start_ended(it->second, r);
   if (!it->second.health && !it->second.is_child())
-    last_end_[it->second.service] = {r.signal > 0 ? 128 + r.signal : r.code, false};
+    last_end_[ended_as(it->second)] = {r.signal > 0 ? 128 + r.signal : r.code, false};
   procs_.erase(it);
   return r;
 }

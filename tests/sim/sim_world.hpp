@@ -180,9 +180,10 @@ class SimWorld final : public SystemCalls {
   std::vector<std::string>& trace() { return trace_; }
   void note(const std::string& line);
   std::function<bool()> shutting_down;  // the Supervisor's view, set by the driver
-  // issue 28: the service whose hook `pid` is, by procd's account ("": none), set by the driver: a
-  // start-first surge (NAME+) promoted while its hook ran holds that hook as NAME (sim_hooks.cpp).
-  std::function<std::string(pid_t)> hook_holder;
+  // issue 28: the service whose hook or run `pid` is, by procd's account ("": none), set by the driver: a
+  // start-first surge (NAME+) promoted while its hook ran holds that hook as NAME (sim_hooks.cpp); one
+  // promoted before its run ended (in the same step: not renamed yet) ends as NAME (reap_one).
+  std::function<std::string(pid_t)> pid_holder;
   bool avoid_broken_zero_delay = false;  // --avoid broken-command-zero-delay
 
  private:
@@ -191,6 +192,7 @@ class SimWorld final : public SystemCalls {
   void check_pre_start(const std::string& name);          // a main spawn of `name` (sim_hooks.cpp)
   void pre_start_ended(FakeProcess& hook, const Reaped& r);  // its reap
   void rename_promoted_hooks();
+  std::string ended_as(const FakeProcess& run) const;  // the name a run's end is recorded under (sim_hooks.cpp)
   std::map<std::string, int> pre_start_;   // per service: 0 none since its last main spawn, 1 exited 0, 2 failed
   std::map<std::string, pid_t> last_pre_start_;  // its latest pre_start (an older one's late reap says nothing)
   int stop_signal_of(const std::string& service) const;

@@ -184,3 +184,36 @@ TEST_CASE("roll: start-first abandons a new run that fails or is late; the old k
   CHECK(late.timed_out());
   CHECK(late.reason().find("not ready within 500 ms") != std::string::npos);
 }
+
+// sim seed 87651: the new run was ready, so the old one was told to stop;
+// then the new run failed (unhealthy, restart never) while the old one still
+// stopped. Nothing was replaced: the roll stops (4014, the run's own reason),
+// never "done"; the new run is not abandoned (the old one is going anyway).
+TEST_CASE("roll: start-first, a new run that fails after its old one was retired stops the roll") {
+  Roll r({"w@0", "w@1"}, 1, 500, RollMode::StartFirst);
+  std::vector<RollObservation> seen = {ready(1), ready(2)};
+  CHECK(r.decide(0, seen).start == V{"w@0"});
+  seen[0] = both(RollSeen::Ready, 3);
+  CHECK(r.decide(10, seen).retire == V{"w@0"});
+  seen[0] = {RollSeen::Failed, 3, "killed by signal 15; unhealthy", true};  // the old one still stops
+  RollActions a = r.decide(20, seen);
+  CHECK(r.failed());
+  CHECK_FALSE(r.timed_out());
+  CHECK(a.abandon.empty());
+  CHECK(a.start.empty());
+  CHECK(r.reason() == "w@0's new run failed (killed by signal 15; unhealthy) after it was ready; its old run was already "
+                      "stopping; the roll stopped");
+  seen[0] = {RollSeen::Failed, 3, "killed by signal 15; unhealthy", false};  // old gone, the failed run promoted
+  CHECK(r.decide(30, seen).start.empty());
+  CHECK_FALSE(r.done());
+  // Restarting (its policy restarts it) is a failure too, seen after the old run is gone as well.
+  Roll q({"w@0"}, 1, 500, RollMode::StartFirst);
+  seen = {ready(1)};
+  q.decide(0, seen);
+  seen[0] = both(RollSeen::Ready, 3);
+  q.decide(10, seen);
+  seen[0] = {RollSeen::Failed, 3, "exited 1", false};
+  q.decide(20, seen);
+  CHECK(q.failed());
+  CHECK_FALSE(q.done());
+}
