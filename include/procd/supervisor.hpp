@@ -134,6 +134,8 @@ class Supervisor {
   void install_signals();
   void publish(Service& svc, Phase phase);
   void dependency_down(Service& svc, Phase phase);  // start_gate.cpp: stop dependents (StopReason::Dependency)
+  void dependencies_down(Service& d);               // start_gate.cpp: d stops when a dependency is down for good
+  bool stop_for_dependency(Service& svc, Phase phase, Service& d);
   void main_ended(Service& svc, Phase phase);  // main_service.cpp
   // The main cannot run: a dependency it needs went down for good (exit 4).
   void main_blocked(Service& svc, const std::string& why);

@@ -198,6 +198,8 @@ bool Rolls::settle() {
   for (const auto& n : promoted) {
     // A new run that failed for good after it was ready is the instance's failure now (critical: procd stops).
     if (Service* s = sup_.index_.find(n); s && s->state().phase == Phase::Failed) sup_.publish(*s, Phase::Failed);
+    // Promoted with a config whose dependency went down for good meanwhile: it stops as the instance would have.
+    if (Service* s = sup_.index_.find(n)) sup_.dependencies_down(*s);
     step_rolls_of(n);  // the instance's phases again: its roll may go on
   }
   return changed;

@@ -56,21 +56,34 @@ void Supervisor::stop_service(Service& svc, StopReason reason) {
 // stopped (`procd start NAME` brings the dependency back first).
 void Supervisor::dependency_down(Service& svc, Phase phase) {
   if (ladder_.active() || svc.dependents().empty()) return;
+  for (Service* d : svc.dependents()) stop_for_dependency(svc, phase, *d);
+}
+
+// A run that became `d` late (a start-first new run promoted with a config
+// whose dependency is down for good already) stops as the others did.
+void Supervisor::dependencies_down(Service& d) {
+  if (ladder_.active()) return;
+  for (const auto& dep : d.config().depends_on)
+    if (Service* s = index_.find(dep.service); s && (s->state().phase == Phase::Failed || s->state().phase == Phase::Stopped) &&
+                                               stop_for_dependency(*s, s->state().phase, d))
+      return;
+}
+
+bool Supervisor::stop_for_dependency(Service& svc, Phase phase, Service& d) {
+  const Phase dp = d.state().phase;
+  if (!d.intent().wants_up() || dp == Phase::Stopped || dp == Phase::Failed) return false;  // up, or coming back
   const StopReason why = svc.state().stop_reason();
-  for (Service* d : svc.dependents()) {
-    const Phase dp = d->state().phase;
-    if (!d->intent().wants_up() || dp == Phase::Stopped || dp == Phase::Failed) continue;  // up, or coming back
-    for (const auto& dep : d->config().depends_on) {
-      if (dep.service != svc.name() || !dependency_down_stops(phase, why, dep.condition)) continue;
-      const std::string down = fmt::format(
-          "dependency {} {}", svc.name(),
-          phase == Phase::Failed ? "failed" : "stopped (" + std::string(stop_reason_name(why)) + ")");
-      Log::write(LogLevel::Info, fmt::format("{}; stopping {}", down, d->name()), svc_fields(d->name()));
-      main_blocked(*d, down);  // the main: procd shuts down (the ladder stops it)
-      if (!ladder_.active()) stop_service(*d, StopReason::Dependency);
-      break;
-    }
+  for (const auto& dep : d.config().depends_on) {
+    if (dep.service != svc.name() || !dependency_down_stops(phase, why, dep.condition)) continue;
+    const std::string down =
+        fmt::format("dependency {} {}", svc.name(),
+                    phase == Phase::Failed ? "failed" : "stopped (" + std::string(stop_reason_name(why)) + ")");
+    Log::write(LogLevel::Info, fmt::format("{}; stopping {}", down, d.name()), svc_fields(d.name()));
+    main_blocked(d, down);  // the main: procd shuts down (the ladder stops it)
+    if (!ladder_.active()) stop_service(d, StopReason::Dependency);
+    return true;
   }
+  return false;
 }
 
 // A restart of a service that is up goes through the machine (stop, then
