@@ -146,8 +146,9 @@ bool Rolls::settle() {
     } else if (sg.dropped || (!sg.retired && !old)) {  // a reload removed the instance (no phase of it may follow): its surge goes
       gone.emplace_back(n, true);
     } else if (sg.retired && old && old != sg.svc && old->intent().wants_up() &&
-               (old->state().phase == Phase::Running || old->state().phase == Phase::Starting)) {
-      gone.emplace_back(n, false);  // (re)started by hand while it stopped: it runs again, the surge goes
+               (old->state().phase == Phase::Running || old->state().phase == Phase::Starting ||
+                old->state().phase == Phase::Restarting)) {
+      gone.emplace_back(n, false);  // (re)started by hand while it stopped (a failed spawn: restarting): it runs again, the surge goes
     } else if (sg.retired && old && old != sg.svc) {  // the old one stops: forgotten once idle
       if (!old->intent().removing && old->idle() &&
           (old->state().phase == Phase::Stopped || old->state().phase == Phase::Failed)) {
