@@ -13,6 +13,7 @@ import time
 
 from procdtest import PROCD, Procd, check, run_tests
 from test_rolling import cli, status
+from test_rolling_reload import cmdline
 
 N = 3
 SERVER = r'''
@@ -258,14 +259,6 @@ def test_start_first_surge_goes_with_an_instance_a_reload_removed():
         p.wait_for(lambda: not os.path.exists("/proc/%d" % surge) or "v2" not in cmdline(surge), 10,
                    "the removed service's v2 run stopped")
         print("job@0 back as v3 (pid %d); the v2 run %d stopped" % (st["job@0"]["pid"], surge), flush=True)
-
-
-def cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 if __name__ == "__main__":
