@@ -27,22 +27,39 @@ struct Rolls::One {
   bool start_first = false;
 };
 
+namespace {
+bool start_first_of(const std::vector<Service*>& instances) {
+  return !instances.empty() && instances.front()->config().replica_group.start_first;
+}
+}  // namespace
+
 Rolls::Rolls(Supervisor& sup) : sup_(sup) {}
 Rolls::~Rolls() = default;
 
 Result<std::int64_t> Rolls::begin(const std::string& name, const std::vector<Service*>& instances, int max_unavailable,
                                   bool take_over) {
+  std::vector<std::string> names;
+  for (Service* s : instances) names.push_back(s->name());
+  std::vector<std::string> adopted;  // restarting in a roll this one takes over
+  // A reload's roll also takes over the instances a roll this reload already
+  // stopped (it removed some of its instances) was restarting: still not
+  // ready, they count against this roll's max_unavailable.
+  if (take_over && !start_first_of(instances))
+    for (auto& r : rolls_)
+      if (r->over)
+        for (const auto& n : r->roll.restarting())
+          if (Service* s = sup_.index_.find(n); s && s->intent().wants_up() && s->state().phase != Phase::Running &&
+                                                s->state().phase != Phase::Failed &&
+                                                std::find(names.begin(), names.end(), n) != names.end())
+            adopted.push_back(n);
   reap();
   if (sup_.shutting_down()) return make_error(Code::RollBusy, "procd is shutting down");
-  std::vector<std::string> names;
   std::int64_t per = 0;
-  const bool start_first = !instances.empty() && instances.front()->config().replica_group.start_first;
+  const bool start_first = start_first_of(instances);
   for (Service* s : instances) {
-    names.push_back(s->name());
     // Start-first: the new run must be ready within start_timeout_ms (the old one serves meanwhile).
     per = std::max<std::int64_t>(per, (start_first ? 0 : s->spec().stop_timeout_ms) + s->spec().start_timeout_ms);
   }
-  std::vector<std::string> adopted;  // restarting in a roll this one takes over
   for (auto& r : rolls_) {
     bool shares = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
       return std::find(r->instances.begin(), r->instances.end(), n) != r->instances.end();
@@ -50,7 +67,9 @@ Result<std::int64_t> Rolls::begin(const std::string& name, const std::vector<Ser
     if (!shares || r->over) continue;
     if (!take_over) return make_error(Code::RollBusy, fmt::format("a rolling restart of \"{}\" is already under way", r->name));
     for (const auto& n : r->roll.restarting())
-      if (std::find(names.begin(), names.end(), n) != names.end()) adopted.push_back(n);
+      if (std::find(names.begin(), names.end(), n) != names.end() &&
+          std::find(adopted.begin(), adopted.end(), n) == adopted.end())
+        adopted.push_back(n);
     finish(*r, false, Code::RollBusy,
            fmt::format("a reload changed {} during the roll; the reload's roll takes over", name));
   }
