@@ -147,7 +147,8 @@ interval_ms = 100
 timeout_ms = 200
 retries = 2
 ''' % port) as p:
-        st = wait_status(p, "db", lambda s: "unhealthy" in (s.get("reason") or ""), "db unhealthy", timeout=15)
+        # "stopping: unhealthy" first (its run is stopped as a failed one), then the reason names the check
+        st = wait_status(p, "db", lambda s: (s.get("reason") or "").startswith("unhealthy: "), "db unhealthy", timeout=15)
         check(st["reason"].startswith("unhealthy: ") and "127.0.0.1:%d" % port in st["reason"], st)
         check("refused" in st["reason"], st)
         check(st["reason_code"] == "unhealthy", st)
