@@ -9,8 +9,8 @@
 //
 // Invariants:
 //  - intent lives in one place: the machine's want plus the fleet marks in
-//    Intent (waiting for dependencies, removed by a reload, shutdown stop
-//    sent), read through intent() and changed only by the mark_* calls;
+//    Intent (waiting for dependencies, a stop held for its dependents,
+//    removed by a reload, shutdown stop sent), read through intent() and changed only by the mark_* calls;
 //  - "has a process" lives in one place: has_process() (RunDrain's phase),
 //    true from spawn until the run is over (exit seen and output drained);
 //  - the timer is re-armed after every machine step and drain verdict, so
@@ -101,6 +101,9 @@ struct Intent {
   bool waiting = false;     // wants up, held back until its dependencies allow
   bool removing = false;    // dropped by a reload: stops, then is forgotten
   bool stop_sent = false;   // shutdown: its stop request has gone out
+  // Asked to stop (by request, or for its own dependency) while services
+  // that need it still have a process: it runs on until they have stopped.
+  StopReason held_stop = StopReason::None;
   std::string reason;       // why it waits or is blocked (status, log)
   bool wants_up() const { return want == Want::Up || waiting; }
 };
@@ -155,6 +158,10 @@ class Service {
   void mark_waiting(bool waiting, std::string reason);
   void mark_removing() { marks_.removing = true; }
   void mark_stop_sent() { marks_.stop_sent = true; }
+  void hold_stop(StopReason reason) { marks_.held_stop = reason; }
+  // The dependents that need it and still have a process: what its held
+  // stop waits for ("web", "web@0, web@1 (+2 more)"; "" when none).
+  std::string held_for() const;
 
   // Reload: keep_config() before the Supervisor's config is replaced (the
   // service's entry goes with it); then point at the new entry, with the

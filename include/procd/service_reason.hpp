@@ -39,6 +39,8 @@ struct ReasonFacts {
   bool waiting = false;                         // held back by its dependencies
   bool blocked = false;                         // a dependency failed for good
   std::string gate;                             // the gate's words: "waiting for db (ready)", "dependency db failed"
+  StopReason held_stop = StopReason::None;      // asked to stop; waits for its dependents to stop first
+  std::string held_for;                         // the dependents it waits for: "web", "web@0, web@1"
   bool unhealthy = false;                       // running, its health check says unhealthy
   std::string health_detail;
 };

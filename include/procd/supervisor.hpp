@@ -105,7 +105,12 @@ class Supervisor {
   ReloadOutcome reload(const std::string& source, bool only_if_changed);
 
   // What users ask of one service (control socket).
-  void start_service(Service& svc);
+  // Who starts: a user (control, HTTP, `restart` of a service not up), the
+  // fleet (autostart, a reload's added service, a start-first new run), or
+  // settle() asking a waiting service again.
+  enum class StartBy { Request, Fleet, Reask };
+  void start_service(Service& svc) { start_service(svc, StartBy::Request); }
+  void start_service(Service& svc, StartBy by);
   void stop_service(Service& svc) { stop_service(svc, StopReason::Requested); }
   void restart_service(Service& svc) { restart_service(svc, StopReason::Restart); }
   // The same with why (stop_budget.hpp): a reload, a rolling restart.
@@ -135,7 +140,8 @@ class Supervisor {
   void publish(Service& svc, Phase phase);
   void dependency_down(Service& svc, Phase phase);  // start_gate.cpp: stop dependents (StopReason::Dependency)
   void dependencies_down(Service& d);               // start_gate.cpp: d stops when a dependency is down for good
-  bool stop_for_dependency(Service& svc, Phase phase, Service& d);
+  bool stop_for_dependency(Service& svc, Phase phase, StopReason why, Service& d);
+  void stop_dependents_first(Service& svc, StopReason reason);  // start_gate.cpp: stop order
   void main_ended(Service& svc, Phase phase);  // main_service.cpp
   // The main cannot run: a dependency it needs went down for good (exit 4).
   void main_blocked(Service& svc, const std::string& why);

@@ -114,9 +114,20 @@ Reason stopping(const ReasonFacts& f) {
   return {"stopping", "stopping", "stopping"};
 }
 
+// Asked to stop while services that need it still have a process: it runs
+// on until they have stopped (stop order), and says so.
+Reason held(const ReasonFacts& f) {
+  std::string asked = f.held_stop == StopReason::Requested ? std::string("stop requested")
+                                                           : "stopping: " + std::string(stop_reason_name(f.held_stop));
+  return {"stop-held", fmt::format("{}; waiting for {} to stop first", asked, f.held_for), "stopping"};
+}
+
 }  // namespace
 
 Reason service_reason(const ReasonFacts& f) {
+  if (f.held_stop != StopReason::None && f.phase != Phase::Stopped && f.phase != Phase::Failed &&
+      f.phase != Phase::Stopping)
+    return held(f);
   switch (f.phase) {
     case Phase::Stopped: return stopped(f);
     case Phase::Failed: return failed(f);

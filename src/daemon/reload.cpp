@@ -169,7 +169,7 @@ void Supervisor::add_pending() {
   index_.rebuild(services_);
   for (Service* s : added) {
     s->open_files();
-    if (s->config().autostart && !ladder_.active()) start_service(*s);
+    if (s->config().autostart && !ladder_.active()) start_service(*s, StartBy::Fleet);
   }
 }
 

@@ -190,7 +190,7 @@ bool Rolls::settle() {
     it->second.svc = s;
     it->second.making = false;
     Log::write(LogLevel::Info, fmt::format("start-first roll: starting a new run as {} beside the old one", s->name()), svc_fields(n));
-    sup_.start_service(*s);
+    sup_.start_service(*s, Supervisor::StartBy::Fleet);
   }
   for (const auto& [n, removed] : gone) {
     abandon(n, removed);

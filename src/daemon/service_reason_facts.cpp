@@ -3,6 +3,10 @@
 // a dependency), the health checker and the last run's OOM verdict.
 #include "procd/service.hpp"
 
+#include <fmt/core.h>
+
+#include "procd/dependency_gate.hpp"
+
 namespace procd {
 
 Reason Service::reason(Millis now, Phase phase) const {
@@ -29,11 +33,29 @@ Reason Service::reason(Millis now, Phase phase) const {
   f.waiting = marks_.waiting;
   f.blocked = !marks_.waiting && !marks_.reason.empty();
   f.gate = marks_.reason;
+  f.held_stop = marks_.held_stop;
+  if (f.held_stop != StopReason::None) f.held_for = held_for();
   if (auto h = health(); h && *h == HealthStatus::Unhealthy) {
     f.unhealthy = true;
     f.health_detail = health_->last_detail();
   }
   return service_reason(f);
+}
+
+std::string Service::held_for() const {
+  std::vector<const Service*> left;
+  for (const Service* d : dependents_) {
+    if (d->idle()) continue;
+    for (const auto& dep : d->config().depends_on)
+      if (dep.service == name() && dependency_down_stops(Phase::Stopping, marks_.held_stop, dep.condition)) {
+        left.push_back(d);
+        break;
+      }
+  }
+  std::string names;
+  for (std::size_t i = 0; i < left.size() && i < 3; ++i) names += (i ? ", " : "") + left[i]->name();
+  if (left.size() > 3) names += fmt::format(" (+{} more)", left.size() - 3);
+  return names;
 }
 
 }  // namespace procd

@@ -36,6 +36,7 @@ void Supervisor::begin_shutdown(ShutdownReason reason, int signum) {
                                  : fmt::format("shutting down (reason: {})", shutdown_reason_name(reason)));
   for (auto& s : services_) {
     s->mark_waiting(false, {});
+    s->hold_stop(StopReason::None);  // the ladder stops everything in reverse dependency order
     dispatch(*s, ev::ShutdownBegan{});
   }
   ladder_timer_.schedule(deadline - t);

@@ -22,17 +22,26 @@ bool comes_back(const ServiceState& st) {
 
 }  // namespace
 
-void Supervisor::start_service(Service& svc) {
+// A start brings up the dependencies a request or the fleet finds stopped
+// (settle()'s asking again does not: it would undo a later `procd stop`);
+// only a request takes back a dependency's stop held for its dependents. A
+// held dependency counts as stopping for the gate: its dependents wait.
+void Supervisor::start_service(Service& svc, StartBy by) {
   if (ladder_.active() || svc.intent().removing) return;  // a removed copy only stops, then is forgotten
-  for (const auto& dep : svc.config().depends_on)
-    if (Service* d = index_.find(dep.service); d && !d->intent().wants_up() && d->state().phase == Phase::Stopped &&
-                                        d->idle() && comes_back(d->state()))
-      start_service(*d);
+  svc.hold_stop(StopReason::None);  // the newer request wins
+  for (const auto& dep : svc.config().depends_on) {
+    Service* d = index_.find(dep.service);
+    if (!d || by == StartBy::Reask) continue;
+    if ((by == StartBy::Request && d->intent().held_stop != StopReason::None) ||
+        (!d->intent().wants_up() && d->state().phase == Phase::Stopped && d->idle() && comes_back(d->state())))
+      start_service(*d, by);
+  }
   Gate gate = evaluate_dependencies(svc.config().depends_on, [this](const std::string& n) -> std::optional<DependencyView> {
     Service* d = index_.find(n);
     if (!d) return std::nullopt;
     bool ok = d->state().last_exit && is_success(*d->state().last_exit, d->spec().success_exit_codes);
-    return DependencyView{d->state().phase, d->state().want, ok};
+    Phase phase = d->intent().held_stop != StopReason::None ? Phase::Stopping : d->state().phase;
+    return DependencyView{phase, d->state().want, ok};
   });
   Intent before = svc.intent();
   svc.mark_waiting(gate.verdict == GateVerdict::Wait, gate.reason);
@@ -46,9 +55,26 @@ void Supervisor::start_service(Service& svc) {
   }
 }
 
+// A stop by request, or for the service's own dependency, goes in reverse
+// dependency order (as shutdown, systemd and s6-rc do): the dependents that
+// need it stop first, and it runs on, held, until none of them has a
+// process; settle() asks again after every change. Any other stop goes now.
 void Supervisor::stop_service(Service& svc, StopReason reason) {
   svc.mark_waiting(false, {});
+  svc.hold_stop(StopReason::None);
+  if ((reason == StopReason::Requested || reason == StopReason::Dependency) && !ladder_.active()) {
+    stop_dependents_first(svc, reason);
+    if (ladder_.active()) return;  // the main needed it: shutdown stops everything in order
+    svc.hold_stop(reason);
+    if (!svc.idle() && !svc.held_for().empty()) return;
+    svc.hold_stop(StopReason::None);
+  }
   dispatch(svc, ev::StopRequested{reason});
+}
+
+// Stops the dependents of `svc` that need it (started or ready) and are up.
+void Supervisor::stop_dependents_first(Service& svc, StopReason reason) {
+  for (Service* d : svc.dependents()) stop_for_dependency(svc, Phase::Stopping, reason, *d);
 }
 
 // `svc` went to `phase`: its dependents still up stop too when it went down
@@ -56,7 +82,7 @@ void Supervisor::stop_service(Service& svc, StopReason reason) {
 // stopped (`procd start NAME` brings the dependency back first).
 void Supervisor::dependency_down(Service& svc, Phase phase) {
   if (ladder_.active() || svc.dependents().empty()) return;
-  for (Service* d : svc.dependents()) stop_for_dependency(svc, phase, *d);
+  for (Service* d : svc.dependents()) stop_for_dependency(svc, phase, svc.state().stop_reason(), *d);
 }
 
 // A run that became `d` late (a start-first new run promoted with a config
@@ -65,20 +91,22 @@ void Supervisor::dependencies_down(Service& d) {
   if (ladder_.active()) return;
   for (const auto& dep : d.config().depends_on)
     if (Service* s = index_.find(dep.service); s && (s->state().phase == Phase::Failed || s->state().phase == Phase::Stopped) &&
-                                               stop_for_dependency(*s, s->state().phase, d))
+                                               stop_for_dependency(*s, s->state().phase, s->state().stop_reason(), d))
       return;
 }
 
-bool Supervisor::stop_for_dependency(Service& svc, Phase phase, Service& d) {
+bool Supervisor::stop_for_dependency(Service& svc, Phase phase, StopReason why, Service& d) {
   const Phase dp = d.state().phase;
   if (!d.intent().wants_up() || dp == Phase::Stopped || dp == Phase::Failed) return false;  // up, or coming back
-  const StopReason why = svc.state().stop_reason();
   for (const auto& dep : d.config().depends_on) {
     if (dep.service != svc.name() || !dependency_down_stops(phase, why, dep.condition)) continue;
     const std::string down =
         fmt::format("dependency {} {}", svc.name(),
-                    phase == Phase::Failed ? "failed" : "stopped (" + std::string(stop_reason_name(why)) + ")");
-    Log::write(LogLevel::Info, fmt::format("{}; stopping {}", down, d.name()), svc_fields(d.name()));
+                    phase == Phase::Failed    ? std::string("failed")
+                    : phase == Phase::Stopped ? "stopped (" + std::string(stop_reason_name(why)) + ")"
+                                              : "stopping (" + std::string(stop_reason_name(why)) + ")");
+    Log::write(LogLevel::Info, fmt::format("{}; stopping {}{}", down, d.name(), phase == Phase::Stopping ? " first" : ""),
+               svc_fields(d.name()));
     main_blocked(d, down);  // the main: procd shuts down (the ladder stops it)
     if (!ladder_.active()) stop_service(d, StopReason::Dependency);
     return true;
@@ -91,11 +119,12 @@ bool Supervisor::stop_for_dependency(Service& svc, Phase phase, Service& d) {
 // is a start, so its dependencies come up first.
 void Supervisor::restart_service(Service& svc, StopReason reason) {
   if (svc.intent().removing) return;
+  if (reason == StopReason::Restart) svc.hold_stop(StopReason::None);  // by hand: the newer request wins
   Phase phase = svc.state().phase;
   bool up = phase == Phase::Starting || phase == Phase::Running || phase == Phase::Stopping;
   if (up) return dispatch(svc, ev::RestartRequested{reason});
   if (phase == Phase::Restarting) dispatch(svc, ev::StopRequested{reason});
-  start_service(svc);
+  start_service(svc, reason == StopReason::Restart ? StartBy::Request : StartBy::Fleet);
 }
 
 }  // namespace procd

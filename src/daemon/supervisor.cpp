@@ -135,7 +135,7 @@ std::optional<int> Supervisor::start() {
                                          services_.size(), ::getpid(), cfg_.path));
   index_.rebuild(services_);
   for (const auto& name : index_.graph.start_order())
-    if (Service* s = index_.find(name); s && s->config().autostart) start_service(*s);
+    if (Service* s = index_.find(name); s && s->config().autostart) start_service(*s, StartBy::Fleet);
   manager_.start(&loop_, settle_views());
   settle();
   release_free_heap();  // the config parse's peak is not kept in RSS
@@ -252,8 +252,10 @@ void Supervisor::settle() {
   for (int round = 0; dirty_ && round < 64 && !loop_stopped_; ++round) {
     dirty_ = false;
     add_pending();
-    for (auto& s : services_)  // starts that dependencies now allow
-      if (s->intent().waiting) start_service(*s);
+    for (auto& s : services_) {  // starts that dependencies now allow, stops that dependents do
+      if (s->intent().waiting) start_service(*s, StartBy::Reask);
+      if (s->intent().held_stop != StopReason::None && !ladder_.active()) stop_service(*s, s->intent().held_stop);
+    }
     if (ladder_.active()) advance_shutdown();
     if (loop_stopped_) break;
     forget_removed();

@@ -57,7 +57,7 @@ def test_stopping_a_dependency_stops_its_dependents():
         st = status_of(p, "web")
         check(st.get("stop_reason") == "dependency", st)
         check(p.first_ts("web", "stopping web: dependency") is not None, p.tail())
-        check(p.first_ts("web", "dependency db stopped") is not None, p.tail())
+        check(p.first_ts("web", "dependency db stopping (requested); stopping web first") is not None, p.tail())
         check(status_of(p, "side")["state"] == "running", "a completed dependency stops nothing")
         # Starting web again brings db back first (its stopped dependency).
         check(cli(p, "start", "web").returncode == 0)
@@ -74,5 +74,77 @@ def test_a_dependency_failed_for_good_stops_its_dependents():
         check(p.first_ts("web", "dependency db failed") is not None, p.tail())
 
 
+# Each records when the stop signal reached it and when it exited (after
+# 300 ms of cleanup), in one file: the order procd stopped them in.
+ORDERED = '''
+[services.base]
+command = ["sh", "-c", %(rec)s, "base"]
+[services.db]
+command = ["sh", "-c", %(rec)s, "db"]
+depends_on = { base = "ready" }
+[services.web]
+command = ["sh", "-c", %(rec)s, "web"]
+depends_on = { db = "ready" }
+stop_timeout_ms = 5000
+'''
+RECORDER = "trap 'echo $0 term >> %s; sleep 0.3; echo $0 exit >> %s; exit 0' TERM; sleep 1000 & wait"
+
+
+def test_a_requested_stop_stops_its_dependents_first():
+    """`procd stop base` stops web, then db, then base (as systemd and s6-rc
+    do): each gets its stop signal only once every service that needs it
+    has exited; meanwhile it runs on, and its reason says what it waits for."""
+    order = "TMPDIR/order.txt"
+    rec = json.dumps(RECORDER % (order, order))
+    with Procd(ORDERED % {"rec": rec}) as p:
+        for n in ("base", "db", "web"):
+            p.wait_state(n, "running")
+        stop = subprocess.Popen([PROCD, "-c", p.config, "stop", "base"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, stdin=subprocess.DEVNULL)
+        try:
+            held = p.wait_for(lambda: (lambda s: s if s["state"] == "running" and s.get("condition") == "stopping" else None)(
+                status_of(p, "base")), 10, "base's stop held")
+            check(held["reason"] == "stop requested; waiting for db to stop first", held)
+            out = stop.communicate(timeout=20)[0]
+        finally:
+            if stop.poll() is None:
+                stop.kill()
+                stop.wait(timeout=10)
+        check(stop.returncode == 0 and "base: stopped" in out, out)
+        with open(order.replace("TMPDIR", p.dir)) as f:
+            words = f.read().split()
+        seen = [" ".join(words[i:i + 2]) for i in range(0, len(words), 2)]
+        check(seen == ["web term", "web exit", "db term", "db exit", "base term", "base exit"], seen)
+        for n in ("db", "web"):
+            check(status_of(p, n).get("stop_reason") == "dependency", status_of(p, n))
+        check(status_of(p, "base").get("stop_reason") == "requested", status_of(p, "base"))
+
+
+def test_starting_a_dependent_takes_back_a_held_stop():
+    """While base's stop waits for db and web, `procd start web` (the newer
+    request) brings web back up and takes back the held stops of db and
+    base: all three run, base and db with the same pids."""
+    order = "TMPDIR/order.txt"
+    rec = json.dumps(RECORDER.replace("sleep 0.3", "sleep 1") % (order, order))
+    with Procd(ORDERED % {"rec": rec}) as p:
+        for n in ("base", "db", "web"):
+            p.wait_state(n, "running")
+        pids = {n: status_of(p, n)["pid"] for n in ("base", "db")}
+        stop = subprocess.Popen([PROCD, "-c", p.config, "stop", "base"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            p.wait_for(lambda: status_of(p, "base").get("condition") == "stopping", 10, "base's stop held")
+            check(cli(p, "start", "web").returncode == 0)
+            for n in ("base", "db", "web"):
+                p.wait_for(lambda: status_of(p, n)["state"] == "running" and status_of(p, n).get("condition") == "running",
+                           15, "%s running" % n)
+        finally:
+            stop.kill()  # it waits for a stop the start took back
+            stop.wait(timeout=10)
+        check({n: status_of(p, n)["pid"] for n in ("base", "db")} == pids, "base and db kept their runs")
+        with open(order.replace("TMPDIR", p.dir)) as f:
+            check(f.read().split() == ["web", "term", "web", "exit"], "only web was stopped")
+
 if __name__ == "__main__":
-    run_tests([test_stopping_a_dependency_stops_its_dependents, test_a_dependency_failed_for_good_stops_its_dependents])
+    run_tests([test_stopping_a_dependency_stops_its_dependents, test_a_dependency_failed_for_good_stops_its_dependents,
+               test_a_requested_stop_stops_its_dependents_first, test_starting_a_dependent_takes_back_a_held_stop])

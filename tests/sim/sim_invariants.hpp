@@ -43,7 +43,10 @@ void check_health(SimWorld& world);
 void check_critical(SimWorld& world, const std::vector<Service*>& services, bool shutting_down);
 // issue 28 (sim_stop_rules.cpp): "main-ended" — once the main service's
 // run ended (stopped or failed after a start), procd is shutting down;
-// "stop-reason" — every stopping service says why its stop began.
+// "stop-reason" — every stopping service says why its stop began;
+// "stop-order" — a stop by request or for a dependency begins only once the
+// dependents that need the service have no process; "stop-held" — a stop
+// is held only while such a dependent has one.
 void check_main_and_stops(SimWorld& world, const std::vector<Service*>& services, bool shutting_down);
 
 // issue 28 (sim_rolls.cpp): `procd restart GROUP --rolling` instead of a

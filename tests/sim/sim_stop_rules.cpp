@@ -1,12 +1,14 @@
 // Issue 28's invariants (sim_invariants.hpp): the main service's end ends
 // procd; every stop has a reason; when a dependency fails for good, the
 // services up that need it started or ready are stopped (reason dependency)
-// in the same step.
+// in the same step (or their stops are held while their own dependents
+// stop first).
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <map>
 
+#include "procd/dependency_gate.hpp"
 #include "sim_invariants.hpp"
 
 namespace procd::sim {
@@ -20,6 +22,8 @@ struct SeenPhases {
   Millis last = 0;
   std::map<std::string, Phase> phase;
 };
+
+void check_stop_order(SimWorld& world, const std::vector<Service*>& services, const std::map<std::string, Phase>& before);
 
 void check_dependency_stops(SimWorld& world, const std::vector<Service*>& services, bool shutting_down) {
   static SeenPhases seen;
@@ -35,13 +39,44 @@ void check_dependency_stops(SimWorld& world, const std::vector<Service*>& servic
       const bool needs = std::any_of(s->config().depends_on.begin(), s->config().depends_on.end(), [&](const auto& dep) {
         return dep.service == d->name() && dep.condition != DependCondition::Completed;
       });
-      if (needs && (p == Phase::Starting || p == Phase::Running))
+      // A stop held for its own dependents (stop-order) is under way.
+      if (needs && (p == Phase::Starting || p == Phase::Running) && s->intent().held_stop == StopReason::None)
         world.violate("dependency-stop", fmt::format("{} is still {} after its dependency {} failed for good", s->name(),
                                                      phase_name(p), d->name()));
     }
   }
+  if (!shutting_down) check_stop_order(world, services, seen.phase);
   seen.phase.clear();
   for (Service* s : services) seen.phase[s->name()] = s->state().phase;
+}
+
+// "stop-order": a service whose stop by request or for its own dependency
+// begins (it went to Stopping since the last check) has no dependent that
+// needs it with a process: they stopped first. (A dependency a reload adds
+// later to a service already stopping is not an order it was asked for.)
+// "stop-held": a stop is held only while such a dependent has a process,
+// and the held service has one itself (settle() asks again after every
+// change, so a hold never outlives its cause).
+void check_stop_order(SimWorld& world, const std::vector<Service*>& services, const std::map<std::string, Phase>& before) {
+  for (Service* s : services) {
+    const StopReason held = s->intent().held_stop;
+    if (held != StopReason::None && (s->idle() || s->held_for().empty()))
+      world.violate("stop-held", fmt::format("{}'s stop ({}) is held with {}", s->name(), stop_reason_name(held),
+                                             s->idle() ? "no process of its own" : "no dependent left to wait for"));
+    const StopReason why = s->state().stop_reason();
+    auto was = before.find(s->name());
+    if (s->state().phase != Phase::Stopping || (was != before.end() && was->second == Phase::Stopping) ||
+        (why != StopReason::Requested && why != StopReason::Dependency))
+      continue;
+    for (Service* d : s->dependents()) {
+      const bool needs = std::any_of(d->config().depends_on.begin(), d->config().depends_on.end(), [&](const auto& dep) {
+        return dep.service == s->name() && dependency_down_stops(Phase::Stopping, why, dep.condition);
+      });
+      if (needs && !d->idle())
+        world.violate("stop-order", fmt::format("{} began stopping ({}) while {}, which needs it, is still {} with a process",
+                                                s->name(), stop_reason_name(why), d->name(), phase_name(d->state().phase)));
+    }
+  }
 }
 
 }  // namespace

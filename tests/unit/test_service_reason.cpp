@@ -257,3 +257,19 @@ TEST_CASE("service_reason: a failed pre_start has its own code (issue 28)") {
   f.spawn_error = "pre_start exited 3";
   check_reason(f, "pre-start-failed", "pre_start exited 3", "failed");
 }
+
+TEST_CASE("service_reason: a stop held for its dependents says what it waits for, until it is stopping") {
+  ReasonFacts f = ran(Phase::Running);
+  f.held_stop = StopReason::Requested;
+  f.held_for = "web@0, web@1";
+  check_reason(f, "stop-held", "stop requested; waiting for web@0, web@1 to stop first", "stopping");
+  f.held_stop = StopReason::Dependency;
+  f.held_for = "web";
+  check_reason(f, "stop-held", "stopping: dependency; waiting for web to stop first", "stopping");
+  f.phase = Phase::Restarting;
+  check_reason(f, "stop-held", "stopping: dependency; waiting for web to stop first", "stopping");
+  f.phase = Phase::Stopped;  // a stale mark never hides where it is
+  CHECK(service_reason(f).code != "stop-held");
+  f.phase = Phase::Stopping;
+  CHECK(service_reason(f).code != "stop-held");
+}
