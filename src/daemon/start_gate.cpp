@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include "procd/dependency_gate.hpp"
+#include "procd/front_ends.hpp"
 #include "procd/logging.hpp"
 #include "procd/supervisor.hpp"
 
@@ -60,13 +61,19 @@ void Supervisor::start_service(Service& svc, StartBy by) {
 // need it stop first, and it runs on, held, until none of them has a
 // process; settle() asks again after every change. Any other stop goes now.
 void Supervisor::stop_service(Service& svc, StopReason reason) {
+  const bool was_held = svc.intent().held_stop != StopReason::None;
   svc.mark_waiting(false, {});
   svc.hold_stop(StopReason::None);
   if ((reason == StopReason::Requested || reason == StopReason::Dependency) && !ladder_.active()) {
     stop_dependents_first(svc, reason);
     if (ladder_.active()) return;  // the main needed it: shutdown stops everything in order
     svc.hold_stop(reason);
-    if (!svc.idle() && !svc.held_for().empty()) return;
+    if (!svc.idle() && !svc.held_for().empty()) {
+      if (was_held) return;
+      const Reason why = svc.reason(now(), svc.state().phase);  // said once: in the log and as an event
+      Log::write(LogLevel::Info, why.text, svc_fields(svc.name(), svc.state().pid));
+      return front_->publish_event(svc, svc.state().phase);
+    }
     svc.hold_stop(StopReason::None);
   }
   dispatch(svc, ev::StopRequested{reason});

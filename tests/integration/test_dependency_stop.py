@@ -99,17 +99,27 @@ def test_a_requested_stop_stops_its_dependents_first():
     with Procd(ORDERED % {"rec": rec}) as p:
         for n in ("base", "db", "web"):
             p.wait_state(n, "running")
-        stop = subprocess.Popen([PROCD, "-c", p.config, "stop", "base"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, stdin=subprocess.DEVNULL)
+        ev = subprocess.Popen([PROCD, "-c", p.config, "events", "--json"], stdout=subprocess.PIPE, text=True)
+        stop = None
         try:
+            time.sleep(0.3)  # bounded: the stream is open before the stop
+            stop = subprocess.Popen([PROCD, "-c", p.config, "stop", "base"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
             held = p.wait_for(lambda: (lambda s: s if s["state"] == "running" and s.get("condition") == "stopping" else None)(
                 status_of(p, "base")), 10, "base's stop held")
             check(held["reason"] == "stop requested; waiting for db to stop first", held)
+            check(held.get("reason_code") == "stop-held", held)
             out = stop.communicate(timeout=20)[0]
         finally:
-            if stop.poll() is None:
+            if stop and stop.poll() is None:
                 stop.kill()
                 stop.wait(timeout=10)
+            ev.terminate()
+            events = ev.communicate(timeout=10)[0]
+        said = [(i["state"], i.get("condition"), i["reason"]) for i in
+                (json.loads(l) for l in events.splitlines() if l.startswith("{")) if i.get("service") == "base"]
+        check(said[:1] == [("running", "stopping", "stop requested; waiting for db to stop first")], said)
+        check(p.first_ts("db", "stopping: dependency; waiting for web to stop first") is not None, p.tail())
         check(stop.returncode == 0 and "base: stopped" in out, out)
         with open(order.replace("TMPDIR", p.dir)) as f:
             words = f.read().split()
