@@ -10,7 +10,8 @@
 // Invariants:
 //  - intent lives in one place: the machine's want plus the fleet marks in
 //    Intent (waiting for dependencies, a stop held for its dependents,
-//    removed by a reload, shutdown stop sent), read through intent() and changed only by the mark_* calls;
+//    removed by a reload, shutdown stop sent), read through intent() and
+//    changed only by the mark_* calls and hold_stop();
 //  - "has a process" lives in one place: has_process() (RunDrain's phase),
 //    true from spawn until the run is over (exit seen and output drained);
 //  - the timer is re-armed after every machine step and drain verdict, so

@@ -2,7 +2,9 @@
 // service. A start brings up the service's stopped dependencies first (like
 // `docker compose up web`), then goes now or waits for the pure gate
 // (dependency_gate.hpp) to say Go; waiting services are re-asked in
-// settle() after every change, nothing polls.
+// settle() after every change, nothing polls. A stop goes the other way:
+// the dependents that need the service first, its own stop held until they
+// have exited, and asked again in settle() the same way.
 #include <fmt/core.h>
 
 #include "procd/dependency_gate.hpp"
