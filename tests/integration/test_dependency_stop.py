@@ -75,7 +75,8 @@ def test_a_dependency_failed_for_good_stops_its_dependents():
 
 
 # Each records when the stop signal reached it and when it exited (after
-# 300 ms of cleanup), in one file: the order procd stopped them in.
+# 500 ms of cleanup), in one file: the order procd stopped them in. base is
+# held for a second or so: long enough for status to see it under ASan.
 ORDERED = '''
 [services.base]
 command = ["sh", "-c", %(rec)s, "base"]
@@ -87,7 +88,7 @@ command = ["sh", "-c", %(rec)s, "web"]
 depends_on = { db = "ready" }
 stop_timeout_ms = 5000
 '''
-RECORDER = "trap 'echo $0 term >> %s; sleep 0.3; echo $0 exit >> %s; exit 0' TERM; sleep 1000 & wait"
+RECORDER = "trap 'echo $0 term >> %s; sleep 0.5; echo $0 exit >> %s; exit 0' TERM; sleep 1000 & wait"
 
 
 def test_a_requested_stop_stops_its_dependents_first():
@@ -135,7 +136,7 @@ def test_starting_a_dependent_takes_back_a_held_stop():
     request) brings web back up and takes back the held stops of db and
     base: all three run, base and db with the same pids."""
     order = "TMPDIR/order.txt"
-    rec = json.dumps(RECORDER.replace("sleep 0.3", "sleep 1") % (order, order))
+    rec = json.dumps(RECORDER.replace("sleep 0.5", "sleep 2") % (order, order))
     with Procd(ORDERED % {"rec": rec}) as p:
         for n in ("base", "db", "web"):
             p.wait_state(n, "running")
@@ -154,6 +155,7 @@ def test_starting_a_dependent_takes_back_a_held_stop():
         check({n: status_of(p, n)["pid"] for n in ("base", "db")} == pids, "base and db kept their runs")
         with open(order.replace("TMPDIR", p.dir)) as f:
             check(f.read().split() == ["web", "term", "web", "exit"], "only web was stopped")
+
 
 if __name__ == "__main__":
     run_tests([test_stopping_a_dependency_stops_its_dependents, test_a_dependency_failed_for_good_stops_its_dependents,
