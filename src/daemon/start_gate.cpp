@@ -127,7 +127,10 @@ bool Supervisor::stop_for_dependency(Service& svc, Phase phase, StopReason why, 
 // start); one that is not up (stopped, failed, waiting, in a restart delay)
 // is a start, so its dependencies come up first.
 void Supervisor::restart_service(Service& svc, StopReason reason) {
-  if (svc.intent().removing) return;
+  // No restart once shutdown has begun: a reload whose critical service
+  // failed at once began it, and its next changed service must not come back
+  // (seed 416986); the ladder stops it.
+  if (svc.intent().removing || ladder_.active()) return;
   if (reason == StopReason::Restart) svc.hold_stop(StopReason::None);  // by hand: the newer request wins
   Phase phase = svc.state().phase;
   bool up = phase == Phase::Starting || phase == Phase::Running || phase == Phase::Stopping;

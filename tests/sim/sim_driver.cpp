@@ -253,8 +253,9 @@ class Sequence {
     SimConfig before = cfg_;
     std::map<std::string, int> pids_before;
     std::set<std::string> rolled = rolled_instances(*sup_);  // a roll under way still replaces these (sim_rolls.cpp)
+    std::set<std::string> held = held_stops(*sup_);  // may go in the reload's step (seed 424571)
     for (const auto& s : sup_->snapshot())
-      if (s.phase == Phase::Running && !s.removing && !rolled.count(s.name)) pids_before[s.name] = s.pid;
+      if (s.phase == Phase::Running && !s.removing && !rolled.count(s.name) && !held.count(s.name)) pids_before[s.name] = s.pid;
     std::string what = cfg_.mutate(rng_, stopping, !avoid("readd-while-stopping"));
     say("reload: " + what + " => " + cfg_.describe());
     world_.forget_pre_start({});  // a reload may replace a service under the same name: a clean slate

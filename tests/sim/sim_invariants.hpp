@@ -73,6 +73,10 @@ bool stopped_on_its_own(Supervisor& sup, const std::string& name, pid_t pid);
 // before its run ended) holds it under the instance's name.
 std::string pid_holder(Supervisor& sup, pid_t pid);
 
+// The services whose stop, asked for earlier, is held for their dependents
+// (stop order): it may go in a later reload's step, not by the reload's doing.
+std::set<std::string> held_stops(Supervisor& sup);
+
 // A notify service is Running only after a READY=1 from its current pid.
 void check_notify(SimWorld& world, const std::vector<Service*>& services, const std::set<pid_t>& ready_sent);
 

@@ -81,6 +81,14 @@ void check_stop_order(SimWorld& world, const std::vector<Service*>& services, co
 
 }  // namespace
 
+std::set<std::string> held_stops(Supervisor& sup) {
+  std::set<std::string> held;
+  if (auto all = sup.select(Request{}, true); all.ok())
+    for (Service* s : *all)
+      if (s->intent().held_stop != StopReason::None) held.insert(s->name());
+  return held;
+}
+
 void check_main_and_stops(SimWorld& world, const std::vector<Service*>& services, bool shutting_down) {
   for (Service* s : services) {
     const ServiceState& st = s->state();
