@@ -163,6 +163,9 @@ class Service {
   // The dependents that need it and still have a process: what its held
   // stop waits for ("web", "web@0, web@1 (+2 more)"; "" when none).
   std::string held_for() const;
+  // It depends on `dependency` in a way that a dependency going to `phase`
+  // for `why` stops it (dependency_down_stops: started or ready, not completed).
+  bool stops_with(const std::string& dependency, Phase phase, StopReason why) const;
 
   // Reload: keep_config() before the Supervisor's config is replaced (the
   // service's entry goes with it); then point at the new entry, with the

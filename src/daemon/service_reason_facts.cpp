@@ -42,16 +42,16 @@ Reason Service::reason(Millis now, Phase phase) const {
   return service_reason(f);
 }
 
+bool Service::stops_with(const std::string& dependency, Phase phase, StopReason why) const {
+  for (const auto& dep : config().depends_on)
+    if (dep.service == dependency && dependency_down_stops(phase, why, dep.condition)) return true;
+  return false;
+}
+
 std::string Service::held_for() const {
   std::vector<const Service*> left;
-  for (const Service* d : dependents_) {
-    if (d->idle()) continue;
-    for (const auto& dep : d->config().depends_on)
-      if (dep.service == name() && dependency_down_stops(Phase::Stopping, marks_.held_stop, dep.condition)) {
-        left.push_back(d);
-        break;
-      }
-  }
+  for (const Service* d : dependents_)
+    if (!d->idle() && d->stops_with(name(), Phase::Stopping, marks_.held_stop)) left.push_back(d);
   std::string names;
   for (std::size_t i = 0; i < left.size() && i < 3; ++i) names += (i ? ", " : "") + left[i]->name();
   if (left.size() > 3) names += fmt::format(" (+{} more)", left.size() - 3);

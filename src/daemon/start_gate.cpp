@@ -107,20 +107,16 @@ void Supervisor::dependencies_down(Service& d) {
 bool Supervisor::stop_for_dependency(Service& svc, Phase phase, StopReason why, Service& d) {
   const Phase dp = d.state().phase;
   if (!d.intent().wants_up() || dp == Phase::Stopped || dp == Phase::Failed) return false;  // up, or coming back
-  for (const auto& dep : d.config().depends_on) {
-    if (dep.service != svc.name() || !dependency_down_stops(phase, why, dep.condition)) continue;
-    const std::string down =
-        fmt::format("dependency {} {}", svc.name(),
-                    phase == Phase::Failed    ? std::string("failed")
-                    : phase == Phase::Stopped ? "stopped (" + std::string(stop_reason_name(why)) + ")"
-                                              : "stopping (" + std::string(stop_reason_name(why)) + ")");
-    Log::write(LogLevel::Info, fmt::format("{}; stopping {}{}", down, d.name(), phase == Phase::Stopping ? " first" : ""),
-               svc_fields(d.name()));
-    main_blocked(d, down);  // the main: procd shuts down (the ladder stops it)
-    if (!ladder_.active()) stop_service(d, StopReason::Dependency);
-    return true;
-  }
-  return false;
+  if (!d.stops_with(svc.name(), phase, why)) return false;
+  const std::string down = phase == Phase::Failed
+                               ? fmt::format("dependency {} failed", svc.name())
+                               : fmt::format("dependency {} {} ({})", svc.name(), phase == Phase::Stopped ? "stopped" : "stopping",
+                                             stop_reason_name(why));
+  Log::write(LogLevel::Info, fmt::format("{}; stopping {}{}", down, d.name(), phase == Phase::Stopping ? " first" : ""),
+             svc_fields(d.name()));
+  main_blocked(d, down);  // the main: procd shuts down (the ladder stops it)
+  if (!ladder_.active()) stop_service(d, StopReason::Dependency);
+  return true;
 }
 
 // A restart of a service that is up goes through the machine (stop, then
